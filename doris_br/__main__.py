@@ -1,0 +1,3 @@
+from doris_br.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""The BE process: a pyarrow.flight server whose actions are the tasks of doris_br.rpc."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow.flight as flight
+
+from doris_br import __version__, rpc
+from doris_br.be.storage import Storage
+from doris_br.config import BeConfig
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["BackendService", Any], Any]
+HANDLERS: dict[type, Handler] = {}
+
+
+def handles(task_cls: type) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[task_cls] = fn
+        return fn
+
+    return register
+
+
+class BackendService(flight.FlightServerBase):
+    def __init__(self, config: BeConfig, port: int) -> None:
+        super().__init__(f"grpc+tcp://{config.host}:{port}")
+        self.config = config
+        self.storage = Storage(config.storage_root)
+        self.start_time_ms = int(time.time() * 1000)
+
+    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+        try:
+            task = rpc.decode_task(action.type, action.body.to_pybytes())
+            handler = HANDLERS.get(type(task))
+            if handler is None:
+                raise rpc.TaskError("COMMON_ERROR", f"task {action.type} is not supported by this BE")
+            return [rpc.encode(handler(self, task))]
+        except rpc.TaskError as e:
+            raise flight.FlightServerError(e.to_wire()) from None
+        except Exception as e:  # a task's bug must come back as its error, not kill the BE
+            log.exception("task %s failed", action.type)
+            raise flight.FlightServerError(rpc.TaskError("COMMON_ERROR", str(e)).to_wire()) from None
+
+
+@handles(rpc.Heartbeat)
+def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
+    total, free = be.storage.disk_usage()
+    return rpc.HeartbeatResult(
+        instance_id=be.storage.instance_id,
+        start_time_ms=be.start_time_ms,
+        version=__version__,
+        data_used_bytes=be.storage.data_used_bytes(),
+        disk_total_bytes=total,
+        disk_available_bytes=free,
+        tablet_count=0,
+    )
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_port(config: BeConfig, storage: Storage) -> int:
+    """The configured port; else the one this storage root used last time, so the FE finds it again."""
+    if config.be_port:
+        return config.be_port
+    if storage.port_file.exists():
+        previous = int(storage.port_file.read_text())
+        if _port_is_free(config.host, previous):
+            return previous
+    return 0
+
+
+def run_be(config: BeConfig) -> None:
+    storage = Storage(config.storage_root)
+    service = BackendService(config, choose_port(config, storage))
+    storage.port_file.write_text(str(service.port))
+    # The line the launcher and the tests wait for; keep its shape.
+    print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root}", flush=True)
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=service.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.serve()

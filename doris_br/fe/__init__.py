@@ -1,0 +1,1 @@
+"""The frontend: catalog, journal, statements, jobs and the BE registry."""

@@ -1,0 +1,165 @@
+"""The FE's metadata: frozen attrs objects, kept in memory and committed to the journal.
+
+Each object class has a KIND (its journal folder) and a `key` (its file name). Changes are made by building
+new objects (`attrs.evolve`) and committing them: the journal first, then the in-memory view, so what a
+statement returns has always been made durable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import cattrs
+
+from doris_br.fe.journal import Journal
+
+T = TypeVar("T")
+
+# Doris's privileges; the order is the one SHOW GRANTS prints.
+PRIVILEGES = (
+    "NODE_PRIV",
+    "ADMIN_PRIV",
+    "GRANT_PRIV",
+    "SELECT_PRIV",
+    "LOAD_PRIV",
+    "ALTER_PRIV",
+    "CREATE_PRIV",
+    "DROP_PRIV",
+    "USAGE_PRIV",
+    "SHOW_VIEW_PRIV",
+)
+GLOBAL_ONLY_PRIVILEGES = frozenset({"NODE_PRIV", "ADMIN_PRIV"})
+
+
+@attrs.frozen
+class Grant:
+    """Privileges on one scope: `*.*`, `db.*` or `db.tbl`."""
+
+    db: str = "*"
+    table: str = "*"
+    privileges: tuple[str, ...] = ()
+
+    @property
+    def scope(self) -> str:
+        return f"{self.db}.{self.table}"
+
+
+@attrs.frozen
+class User:
+    KIND: ClassVar[str] = "users"
+    name: str
+    host: str = "%"
+    # SHA1(SHA1(password)) in hex, what mysql_native_password verifies against; "" for no password.
+    auth_string: str = ""
+    grants: tuple[Grant, ...] = ()
+    comment: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.host}"
+
+    @property
+    def identity(self) -> str:
+        return f"'{self.name}'@'{self.host}'"
+
+
+def password_hash(password: str) -> str:
+    """mysql_native_password's stored form, SHA1(SHA1(password)) in hex; "" for no password."""
+    if not password:
+        return ""
+    return hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest()
+
+
+@attrs.frozen
+class Backend:
+    KIND: ClassVar[str] = "backends"
+    id: int
+    host: str
+    port: int
+    # Each BE's storage root holds a uuid that identifies it whatever port it listens on.
+    instance_id: str = ""
+    added_time_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@attrs.frozen
+class IdSequence:
+    """The next free object id. Doris's ids are longs; ours start at 10000 as Doris's do."""
+
+    KIND: ClassVar[str] = "sequences"
+    name: str
+    next_id: int = 10000
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+KINDS: dict[str, type] = {cls.KIND: cls for cls in (User, Backend, IdSequence)}
+
+
+def register_kind(cls: type[T]) -> type[T]:
+    """Later layers (tables, repositories, jobs) add their object classes here."""
+    KINDS[cls.KIND] = cls  # type: ignore[attr-defined]
+    return cls
+
+
+converter = cattrs.Converter()
+
+
+def to_json(obj: Any) -> dict[str, Any]:
+    return converter.unstructure(obj)
+
+
+def from_json(cls: type[T], body: dict[str, Any]) -> T:
+    return converter.structure(body, cls)
+
+
+class Catalog:
+    """All metadata objects, by kind and key, backed by the journal."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        self._lock = threading.RLock()
+        for kind, key, body in journal.rows():
+            cls = KINDS.get(kind)
+            if cls is not None:
+                self._objects[kind][key] = from_json(cls, body)
+
+    def all(self, cls: type[T]) -> list[T]:
+        return list(self._objects.setdefault(cls.KIND, {}).values())  # type: ignore[attr-defined]
+
+    def get(self, cls: type[T], key: str) -> T | None:
+        return self._objects.setdefault(cls.KIND, {}).get(key)  # type: ignore[attr-defined]
+
+    def commit(self, puts: Iterable[Any] = (), deletes: Iterable[Any] = ()) -> None:
+        """Make the changes durable, then visible."""
+        puts, deletes = list(puts), list(deletes)
+        with self._lock:
+            self.journal.commit(
+                [(o.KIND, o.key, to_json(o)) for o in puts],
+                [(o.KIND, o.key) for o in deletes],
+            )
+            for o in deletes:
+                self._objects.setdefault(o.KIND, {}).pop(o.key, None)
+            for o in puts:
+                self._objects.setdefault(o.KIND, {})[o.key] = o
+
+    def allocate_ids(self, count: int = 1) -> int:
+        """Reserve `count` consecutive ids and return the first; the reservation is journaled."""
+        with self._lock:
+            seq = self.get(IdSequence, "object_id") or IdSequence("object_id")
+            self.commit([attrs.evolve(seq, next_id=seq.next_id + count)])
+            return seq.next_id

@@ -1,0 +1,109 @@
+"""The FE process: the catalog, the BE registry, the MySQL server and the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from mysql_mimic import MysqlServer
+from mysql_mimic import server as mimic_server
+from mysql_mimic.control import LocalControl
+
+from doris_br.config import FeConfig
+from doris_br.errors import ER_BAD_DB, DorisError
+from doris_br.fe.backends import BackendRegistry, parse_host_port
+from doris_br.fe.catalog import Catalog, Grant, User
+from doris_br.fe.journal import Journal
+from doris_br.fe.privileges import has_any_on_db
+from doris_br.server import compat
+from doris_br.server.auth import CatalogIdentityProvider
+from doris_br.server.connection import DorisConnection
+
+log = logging.getLogger(__name__)
+
+# mysql-mimic builds its Connection by this module-level name; ours closes its protocol holes.
+mimic_server.Connection = DorisConnection  # type: ignore[misc]
+
+SYSTEM_DATABASES = ("information_schema",)
+
+
+def journal_path(data_dir: str | Path) -> Path:
+    return Path(data_dir) / "fe" / "meta.db"
+
+
+class Frontend:
+    def __init__(self, config: FeConfig) -> None:
+        self.config = config
+        self.catalog = Catalog(Journal(journal_path(config.data_dir)))
+        self.backends = BackendRegistry(self)
+        self.global_variables = compat.global_variables()
+        self.sessions: dict[int, Any] = {}
+        self.start_time = time.time()
+        self.frontend_config: dict[str, str] = {}
+        self._bootstrap_users()
+
+    def _bootstrap_users(self) -> None:
+        """First start: root (NODE and ADMIN) and admin (ADMIN), both with empty passwords, as in Doris."""
+        if self.catalog.all(User):
+            return
+        self.catalog.commit([
+            User("root", grants=(Grant("*", "*", ("NODE_PRIV", "ADMIN_PRIV")),)),
+            User("admin", grants=(Grant("*", "*", ("ADMIN_PRIV",)),)),
+        ])
+
+    def find_user(self, name: str) -> User | None:
+        candidates = [u for u in self.catalog.all(User) if u.name == name]
+        # Doris matches the most specific host first; '%' is the catch-all.
+        candidates.sort(key=lambda u: u.host == "%")
+        return candidates[0] if candidates else None
+
+    def database_names(self) -> list[str]:
+        return list(SYSTEM_DATABASES)
+
+    def resolve_database_for_use(self, user: User, name: str) -> str:
+        for db in self.database_names():
+            if db.lower() == name.lower():
+                if db not in SYSTEM_DATABASES and not has_any_on_db(user, db):
+                    raise DorisError(f"Access denied for user '{user.name}' to database '{db}'", 1044)
+                return db
+        raise DorisError(f"Unknown database '{name}'", ER_BAD_DB)
+
+    # ---- running -----------------------------------------------------------------------------------------
+
+    async def serve(self, auto_backends: list[str]) -> None:
+        for address in auto_backends:
+            await self.backends.adopt(*parse_host_port(address))
+        await self.backends.heartbeat_all()
+        server = MysqlServer(
+            session_factory=self._new_session,
+            identity_provider=CatalogIdentityProvider(self.find_user),
+            control=LocalControl(server_id=1),
+        )
+        await server.start_server(host=self.config.host, port=self.config.query_port)
+        port = server.sockets()[0].getsockname()[1]
+        heartbeats = asyncio.create_task(self.backends.heartbeat_forever())
+        # The line the launcher and the tests wait for; keep its shape.
+        print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot)",
+              flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        heartbeats.cancel()
+        server.close()
+        self.catalog.journal.close()
+
+    def _new_session(self) -> Any:
+        from doris_br.server.session import DorisSession
+
+        return DorisSession(self)
+
+
+def run_fe(config: FeConfig, auto_backends: list[str]) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(Frontend(config).serve(auto_backends))

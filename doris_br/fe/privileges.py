@@ -1,0 +1,61 @@
+"""Doris's privilege model on *.*, db.* and db.tbl scopes.
+
+ADMIN_PRIV on *.* implies every privilege but NODE_PRIV; a privilege on *.* applies to every database, one on
+db.* to every table of the database.
+"""
+
+from __future__ import annotations
+
+from doris_br.errors import ER_DBACCESS_DENIED, DorisError, access_denied_need
+from doris_br.fe.catalog import PRIVILEGES, User
+
+ALL_PRIVILEGES = tuple(p for p in PRIVILEGES if p != "NODE_PRIV")
+
+
+def has_privilege(user: User, privilege: str, db: str | None = None, table: str | None = None) -> bool:
+    for grant in user.grants:
+        if grant.db == "*":
+            if privilege in grant.privileges or (privilege != "NODE_PRIV" and "ADMIN_PRIV" in grant.privileges):
+                return True
+        elif db is not None and grant.db.lower() == db.lower():
+            if grant.table == "*" or (table is not None and grant.table.lower() == table.lower()):
+                if privilege in grant.privileges:
+                    return True
+    return False
+
+
+def has_any_on_db(user: User, db: str) -> bool:
+    """Whether the user may see the database at all (any privilege on it or on one of its tables)."""
+    if has_privilege(user, "ADMIN_PRIV"):
+        return True
+    return any(g.db == "*" or g.db.lower() == db.lower() for g in user.grants if g.privileges)
+
+
+def require_global(user: User, *privileges: str) -> None:
+    """Raise 1227 unless the user holds one of `privileges` on *.*."""
+    if not any(has_privilege(user, p) for p in privileges):
+        raise access_denied_need(*privileges)
+
+
+def require_on_db(user: User, db: str, *privileges: str) -> None:
+    """Raise 1044 unless the user holds one of `privileges` on the database (or globally)."""
+    if not any(has_privilege(user, p, db) for p in privileges):
+        raise DorisError(f"Access denied for user '{user.name}' to database '{db}'", ER_DBACCESS_DENIED)
+
+
+def normalise_privileges(names: list[str], db: str, table: str) -> tuple[str, ...]:
+    """Check GRANT/REVOKE privilege names against Doris's list and the scope they may apply to."""
+    result: list[str] = []
+    for name in names:
+        upper = name.upper()
+        if upper in ("ALL", "ALL_PRIV", "ALL PRIVILEGES"):
+            result.extend(ALL_PRIVILEGES if db == "*" else [p for p in ALL_PRIVILEGES if p != "ADMIN_PRIV"])
+            continue
+        if not upper.endswith("_PRIV"):
+            upper += "_PRIV"
+        if upper not in PRIVILEGES:
+            raise DorisError(f"Unknown privilege: {name}")
+        if upper in ("NODE_PRIV", "ADMIN_PRIV") and db != "*":
+            raise DorisError(f"{upper.title()} can only be granted/revoked on *.*")
+        result.append(upper)
+    return tuple(p for p in PRIVILEGES if p in result)

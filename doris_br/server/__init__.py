@@ -1,0 +1,1 @@
+"""The MySQL wire server: mysql-mimic, with its protocol and security holes closed."""

@@ -1,0 +1,87 @@
+"""What MySQL tools read at connect time: system variables, SHOW COLLATION / CHARSET / ENGINES."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mysql_mimic.charset import CharacterSet, Collation
+from mysql_mimic.variables import SYSTEM_VARIABLES, GlobalVariables
+
+from doris_br import SERVER_VERSION, VERSION_COMMENT
+
+# Doris answers as MySQL 5.7 does; these are the variables JDBC, BI tools and Doris scripts read.
+DORIS_VARIABLES: dict[str, Any] = {
+    **SYSTEM_VARIABLES,
+    "version": (str, SERVER_VERSION, False),
+    "version_comment": (str, VERSION_COMMENT, False),
+    "sql_mode": (str, "ONLY_FULL_GROUP_BY", True),
+    "time_zone": (str, "UTC", True),
+    "system_time_zone": (str, "UTC", False),
+    "default_storage_engine": (str, "olap", True),
+    "default_tmp_storage_engine": (str, "olap", True),
+    "query_timeout": (int, 900, True),
+    "insert_timeout": (int, 14400, True),
+    "exec_mem_limit": (int, 2147483648, True),
+    "tx_isolation": (str, "REPEATABLE-READ", True),
+    "transaction_isolation": (str, "REPEATABLE-READ", True),
+    "tx_read_only": (bool, False, True),
+    "language": (str, "/palo/share/english/", False),
+    "have_query_cache": (str, "YES", False),
+    "query_cache_size": (int, 1048576, True),
+    "query_cache_type": (int, 0, True),
+    "license": (str, "Apache License, Version 2.0", False),
+    "character_set_system": (str, "utf8", False),
+    "parallel_pipeline_task_num": (int, 0, True),
+    "enable_profile": (bool, False, True),
+}
+
+_MAXLEN = {"utf8mb4": 4, "utf8": 3, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4, "big5": 2, "gbk": 2,
+           "gb2312": 2, "gb18030": 4, "sjis": 2, "cp932": 2, "ujis": 3, "eucjpms": 3, "euckr": 2}
+
+
+def global_variables() -> GlobalVariables:
+    return GlobalVariables(DORIS_VARIABLES)
+
+
+def like_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for ch in pattern:
+        parts.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+    return re.compile("^" + "".join(parts) + "$", re.IGNORECASE | re.DOTALL)
+
+
+def _filter(rows: list[tuple], like: str | None) -> list[tuple]:
+    if like is None:
+        return rows
+    regex = like_regex(like)
+    return [r for r in rows if regex.match(str(r[0]))]
+
+
+def _charset_of(collation: Collation) -> str:
+    return next(cs.name for cs in CharacterSet if collation.name.startswith(cs.name + "_") or collation.name == cs.name)
+
+
+def show_collation(like: str | None) -> tuple[list[tuple], list[str]]:
+    defaults = {cs.default_collation for cs in CharacterSet}
+    rows = [
+        (c.name, _charset_of(c), int(c.value), "Yes" if c in defaults else "", "Yes", 1)
+        for c in sorted(Collation, key=lambda c: c.name)
+    ]
+    return _filter(rows, like), ["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]
+
+
+def show_charset(like: str | None) -> tuple[list[tuple], list[str]]:
+    rows = [
+        (cs.name, f"{cs.name} character set", cs.default_collation.name, _MAXLEN.get(cs.name, 1))
+        for cs in sorted(CharacterSet, key=lambda c: c.name)
+    ]
+    return _filter(rows, like), ["Charset", "Description", "Default collation", "Maxlen"]
+
+
+def show_engines() -> tuple[list[tuple], list[str]]:
+    rows = [
+        ("Olap engine", "DEFAULT", "Default storage engine of Doris", "YES", "NO", "NO"),
+        ("MySQL", "YES", "MySQL server which data is in it", "NO", "NO", "NO"),
+    ]
+    return rows, ["Engine", "Support", "Comment", "Transactions", "XA", "Savepoints"]
