@@ -31,7 +31,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def _spawn(args: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def spawn(args: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start `python -m doris_br <args>` logging to log_path; return it and its ready line."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -52,7 +52,7 @@ def _spawn(args: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], st
     raise SystemExit(f"doris-br: {' '.join(args[:1])} did not start; see {log_path}")
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -81,7 +81,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     try:
         addresses = []
         for i in range(fe_conf.backends):
-            proc, line = _spawn(["be", "--storage-root", str(data_dir / f"be{i}"), "--host", fe_conf.host,
+            proc, line = spawn(["be", "--storage-root", str(data_dir / f"be{i}"), "--host", fe_conf.host,
                                  *(["--conf", args.be_conf] if args.be_conf else [])], logs / f"be{i}.log")
             backends.append(proc)
             addresses.append(line.split(" ready on ")[1].split()[0])
@@ -91,7 +91,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             fe_args += ["--conf", args.conf]
         if addresses:
             fe_args += ["--auto-backends", ",".join(addresses)]
-        fe, line = _spawn(fe_args, logs / "fe.log")
+        fe, line = spawn(fe_args, logs / "fe.log")
         port = line.split(" ready on ")[1].split()[0].rsplit(":", 1)[1]
         print(f"doris-br is ready: mysql -h{fe_conf.host} -P{port} -uroot  ({len(backends)} BEs, data in "
               f"{data_dir}, logs in {logs})", flush=True)
@@ -102,8 +102,8 @@ def cmd_start(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         return 0
     finally:
-        _stop([p for p in [fe] if p is not None])
-        _stop(backends)
+        stop([p for p in [fe] if p is not None])
+        stop(backends)
 
 
 def cmd_fe(args: argparse.Namespace) -> int:

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's two entry points, for a fresh machine with only Python 3 and apt:
+#   ./run.sh start [doris-br start options]   install into .venv and run one FE and three BEs
+#   ./run.sh test  [pytest options]           install what the tests need and run them
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+venv() {
+  if ! python3 -c "import venv, ensurepip" 2>/dev/null; then apt_install python3-venv python3-pip; fi
+  if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+  local want="$1"
+  if [ ! -f .venv/.installed-"$want" ] || [ pyproject.toml -nt .venv/.installed-"$want" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e ".[$want]"
+    touch .venv/.installed-"$want"
+  fi
+}
+
+case "${1:-}" in
+  start)
+    shift
+    venv test
+    exec .venv/bin/doris-br start "$@"
+    ;;
+  test)
+    shift
+    need=()
+    command -v mariadb >/dev/null || need+=(mariadb-client)
+    [ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
+    command -v javac >/dev/null || need+=(default-jdk-headless)
+    if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+    venv test
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./run.sh start [options] | ./run.sh test [pytest options]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import Cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if shutil.which("mariadb") is None:
+        raise pytest.UsageError("the mariadb client is missing: run the tests through ./run.sh test")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster shared by the tests that do not kill or restart processes."""
+    c = Cluster(tmp_path_factory.mktemp("cluster")).start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster of the test's own, for tests that kill or restart processes."""
+    c = Cluster(tmp_path / "cluster").start()
+    yield c
+    c.stop()
