@@ -67,6 +67,8 @@ def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
 
 def _port_is_free(host: str, port: int) -> bool:
     with socket.socket() as s:
+        # Connections the killed BE had accepted linger in TIME_WAIT; they must not keep it off its port.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

@@ -114,6 +114,8 @@ class DorisSession(Session):
             expressions = parse(sql)
         except (ParseError, TokenError) as e:
             raise parse_error(e, sql) from None
+        if not expressions:
+            raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
         self.command, self.current_sql, self.query_started = "Query", sql, time.time()
         self.running = asyncio.current_task()
         try:
