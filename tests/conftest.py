@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import Cluster
+from tests.s3server import S3Server
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,3 +29,11 @@ def own_cluster(tmp_path: Path) -> Iterator[Cluster]:
     c = Cluster(tmp_path / "cluster").start()
     yield c
     c.stop()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """moto's S3 server on a free loopback port."""
+    server = S3Server()
+    yield server
+    server.stop()

@@ -8,6 +8,7 @@ statement returns has always been made durable.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
@@ -93,6 +94,59 @@ class Backend:
         return f"{self.host}:{self.port}"
 
 
+SECRET_MARKERS = ("secret", "password", "token", "passwd")
+_SECRET_IN_SQL = re.compile(
+    r"""(["'`]?[\w.]*(?:secret|password|token|passwd)[\w.]*["'`]?\s*=\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""",
+    re.IGNORECASE,
+)
+_PASSWORD_CLAUSE = re.compile(
+    r"""((?:IDENTIFIED\s+BY(?:\s+PASSWORD)?|PASSWORD\s*\()\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""",
+    re.IGNORECASE,
+)
+
+
+def redact_sql(sql: str) -> str:
+    """A statement as logs and SHOW PROCESSLIST may show it: property secrets and passwords masked."""
+    return _PASSWORD_CLAUSE.sub(r"\1'*XXX'", _SECRET_IN_SQL.sub(r'\1"*XXX"', sql))
+
+
+def mask_secrets(properties: dict[str, str]) -> dict[str, str]:
+    """Properties as SHOW and logs may print them: secrets become *XXX, as Doris prints them."""
+    return {k: ("*XXX" if any(m in k.lower() for m in SECRET_MARKERS) else v) for k, v in properties.items()}
+
+
+@attrs.frozen
+class Repository:
+    KIND: ClassVar[str] = "repositories"
+    id: int
+    name: str
+    kind: str  # S3 | HDFS | BROKER | LOCAL
+    location: str
+    properties: dict[str, str] = attrs.field(factory=dict)
+    broker: str = ""
+    read_only: bool = False
+    create_time: str = ""  # yyyy-MM-dd HH:mm:ss, adopted from __repo_info when the location had one
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@attrs.frozen
+class Broker:
+    """A named broker. Ours are served in-process by fsspec; host:port is kept for SHOW BROKER."""
+
+    KIND: ClassVar[str] = "brokers"
+    name: str
+    host: str
+    port: int
+    added_time_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.host}:{self.port}"
+
+
 @attrs.frozen
 class IdSequence:
     """The next free object id. Doris's ids are longs; ours start at 10000 as Doris's do."""
@@ -106,7 +160,7 @@ class IdSequence:
         return self.name
 
 
-KINDS: dict[str, type] = {cls.KIND: cls for cls in (User, Backend, IdSequence)}
+KINDS: dict[str, type] = {cls.KIND: cls for cls in (User, Backend, IdSequence, Repository, Broker)}
 
 
 def register_kind(cls: type[T]) -> type[T]:

@@ -44,6 +44,8 @@ class Frontend:
         self.sessions: dict[int, Any] = {}
         self.start_time = time.time()
         self.frontend_config: dict[str, str] = {}
+        # Last failed ping per repository, "<time>: <msg>" as SHOW REPOSITORIES prints it.
+        self.repository_errors: dict[str, str] = {}
         self._bootstrap_users()
 
     def _bootstrap_users(self) -> None:
@@ -60,6 +62,10 @@ class Frontend:
         # Doris matches the most specific host first; '%' is the catch-all.
         candidates.sort(key=lambda u: u.host == "%")
         return candidates[0] if candidates else None
+
+    def repository_in_use(self, name: str) -> bool:
+        """Whether an unfinished backup or restore job uses the repository (jobs arrive with BACKUP)."""
+        return False
 
     def database_names(self) -> list[str]:
         return list(SYSTEM_DATABASES)

@@ -26,7 +26,7 @@ from sqlglot.executor import execute as sqlglot_execute
 
 from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError
 from doris_br.fe import statements
-from doris_br.fe.catalog import User
+from doris_br.fe.catalog import User, redact_sql
 from doris_br.sql import DorisBR, parse
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class DorisSession(Session):
             raise parse_error(e, sql) from None
         if not expressions:
             raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
-        self.command, self.current_sql, self.query_started = "Query", sql, time.time()
+        self.command, self.current_sql, self.query_started = "Query", redact_sql(sql), time.time()
         self.running = asyncio.current_task()
         try:
             result: AllowedResult = None
@@ -128,7 +128,7 @@ class DorisSession(Session):
         except (MysqlError, asyncio.CancelledError):
             raise
         except Exception as e:
-            log.exception("statement failed: %s", sql)
+            log.exception("statement failed: %s", self.current_sql)
             raise DorisError(str(e) or type(e).__name__) from None
         finally:
             self.command, self.running = "Sleep", None

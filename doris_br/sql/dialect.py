@@ -8,13 +8,14 @@ from sqlglot import exp
 from sqlglot.dialects.doris import Doris
 
 from doris_br.sql.admin import AdminParser
+from doris_br.sql.backup import BackupParser
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser):
-    STATEMENTS = {**AdminParser.STATEMENTS}
+class DorisBRParser(AdminParser, BackupParser):
+    STATEMENTS = {**AdminParser.STATEMENTS, **BackupParser.STATEMENTS}
 
 
 class DorisBR(Doris):

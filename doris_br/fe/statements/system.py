@@ -8,6 +8,7 @@ from typing import Any
 from doris_br import SERVER_VERSION, __version__
 from doris_br.errors import DorisError
 from doris_br.fe.backends import parse_host_port
+from doris_br.fe.catalog import Broker
 from doris_br.fe.privileges import has_privilege, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import bool_text, text_result
@@ -99,14 +100,34 @@ async def show_frontends(session: Any, node: ShowFrontends) -> Any:
 @handles(ShowBroker)
 async def show_broker(session: Any, node: ShowBroker) -> Any:
     require_global(session.user, "ADMIN_PRIV", "NODE_PRIV")
-    return text_result(["Name", "Host", "Port", "Alive", "LastStartTime", "LastUpdateTime", "ErrMsg"], [])
+    # Our brokers are served in-process (fsspec), so they are alive whenever the FE is.
+    started = time_text(session.fe.start_time * 1000)
+    rows = [(b.name, b.host, b.port, "true", started, time_text(time.time() * 1000), "")
+            for b in sorted(session.fe.catalog.all(Broker), key=lambda b: b.key)]
+    return text_result(["Name", "Host", "Port", "Alive", "LastStartTime", "LastUpdateTime", "ErrMsg"], rows)
+
+
+def alter_brokers(session: Any, node: AlterSystem) -> None:
+    catalog = session.fe.catalog
+    name = node.args["name"]
+    for host, port in (parse_host_port(h) for h in node.args["hosts"]):
+        existing = catalog.get(Broker, f"{name}@{host}:{port}")
+        if node.args["action"] == "ADD":
+            if existing is not None:
+                raise DorisError(f"Broker({host}:{port}) already exists")
+            catalog.commit([Broker(name, host, port, int(time.time() * 1000))])
+        elif existing is None:
+            raise DorisError(f"Broker({host}:{port}) has not in brokers.")
+        else:
+            catalog.commit(deletes=[existing])
 
 
 @handles(AlterSystem)
 async def alter_system(session: Any, node: AlterSystem) -> None:
     require_global(session.user, "NODE_PRIV")
-    if node.args["kind"] != "BACKEND":
-        raise DorisError("ALTER SYSTEM ... BROKER is not supported yet")
+    if node.args["kind"] == "BROKER":
+        alter_brokers(session, node)
+        return
     registry = session.fe.backends
     addresses = [parse_host_port(h) for h in node.args["hosts"]]
     action = node.args["action"]

@@ -1,0 +1,194 @@
+"""CREATE / ALTER / DROP REPOSITORY, SHOW REPOSITORIES, SHOW CREATE REPOSITORY, SHOW SNAPSHOT."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import attrs
+from sqlglot import exp
+
+from doris_br.errors import DorisError
+from doris_br.fe.catalog import Broker, Repository, mask_secrets
+from doris_br.fe.privileges import require_global
+from doris_br.fe.statements import handles
+from doris_br.fe.statements.results import text_result
+from doris_br.repository import layout
+from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec
+from doris_br.repository.info import brief
+from doris_br.repository.store import BadFile, RepositoryStore
+from doris_br.sql.backup import (
+    AlterRepository,
+    CreateRepository,
+    DropRepository,
+    ShowCreateRepository,
+    ShowRepositories,
+    ShowSnapshot,
+)
+
+
+def storage_spec(repo: Repository) -> StorageSpec:
+    return StorageSpec(kind=repo.kind, location=repo.location, properties=dict(repo.properties))
+
+
+def open_store(repo: Repository) -> RepositoryStore:
+    return RepositoryStore(repo.name, storage_spec(repo))
+
+
+def find_repository(session: Any, name: str, message: str | None = None) -> Repository:
+    repo = session.fe.catalog.get(Repository, name)
+    if repo is None:
+        raise DorisError(message or f"Repository {name} does not exist")
+    return repo
+
+
+@handles(CreateRepository)
+async def create_repository(session: Any, node: CreateRepository) -> None:
+    require_global(session.user, "ADMIN_PRIV")
+    catalog = session.fe.catalog
+    name: str = node.name
+    if name == layout.KEEP_ON_LOCAL or catalog.get(Repository, name) is not None:
+        raise DorisError(f"Failed to create repository: repository with same name already exist: {name}")
+    kind, broker = node.args["kind"], node.args.get("broker") or ""
+    if kind == "BROKER" and not any(b.name == broker for b in catalog.all(Broker)):
+        raise DorisError(f"broker does not exist: {broker}")
+    if kind == "AZURE":
+        raise DorisError("Failed to create repository: AZURE repositories are not supported")
+    props = dict(node.args.get("properties") or {})
+    delete_if_exists = props.pop("delete_if_exists", "false").lower() == "true"
+    read_only = bool(node.args.get("read_only"))
+    repo = Repository(id=0, name=name, kind=kind, location=node.args["location"], properties=props,
+                      broker=broker, read_only=read_only, create_time=time.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def connect() -> str:
+        store = open_store(repo)
+        if delete_if_exists and kind == "S3" and store.fs.exists(store.root):
+            store.fs.rm(store.root, recursive=True)
+        return store.init(repo.create_time, read_only)
+
+    try:
+        create_time = await asyncio.to_thread(connect)
+    except RepositoryUnreachable as e:
+        raise DorisError(f"Failed to create repository: failed to connect to the repo: {e}") from None
+    if catalog.get(Repository, name) is not None:  # created concurrently while we were connecting
+        raise DorisError(f"Failed to create repository: repository with same name already exist: {name}")
+    catalog.commit([attrs.evolve(repo, id=catalog.allocate_ids(), create_time=create_time)])
+
+
+@handles(AlterRepository)
+async def alter_repository(session: Any, node: AlterRepository) -> None:
+    require_global(session.user, "ADMIN_PRIV")
+    repo = find_repository(session, node.name, "Repository does not exist")
+    if repo.kind != "S3":
+        raise DorisError("Only support alter s3 or azure repository")
+    updated = attrs.evolve(repo, properties={**repo.properties, **node.args["properties"]})
+    try:
+        await asyncio.to_thread(open_store(updated).ping)
+    except RepositoryUnreachable as e:
+        raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
+    session.fe.catalog.commit([updated])
+
+
+@handles(DropRepository)
+async def drop_repository(session: Any, node: DropRepository) -> None:
+    require_global(session.user, "ADMIN_PRIV")
+    if node.name == layout.KEEP_ON_LOCAL:
+        return
+    repo = find_repository(session, node.name, "Repository does not exist")
+    if session.fe.repository_in_use(repo.name):
+        raise DorisError("Backup or restore job is running on this repository. Can not drop it")
+    session.fe.catalog.commit(deletes=[repo])  # the stored snapshots stay where they are
+
+
+@handles(ShowRepositories)
+async def show_repositories(session: Any, node: ShowRepositories) -> Any:
+    require_global(session.user, "ADMIN_PRIV")
+    rows = [
+        (r.id, r.name, r.create_time, str(r.read_only).lower(), r.location, r.broker or "-", r.kind,
+         session.fe.repository_errors.get(r.name))
+        for r in sorted(session.fe.catalog.all(Repository), key=lambda r: r.id)
+    ]
+    return text_result(["RepoId", "RepoName", "CreateTime", "IsReadOnly", "Location", "Broker", "Type", "ErrMsg"],
+                       rows)
+
+
+def create_statement(repo: Repository) -> str:
+    kind = f"BROKER `{repo.broker}`" if repo.kind == "BROKER" else repo.kind
+    props = ",\n".join(f'"{k}" = "{v}"' for k, v in mask_secrets(repo.properties).items())
+    text = f"CREATE {'READ ONLY ' if repo.read_only else ''}REPOSITORY `{repo.name}`\nWITH {kind}\n"
+    text += f'ON LOCATION "{repo.location}"'
+    if props:
+        text += f"\nPROPERTIES\n(\n{props}\n)"
+    return text + ";"
+
+
+@handles(ShowCreateRepository)
+async def show_create_repository(session: Any, node: ShowCreateRepository) -> Any:
+    require_global(session.user, "ADMIN_PRIV")
+    repo = find_repository(session, node.name)
+    return text_result(["RepoName", "CreateStmt"], [(repo.name, create_statement(repo))])
+
+
+WHERE_HINT = ("Where clause should looks like: SNAPSHOT = 'your_snapshot_name' [AND TIMESTAMP = "
+              "'2018-04-18-19-19-10'] [AND SNAPSHOTTYPE = 'remote' | 'local']")
+
+
+def snapshot_filter(where: exp.Expression | None) -> dict[str, str]:
+    """SNAPSHOT / TIMESTAMP / SNAPSHOTTYPE equalities joined by AND, as Doris allows."""
+    if where is None:
+        return {}
+    conditions = list(where.flatten()) if isinstance(where, exp.And) else [where]
+    found: dict[str, str] = {}
+    for cond in conditions:
+        if not (isinstance(cond, exp.EQ) and isinstance(cond.this, exp.Column)
+                and isinstance(cond.expression, exp.Literal) and cond.expression.is_string):
+            raise DorisError(WHERE_HINT)
+        key = cond.this.name.upper()
+        if key not in ("SNAPSHOT", "TIMESTAMP", "SNAPSHOTTYPE") or key in found:
+            raise DorisError(WHERE_HINT)
+        found[key] = cond.expression.this
+    if "SNAPSHOT" not in found or found.get("SNAPSHOTTYPE", "remote").lower() not in ("remote", "local"):
+        raise DorisError(WHERE_HINT)
+    return found
+
+
+def _snapshot_rows(store: RepositoryStore, names: list[str]) -> list[tuple]:
+    rows = []
+    for label in names:
+        try:
+            stamps = store.info_timestamps(label)
+        except Exception as e:  # one unreadable snapshot must not hide the others
+            rows.append((label, None, f"ERROR: Failed to get info: {e}"))
+            continue
+        if not stamps:
+            rows.append((label, None, "ERROR: No info file found"))
+            continue
+        text = "\n".join(ts if ok else f"Invalid: {layout.info_name(ts)}" for ts, ok in stamps)
+        rows.append((label, text, "OK"))
+    return rows
+
+
+@handles(ShowSnapshot)
+async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
+    require_global(session.user, "ADMIN_PRIV")
+    conditions = snapshot_filter(node.args.get("where"))
+    columns = ["Snapshot", "Timestamp", "Status"]
+    if node.name == layout.KEEP_ON_LOCAL:
+        return text_result(columns, [])
+    repo = find_repository(session, node.name)
+    store = await asyncio.to_thread(open_store, repo)
+    label = conditions.get("SNAPSHOT")
+    if "TIMESTAMP" not in conditions:
+        def rows() -> list[tuple]:
+            names = store.snapshot_names()
+            return _snapshot_rows(store, [n for n in names if label is None or n == label])
+
+        return text_result(columns, await asyncio.to_thread(rows))
+    timestamp = conditions["TIMESTAMP"]
+    try:
+        info = await asyncio.to_thread(store.read_info, label, timestamp)
+        row = (label, timestamp, info.get("database"), brief(info), "OK")
+    except (BadFile, OSError, ValueError) as e:
+        row = (label, timestamp, None, None, f"Failed to get info: {e}")
+    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row])

@@ -1,0 +1,1 @@
+"""Repositories: Doris's stored layout over fsspec filesystems (local, S3, HDFS, brokers)."""

@@ -1,0 +1,207 @@
+"""A repository's stored files: __repo_info, snapshots, checksummed info, meta and data files.
+
+Writes never expose a partial file: data goes to a temporary name and is renamed when complete, or, on
+object stores where a PUT is atomic, straight to its final name. Every stored file but __repo_info carries
+the md5 of its content in its name, checked on every read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import posixpath
+import time
+import uuid
+from typing import Any
+
+from doris_br.repository import layout
+from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
+
+CHUNK = 4 * 1024 * 1024
+
+
+class BadFile(Exception):
+    """A stored file is missing, ambiguous or does not match its checksum (Doris's BAD_FILE)."""
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class RepositoryStore:
+    def __init__(self, name: str, spec: StorageSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self.fs, location_path = open_filesystem(spec)
+        self.root = layout.repo_dir(location_path, name)
+        # Object stores have atomic PUTs and no cheap rename.
+        self.atomic_put = "s3" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+
+    # ---- the repository itself ---------------------------------------------------------------------------
+
+    def init(self, create_time: str, read_only: bool) -> str:
+        """Write __repo_info, or adopt the one already there; return the repository's create time."""
+        info_path = f"{self.root}/{layout.REPO_INFO}"
+        try:
+            if self.fs.exists(info_path):
+                info = json.loads(self.fs.cat_file(info_path))
+                if info.get("name") != self.name:
+                    raise RepositoryUnreachable(
+                        f"Invalid repository __repo_info, expected repo '{self.name}', but get name "
+                        f"'{info.get('name')}' from {info_path}"
+                    )
+                create_time = str(info.get("create_time") or create_time)
+                if not read_only:
+                    self._probe_write()
+            elif read_only:
+                raise RepositoryUnreachable(f"no repository at {self.spec.location} to read")
+            else:
+                self.write_plain(info_path, json.dumps({"name": self.name, "create_time": create_time}).encode())
+        except RepositoryUnreachable:
+            raise
+        except Exception as e:  # any storage failure means "cannot reach or write it"
+            raise RepositoryUnreachable(_reason(e)) from None
+        return create_time
+
+    def _probe_write(self) -> None:
+        probe = f"{self.root}/__ping_{uuid.uuid4().hex}"
+        self.fs.pipe_file(probe, b"ping")
+        self.fs.rm_file(probe)
+
+    def ping(self) -> None:
+        try:
+            if not self.fs.exists(f"{self.root}/{layout.REPO_INFO}"):
+                raise RepositoryUnreachable(f"{layout.REPO_INFO} is missing")
+        except RepositoryUnreachable:
+            raise
+        except Exception as e:
+            raise RepositoryUnreachable(_reason(e)) from None
+
+    # ---- snapshots ---------------------------------------------------------------------------------------
+
+    def _names(self, path: str) -> list[dict[str, Any]]:
+        try:
+            return self.fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+
+    def snapshot_names(self) -> list[str]:
+        names = []
+        for entry in self._names(self.root):
+            base = posixpath.basename(entry["name"].rstrip("/"))
+            if entry.get("type") == "directory" and base.startswith(layout.PREFIX_SNAPSHOT):
+                names.append(base[len(layout.PREFIX_SNAPSHOT):])
+        return sorted(names)
+
+    def snapshot_files(self, label: str) -> list[str]:
+        return sorted(posixpath.basename(e["name"].rstrip("/"))
+                      for e in self._names(layout.snapshot_dir(self.root, label)) if e.get("type") == "file")
+
+    def info_timestamps(self, label: str) -> list[tuple[str, bool]]:
+        """(timestamp, has a checksum) of each __info_ file of a snapshot."""
+        result = []
+        for name in self.snapshot_files(label):
+            if name.startswith(layout.PREFIX_INFO):
+                base, md5 = layout.split_md5(name)
+                result.append((base[len(layout.PREFIX_INFO):], md5 is not None))
+        return result
+
+    def read_checked(self, directory: str, base_name: str) -> bytes:
+        """The one file `<base_name>.<md5>` in directory, verified against its md5."""
+        matches = [n for n in (posixpath.basename(e["name"]) for e in self._names(directory))
+                   if layout.split_md5(n)[0] == base_name and layout.split_md5(n)[1]]
+        if len(matches) != 1:
+            raise BadFile(f"Expected one file with path: {directory}/{base_name}. get: {len(matches)}")
+        data = self.fs.cat_file(f"{directory}/{matches[0]}")
+        expected = layout.split_md5(matches[0])[1]
+        actual = hashlib.md5(data).hexdigest()
+        if actual != expected:
+            raise BadFile(f"md5sum does not equal. local: {actual}, remote: {expected}")
+        return data
+
+    def read_info(self, label: str, timestamp: str) -> dict[str, Any]:
+        data = self.read_checked(layout.snapshot_dir(self.root, label), layout.info_name(timestamp))
+        return json.loads(data)
+
+    def delete_snapshot(self, label: str) -> None:
+        path = layout.snapshot_dir(self.root, label)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
+    # ---- writing -----------------------------------------------------------------------------------------
+
+    def write_plain(self, path: str, data: bytes) -> None:
+        if self.atomic_put:
+            self.fs.pipe_file(path, data)
+            return
+        tmp = f"{path}.{uuid.uuid4().hex}.part"
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, path)
+
+    def write_checked(self, directory: str, base_name: str, data: bytes) -> str:
+        """Store data as `<base_name>.<md5>`; returns the stored name."""
+        name = layout.with_md5(base_name, hashlib.md5(data).hexdigest())
+        self.write_plain(f"{directory}/{name}", data)
+        return name
+
+    def upload(self, local_path: str, directory: str, base_name: str) -> tuple[str, int, str]:
+        """Upload a local file as `<base_name>.<md5>`; returns (stored name, size, md5)."""
+        if self.atomic_put:
+            md5, size = file_md5(local_path)
+            name = layout.with_md5(base_name, md5)
+            self.fs.put_file(local_path, f"{directory}/{name}")
+            return name, size, md5
+        tmp = f"{directory}/{base_name}.{uuid.uuid4().hex}.part"
+        digest = hashlib.md5()
+        size = 0
+        with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        name = layout.with_md5(base_name, digest.hexdigest())
+        self.fs.mv(tmp, f"{directory}/{name}")
+        return name, size, digest.hexdigest()
+
+    def download(self, remote_path: str, local_path: str, expected_md5: str, expected_size: int | None) -> None:
+        """Copy a stored file to local_path (written under a temporary name), checking size and md5."""
+        tmp = f"{local_path}.{uuid.uuid4().hex}.part"
+        digest = hashlib.md5()
+        size = 0
+        try:
+            with self.fs.open(remote_path, "rb") as src, open(tmp, "wb") as dst:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    digest.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+        except FileNotFoundError:
+            raise BadFile(f"file not found in repository: {remote_path}") from None
+        if expected_size is not None and size != expected_size:
+            _remove(tmp)
+            raise BadFile(f"size does not equal. local: {size}, remote: {expected_size}, file: {remote_path}")
+        if digest.hexdigest() != expected_md5:
+            _remove(tmp)
+            raise BadFile(f"md5sum does not equal. local: {digest.hexdigest()}, remote: {expected_md5}")
+        os.replace(tmp, local_path)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def file_md5(path: str) -> tuple[str, int]:
+    digest = hashlib.md5()
+    size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def now_text() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
