@@ -1,4 +1,4 @@
-"""doris-br start | fe | be.
+"""doris-br start | fe | be | metastore.
 
 `start` runs one FE and N BEs as child processes in the foreground: BEs first (each on a free port that it
 keeps across restarts), then the FE, which registers them. It prints one line once the FE accepts
@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--host", help="address to listen on (127.0.0.1)")
     be.add_argument("--port", type=int, help="Flight port (0 picks a free one, kept across restarts)")
     be.set_defaults(func=cmd_be)
+
+    from doris_br.metastore.cli import add_parser as add_metastore
+
+    add_metastore(sub)
     return parser
 
 

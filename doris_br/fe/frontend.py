@@ -18,6 +18,7 @@ from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe.backends import BackendRegistry, parse_host_port
 from doris_br.fe.catalog import Catalog, Grant, User
 from doris_br.fe.journal import Journal
+from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
 from doris_br.server import compat
 from doris_br.server.auth import CatalogIdentityProvider
@@ -38,6 +39,7 @@ def journal_path(data_dir: str | Path) -> Path:
 class Frontend:
     def __init__(self, config: FeConfig) -> None:
         self.config = config
+        self.lock = FeLock(journal_path(config.data_dir).parent).acquire()
         self.catalog = Catalog(Journal(journal_path(config.data_dir)))
         self.backends = BackendRegistry(self)
         self.global_variables = compat.global_variables()
