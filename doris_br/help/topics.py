@@ -95,6 +95,8 @@ def _split_sections(text: str, source: str) -> tuple[str, dict[str, list[str]]]:
     missing = [s for s in SECTIONS if s not in sections]
     if missing:
         raise TopicFormatError(f"{source}: missing section(s) {', '.join(missing)}")
+    if tuple(sections) != SECTIONS:
+        raise TopicFormatError(f"{source}: sections must come in this order: {', '.join(SECTIONS)}")
     return title, sections
 
 
