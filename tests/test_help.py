@@ -96,6 +96,7 @@ def test_every_handled_statement_has_an_example() -> None:
 def test_topic_format_errors_name_the_problem() -> None:
     good = (grammar_dir() / "sync.md").read_text()
     assert parse_topic(good, "sync.md").name == "SYNC"
+    examples, keywords = good.index("## Examples"), good.index("## Keywords")
     broken = {
         good.replace("## Keywords", "## Keys"): "unknown section 'Keys'",
         good.replace("# SYNC", "# Sync"): "upper case",
@@ -103,6 +104,7 @@ def test_topic_format_errors_name_the_problem() -> None:
         good.replace("## Category\n\nDatabase Administration", "## Category\n\nA\nB"): "exactly one line",
         good.replace("## Syntax", "## Description\n\nx\n\n## Syntax", 1): "appears twice",
         good[: good.index("## Keywords")]: "missing section(s) Keywords",
+        good[:examples] + good[keywords:] + "\n" + good[examples:keywords]: "must come in this order",
     }
     for text, message in broken.items():
         with pytest.raises(TopicFormatError, match=re.escape(message)):
@@ -227,6 +229,7 @@ def test_cli_help_nothing_found(cluster: Cluster) -> None:
 
 def test_cli_question_mark_and_backslash_h(cluster: Cluster) -> None:
     assert cluster.mariadb("? kill").stdout.startswith("Name: 'KILL'\n")
+    assert cluster.mariadb("? create user").stdout.startswith("Name: 'CREATE USER'\n")
     assert cluster.mariadb("\\h sync").stdout.startswith("Name: 'SYNC'\n")
 
 
