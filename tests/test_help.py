@@ -157,6 +157,12 @@ def test_lookup_category_lists_topics_and_subcategories() -> None:
     assert SMALL.lookup("contents").rows == (("Backup and Restore", "Y"), ("Other", "Y"))
 
 
+def test_lookup_category_spelled_in_different_cases() -> None:
+    index = HelpIndex.build([_topic("A", ("Utility",), ()), _topic("B", ("UTILITY", "Sub"), ())])
+    assert index.lookup("contents").rows == (("Utility", "Y"),)
+    assert index.lookup("utility").rows == (("A", "N"), ("Sub", "Y"))
+
+
 def test_lookup_nothing() -> None:
     assert SMALL.lookup("nosuchthing").columns == LIST_COLUMNS
     assert SMALL.lookup("nosuchthing").rows == ()

@@ -47,6 +47,7 @@ class HelpIndex:
     topics: dict[str, Topic]  # by upper-case name
     by_keyword: dict[str, tuple[str, ...]]  # keyword → topic names
     categories: dict[str, str]  # upper-case name → name as written
+    # Both keyed by upper-case category name, so files that spell a category in different cases agree.
     topics_in: dict[str, tuple[str, ...]]  # category → its topics' names
     subcategories: dict[str, tuple[str, ...]]  # category → the categories directly below it
 
@@ -60,11 +61,11 @@ class HelpIndex:
         for topic in by_name.values():
             for keyword in topic.keywords:
                 by_keyword[_key(keyword)].add(topic.name)
-            parent = CONTENTS
+            parent = CONTENTS.upper()
             for category in topic.category:
-                categories[category.upper()] = category
-                subcategories[parent].add(category)
-                parent = category
+                written = categories.setdefault(category.upper(), category)
+                subcategories[parent].add(written)
+                parent = written.upper()
             topics_in[parent].add(topic.name)
 
         def frozen(groups: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
@@ -85,8 +86,8 @@ class HelpIndex:
             rows = [(name, "N") for name in named]
             return HelpAnswer(LIST_COLUMNS, tuple(rows + ([(category, "Y")] if category else [])))
         if category is not None:
-            rows = [(name, "N") for name in self.topics_in.get(category, ())]
-            rows += [(sub, "Y") for sub in self.subcategories.get(category, ())]
+            rows = [(name, "N") for name in self.topics_in.get(key, ())]
+            rows += [(sub, "Y") for sub in self.subcategories.get(key, ())]
             return HelpAnswer(LIST_COLUMNS, tuple(rows))
         return HelpAnswer(LIST_COLUMNS, ())
 
