@@ -222,6 +222,10 @@ def test_cli_help_category_and_keyword_lists(cluster: Cluster) -> None:
     assert "GRANT" in account and "REVOKE" in account
     privileges = [line.strip() for line in cluster.mariadb("help privileges").stdout.splitlines() if line.strip()]
     assert privileges == ["GRANT", "REVOKE", "SHOW GRANTS"]
+    # A category with a sub-category: its topics, then the sub-category.
+    backup = [line.strip() for line in cluster.mariadb("help backup and restore").stdout.splitlines()]
+    assert "BACKUP" in backup and "SHOW SNAPSHOT" in backup and backup[-2:] == ["Repositories", ""]
+    assert cluster.mariadb("help backup").stdout.startswith("Name: 'BACKUP'\nDescription:\nSyntax:\nBACKUP SNAPSHOT")
 
 
 def test_cli_help_nothing_found(cluster: Cluster) -> None:
