@@ -33,7 +33,8 @@ class DorisNativePassword(NativePasswordAuthPlugin):
             if isinstance(decision, Forbidden):
                 assert info is not None
                 using = "YES" if info.data else "NO"
-                yield Forbidden(f"Access denied for user '{info.username}'@'{client_host.get()}' (using password: {using})")
+                who = f"'{info.username}'@'{client_host.get()}'"
+                yield Forbidden(f"Access denied for user {who} (using password: {using})")
                 return
             if not isinstance(decision, bytes):
                 yield decision

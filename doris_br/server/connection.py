@@ -81,10 +81,10 @@ class DorisConnection(Connection):
         stmt, sql, attrs, use_cursor = parse_execute(self.capabilities, self.client_charset, data, self.get_stmt)
         stmt.param_buffers = None
         result = await self.session.handle_query(sql, attrs)
-        if isinstance(result, Affected) or not result:
+        result_set = None if isinstance(result, Affected) else await ensure_result_set(result)
+        if not result_set:
             await self._respond(result, text=False)
             return
-        result_set = await ensure_result_set(result)
         await self.stream.write(types.uint_len(len(result_set.columns)))
         for column in result_set.columns:
             await self.stream.write(
@@ -112,10 +112,11 @@ class DorisConnection(Connection):
         if isinstance(result, Affected):
             await self.stream.write(self.ok(affected_rows=result.rows))
             return
-        if not result:
+        result_set = await ensure_result_set(result)
+        if not result_set:  # no columns: an OK packet
             await self.stream.write(self.ok())
             return
-        await self.write_text_resultset(await ensure_result_set(result))
+        await self.write_text_resultset(result_set)
 
     def ok_or_eof(self, affected_rows: int = 0, last_insert_id: int = 0, warnings: int = 0, flags: int = 0) -> bytes:
         # Real servers end a result set with affected_rows = 0; MariaDB Connector/J fails otherwise.

@@ -163,5 +163,5 @@ def parse_execute(
             else:
                 values.append(read_value(charset, reader, kind, unsigned))
     sql = bind(stmt.sql, values[: stmt.num_params])
-    attrs = {n: str(v) for n, v in zip(names[stmt.num_params :], values[stmt.num_params :]) if n}
+    attrs = {n: str(v) for n, v in zip(names[stmt.num_params :], values[stmt.num_params :], strict=True) if n}
     return stmt, sql, attrs, use_cursor

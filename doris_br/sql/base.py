@@ -41,7 +41,12 @@ class ParserBase(DorisParser):
             words.append(token.text.upper() if token.token_type != TokenType.STRING else "\0")
         return tuple(words)
 
-    def _parse_statement(self) -> exp.Expression | None:
+    def parse(self, raw_tokens: list, sql: str) -> list[exp.Expression | None]:  # type: ignore[override]
+        # sqlglot also calls _parse_statement for nested pieces (e.g. the value of a SET); our dispatch and
+        # strictness apply only to whole statements.
+        return self._parse(parse_method=self.__class__._parse_top_level, raw_tokens=raw_tokens, sql=sql)
+
+    def _parse_top_level(self) -> exp.Expression | None:
         if not self._curr:
             return None
         longest = max((len(k) for k in self.STATEMENTS), default=0)
@@ -52,7 +57,7 @@ class ParserBase(DorisParser):
                 self._advance(size)
                 return parse_fn(self)
         start = self._curr
-        statement = super()._parse_statement()
+        statement = self._parse_statement()
         if isinstance(statement, exp.Command) or not isinstance(statement, STATEMENT_TYPES):
             # sqlglot's fallback swallows anything it does not know; we would rather say where it went wrong.
             self.raise_error("Syntax error, unsupported or malformed statement", start)

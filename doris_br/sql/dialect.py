@@ -8,13 +8,14 @@ from sqlglot import exp
 from sqlglot.dialects.doris import Doris
 
 from doris_br.sql.admin import AdminParser
+from doris_br.sql.ddl import DdlParser
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser):
-    STATEMENTS = {**AdminParser.STATEMENTS}
+class DorisBRParser(AdminParser, DdlParser):
+    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS}
 
 
 class DorisBR(Doris):
