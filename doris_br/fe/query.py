@@ -397,7 +397,7 @@ def _mysql_type(t: pa.DataType) -> ColumnType:
         return ColumnType.DATE
     if pa.types.is_timestamp(t):
         return ColumnType.DATETIME
-    return ColumnType.VARCHAR
+    return ColumnType.VAR_STRING  # what Doris sends for CHAR, VARCHAR and STRING
 
 
 def _text(value: Any) -> Any:

@@ -198,7 +198,7 @@ class DdlParser(ParserBase):
             if not self._match(TokenType.COMMA):
                 break
         self._expect_paren(TokenType.R_PAREN)
-        return tuple(values)
+        return tuple(values) or None  # (MAXVALUE)
 
     def _parse_partition_desc(self, kind: str) -> PartitionDesc:
         """One item of a PARTITION BY clause (the word PARTITION already read, or FROM .. TO ..)."""
