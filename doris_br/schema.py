@@ -90,6 +90,8 @@ def normalise_key(type_text: str, value: str) -> str:
     """A partition key value as Doris prints it, e.g. '2020-1-1' on a DATE column -> '2020-01-01'."""
     base = base_type(type_text)
     text = value.strip()
+    if text == min_key(type_text):
+        return text  # e.g. 0000-01-01, which Python's dates cannot hold
     try:
         if base in INT_RANGES:
             return str(int(text))

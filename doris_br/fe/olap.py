@@ -16,7 +16,7 @@ import attrs
 
 from doris_br.errors import ER_BAD_DB, ER_NO_SUCH_TABLE, DorisError
 from doris_br.fe.catalog import Backend, Catalog, register_kind
-from doris_br.schema import Column, DistributionSpec, PartitionDesc, normalise_key
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, min_key, normalise_key
 
 DEFAULT_REPLICATION = 3
 DEFAULT_AUTO_BUCKETS = 10
@@ -292,9 +292,11 @@ def resolve_partitions(table: Table, descs: tuple[PartitionDesc, ...] | list[Par
         if key is None:
             return None
         try:
-            return tuple(normalise_key(t, v) for t, v in zip(types, key, strict=False))
+            out = tuple(normalise_key(t, v) for t, v in zip(types, key, strict=False))
         except ValueError as e:
             raise DorisError(str(e)) from None
+        # A lower bound at the type's minimum is no bound at all (and dates like 0000-01-01 do not cast).
+        return None if out == tuple(min_key(t) for t in types[:len(out)]) else out
 
     out: list[PartitionDesc] = []
     last_upper = previous_upper
