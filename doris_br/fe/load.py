@@ -28,6 +28,7 @@ from doris_br.fe.olap import Partition, Table, get_database, get_table, now_ms, 
 from doris_br.fe.placement import create_partitions
 from doris_br.fe.privileges import require_on_table
 from doris_br.schema import PartitionDesc, duckdb_type
+from doris_br.sql.values import RowValues, literal_rows
 
 STRICT_MODE_ERROR = "Insert has filtered data in strict mode. {reason}"
 _TABLE_LOCKS: dict[int, asyncio.Lock] = {}
@@ -164,9 +165,28 @@ def _target_table(node: exp.Insert) -> exp.Table:
     return target.this if isinstance(target, exp.Schema) else target
 
 
+def rows_to_arrow(rows: list[tuple]) -> pa.Table:
+    """Literal rows as Arrow columns; a column of mixed kinds travels as text and is cast by the load."""
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise DorisError("Column count doesn't match value count", 1136)
+    arrays = []
+    for values in zip(*rows, strict=True):
+        try:
+            arrays.append(pa.array(values))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
+    return pa.table(arrays, names=[f"__c{i}" for i in range(width)])
+
+
 async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
     """The rows to load as Arrow, with their column names (positions are what matter)."""
     source = node.expression
+    rows = source.args["rows"] if isinstance(source, RowValues) else (
+        literal_rows(source) if isinstance(source, exp.Values) else None)
+    if rows is not None:
+        data = rows_to_arrow(rows)
+        return data, data.column_names
     if isinstance(source, exp.Values):
         sql = exp.select("*").from_(source.copy()).sql(dialect="duckdb")
 
