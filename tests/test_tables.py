@@ -225,3 +225,24 @@ def test_privileges_on_tables(cluster: Cluster) -> None:
     cluster.query(f"GRANT LOAD_PRIV ON {db}.* TO tbl_reader")
     assert cluster.query(f"INSERT INTO {db}.t VALUES (2)", user="tbl_reader") == []
     assert run(cluster, db, "SELECT count(*) FROM t") == [(2,)]
+
+
+def test_grammar_examples_parse() -> None:
+    """Every grammar/*.md has the sections HELP reads, and every example parses with our dialect."""
+    import re
+    from pathlib import Path
+
+    from doris_br.sql import parse
+
+    files = sorted((Path(__file__).resolve().parent.parent / "grammar").glob("*.md"))
+    assert files
+    for path in files:
+        text = path.read_text()
+        titles = re.findall(r"^(#{1,2}) (.+)$", text, re.MULTILINE)
+        assert [t[1] for t in titles[1:]] == ["Category", "Syntax", "Description", "Examples", "Keywords"], path
+        assert titles[0][0] == "#" and titles[0][1] == titles[0][1].upper(), path
+        examples = text.split("## Examples", 1)[1].split("## Keywords", 1)[0]
+        blocks = re.findall(r"```sql\n(.*?)```", examples, re.DOTALL)
+        assert blocks, path
+        for block in blocks:
+            assert parse(block), (path, block)
