@@ -143,6 +143,8 @@ class ScanTablets:
     schema: str  # base64 of the Arrow schema of the stored columns
     columns: list[str] | None = None
     with_order: bool = False
+    # DuckDB SQL over the scanned rows (named __data), run on the BE: the first phase of an aggregation.
+    sql: str | None = None
 
 
 def schema_to_text(schema: pa.Schema) -> str:

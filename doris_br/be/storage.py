@@ -61,6 +61,14 @@ class Storage:
         tmp.rename(path)
         return path.stat().st_size
 
+    def version_files(self, tablet_id: int, version: int) -> list[Path]:
+        """The files of versions 2..version (version 1 holds no rows); a missing one is an error."""
+        paths = [self.version_path(tablet_id, v) for v in range(2, version + 1)]
+        for path in paths:
+            if not path.exists():
+                raise FileNotFoundError(f"tablet {tablet_id} misses {path.name}")
+        return paths
+
     def read_versions(self, tablet_id: int, version: int, schema: pa.Schema, columns: list[str] | None,
                       with_order: bool) -> pa.Table:
         """Versions 2..version (version 1 holds no rows); a missing file is an error, never silently skipped."""

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import rpc
+from doris_br import duck, rpc
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.olap import Partition, Table, get_database, get_table, now_ms, partitions_of, resolve_partitions
@@ -191,7 +191,7 @@ async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
         sql = exp.select("*").from_(source.copy()).sql(dialect="duckdb")
 
         def values() -> pa.Table:
-            cur = queries.duckdb_cursor()
+            cur = duck.cursor()
             try:
                 return queries.run(cur, sql)
             finally:
@@ -251,7 +251,7 @@ def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Par
 async def _route(data: pa.Table, table: Table, partitions: list[Partition], source_columns: list[str],
                  columns: list[str]) -> Routed:
     def work() -> Routed:
-        cur = queries.duckdb_cursor()
+        cur = duck.cursor()
         try:
             cur.register("__source", data)
             return route(cur, table, partitions, source_columns, columns)

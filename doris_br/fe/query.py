@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +20,9 @@ import pyarrow as pa
 from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
-from doris_br import rpc
+from doris_br import duck, rpc
 from doris_br.errors import DorisError
+from doris_br.fe import partial_agg
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
     Database,
@@ -37,15 +37,6 @@ from doris_br.fe.olap import (
 from doris_br.fe.privileges import require_on_table
 from doris_br.schema import base_type, normalise_key
 
-_DUCKDB = duckdb.connect()
-_DUCKDB_LOCK = threading.Lock()
-
-
-def duckdb_cursor() -> duckdb.DuckDBPyConnection:
-    """A connection of its own (registrations and temp views are per connection) on a shared database."""
-    with _DUCKDB_LOCK:
-        return _DUCKDB.cursor()
-
 
 def table_schema(table: Table) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow) for c in table.columns])
@@ -55,7 +46,7 @@ def table_schema(table: Table) -> pa.Schema:
 
 
 async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: list[str] | None,
-               with_order: bool) -> pa.Table:
+               with_order: bool, sql: str | None = None) -> pa.Table:
     """The visible rows of `partitions`, from one alive replica per tablet; a failed BE's tablets are retried
     on their other replicas."""
     schema = table_schema(table)
@@ -76,7 +67,8 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
             owners.setdefault(backend_id, []).append((tablet, version))
 
         async def one(backend: Backend, tablets: list[rpc.TabletVersion]) -> pa.Table:
-            task = rpc.ScanTablets(tablets=tablets, schema=schema_text, columns=columns, with_order=with_order)
+            task = rpc.ScanTablets(tablets=tablets, schema=schema_text, columns=columns, with_order=with_order,
+                                   sql=sql)
             return await asyncio.to_thread(fe.backends.client(backend).get, task)
 
         ids = list(by_backend)
@@ -91,6 +83,8 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
             else:
                 parts.append(result)
     expected = _scan_schema(schema, columns, with_order)
+    if sql is not None:  # partial aggregates: BEs agree on their types; with no BE involved, compute them here
+        return pa.concat_tables(parts) if parts else duck.run_over(expected.empty_table(), sql)
     if not parts:
         return expected.empty_table()
     return pa.concat_tables([p.cast(expected) for p in parts])
@@ -198,6 +192,7 @@ class ScanPlan:
     total_partitions: int
     columns: list[str] | None
     total_tablets: int = 0
+    partial_sql: str | None = None  # set when the BEs aggregate first (partial_agg)
     data: pa.Table | None = None
 
 
@@ -236,8 +231,10 @@ def _numbers(table: exp.Table) -> exp.Expression | None:
 
 def _referenced_columns(query: exp.Expression) -> set[str] | None:
     """Names of the columns the query mentions; None if it selects * (every column is needed)."""
-    if any(isinstance(s, exp.Star) for s in query.find_all(exp.Star)):
-        return None
+    for star in query.find_all(exp.Star):
+        # count(*) needs no column; only * in a select list (or t.*) means every column.
+        if not isinstance(star.parent, exp.Count):
+            return None
     return {c.name.lower() for c in query.find_all(exp.Column)}
 
 
@@ -337,14 +334,15 @@ def _duck(type_text: str) -> str:
 async def fetch(session: Any, p: Plan) -> None:
     """Scan every table of the plan, in parallel."""
     datas = await asyncio.gather(*(
-        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS") for s in p.scans))
+        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql)
+        for s in p.scans))
     for s, data in zip(p.scans, datas, strict=True):
         s.data = data
 
 
 def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection where each scan's relation name is its table, merged by its key model."""
-    cur = duckdb_cursor()
+    cur = duck.cursor()
     for s in p.scans:
         assert s.data is not None
         cur.register(f"{s.relation}_raw", s.data)
@@ -360,8 +358,20 @@ def run(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         raise DorisError(str(e).split("\n")[0]) from None
 
 
+def split_aggregation(p: Plan) -> None:
+    """Let the BEs aggregate first when the query allows it (see partial_agg)."""
+    if len(p.scans) != 1:
+        return
+    s = p.scans[0]
+    found = partial_agg.split(p.query, s.relation, s.table.keys_type)
+    if found is not None:
+        s.partial_sql = found.partial_sql
+        p.query = found.final
+
+
 async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
     p = plan(session, query)
+    split_aggregation(p)
     await fetch(session, p)
     sql = p.query.sql(dialect="duckdb")
 

@@ -1,0 +1,29 @@
+"""The process's in-memory DuckDB, shared by the FE (queries, loads) and the BE (first aggregation phase).
+
+Registrations and temporary views belong to a connection, so each piece of work takes a cursor of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pyarrow as pa
+
+_DUCKDB = duckdb.connect()
+_LOCK = threading.Lock()
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    with _LOCK:
+        return _DUCKDB.cursor()
+
+
+def run_over(data: pa.Table, sql: str, name: str = "__data") -> pa.Table:
+    """Run `sql` with `data` registered as `name`."""
+    cur = cursor()
+    try:
+        cur.register(name, data)
+        return cur.execute(sql).to_arrow_table()
+    finally:
+        cur.close()
