@@ -224,3 +224,31 @@ def test_scans_survive_a_dead_replica_and_loads_need_every_replica(own_cluster: 
         run(c, db, "INSERT INTO t VALUES (1000, 1)")
     assert run(c, db, "SELECT count(*) FROM t") == [(100,)]
     assert versions(c, db, "t") == {"t": 2}
+
+
+def test_grouped_queries_aggregated_on_backends(cluster: Cluster) -> None:
+    """Grouped queries over DUPLICATE tables run in two phases (BEs, then FE); results match plain Python."""
+    db = "data_partial"
+    run(cluster, db, "CREATE TABLE e (id INT, p INT, v BIGINT, s VARCHAR(8)) DISTRIBUTED BY HASH(id) BUCKETS 3",
+        "CREATE TABLE t (id INT, p INT, v BIGINT, s VARCHAR(8)) DISTRIBUTED BY HASH(id) BUCKETS 5")
+    assert run(cluster, db, "SELECT count(*), sum(v), max(s) FROM e") == [(0, None, None)]
+    assert run(cluster, db, "SELECT p, count(*) FROM e GROUP BY p") == []
+    rows = [(i, i % 4, i * 10, f"s{i % 3}") for i in range(1, 301)]
+    run(cluster, db, "INSERT INTO t VALUES " + ", ".join(f"({a}, {b}, {c}, '{d}')" for a, b, c, d in rows),
+        "INSERT INTO t VALUES (999, NULL, NULL, NULL)")
+    assert run(cluster, db, "SELECT count(*), count(v), sum(v), min(s), max(id) FROM t") == [
+        (301, 300, sum(r[2] for r in rows), "s0", 999)]
+    by_p: dict[int, list[tuple]] = {}
+    for r in rows:
+        by_p.setdefault(r[1], []).append(r)
+    expected = [(None, 1, None)] + [(p, len(rs), sum(r[2] for r in rs)) for p, rs in sorted(by_p.items())]
+    assert run(cluster, db, "SELECT p, count(*), sum(v) FROM t GROUP BY p ORDER BY p") == expected
+    assert run(cluster, db, "SELECT p AS g, sum(v) * 2 AS x FROM t WHERE id > 100 GROUP BY g "
+                            "HAVING count(*) > 10 ORDER BY x DESC LIMIT 2") == sorted(
+        [(p, 2 * sum(r[2] for r in rs if r[0] > 100)) for p, rs in by_p.items()], key=lambda r: -r[1])[:2]
+    assert run(cluster, db, "SELECT t.s, min(t.v), max(t.v) FROM t WHERE t.s IS NOT NULL GROUP BY 1 "
+                            "ORDER BY 1") == [
+        (s, min(r[2] for r in rows if r[3] == s), max(r[2] for r in rows if r[3] == s)) for s in ("s0", "s1", "s2")]
+    assert run(cluster, db, "SELECT p % 2, count(DISTINCT s), avg(v) FROM t WHERE p IS NOT NULL GROUP BY p % 2 "
+                            "ORDER BY 1") == [
+        (k, 3, sum(r[2] for r in rows if r[1] % 2 == k) / sum(1 for r in rows if r[1] % 2 == k)) for k in (0, 1)]

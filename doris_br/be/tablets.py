@@ -55,7 +55,7 @@ def _scan_files(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
     cur = duck.cursor()
     try:
         cur.execute(f"CREATE TEMP VIEW __data AS SELECT {projection} FROM {listing}")
-        return cur.execute(task.sql or "SELECT * FROM __data").to_arrow_table()
+        return cur.sql(task.sql or "SELECT * FROM __data").to_arrow_table()
     finally:
         cur.close()
 

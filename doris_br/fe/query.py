@@ -345,6 +345,9 @@ def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
     cur = duck.cursor()
     for s in p.scans:
         assert s.data is not None
+        if s.table.keys_type == "DUP_KEYS":  # rows as stored: no merge view needed
+            cur.register(s.relation, s.data)
+            continue
         cur.register(f"{s.relation}_raw", s.data)
         columns = s.columns if s.columns is not None else [c.name for c in s.table.columns]
         cur.execute(f"CREATE TEMP VIEW {s.relation} AS {merge_sql(s.table, s.relation + '_raw', columns)}")
@@ -353,7 +356,7 @@ def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
 
 def run(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     try:
-        return cur.execute(sql).to_arrow_table()
+        return cur.sql(sql).to_arrow_table()
     except duckdb.Error as e:
         raise DorisError(str(e).split("\n")[0]) from None
 
