@@ -246,3 +246,23 @@ def test_grammar_examples_parse() -> None:
         assert blocks, path
         for block in blocks:
             assert parse(block), (path, block)
+
+
+def test_mariadb_cli_shows(cluster: Cluster) -> None:
+    db = "tbl_cli"
+    run(cluster, db, "CREATE TABLE t (k INT NOT NULL, v VARCHAR(4)) PARTITION BY RANGE(k) "
+                     "(PARTITION p1 VALUES LESS THAN ('10')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                     "PROPERTIES ('replication_num' = '1')",
+        "INSERT INTO t VALUES (1, 'a')")
+    out = cluster.mariadb(f"SHOW PARTITIONS FROM {db}.t; DESC {db}.t; SHOW TABLETS FROM {db}.t",
+                          extra=("--batch",))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split("\t")[:3] == ["PartitionId", "PartitionName", "VisibleVersion"]
+    fields = lines[1].split("\t")
+    assert fields[1:3] == ["p1", "2"] and fields[6] == (
+        "[types: [INT]; keys: [-2147483648]; ..types: [INT]; keys: [10]; )") and fields[13] == "NULL"
+    assert lines[2] == "Field\tType\tNull\tKey\tDefault\tExtra"
+    assert lines[3] == "k\tINT\tNo\ttrue\tNULL\t"
+    assert lines[5].startswith("TabletId\tReplicaId\tBackendId") and len(lines) == 8
+    assert {line.split("\t")[4] for line in lines[6:]} == {"2"}
