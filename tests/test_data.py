@@ -146,6 +146,10 @@ def test_insert_select_from_numbers_and_tables(cluster: Cluster) -> None:
         "PROPERTIES ('replication_num' = '3')",
         "INSERT INTO src WITH LABEL lbl_1 SELECT number, number % 7, number * 0.5 FROM numbers('number' = '10000')")
     assert run(cluster, db, "SELECT count(*), sum(id), min(id), max(id) FROM src") == [(10000, 49995000, 0, 9999)]
+    # A label names one load of the database: using it again is refused and loads nothing.
+    with pytest.raises(pymysql.err.OperationalError, match=r"Label \[lbl_1\] has already been used"):
+        run(cluster, db, "INSERT INTO src WITH LABEL lbl_1 VALUES (1, 1, 1)")
+    assert run(cluster, db, "SELECT count(*) FROM src") == [(10000,)]
     run(cluster, db, "CREATE TABLE dst (grp INT, total DOUBLE SUM, n BIGINT SUM) AGGREGATE KEY(grp) "
                      "DISTRIBUTED BY HASH(grp) BUCKETS 2",
         "INSERT INTO dst (grp, total, n) SELECT grp, v, 1 FROM src",

@@ -24,7 +24,16 @@ from sqlglot import exp
 from doris_br import duck, rpc
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
-from doris_br.fe.olap import Partition, Table, get_database, get_table, now_ms, partitions_of, resolve_partitions
+from doris_br.fe.olap import (
+    LoadLabel,
+    Partition,
+    Table,
+    get_database,
+    get_table,
+    now_ms,
+    partitions_of,
+    resolve_partitions,
+)
 from doris_br.fe.placement import create_partitions
 from doris_br.fe.privileges import require_on_table
 from doris_br.schema import PartitionDesc, duckdb_type
@@ -218,6 +227,9 @@ async def insert(session: Any, node: exp.Insert) -> int:
         raise DorisError("Column count doesn't match value count", 1136)
     if data.num_rows == 0:
         return 0
+    label = node.meta.get("label")
+    if label is not None:
+        _check_label(fe, db.id, label)
     async with table_lock(table.id):
         table = get_table(fe.catalog, db, table.name)  # as it is now that no other load runs
         partitions = _load_partitions(fe, table, named)
@@ -229,8 +241,19 @@ async def insert(session: Any, node: exp.Insert) -> int:
         if routed.unrouted:
             raise DorisError(STRICT_MODE_ERROR.format(
                 reason=f"{routed.unrouted} row(s) fit no partition: no partition for this tuple"))
-        await _write_and_publish(fe, table, partitions, routed)
+        extra = []
+        if label is not None:
+            _check_label(fe, db.id, label)
+            extra.append(LoadLabel(db_id=db.id, label=label, txn_id=fe.catalog.allocate_ids(), table_id=table.id,
+                                   rows=data.num_rows, finish_time_ms=now_ms()))
+        await _write_and_publish(fe, table, partitions, routed, extra)
     return data.num_rows
+
+
+def _check_label(fe: Any, db_id: int, label: str) -> None:
+    used = fe.catalog.get(LoadLabel, f"{db_id}/{label}")
+    if used is not None:
+        raise DorisError(f"Label [{label}] has already been used, relate to txn [{used.txn_id}]")
 
 
 def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Partition]:
@@ -300,7 +323,9 @@ def _next(start: dt.datetime, unit: str) -> dt.datetime:
     return start + dt.timedelta(days=1)
 
 
-async def _write_and_publish(fe: Any, table: Table, partitions: list[Partition], routed: Routed) -> None:
+async def _write_and_publish(fe: Any, table: Table, partitions: list[Partition], routed: Routed,
+                             extra: Sequence[Any] = ()) -> None:
+    """Write every replica of every touched partition, then publish the versions (and `extra`) at once."""
     schema = queries.table_schema(table)
     rows = routed.rows.cast(schema)
     empty = schema.empty_table()
@@ -342,4 +367,4 @@ async def _write_and_publish(fe: Any, table: Table, partitions: list[Partition],
             for b, t in enumerate(p.tablets))
         published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
                                       tablets=tablets))
-    fe.catalog.commit(published)
+    fe.catalog.commit([*published, *extra])

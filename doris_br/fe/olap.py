@@ -148,6 +148,24 @@ class View:
         return str(self.id)
 
 
+@register_kind
+@attrs.frozen
+class LoadLabel:
+    """A finished load's label, unique in its database; committed with the versions the load published."""
+
+    KIND: ClassVar[str] = "load_labels"
+    db_id: int
+    label: str
+    txn_id: int
+    table_id: int
+    rows: int
+    finish_time_ms: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.db_id}/{self.label}"
+
+
 def replication_num(properties: dict[str, str]) -> int:
     if "replication_num" in properties:
         return int(properties["replication_num"])
