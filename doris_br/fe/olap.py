@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -191,6 +191,11 @@ def get_database(catalog: Catalog, name: str | None) -> Database:
     if db is None:
         raise DorisError(f"Unknown database '{name}'", ER_BAD_DB)
     return db
+
+
+def session_database(session: Any, name: str | None) -> Database:
+    """The named database, or the session's current one when the statement names none."""
+    return get_database(session.fe.catalog, name or session.database)
 
 
 def tables_of(catalog: Catalog, db: Database) -> list[Table]:

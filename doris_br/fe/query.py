@@ -35,7 +35,8 @@ from doris_br.fe.olap import (
     partitions_of,
 )
 from doris_br.fe.privileges import require_on_table
-from doris_br.schema import base_type, normalise_key
+from doris_br.schema import base_type, duckdb_type, normalise_key
+from doris_br.sql import parse
 
 
 def table_schema(table: Table) -> pa.Schema:
@@ -240,8 +241,6 @@ def _referenced_columns(query: exp.Expression) -> set[str] | None:
 
 def plan(session: Any, query: exp.Expression, default_db: str | None = None, depth: int = 0) -> Plan:
     """Resolve every table reference of `query` (a copy is planned): views inlined, tables to scans."""
-    from doris_br.sql import parse
-
     if depth > 16:
         raise DorisError("View nesting is too deep")
     query = query.copy()
@@ -261,7 +260,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         alias = node.alias or node.name
         view = find_view(catalog, db, node.name)
         if view is not None:
-            inner = plan(session, _view_query(parse, view), db.name, depth + 1)
+            inner = plan(session, _view_query(view), db.name, depth + 1)
             result.scans.extend(inner.scans)
             node.replace(inner.query.subquery(alias))
             continue
@@ -286,7 +285,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
     return result
 
 
-def _view_query(parse: Any, view: View) -> exp.Expression:
+def _view_query(view: View) -> exp.Expression:
     query = parse(view.sql)[0]
     if view.columns:
         return exp.select(*[exp.alias_(exp.column(f"_c{i}"), c) for i, c in enumerate(view.columns)]).from_(
@@ -321,14 +320,8 @@ def merge_sql(table: Table, relation: str, columns: list[str]) -> str:
             "REPLACE": f"arg_max_null({q(name)}, __o)",
             "REPLACE_IF_NOT_NULL": f"arg_max({q(name)}, __o) FILTER (WHERE {q(name)} IS NOT NULL)",
         }[fn]
-        selects.append(f"CAST({expr} AS {_duck(col.type)}) AS {q(name)}")
+        selects.append(f"CAST({expr} AS {duckdb_type(col.type)}) AS {q(name)}")
     return f"SELECT {', '.join(selects)} FROM {relation} GROUP BY {key_list}"
-
-
-def _duck(type_text: str) -> str:
-    from doris_br.schema import duckdb_type
-
-    return duckdb_type(type_text)
 
 
 async def fetch(session: Any, p: Plan) -> None:

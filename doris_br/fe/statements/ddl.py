@@ -17,11 +17,11 @@ from doris_br.fe.olap import (
     find_database,
     find_table,
     find_view,
-    get_database,
     get_table,
     now_ms,
     partitions_of,
     resolve_partitions,
+    session_database,
     sortable_key,
     tables_of,
     views_of,
@@ -42,10 +42,6 @@ from doris_br.sql.ddl import (
 )
 
 ER_UNKNOWN_TABLE = 1109
-
-
-def _db_of(session: Any, name: str | None) -> Database:
-    return get_database(session.fe.catalog, name or session.database)
 
 
 # ---- databases ---------------------------------------------------------------------------------------------
@@ -187,7 +183,7 @@ def _exists(session: Any, db: Database, name: str) -> bool:
 @handles(CreateTable)
 async def create_table(session: Any, node: CreateTable) -> None:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     require_on_table(session.user, "CREATE_PRIV", db.name, name)
     if _exists(session, db, name):
         if node.args.get("if_not_exists"):
@@ -195,7 +191,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     like = node.args.get("like")
     if like is not None:
-        src_db = _db_of(session, like[0])
+        src_db = session_database(session, like[0])
         source = get_table(session.fe.catalog, src_db, like[1])
         require_on_table(session.user, "SELECT_PRIV", src_db.name, source.name)
         spec = TableSpec(columns=source.columns, keys_type=source.keys_type, key_columns=source.key_columns,
@@ -218,7 +214,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
 @handles(DropTable)
 async def drop_table(session: Any, node: DropTable) -> None:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     view = find_view(catalog, db, name)
     table = find_table(catalog, db, name)
@@ -231,8 +227,6 @@ async def drop_table(session: Any, node: DropTable) -> None:
     if table is None:
         if node.args.get("if_exists"):
             return
-        if node.args.get("view"):
-            raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
         raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
     require_on_table(session.user, "DROP_PRIV", db.name, name)
     async with table_lock(table.id):
@@ -244,7 +238,7 @@ async def drop_table(session: Any, node: DropTable) -> None:
 @handles(CreateView)
 async def create_view(session: Any, node: CreateView) -> None:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     require_on_table(session.user, "CREATE_PRIV", db.name, name)
     catalog = session.fe.catalog
     existing = find_view(catalog, db, name)
@@ -269,7 +263,7 @@ async def create_view(session: Any, node: CreateView) -> None:
 @handles(AlterTable)
 async def alter_table(session: Any, node: AlterTable) -> None:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     table = get_table(catalog, db, name)
     require_on_table(session.user, "ALTER_PRIV", db.name, name)
@@ -331,7 +325,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
 async def truncate_table(session: Any, node: TruncateTable) -> None:
     """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     table = get_table(catalog, db, name)
     require_on_table(session.user, "LOAD_PRIV", db.name, name)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlglot import exp
 
 from doris_br.errors import DorisError
+from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
     Database,
@@ -18,9 +19,9 @@ from doris_br.fe.olap import (
     find_database,
     find_table,
     find_view,
-    get_database,
     get_table,
     partitions_of,
+    session_database,
     tables_of,
     views_of,
 )
@@ -30,13 +31,10 @@ from doris_br.fe.statements.results import text_result
 from doris_br.fe.statements.system import size_text, time_text
 from doris_br.schema import Column, key_type_name, min_key
 from doris_br.server.compat import like_regex
+from doris_br.sql import parse
 from doris_br.sql.ddl import Describe, ShowCreate, ShowData, ShowPartitions, ShowTablet, ShowTablets
 
 SYSTEM_DATABASES = ("information_schema",)
-
-
-def _db_of(session: Any, name: str | None) -> Database:
-    return get_database(session.fe.catalog, name or session.database)
 
 
 def _visible_table(session: Any, db: Database, table: str) -> bool:
@@ -64,7 +62,7 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
     db_name = node.text("db") or session.database
     if db_name and db_name.lower() in SYSTEM_DATABASES:
         return NOT_HANDLED
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     rows = [(t.name, "BASE TABLE") for t in tables_of(catalog, db)] + [(v.name, "VIEW") for v in views_of(catalog, db)]
     rows = sorted(r for r in rows if _visible_table(session, db, r[0]))
@@ -95,16 +93,13 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
 @handles(Describe)
 async def describe(session: Any, node: Describe) -> Any:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     table = find_table(catalog, db, name)
     if table is None:
         view = find_view(catalog, db, name)
         if view is None:
             raise DorisError(f"Unknown table '{name}'", 1146)
-        from doris_br.fe import query as queries
-        from doris_br.sql import parse
-
         result = await queries.execute_query(session, exp.select("*").from_(
             parse(view.sql)[0].subquery("v")).limit(0))
         names = list(view.columns) or result.column_names
@@ -225,7 +220,7 @@ async def show_create(session: Any, node: ShowCreate) -> Any:
         if db.properties:
             text += "\nPROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in db.properties.items()) + "\n)"
         return text_result(["Database", "Create Database"], [(db.name, text)])
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     if not _visible_table(session, db, name):
         raise DorisError(f"SHOW command denied to user '{session.user.name}'@'{session.user.host}' for table "
                          f"'{db.name}.{name}'", 1142)
@@ -321,7 +316,7 @@ def range_text(table: Table, p: Partition) -> str:
 @handles(ShowPartitions)
 async def show_partitions(session: Any, node: ShowPartitions) -> Any:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     table = get_table(session.fe.catalog, db, name)
     if not _visible_table(session, db, name):
         raise DorisError(f"SHOW PARTITIONS command denied to user '{session.user.name}'", 1142)
@@ -352,7 +347,7 @@ TABLET_COLUMNS = [
 @handles(ShowTablets)
 async def show_tablets(session: Any, node: ShowTablets) -> Any:
     db_name, name = node.this
-    db = _db_of(session, db_name)
+    db = session_database(session, db_name)
     catalog = session.fe.catalog
     table = get_table(catalog, db, name)
     if not has_privilege(session.user, "ADMIN_PRIV"):
@@ -408,7 +403,7 @@ async def show_data(session: Any, node: ShowData) -> Any:
     catalog = session.fe.catalog
     target = node.this
     if target is not None:
-        db = _db_of(session, target[0])
+        db = session_database(session, target[0])
         table = get_table(catalog, db, target[1])
         parts = partitions_of(catalog, table)
         size = sum(p.data_size for p in parts)
@@ -418,7 +413,7 @@ async def show_data(session: Any, node: ShowData) -> Any:
             (table.name, table.name, size_text(size), replicas, rows, size_text(0)),
             ("", "Total", size_text(size), replicas, "", size_text(0)),
         ])
-    db = _db_of(session, None)
+    db = session_database(session, None)
     out = []
     total = total_replicas = 0
     for table in tables_of(catalog, db):
