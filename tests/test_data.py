@@ -256,3 +256,22 @@ def test_grouped_queries_aggregated_on_backends(cluster: Cluster) -> None:
     assert run(cluster, db, "SELECT p % 2, count(DISTINCT s), avg(v) FROM t WHERE p IS NOT NULL GROUP BY p % 2 "
                             "ORDER BY 1") == [
         (k, 3, sum(r[2] for r in rows if r[1] % 2 == k) / sum(1 for r in rows if r[1] % 2 == k)) for k in (0, 1)]
+
+
+def test_uncommitted_files_are_never_read(cluster: Cluster) -> None:
+    """A version file beyond the visible version (an orphan of a failed load) is invisible, then replaced."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    db = "data_orphan"
+    run(cluster, db, "CREATE TABLE t (k INT, v INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1')")
+    tablet = cluster.query_dicts(f"SHOW TABLETS FROM {db}.t")[0]
+    backends = {r["BackendId"]: f"{r['Host']}:{r['HeartbeatPort']}" for r in cluster.query_dicts("SHOW BACKENDS")}
+    root = cluster.root / f"be{cluster.be_addresses.index(backends[tablet['BackendId']])}"
+    orphan = root / "data" / tablet["TabletId"] / "v2.parquet"
+    pq.write_table(pa.table({"k": pa.array([7], pa.int32()), "v": pa.array([7], pa.int32())}), orphan)
+    assert run(cluster, db, "SELECT * FROM t") == []
+    run(cluster, db, "INSERT INTO t VALUES (1, 1)")
+    assert run(cluster, db, "SELECT * FROM t") == [(1, 1)]
+    assert versions(cluster, db, "t") == {"t": 2}

@@ -205,6 +205,12 @@ def test_create_table_errors(cluster: Cluster) -> None:
     assert error_of(cluster, "CREATE TABLE bad (a INT, b FOO)", database=db)[0] == 1064
     assert error_of(cluster, "INSERT INTO t VALUES (1, 2)", database=db)[0] == 1136
     assert "strict mode" in error_of(cluster, "INSERT INTO t VALUES ('abc')", database=db)[1]
+    run(cluster, db, "CREATE TABLE s (k INT, v VARCHAR(3)) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    assert "longer than 3" in error_of(cluster, "INSERT INTO s VALUES (1, 'abc'), (2, 'abcd')", database=db)[1]
+    run(cluster, db, "CREATE TABLE nn (k INT NOT NULL, v INT) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    assert "is NOT NULL" in error_of(cluster, "INSERT INTO nn VALUES (1, 1), (NULL, 2)", database=db)[1]
+    assert "no default value" in error_of(cluster, "INSERT INTO nn (v) VALUES (1)", database=db)[1]
+    assert run(cluster, db, "SELECT count(*) FROM s") == [(0,)]
 
 
 def test_privileges_on_tables(cluster: Cluster) -> None:

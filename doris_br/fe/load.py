@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from doris_br import duck, rpc
@@ -36,7 +37,7 @@ from doris_br.fe.olap import (
 )
 from doris_br.fe.placement import create_partitions
 from doris_br.fe.privileges import require_on_table
-from doris_br.schema import PartitionDesc, duckdb_type
+from doris_br.schema import PartitionDesc, duckdb_type, type_params
 from doris_br.sql.values import RowValues, literal_rows
 
 STRICT_MODE_ERROR = "Insert has filtered data in strict mode. {reason}"
@@ -138,8 +139,16 @@ def route(cur: Any, table: Table, partitions: Sequence[Partition], source_column
     except Exception as e:  # a value that does not convert: strict mode refuses the whole load
         raise DorisError(STRICT_MODE_ERROR.format(reason=str(e).split("\n")[0])) from None
     for c in table.columns:
-        if not c.nullable and rows.column(c.name).null_count:
+        column = rows.column(c.name)
+        if not c.nullable and column.null_count:
             raise DorisError(STRICT_MODE_ERROR.format(reason=f"column {c.name} is NOT NULL but got NULL"))
+        if c.type.startswith(("varchar", "char")) and len(column):
+            # Doris measures CHAR and VARCHAR lengths in bytes.
+            limit = type_params(c.type)[0]
+            longest = pc.max(pc.binary_length(column)).as_py()
+            if longest is not None and longest > limit:
+                raise DorisError(STRICT_MODE_ERROR.format(
+                    reason=f"the length of a value of column {c.name} is {longest}, longer than {limit}"))
     pcol = rows.column("__p")
     unrouted = pcol.null_count
     slices: dict[tuple[int, int], tuple[int, int]] = {}
