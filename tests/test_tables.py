@@ -272,3 +272,29 @@ def test_mariadb_cli_shows(cluster: Cluster) -> None:
     assert lines[3] == "k\tINT\tNo\ttrue\tNULL\t"
     assert lines[5].startswith("TabletId\tReplicaId\tBackendId") and len(lines) == 8
     assert {line.split("\t")[4] for line in lines[6:]} == {"2"}
+
+
+def test_show_create_table_reparses_for_every_layout(cluster: Cluster) -> None:
+    """What SHOW CREATE TABLE prints makes an identical table, whatever its key model and partitioning."""
+    db = "tbl_reparse"
+    tables = {
+        "agg": "CREATE TABLE agg (k1 INT, k2 DATETIMEV2(3) NOT NULL, s BIGINT SUM DEFAULT '0', r STRING REPLACE, "
+               "m DOUBLE MAX, n LARGEINT MIN, rn BOOLEAN REPLACE_IF_NOT_NULL) "
+               "DISTRIBUTED BY HASH(k1) BUCKETS 3 PROPERTIES ('replication_num' = '1', "
+               "'bloom_filter_columns' = 'k2,k1')",
+        "lst": "CREATE TABLE lst (id INT, city VARCHAR(8)) UNIQUE KEY(id, city) PARTITION BY LIST (id, city) "
+               "(PARTITION p1 VALUES IN ((1, 'a'), (2, 'b')), PARTITION p2 VALUES IN ((3, 'c'))) "
+               "DISTRIBUTED BY HASH(id) BUCKETS AUTO",
+        "auto": "CREATE TABLE auto (dt DATE NOT NULL, v DECIMAL(20, 4)) DUPLICATE KEY(dt) "
+                "AUTO PARTITION BY RANGE (date_trunc(dt, 'month')) () DISTRIBUTED BY RANDOM BUCKETS 2",
+    }
+    run(cluster, db, *tables.values())
+    run(cluster, db, "INSERT INTO auto VALUES ('2024-03-05', 1.5), ('2024-04-01', 2)")
+    for name in tables:
+        text = run(cluster, db, f"SHOW CREATE TABLE {name}")[0][1]
+        run(cluster, db, f"DROP TABLE {name}", text)
+        assert run(cluster, db, f"SHOW CREATE TABLE {name}")[0][1] == text, name
+    text = run(cluster, db, "SHOW CREATE TABLE agg")[0][1]
+    assert '"bloom_filter_columns" = "k1, k2"' in text and "`k2` datetime(3) NOT NULL" in text
+    assert "PARTITION p20240301000000 VALUES [(\"2024-03-01\"), (\"2024-04-01\"))" in run(
+        cluster, db, "SHOW CREATE TABLE auto")[0][1]

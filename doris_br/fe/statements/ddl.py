@@ -142,6 +142,9 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
     if not dist.auto and dist.buckets <= 0:
         raise DorisError("Number of hash distribution should be greater than zero.")
     props = dict(spec.properties)
+    if "bloom_filter_columns" in props:  # Doris keeps the list sorted, joined with ", "
+        props["bloom_filter_columns"] = ", ".join(sorted(c.strip() for c in props["bloom_filter_columns"].split(",")
+                                                         if c.strip()))
     replication = props.pop("replication_num", None)
     if replication is not None:
         if not replication.isdigit() or int(replication) < 1:
