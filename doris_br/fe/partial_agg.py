@@ -19,6 +19,9 @@ SPLITTABLE = (exp.Count, exp.Sum, exp.Min, exp.Max)
 class Split:
     partial_sql: str  # DuckDB SQL over the relation __data, run by each BE
     final: exp.Expression  # the query the FE runs over the partial results (its FROM is the scan's relation)
+    # When every partial aggregate is COUNT(*) with no WHERE and no GROUP BY, their names: the answer is the
+    # row count the catalog recorded when the loads committed, and no tablet needs reading.
+    counts_only: tuple[str, ...] = ()
 
 
 def _strip_tables(node: exp.Expression) -> exp.Expression:
@@ -110,4 +113,8 @@ def split(query: exp.Expression, relation: str, keys_type: str) -> Split | None:
                 final.set(key, value.transform(to_group_column, copy=True))
         final.set("group", exp.Group(expressions=[exp.column(f"__g{i}") for i in range(len(group_exprs))]))
     final.set("where", None)
-    return Split(partial_sql=partial.sql(dialect="duckdb"), final=final)
+    counts_only: tuple[str, ...] = ()
+    if where is None and not group_exprs and all(
+            isinstance(a, exp.Count) and isinstance(a.this, exp.Star) for a in aggregates):
+        counts_only = tuple(f"__a{j}" for j in range(len(aggregates)))
+    return Split(partial_sql=partial.sql(dialect="duckdb"), final=final, counts_only=counts_only)
