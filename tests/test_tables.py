@@ -146,6 +146,13 @@ def test_alter_partitions_truncate_rename_drop(cluster: Cluster) -> None:
     ranges = {r[1]: r[6] for r in run(cluster, db, "SHOW PARTITIONS FROM t")}
     assert ranges["p2"] == "[types: [INT]; keys: [10]; ..types: [INT]; keys: [20]; )"
     assert "intersected" in error_of(cluster, "ALTER TABLE t ADD PARTITION px VALUES [('5'), ('15'))", database=db)[1]
+    # A temporary partition loads like any other but is not read by queries.
+    run(cluster, db, "ALTER TABLE t ADD TEMPORARY PARTITION tp2 VALUES LESS THAN ('20')",
+        "INSERT INTO t PARTITION (tp2) VALUES (13, 4)")
+    assert [(r[1], r[2]) for r in run(cluster, db, "SHOW TEMPORARY PARTITIONS FROM t")] == [("tp2", "2")]
+    assert run(cluster, db, "SELECT count(*) FROM t WHERE k = 13") == [(0,)]
+    run(cluster, db, "ALTER TABLE t DROP TEMPORARY PARTITION tp2")
+    assert run(cluster, db, "SHOW TEMPORARY PARTITIONS FROM t") == []
     run(cluster, db, "TRUNCATE TABLE t PARTITION (p2)")
     assert run(cluster, db, "SELECT k FROM t") == [(1,)]
     assert versions(cluster, db, "t") == {"p1": 2, "p2": 1}
