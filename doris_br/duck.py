@@ -11,6 +11,9 @@ import duckdb
 import pyarrow as pa
 
 _DUCKDB = duckdb.connect()
+# Tablet files never change once renamed into place (an orphan of a failed load is never read before the
+# next load replaces it), so their Parquet footers can be kept between scans.
+_DUCKDB.execute("SET parquet_metadata_cache = true")
 _LOCK = threading.Lock()
 
 
@@ -24,6 +27,6 @@ def run_over(data: pa.Table, sql: str, name: str = "__data") -> pa.Table:
     cur = cursor()
     try:
         cur.register(name, data)
-        return cur.execute(sql).to_arrow_table()
+        return cur.sql(sql).to_arrow_table()
     finally:
         cur.close()

@@ -135,7 +135,7 @@ def route(cur: Any, table: Table, partitions: Sequence[Partition], source_column
     sql = (f"SELECT *, {routing_sql(table, partitions)} AS __p, {bucket_sql(table)} AS __b "
            f"FROM (SELECT {cast_sql(table, source_columns, target)} FROM __source) ORDER BY __p, __b")
     try:
-        rows = cur.execute(sql).to_arrow_table()
+        rows = cur.sql(sql).to_arrow_table()
     except Exception as e:  # a value that does not convert: strict mode refuses the whole load
         raise DorisError(STRICT_MODE_ERROR.format(reason=str(e).split("\n")[0])) from None
     for c in table.columns:
