@@ -275,3 +275,20 @@ def test_uncommitted_files_are_never_read(cluster: Cluster) -> None:
     run(cluster, db, "INSERT INTO t VALUES (1, 1)")
     assert run(cluster, db, "SELECT * FROM t") == [(1, 1)]
     assert versions(cluster, db, "t") == {"t": 2}
+
+
+def test_concurrent_loads_each_publish_one_version(cluster: Cluster) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = "data_concurrent"
+    run(cluster, db, "CREATE TABLE t (k INT, v INT) DISTRIBUTED BY HASH(k) BUCKETS 2")
+
+    def load(i: int) -> None:
+        run(cluster, db, f"INSERT INTO t SELECT number, {i} FROM numbers('number' = '100')")
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(load, range(6)))
+    assert versions(cluster, db, "t") == {"t": 7}
+    assert run(cluster, db, "SELECT v, count(*) FROM t GROUP BY v ORDER BY v") == [(i, 100) for i in range(6)]
+    tablets = cluster.query_dicts(f"SHOW TABLETS FROM {db}.t")
+    assert {int(r["Version"]) for r in tablets} == {7} and {int(r["VersionCount"]) for r in tablets} == {7}
