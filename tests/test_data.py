@@ -191,6 +191,17 @@ def test_mariadb_cli_create_load_select(cluster: Cluster) -> None:
     out = cluster.mariadb(script, extra=("--batch",))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["k\tv", "1\t2.00", "2\t2.00"]
+    script = (
+        "USE data_cli; "
+        "CREATE TABLE u (k INT, v VARCHAR(5)) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2; "
+        "CREATE TABLE d (k INT, v VARCHAR(5)) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2; "
+        "INSERT INTO u VALUES (1, 'a'), (2, 'b'); INSERT INTO u VALUES (1, 'c'); "
+        "INSERT INTO d VALUES (1, 'a'), (2, 'b'); INSERT INTO d VALUES (1, 'c'); "
+        "SELECT * FROM u ORDER BY k; SELECT * FROM d ORDER BY k, v;"
+    )
+    out = cluster.mariadb(script, extra=("--batch", "--skip-column-names"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["1\tc", "2\tb", "1\ta", "1\tc", "2\tb"]
     out = cluster.mariadb("SELECT * FROM data_cli.missing", extra=("--batch",))
     assert out.returncode != 0 and "ERROR 1146" in out.stderr and "does not exist" in out.stderr
 
