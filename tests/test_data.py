@@ -248,6 +248,7 @@ def test_grouped_queries_aggregated_on_backends(cluster: Cluster) -> None:
         "CREATE TABLE t (id INT, p INT, v BIGINT, s VARCHAR(8)) DISTRIBUTED BY HASH(id) BUCKETS 5")
     assert run(cluster, db, "SELECT count(*), sum(v), max(s) FROM e") == [(0, None, None)]
     assert run(cluster, db, "SELECT p, count(*) FROM e GROUP BY p") == []
+    assert run(cluster, db, "SELECT avg(v) FROM e") == [(None,)]
     rows = [(i, i % 4, i * 10, f"s{i % 3}") for i in range(1, 301)]
     run(cluster, db, "INSERT INTO t VALUES " + ", ".join(f"({a}, {b}, {c}, '{d}')" for a, b, c, d in rows),
         "INSERT INTO t VALUES (999, NULL, NULL, NULL)")
@@ -264,6 +265,8 @@ def test_grouped_queries_aggregated_on_backends(cluster: Cluster) -> None:
     assert run(cluster, db, "SELECT t.s, min(t.v), max(t.v) FROM t WHERE t.s IS NOT NULL GROUP BY 1 "
                             "ORDER BY 1") == [
         (s, min(r[2] for r in rows if r[3] == s), max(r[2] for r in rows if r[3] == s)) for s in ("s0", "s1", "s2")]
+    assert run(cluster, db, "SELECT p, avg(v) FROM t WHERE p IS NOT NULL GROUP BY p ORDER BY p") == [
+        (p, sum(r[2] for r in rs) / len(rs)) for p, rs in sorted(by_p.items())]
     assert run(cluster, db, "SELECT p % 2, count(DISTINCT s), avg(v) FROM t WHERE p IS NOT NULL GROUP BY p % 2 "
                             "ORDER BY 1") == [
         (k, 3, sum(r[2] for r in rows if r[1] % 2 == k) / sum(1 for r in rows if r[1] % 2 == k)) for k in (0, 1)]

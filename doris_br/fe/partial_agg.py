@@ -3,7 +3,7 @@
 For `SELECT g, sum(v), count(*) FROM t WHERE w GROUP BY g` each BE runs
 `SELECT g AS __g0, sum(v) AS __a0, count(*) AS __a1 FROM __data WHERE w GROUP BY g` over the tablets it
 scans, and the FE finishes with `SELECT __g0 AS g, sum(__a0), coalesce(sum(__a1), 0) FROM partials GROUP BY
-__g0`. Only COUNT, SUM, MIN and MAX (not DISTINCT) split this way, and only DUPLICATE tables, whose rows need
+__g0`. Only COUNT, SUM, MIN, MAX and AVG (not DISTINCT) split this way, and only DUPLICATE tables, whose rows need
 no merging by key before they are aggregated; any other query is run whole by the FE.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 from sqlglot import exp
 
-SPLITTABLE = (exp.Count, exp.Sum, exp.Min, exp.Max)
+SPLITTABLE = (exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg)
 
 
 @attrs.frozen
@@ -70,11 +70,19 @@ def split(query: exp.Expression, relation: str, keys_type: str) -> Split | None:
     final = query.copy()
     final_aggs = list(final.find_all(exp.AggFunc))
     for j, (agg, final_agg) in enumerate(zip(aggregates, final_aggs, strict=True)):
-        partial_selects.append(exp.alias_(_strip_tables(agg), f"__a{j}"))
         column = exp.column(f"__a{j}")
-        if isinstance(agg, exp.Count):
-            replacement: exp.Expression = exp.func("coalesce", exp.Sum(this=column), exp.Literal.number(0))
+        if isinstance(agg, exp.Avg):  # AVG(x) = SUM(x) / COUNT(x), both summed over the partials
+            arg = _strip_tables(agg.this)
+            partial_selects.append(exp.alias_(exp.Sum(this=arg), f"__a{j}"))
+            partial_selects.append(exp.alias_(exp.Count(this=arg.copy()), f"__c{j}"))
+            replacement: exp.Expression = exp.Div(
+                this=exp.cast(exp.Sum(this=column), "DOUBLE"),
+                expression=exp.func("nullif", exp.Sum(this=exp.column(f"__c{j}")), exp.Literal.number(0)))
+        elif isinstance(agg, exp.Count):
+            partial_selects.append(exp.alias_(_strip_tables(agg), f"__a{j}"))
+            replacement = exp.func("coalesce", exp.Sum(this=column), exp.Literal.number(0))
         else:
+            partial_selects.append(exp.alias_(_strip_tables(agg), f"__a{j}"))
             replacement = type(agg)(this=column)
         final_agg.replace(replacement)
     partial = exp.select(*partial_selects).from_("__data")
