@@ -6,7 +6,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -68,27 +67,3 @@ class Storage:
             if not path.exists():
                 raise FileNotFoundError(f"tablet {tablet_id} misses {path.name}")
         return paths
-
-    def read_versions(self, tablet_id: int, version: int, schema: pa.Schema, columns: list[str] | None,
-                      with_order: bool) -> pa.Table:
-        """Versions 2..version (version 1 holds no rows); a missing file is an error, never silently skipped."""
-        parts = []
-        read_schema = schema if columns is None else pa.schema([schema.field(c) for c in columns])
-        for v in range(2, version + 1):
-            path = self.version_path(tablet_id, v)
-            if not path.exists():
-                raise FileNotFoundError(f"tablet {tablet_id} misses version {v}")
-            if read_schema.names:
-                part = pq.read_table(path, columns=read_schema.names).cast(read_schema)
-            else:  # e.g. count(*): rows without columns, sent as one buffer-less null column
-                part = pa.table({"__n": pa.nulls(pq.ParquetFile(path).metadata.num_rows)})
-            if with_order:
-                order = pa.array(np.arange(part.num_rows, dtype=np.int64) | (v << 40))
-                part = part.append_column("__o", order)
-            parts.append(part)
-        if not parts:
-            empty = read_schema if read_schema.names else pa.schema([("__n", pa.null())])
-            if with_order:
-                empty = empty.append(pa.field("__o", pa.int64()))
-            return empty.empty_table()
-        return pa.concat_tables(parts)
