@@ -11,6 +11,7 @@ from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
     Database,
+    LoadLabel,
     Table,
     View,
     check_overlaps,
@@ -72,7 +73,8 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
     require_on_db(session.user, name, "DROP_PRIV")
     tables = tables_of(catalog, db)
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
-    catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), db])
+    labels = [label for label in catalog.all(LoadLabel) if label.db_id == db.id]
+    catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db])
     await drop_tablets(session.fe, partitions)
 
 
