@@ -306,3 +306,43 @@ def test_concurrent_loads_each_publish_one_version(cluster: Cluster) -> None:
     assert run(cluster, db, "SELECT v, count(*) FROM t GROUP BY v ORDER BY v") == [(i, 100) for i in range(6)]
     tablets = cluster.query_dicts(f"SHOW TABLETS FROM {db}.t")
     assert {int(r["Version"]) for r in tablets} == {7} and {int(r["VersionCount"]) for r in tablets} == {7}
+
+
+def test_fe_killed_during_a_load_leaves_it_invisible(own_cluster: Cluster) -> None:
+    """kill -9 of the FE while replicas are being written: after a restart the load is not there, and the next
+    load (same version number) replaces the orphan files it left."""
+    import os
+    import signal
+    import threading
+
+    c = own_cluster
+    db = "data_fe_crash"
+    run(c, db, "CREATE TABLE t (k INT, v INT) DISTRIBUTED BY HASH(k) BUCKETS 2",
+        "INSERT INTO t VALUES (1, 1)")
+    stuck = c.bes[0]
+    assert stuck is not None
+    os.kill(stuck.pid, signal.SIGSTOP)  # its writes hang, the other replicas' writes land
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            run(c, db, "INSERT INTO t SELECT number + 100, 7 FROM numbers('number' = '1000')")
+        except BaseException as e:  # noqa: BLE001 - the FE dies under it
+            errors.append(e)
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        c.wait_for(lambda: any(p.name.startswith("v3") for p in c.root.glob("be*/data/*/*.parquet")))
+        c.kill_fe()
+    finally:
+        os.kill(stuck.pid, signal.SIGCONT)
+    loader.join(30)
+    assert errors
+    c.start_fe()
+    c.wait_for(lambda: all(r[9] == "true" for r in c.query("SHOW BACKENDS")))
+    assert run(c, db, "SELECT * FROM t") == [(1, 1)]
+    assert versions(c, db, "t") == {"t": 2}
+    run(c, db, "INSERT INTO t VALUES (2, 2)")
+    assert run(c, db, "SELECT * FROM t ORDER BY k") == [(1, 1), (2, 2)]
+    assert versions(c, db, "t") == {"t": 3}
