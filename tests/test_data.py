@@ -168,7 +168,7 @@ def test_result_column_types(cluster: Cluster) -> None:
     run(cluster, db,
         "CREATE TABLE t (a TINYINT, b SMALLINT, c INT, d BIGINT, e FLOAT, f DOUBLE, g DECIMAL(12, 3), h DATE, "
         "i DATETIME, j CHAR(3), k VARCHAR(8), l STRING, m BOOLEAN) DISTRIBUTED BY HASH(a) BUCKETS 1",
-        "INSERT INTO t VALUES (1, 2, 3, 4, 1.5, 2.5, 12.345, '2024-02-29', '2024-02-29 23:59:58', 'abc', 'vc', "
+        "INSERT INTO t VALUES (1, 2, 3, 4, 1.1, 2.5, 12.345, '2024-02-29', '2024-02-29 23:59:58', 'abc', 'vc', "
         "'str', true)")
     with cluster.connect(database=db) as conn, conn.cursor() as cur:
         cur.execute("SELECT * FROM t")
@@ -177,7 +177,7 @@ def test_result_column_types(cluster: Cluster) -> None:
     FT = pymysql.constants.FIELD_TYPE
     assert types == [FT.TINY, FT.SHORT, FT.LONG, FT.LONGLONG, FT.FLOAT, FT.DOUBLE, FT.NEWDECIMAL, FT.DATE,
                      FT.DATETIME, FT.VAR_STRING, FT.VAR_STRING, FT.VAR_STRING, FT.TINY]
-    assert row == (1, 2, 3, 4, 1.5, 2.5, Decimal("12.345"), dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 58),
+    assert row == (1, 2, 3, 4, 1.1, 2.5, Decimal("12.345"), dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 58),
                    "abc", "vc", "str", 1)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import duckdb
+import numpy as np
 import pyarrow as pa
 from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
@@ -429,9 +430,15 @@ def _narrow(table: pa.Table) -> pa.Table:
     return table
 
 
+def _float32_text(column: ResultColumn, value: Any) -> bytes:
+    """FLOAT values as their shortest float32 text (1.1, not 1.100000023841858), as Doris prints them."""
+    return str(np.float32(value)).encode()
+
+
 def to_result(table: pa.Table) -> tuple[list[tuple], list[ResultColumn]]:
     table = _narrow(table)
-    columns = [ResultColumn(f.name, _mysql_type(f.type)) for f in table.schema]
+    columns = [ResultColumn(f.name, _mysql_type(f.type), text_encoder=_float32_text if pa.types.is_float32(f.type)
+                            else None) for f in table.schema]
     data = [col.to_pylist() for col in table.columns]
     if any(not pa.types.is_primitive(f.type) and not pa.types.is_string(f.type) for f in table.schema):
         data = [[_text(v) for v in col] for col in data]
