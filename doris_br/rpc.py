@@ -8,11 +8,13 @@ Bulk data (writes, scans) uses Flight's do_put / do_get on the same server.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 import cattrs
+import pyarrow as pa
 import pyarrow.flight as flight
 
 T = TypeVar("T")
@@ -84,6 +86,75 @@ class Heartbeat:
     fe_time_ms: int = 0
 
 
+@attrs.frozen
+class Done:
+    ok: bool = True
+
+
+@task
+@attrs.frozen
+class CreateTablets:
+    """Make empty tablets; a tablet starts at version 1, which holds no rows and so has no file."""
+
+    Result: ClassVar[type] = Done
+    tablet_ids: list[int]
+
+
+@task
+@attrs.frozen
+class DropTablets:
+    Result: ClassVar[type] = Done
+    tablet_ids: list[int]
+
+
+@attrs.frozen
+class WriteResult:
+    rows: int
+    bytes: int
+
+
+@task
+@attrs.frozen
+class WriteTablet:
+    """do_put: store the rows sent as version `version` of the tablet, replacing any orphan of a failed load."""
+
+    Result: ClassVar[type] = WriteResult
+    tablet_id: int
+    version: int
+
+
+@attrs.frozen
+class TabletVersion:
+    tablet_id: int
+    version: int
+
+
+@task
+@attrs.frozen
+class ScanTablets:
+    """do_get: versions 2..version of each tablet (version 1 is empty), as one stream of `schema`.
+
+    `columns` None means all; `with_order` adds __o = version << 40 | row number, which orders rows by load
+    so the FE can apply UNIQUE and REPLACE semantics.
+    """
+
+    Result: ClassVar[type] = Done
+    tablets: list[TabletVersion]
+    schema: str  # base64 of the Arrow schema of the stored columns
+    columns: list[str] | None = None
+    with_order: bool = False
+    # DuckDB SQL over the scanned rows (named __data), run on the BE: the first phase of an aggregation.
+    sql: str | None = None
+
+
+def schema_to_text(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def schema_from_text(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
 # ---- client --------------------------------------------------------------------------------------------
 
 
@@ -105,5 +176,37 @@ class BackendClient:
         body = results[0].body.to_pybytes() if results else b"null"
         return decode(type(task_obj).Result, body)
 
+    def put(self, task_obj: Any, table: pa.Table, timeout_s: float | None = None) -> Any:
+        """do_put: send `table` with the task as the descriptor; the BE answers with the task's Result."""
+        options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
+        descriptor = flight.FlightDescriptor.for_command(_put_command(task_obj))
+        try:
+            writer, reader = self._client.do_put(descriptor, table.schema, options=options)
+            writer.write_table(table)
+            writer.done_writing()
+            answer = reader.read()
+            writer.close()
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+        return decode(type(task_obj).Result, answer.to_pybytes() if answer is not None else b"null")
+
+    def get(self, task_obj: Any, timeout_s: float | None = None) -> pa.Table:
+        """do_get: the rows the task selects."""
+        options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
+        try:
+            return self._client.do_get(flight.Ticket(_put_command(task_obj)), options=options).read_all()
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+
     def close(self) -> None:
         self._client.close()
+
+
+def _put_command(task_obj: Any) -> bytes:
+    return json.dumps({"task": type(task_obj).__name__, "body": converter.unstructure(task_obj)}).encode()
+
+
+def decode_command(command: bytes) -> Any:
+    """The task of a do_put descriptor or do_get ticket."""
+    body = json.loads(command)
+    return decode_task(body["task"], json.dumps(body["body"]).encode())

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.flight as flight
 
 from doris_br import __version__, rpc
@@ -50,6 +51,36 @@ class BackendService(flight.FlightServerBase):
             log.exception("task %s failed", action.type)
             raise flight.FlightServerError(rpc.TaskError("COMMON_ERROR", str(e)).to_wire()) from None
 
+    def do_put(self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor,
+               reader: flight.MetadataRecordBatchReader, writer: flight.FlightMetadataWriter) -> None:
+        """Bulk writes: the descriptor's command is the task, the stream its rows; answers the task's Result."""
+        try:
+            task = rpc.decode_command(descriptor.command)
+            result = self._handler(task)(self, task, reader.read_all())
+            writer.write(pa.py_buffer(rpc.encode(result)))
+        except rpc.TaskError as e:
+            raise flight.FlightServerError(e.to_wire()) from None
+        except Exception as e:
+            log.exception("put failed")
+            raise flight.FlightServerError(rpc.TaskError("COMMON_ERROR", str(e)).to_wire()) from None
+
+    def do_get(self, context: flight.ServerCallContext, ticket: flight.Ticket) -> flight.RecordBatchStream:
+        """Scans: the ticket is the task; the answer is the table it selects."""
+        try:
+            task = rpc.decode_command(ticket.ticket)
+            return flight.RecordBatchStream(self._handler(task)(self, task))
+        except rpc.TaskError as e:
+            raise flight.FlightServerError(e.to_wire()) from None
+        except Exception as e:
+            log.exception("get failed")
+            raise flight.FlightServerError(rpc.TaskError("COMMON_ERROR", str(e)).to_wire()) from None
+
+    def _handler(self, task: Any) -> Any:
+        handler = HANDLERS.get(type(task))
+        if handler is None:
+            raise rpc.TaskError("COMMON_ERROR", f"task {type(task).__name__} is not supported by this BE")
+        return handler
+
 
 @handles(rpc.Heartbeat)
 def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
@@ -61,7 +92,7 @@ def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
         data_used_bytes=be.storage.data_used_bytes(),
         disk_total_bytes=total,
         disk_available_bytes=free,
-        tablet_count=0,
+        tablet_count=be.storage.tablet_count(),
     )
 
 
@@ -100,3 +131,7 @@ def run_be(config: BeConfig) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     service.serve()
+
+
+# Importing the task modules registers their handlers.
+from doris_br.be import tablets  # noqa: E402,F401

@@ -1,10 +1,13 @@
-"""A BE's storage root: its identity and, in later layers, its tablets' files."""
+"""A BE's storage root: its identity and its tablets' files."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
 from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 class Storage:
@@ -28,3 +31,39 @@ class Storage:
     def disk_usage(self) -> tuple[int, int]:
         usage = shutil.disk_usage(self.root)
         return usage.total, usage.free
+
+    # ---- tablets: each version of a tablet is one Parquet file, data/<tablet_id>/v<N>.parquet -------------
+
+    def tablet_dir(self, tablet_id: int) -> Path:
+        return self.root / "data" / str(tablet_id)
+
+    def version_path(self, tablet_id: int, version: int) -> Path:
+        return self.tablet_dir(tablet_id) / f"v{version}.parquet"
+
+    def create_tablet(self, tablet_id: int) -> None:
+        self.tablet_dir(tablet_id).mkdir(parents=True, exist_ok=True)
+
+    def drop_tablet(self, tablet_id: int) -> None:
+        shutil.rmtree(self.tablet_dir(tablet_id), ignore_errors=True)
+
+    def tablet_count(self) -> int:
+        data = self.root / "data"
+        return sum(1 for _ in data.iterdir()) if data.exists() else 0
+
+    def write_version(self, tablet_id: int, version: int, table: pa.Table) -> int:
+        """Write a version whole or not at all: to a temporary file, then renamed over any orphan."""
+        path = self.version_path(tablet_id, version)
+        if not path.parent.exists():
+            raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(table, tmp)
+        tmp.rename(path)
+        return path.stat().st_size
+
+    def version_files(self, tablet_id: int, version: int) -> list[Path]:
+        """The files of versions 2..version (version 1 holds no rows); a missing one is an error."""
+        paths = [self.version_path(tablet_id, v) for v in range(2, version + 1)]
+        for path in paths:
+            if not path.exists():
+                raise FileNotFoundError(f"tablet {tablet_id} misses {path.name}")
+        return paths

@@ -70,7 +70,9 @@ class Frontend:
         return False
 
     def database_names(self) -> list[str]:
-        return list(SYSTEM_DATABASES)
+        from doris_br.fe.olap import Database
+
+        return list(SYSTEM_DATABASES) + sorted(d.name for d in self.catalog.all(Database))
 
     def resolve_database_for_use(self, user: User, name: str) -> str:
         for db in self.database_names():

@@ -59,3 +59,16 @@ def normalise_privileges(names: list[str], db: str, table: str) -> tuple[str, ..
             raise DorisError(f"{upper.title()} can only be granted/revoked on *.*")
         result.append(upper)
     return tuple(p for p in PRIVILEGES if p in result)
+
+
+ER_TABLEACCESS_DENIED = 1142
+_COMMANDS = {"SELECT_PRIV": "SELECT", "LOAD_PRIV": "LOAD", "ALTER_PRIV": "ALTER", "DROP_PRIV": "DROP",
+             "CREATE_PRIV": "CREATE"}
+
+
+def require_on_table(user: User, privilege: str, db: str, table: str) -> None:
+    """Raise 1142 unless the user holds `privilege` on the table (or its database, or globally)."""
+    if not has_privilege(user, privilege, db, table):
+        command = _COMMANDS.get(privilege, privilege.removesuffix("_PRIV"))
+        raise DorisError(f"{command} command denied to user '{user.name}'@'{user.host}' for table '{db}.{table}'",
+                         ER_TABLEACCESS_DENIED)

@@ -136,6 +136,12 @@ class DorisSession(Session):
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, str]) -> AllowedResult:
         return await statements.execute(self, expression, sql)
 
+    async def schema(self) -> dict:
+        """What information_schema shows: the databases, tables and columns this user may see."""
+        from doris_br.fe.statements.tables_show import info_schema
+
+        return info_schema(self)
+
     async def use(self, database: str) -> None:
         self.database = self.fe.resolve_database_for_use(self.user, database)
 

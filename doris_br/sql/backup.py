@@ -127,7 +127,8 @@ class BackupParser(ParserBase):
             return self._parse_name("a database name")
         return None
 
-    def _parse_where(self) -> exp.Expression | None:  # type: ignore[override]
+    def _parse_where_condition(self) -> exp.Expression | None:
+        """A SHOW statement's WHERE: the condition alone (not sqlglot's _parse_where, which SELECT uses)."""
         if self._match(TokenType.WHERE):
             return self._parse_disjunction()
         return None
@@ -135,13 +136,13 @@ class BackupParser(ParserBase):
     def _parse_show_jobs(self, node_type: type[StatementNode], **extra: object) -> StatementNode:
         db = self._parse_from_db()
         like = self._parse_optional_like()
-        where = None if like is not None else self._parse_where()
+        where = None if like is not None else self._parse_where_condition()
         return node_type(db=db, like=like, where=where, **extra)
 
     def _parse_show_snapshot(self) -> ShowSnapshot:
         self._expect_words("ON")
         repo = self._parse_name("a repository name")
-        return ShowSnapshot(this=repo, where=self._parse_where())
+        return ShowSnapshot(this=repo, where=self._parse_where_condition())
 
     def _parse_drop_snapshot(self) -> DropSnapshot:
         label = self._parse_name("a snapshot label")

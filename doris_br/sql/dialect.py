@@ -9,13 +9,15 @@ from sqlglot.dialects.doris import Doris
 
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
+from doris_br.sql.ddl import DdlParser
+from doris_br.sql.values import fast_insert
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser, BackupParser):
-    STATEMENTS = {**AdminParser.STATEMENTS, **BackupParser.STATEMENTS}
+class DorisBRParser(AdminParser, DdlParser, BackupParser):
+    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS}
 
 
 class DorisBR(Doris):
@@ -27,4 +29,9 @@ _DIALECT = DorisBR()
 
 def parse(sql: str) -> list[exp.Expression]:
     """Every statement in `sql`; raises sqlglot's ParseError or TokenError on malformed input."""
+    fast = fast_insert(sql, _parse)  # long INSERT ... VALUES of plain literals skip sqlglot's per-literal nodes
+    return [fast] if fast is not None else _parse(sql)
+
+
+def _parse(sql: str) -> list[exp.Expression]:
     return [e for e in _DIALECT.parse(sql) if e is not None]

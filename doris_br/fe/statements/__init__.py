@@ -54,4 +54,4 @@ async def show(session: Any, node: exp.Show) -> Any:
 
 
 # Importing the families registers their handlers.
-from doris_br.fe.statements import help, repositories, system, users  # noqa: E402,F401
+from doris_br.fe.statements import ddl, dml, help, repositories, system, tables_show, users  # noqa: E402,F401

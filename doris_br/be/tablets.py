@@ -1,0 +1,78 @@
+"""The BE's tablet tasks: create and drop tablets, write a version (do_put), scan versions (do_get)."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from doris_br import duck, rpc
+from doris_br.be.server import BackendService, handles
+
+
+@handles(rpc.CreateTablets)
+def create_tablets(be: BackendService, task: rpc.CreateTablets) -> rpc.Done:
+    for tablet_id in task.tablet_ids:
+        be.storage.create_tablet(tablet_id)
+    return rpc.Done()
+
+
+@handles(rpc.DropTablets)
+def drop_tablets(be: BackendService, task: rpc.DropTablets) -> rpc.Done:
+    for tablet_id in task.tablet_ids:
+        be.storage.drop_tablet(tablet_id)
+    return rpc.Done()
+
+
+@handles(rpc.WriteTablet)
+def write_tablet(be: BackendService, task: rpc.WriteTablet, table: pa.Table) -> rpc.WriteResult:
+    try:
+        size = be.storage.write_version(task.tablet_id, task.version, table)
+    except FileNotFoundError as e:
+        raise rpc.TaskError("NOT_FOUND", str(e)) from None
+    return rpc.WriteResult(rows=table.num_rows, bytes=size)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
+    """DuckDB reads all the files in one multi-threaded pass, running the first aggregation phase in the same
+    query when there is one. With `with_order`, __o numbers each row by its version and place in the file."""
+    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    names = schema.names if task.columns is None else task.columns
+    projection = [_quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
+    options = ""
+    if task.with_order:
+        options = ", filename = true, file_row_number = true"
+        projection.append(r"(CAST(regexp_extract(filename, 'v(\d+)\.parquet$', 1) AS BIGINT) << 40) "
+                          "| file_row_number AS __o")
+    cur = duck.cursor()
+    try:
+        cur.execute(f"CREATE TEMP VIEW __data AS SELECT {', '.join(projection)} FROM read_parquet({listing}{options})")
+        return cur.sql(task.sql or "SELECT * FROM __data").to_arrow_table()
+    finally:
+        cur.close()
+
+
+def _empty(task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
+    """What a scan of tablets holding no rows (all at version 1) returns."""
+    fields = list(schema) if task.columns is None else [schema.field(c) for c in task.columns]
+    fields = fields or [pa.field("__n", pa.null())]
+    if task.with_order:
+        fields.append(pa.field("__o", pa.int64()))
+    empty = pa.schema(fields).empty_table()
+    return empty if task.sql is None else duck.run_over(empty, task.sql)
+
+
+@handles(rpc.ScanTablets)
+def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
+    """Versions 2..version of each tablet (version 1 holds no rows), as one table."""
+    schema = rpc.schema_from_text(task.schema)
+    try:
+        files = [str(p) for tv in task.tablets for p in be.storage.version_files(tv.tablet_id, tv.version)]
+        return _scan_files(files, task, schema) if files else _empty(task, schema)
+    except FileNotFoundError as e:
+        raise rpc.TaskError("NOT_FOUND", str(e)) from None
+    except duckdb.Error as e:
+        raise rpc.TaskError("COMMON_ERROR", str(e).split("\n")[0]) from None

@@ -1,0 +1,360 @@
+"""Databases, tables, partitions (with their tablets and replicas) and views, as journaled catalog objects.
+
+A Table holds its schema and layout; each Partition is its own journal object, so a load commits the new
+visible versions of the partitions it touched without rewriting the table. Tablets: one per partition and
+bucket, each with `replication_num` replicas on distinct BEs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from typing import Any, ClassVar
+
+import attrs
+
+from doris_br.errors import ER_BAD_DB, ER_NO_SUCH_TABLE, DorisError
+from doris_br.fe.catalog import Backend, Catalog, register_kind
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, min_key, normalise_key
+
+DEFAULT_REPLICATION = 3
+DEFAULT_AUTO_BUCKETS = 10
+NOT_ENOUGH_BACKENDS = (
+    "Failed to find enough backend, please check the replication num,replication tag and storage medium and "
+    "avail capacity of backends or maybe all be on this node are in decommission state.\n"
+    "Create failed replications:\nreplication tag: {{\"location\" : \"default\"}}, replication num: {need}, "
+    "storage medium: HDD"
+)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@register_kind
+@attrs.frozen
+class Database:
+    KIND: ClassVar[str] = "databases"
+    id: int
+    name: str
+    properties: dict[str, str] = attrs.field(factory=dict)
+    create_time_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+@attrs.frozen
+class Replica:
+    id: int
+    backend_id: int
+
+
+@attrs.frozen
+class Tablet:
+    id: int
+    replicas: tuple[Replica, ...]
+    # Totals over the visible versions, recorded when a load commits (SHOW TABLETS, SHOW DATA).
+    row_count: int = 0
+    data_size: int = 0
+
+
+@register_kind
+@attrs.frozen
+class Table:
+    KIND: ClassVar[str] = "tables"
+    id: int
+    db_id: int
+    name: str
+    columns: tuple[Column, ...]
+    keys_type: str
+    key_columns: tuple[str, ...]
+    partition_kind: str  # RANGE, LIST or UNPARTITIONED
+    partition_columns: tuple[str, ...]
+    distribution: DistributionSpec
+    properties: dict[str, str] = attrs.field(factory=dict)
+    comment: str = ""
+    index_id: int = 0
+    schema_hash: int = 0
+    auto_partition: bool = False
+    auto_unit: str = ""
+    create_time_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+    @property
+    def replication_num(self) -> int:
+        return replication_num(self.properties)
+
+    @property
+    def buckets(self) -> int:
+        return self.distribution.buckets or DEFAULT_AUTO_BUCKETS
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name.lower() == name.lower():
+                return c
+        raise DorisError(f"Unknown column '{name}' in '{self.name}'", 1054)
+
+
+@register_kind
+@attrs.frozen
+class Partition:
+    KIND: ClassVar[str] = "partitions"
+    id: int
+    table_id: int
+    name: str
+    tablets: tuple[Tablet, ...]
+    # Range: [lower, upper), None = the type's minimum / MAXVALUE. List: the value tuples; none = default.
+    lower: tuple[str, ...] | None = None
+    upper: tuple[str, ...] | None = None
+    values: tuple[tuple[str, ...], ...] = ()
+    temporary: bool = False
+    visible_version: int = 1
+    visible_version_time_ms: int = 0
+    replication_num: int = DEFAULT_REPLICATION
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+    @property
+    def row_count(self) -> int:
+        return sum(t.row_count for t in self.tablets)
+
+    @property
+    def data_size(self) -> int:
+        return sum(t.data_size * len(t.replicas) for t in self.tablets)
+
+
+@register_kind
+@attrs.frozen
+class View:
+    KIND: ClassVar[str] = "views"
+    id: int
+    db_id: int
+    name: str
+    sql: str
+    columns: tuple[str, ...] = ()
+    comment: str = ""
+    create_time_ms: int = 0
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+
+@register_kind
+@attrs.frozen
+class LoadLabel:
+    """A finished load's label, unique in its database; committed with the versions the load published."""
+
+    KIND: ClassVar[str] = "load_labels"
+    db_id: int
+    label: str
+    txn_id: int
+    table_id: int
+    rows: int
+    finish_time_ms: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.db_id}/{self.label}"
+
+
+def replication_num(properties: dict[str, str]) -> int:
+    if "replication_num" in properties:
+        return int(properties["replication_num"])
+    allocation = properties.get("replication_allocation")
+    if allocation:
+        found = re.search(r":\s*(\d+)", allocation)
+        if found:
+            return int(found.group(1))
+    return DEFAULT_REPLICATION
+
+
+# ---- lookups -----------------------------------------------------------------------------------------------
+
+
+def find_database(catalog: Catalog, name: str) -> Database | None:
+    return next((d for d in catalog.all(Database) if d.name == name), None)
+
+
+def get_database(catalog: Catalog, name: str | None) -> Database:
+    if not name:
+        raise DorisError("No database selected", 1046)
+    db = find_database(catalog, name)
+    if db is None:
+        raise DorisError(f"Unknown database '{name}'", ER_BAD_DB)
+    return db
+
+
+def session_database(session: Any, name: str | None) -> Database:
+    """The named database, or the session's current one when the statement names none."""
+    return get_database(session.fe.catalog, name or session.database)
+
+
+def tables_of(catalog: Catalog, db: Database) -> list[Table]:
+    return sorted((t for t in catalog.all(Table) if t.db_id == db.id), key=lambda t: t.name)
+
+
+def views_of(catalog: Catalog, db: Database) -> list[View]:
+    return sorted((v for v in catalog.all(View) if v.db_id == db.id), key=lambda v: v.name)
+
+
+def find_table(catalog: Catalog, db: Database, name: str) -> Table | None:
+    return next((t for t in catalog.all(Table) if t.db_id == db.id and t.name == name), None)
+
+
+def find_view(catalog: Catalog, db: Database, name: str) -> View | None:
+    return next((v for v in catalog.all(View) if v.db_id == db.id and v.name == name), None)
+
+
+def get_table(catalog: Catalog, db: Database, name: str) -> Table:
+    table = find_table(catalog, db, name)
+    if table is None:
+        raise DorisError(f"Unknown table '{name}'", ER_NO_SUCH_TABLE)
+    return table
+
+
+def partitions_of(catalog: Catalog, table: Table, temporary: bool = False) -> list[Partition]:
+    parts = [p for p in catalog.all(Partition) if p.table_id == table.id and p.temporary == temporary]
+    return sorted(parts, key=_partition_order(table))
+
+
+def _partition_order(table: Table):  # type: ignore[no-untyped-def]
+    """Range partitions by lower bound (MIN first), others by id (creation order)."""
+
+    def order(p: Partition) -> tuple:
+        if table.partition_kind == "RANGE":
+            return (p.lower is not None, sortable_key(table, p.lower or ()), p.id)
+        return ((), (), p.id)
+
+    return order
+
+
+def sortable_key(table: Table, key: tuple[str, ...]) -> tuple:
+    out: list = []
+    for name, value in zip(table.partition_columns, key, strict=False):
+        base = table.column(name).type.split("(")[0]
+        out.append(int(value) if base in ("tinyint", "smallint", "int", "bigint", "largeint") else value)
+    return tuple(out)
+
+
+# ---- placement ---------------------------------------------------------------------------------------------
+
+
+def place_tablets(alive: list[Backend], buckets: int, replication: int, first_id: int, salt: int) -> list[Tablet]:
+    """`buckets` tablets with ids from first_id, each with `replication` replicas on distinct alive BEs.
+
+    Replicas rotate over the BEs so tablets spread evenly; `salt` shifts the start per partition.
+    """
+    if replication < 1:
+        raise DorisError("replication num should be larger than 0")
+    if len(alive) < replication:
+        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication))
+    ordered = sorted(alive, key=lambda b: b.id)
+    next_id = first_id
+    tablets = []
+    for bucket in range(buckets):
+        tablet_id = next_id
+        replicas = []
+        for r in range(replication):
+            replicas.append(Replica(id=next_id + 1 + r, backend_id=ordered[(salt + bucket + r) % len(ordered)].id))
+        next_id += 1 + replication
+        tablets.append(Tablet(id=tablet_id, replicas=tuple(replicas)))
+    return tablets
+
+
+def ids_per_partition(buckets: int, replication: int) -> int:
+    """Ids one partition needs: itself, its tablets and their replicas."""
+    return 1 + buckets * (1 + replication)
+
+
+# ---- partition bounds --------------------------------------------------------------------------------------
+
+
+def _step(value: str, type_text: str, step: int, unit: str) -> str:
+    base = type_text.split("(")[0]
+    if base in ("date", "datetime"):
+        day = dt.datetime.fromisoformat(value)
+        if unit == "YEAR":
+            nxt = day.replace(year=day.year + step)
+        elif unit == "MONTH":
+            months = day.month - 1 + step
+            nxt = day.replace(year=day.year + months // 12, month=months % 12 + 1)
+        elif unit == "WEEK":
+            nxt = day + dt.timedelta(weeks=step)
+        elif unit == "HOUR":
+            nxt = day + dt.timedelta(hours=step)
+        else:
+            nxt = day + dt.timedelta(days=step)
+        return normalise_key(type_text, nxt.isoformat(sep=" "))
+    return str(int(value) + step)
+
+
+def _step_name(value: str, type_text: str, unit: str) -> str:
+    """Doris's names for FROM .. TO .. INTERVAL partitions: p_2020, p_202001, p_20200101, p_1."""
+    if type_text.split("(")[0] not in ("date", "datetime"):
+        return f"p_{value}"
+    digits = value.replace("-", "").replace(" ", "").replace(":", "")
+    length = {"YEAR": 4, "MONTH": 6, "HOUR": 10}.get(unit, 8)
+    return f"p_{digits[:length]}"
+
+
+def resolve_partitions(table: Table, descs: tuple[PartitionDesc, ...] | list[PartitionDesc],
+                       previous_upper: tuple[str, ...] | None = None) -> list[PartitionDesc]:
+    """Bounds as stored: LESS THAN filled in from the previous partition, FROM .. TO expanded, keys normalised."""
+    types = [table.column(c).type for c in table.partition_columns]
+
+    def norm(key: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if key is None:
+            return None
+        try:
+            out = tuple(normalise_key(t, v) for t, v in zip(types, key, strict=False))
+        except ValueError as e:
+            raise DorisError(str(e)) from None
+        # A lower bound at the type's minimum is no bound at all (and dates like 0000-01-01 do not cast).
+        return None if out == tuple(min_key(t) for t in types[:len(out)]) else out
+
+    out: list[PartitionDesc] = []
+    last_upper = previous_upper
+    for d in descs:
+        if d.interval is not None:
+            step, unit = d.interval
+            lower, upper = norm(d.lower), norm(d.upper)
+            assert lower is not None and upper is not None
+            current = lower[0]
+            while sortable_key(table, (current,)) < sortable_key(table, upper):
+                nxt = _step(current, types[0], step, unit)
+                out.append(PartitionDesc(name=_step_name(current, types[0], unit), lower=(current,), upper=(nxt,)))
+                current = nxt
+            last_upper = out[-1].upper if out else last_upper
+        elif table.partition_kind == "RANGE":
+            lower = last_upper if d.upper_only else norm(d.lower)
+            upper = norm(d.upper)
+            if upper is not None and lower is not None and sortable_key(table, upper) <= sortable_key(table, lower):
+                raise DorisError(f"The lower values must smaller than upper values in partition {d.name}")
+            out.append(attrs.evolve(d, lower=lower, upper=upper, upper_only=False))
+            last_upper = upper
+        else:
+            out.append(attrs.evolve(d, values=tuple(norm(v) or () for v in d.values)))
+    check_overlaps(table, out)
+    return out
+
+
+def check_overlaps(table: Table, descs: list[PartitionDesc]) -> None:
+    names = [d.name for d in descs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise DorisError(f"Duplicate partition name {sorted(dup)[0]}")
+    if table.partition_kind != "RANGE":
+        return
+    spans = sorted(descs, key=lambda d: (d.lower is not None, sortable_key(table, d.lower or ())))
+    for a, b in zip(spans, spans[1:], strict=False):
+        if a.upper is None or (b.lower is None) or sortable_key(table, a.upper) > sortable_key(table, b.lower):
+            raise DorisError(f"Range {b.name} is intersected with range {a.name}")

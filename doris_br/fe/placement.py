@@ -1,0 +1,72 @@
+"""Making partitions real: ids, replicas placed on alive BEs, tablets created there; and dropping them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from doris_br import rpc
+from doris_br.errors import DorisError
+from doris_br.fe.olap import Partition, Table, ids_per_partition, now_ms, place_tablets
+from doris_br.schema import PartitionDesc
+
+log = logging.getLogger(__name__)
+
+
+async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc], temporary: bool = False,
+                            replication: int | None = None) -> list[Partition]:
+    """Partitions for `descs` (bounds already resolved), their tablets created on the BEs; not yet committed.
+
+    If a BE fails, the tablets already made are dropped again and the statement fails.
+    """
+    if not descs:
+        return []
+    replication = replication or table.replication_num
+    buckets = table.buckets
+    alive = fe.backends.alive()
+    if len(alive) < replication:
+        place_tablets(alive, buckets, replication, 0, 0)  # raises Doris's "Failed to find enough backend"
+    per = ids_per_partition(buckets, replication)
+    first = fe.catalog.allocate_ids(per * len(descs))
+    partitions = []
+    for i, d in enumerate(descs):
+        pid = first + i * per
+        tablets = place_tablets(alive, buckets, replication, pid + 1, salt=pid)
+        partitions.append(Partition(
+            id=pid, table_id=table.id, name=d.name, tablets=tuple(tablets), lower=d.lower, upper=d.upper,
+            values=d.values, temporary=temporary, visible_version=1, visible_version_time_ms=now_ms(),
+            replication_num=replication,
+        ))
+    by_backend = _tablets_by_backend(partitions)
+    backends = {b.id: b for b in alive}
+    results = await asyncio.gather(*(
+        fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=ids)) for b, ids in by_backend.items()
+    ), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        await drop_tablets(fe, partitions)
+        message = errors[0].message if isinstance(errors[0], rpc.TaskError) else str(errors[0])
+        raise DorisError(f"Failed to create partition[{descs[0].name}]. Error: {message}")
+    return partitions
+
+
+def _tablets_by_backend(partitions: Sequence[Partition]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for p in partitions:
+        for t in p.tablets:
+            for r in t.replicas:
+                out.setdefault(r.backend_id, []).append(t.id)
+    return out
+
+
+async def drop_tablets(fe: Any, partitions: Sequence[Partition]) -> None:
+    """Remove the partitions' files from the BEs, best effort: the catalog no longer names them anyway, and
+    a BE that is down keeps orphans that never become visible."""
+    backends = {b.id: b for b in fe.backends.alive()}
+    calls = [fe.backends.call(backends[b], rpc.DropTablets(tablet_ids=ids))
+             for b, ids in _tablets_by_backend(partitions).items() if b in backends]
+    for r in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(r, BaseException):
+            log.warning("dropping tablets failed: %s", r)

@@ -1,0 +1,446 @@
+"""SELECT: scan the tables a query names from the BEs, apply their key models, run the query in DuckDB.
+
+Each table reference is replaced by a DuckDB relation over Arrow scanned from one healthy replica per tablet
+(one do_get per BE, all BEs in parallel), reading only the columns the query mentions and only the partitions
+its WHERE clause can reach. AGGREGATE and UNIQUE tables are merged at read time: rows carry __o (version and
+row number), so "the last load wins" is an ORDER BY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import duckdb
+import numpy as np
+import pyarrow as pa
+from mysql_mimic import ColumnType, ResultColumn
+from sqlglot import exp
+
+from doris_br import duck, rpc
+from doris_br.errors import DorisError
+from doris_br.fe import partial_agg
+from doris_br.fe.catalog import Backend
+from doris_br.fe.olap import (
+    Database,
+    Partition,
+    Table,
+    View,
+    find_table,
+    find_view,
+    get_database,
+    partitions_of,
+)
+from doris_br.fe.privileges import require_on_table
+from doris_br.schema import base_type, duckdb_type, normalise_key
+from doris_br.sql import parse
+
+
+def table_schema(table: Table) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow) for c in table.columns])
+
+
+# ---- scans -------------------------------------------------------------------------------------------------
+
+
+async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: list[str] | None,
+               with_order: bool, sql: str | None = None) -> pa.Table:
+    """The visible rows of `partitions`, from one alive replica per tablet; a failed BE's tablets are retried
+    on their other replicas."""
+    schema = table_schema(table)
+    wanted = [(t, p.visible_version) for p in partitions if p.visible_version > 1 for t in p.tablets]
+    failed: set[int] = set()
+    parts: list[pa.Table] = []
+    schema_text = rpc.schema_to_text(schema)
+    while wanted:
+        alive = {b.id: b for b in fe.backends.alive() if b.id not in failed}
+        by_backend: dict[int, list[rpc.TabletVersion]] = {}
+        owners: dict[int, list[tuple[Any, int]]] = {}
+        for tablet, version in wanted:
+            choices = [r.backend_id for r in tablet.replicas if r.backend_id in alive]
+            if not choices:
+                raise DorisError(f"Failed to get scan range, no queryable replica found in tablet: {tablet.id}")
+            backend_id = min(choices, key=lambda b: len(by_backend.get(b, ())))
+            by_backend.setdefault(backend_id, []).append(rpc.TabletVersion(tablet.id, version))
+            owners.setdefault(backend_id, []).append((tablet, version))
+
+        async def one(backend: Backend, tablets: list[rpc.TabletVersion]) -> pa.Table:
+            task = rpc.ScanTablets(tablets=tablets, schema=schema_text, columns=columns, with_order=with_order,
+                                   sql=sql)
+            return await asyncio.to_thread(fe.backends.client(backend).get, task)
+
+        ids = list(by_backend)
+        results = await asyncio.gather(*(one(alive[b], by_backend[b]) for b in ids), return_exceptions=True)
+        wanted = []
+        for backend_id, result in zip(ids, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, rpc.TaskError):
+                    raise result
+                failed.add(backend_id)
+                wanted.extend(owners[backend_id])
+            else:
+                parts.append(result)
+    expected = _scan_schema(schema, columns, with_order)
+    if sql is not None:  # partial aggregates: BEs agree on their types; with no BE involved, compute them here
+        return pa.concat_tables(parts) if parts else duck.run_over(expected.empty_table(), sql)
+    if not parts:
+        return expected.empty_table()
+    return pa.concat_tables([p.cast(expected) for p in parts])
+
+
+def _scan_schema(schema: pa.Schema, columns: list[str] | None, with_order: bool) -> pa.Schema:
+    fields = list(schema) if columns is None else [schema.field(c) for c in columns]
+    if not fields:
+        fields = [pa.field("__n", pa.null())]
+    if with_order:
+        fields.append(pa.field("__o", pa.int64()))
+    return pa.schema(fields)
+
+
+# ---- pruning -----------------------------------------------------------------------------------------------
+
+
+def _conjuncts(where: exp.Expression | None) -> list[exp.Expression]:
+    if where is None:
+        return []
+    return list(where.flatten()) if isinstance(where, exp.And) else [where]
+
+
+def _literal(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Literal):
+        return node.this
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
+        return node.this.this
+    return None
+
+
+def prune(table: Table, partitions: list[Partition], where: exp.Expression | None, alias: str) -> list[Partition]:
+    """The partitions the WHERE clause can reach, from conjuncts on a single partition column."""
+    if len(table.partition_columns) != 1 or where is None:
+        return partitions
+    column = table.partition_columns[0].lower()
+    type_text = table.column(column).type
+    numeric = base_type(type_text) in ("tinyint", "smallint", "int", "bigint", "largeint")
+
+    def key(value: str) -> Any:
+        text = normalise_key(type_text, value)
+        return int(text) if numeric else text
+
+    tests: list[tuple[str, list[Any]]] = []
+    for c in _conjuncts(where.this if isinstance(where, exp.Where) else where):
+        op = {exp.EQ: "=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}.get(type(c))
+        try:
+            if op and isinstance(c.this, exp.Column) and _literal(c.expression) is not None:
+                col, values = c.this, [key(_literal(c.expression))]  # type: ignore[arg-type]
+            elif op and isinstance(c.expression, exp.Column) and _literal(c.this) is not None:
+                col, values = c.expression, [key(_literal(c.this))]  # type: ignore[arg-type]
+                op = {">": "<", ">=": "<=", "<": ">", "<=": ">="}.get(op, op)
+            elif isinstance(c, exp.In) and isinstance(c.this, exp.Column) and all(
+                    _literal(e) is not None for e in c.expressions):
+                col, op = c.this, "in"
+                values = [key(_literal(e)) for e in c.expressions]  # type: ignore[arg-type]
+            elif isinstance(c, exp.Between) and isinstance(c.this, exp.Column) and _literal(
+                    c.args["low"]) is not None and _literal(c.args["high"]) is not None:
+                col = c.this
+                tests.append((">=", [key(_literal(c.args["low"]))]))  # type: ignore[arg-type]
+                op, values = "<=", [key(_literal(c.args["high"]))]  # type: ignore[arg-type]
+            else:
+                continue
+        except (ValueError, DorisError):
+            continue
+        if col.name.lower() != column or (col.table and col.table.lower() != alias.lower()):
+            continue
+        tests.append((op, values))
+    if not tests:
+        return partitions
+
+    def reachable(p: Partition) -> bool:
+        if table.partition_kind == "LIST":
+            if not p.values:  # the default partition
+                return True
+            members = {key(v[0]) for v in p.values}
+            return all(op not in ("=", "in") or any(v in members for v in values) for op, values in tests)
+        lo = key(p.lower[0]) if p.lower else None
+        hi = key(p.upper[0]) if p.upper else None
+        for op, values in tests:
+            ok = False
+            for v in values:
+                above_lo = lo is None or lo <= v
+                below_hi = hi is None or v < hi
+                ok = ok or {"=": above_lo and below_hi, "in": above_lo and below_hi, "<": lo is None or lo < v,
+                            "<=": above_lo, ">": hi is None or hi > v, ">=": below_hi}[op]
+            if not ok:
+                return False
+        return True
+
+    return [p for p in partitions if reachable(p)]
+
+
+# ---- planning ----------------------------------------------------------------------------------------------
+
+
+@attrs.define
+class ScanPlan:
+    """One table reference of the query and what will be read for it."""
+
+    relation: str
+    db: Database
+    table: Table
+    partitions: list[Partition]
+    total_partitions: int
+    columns: list[str] | None
+    total_tablets: int = 0
+    partial_sql: str | None = None  # set when the BEs aggregate first (partial_agg)
+    data: pa.Table | None = None
+
+
+@attrs.define
+class Plan:
+    query: exp.Expression
+    scans: list[ScanPlan] = attrs.field(factory=list)
+
+    def explain(self) -> list[str]:
+        lines = ["PLAN FRAGMENT 0", f"  {self.query.sql(dialect='duckdb')}"]
+        for s in self.scans:
+            tablets = sum(len(p.tablets) for p in s.partitions)
+            total = s.total_tablets
+            lines += [
+                f"  OlapScanNode: TABLE: {s.db.name}.{s.table.name}({s.table.name}), PREAGGREGATION: ON",
+                f"     partitions={len(s.partitions)}/{s.total_partitions} "
+                f"({','.join(p.name for p in s.partitions)}), tablets={tablets}/{total}",
+            ]
+        return lines
+
+
+def _numbers(table: exp.Table) -> exp.Expression | None:
+    """numbers("number" = "N") as DuckDB's range: a column `number` of 0..N-1."""
+    fn = table.this
+    if not isinstance(fn, exp.Anonymous) or fn.name.lower() != "numbers":
+        return None
+    count = None
+    for arg in fn.expressions:
+        if isinstance(arg, exp.EQ) and str(arg.this.name).lower() == "number":
+            count = int(arg.expression.name)
+    if count is None:
+        raise DorisError('numbers table function requires "number" property')
+    alias = table.alias or "numbers"
+    return exp.select(exp.alias_(exp.column("range"), "number")).from_(f"range({count})").subquery(alias)
+
+
+def _referenced_columns(query: exp.Expression) -> set[str] | None:
+    """Names of the columns the query mentions; None if it selects * (every column is needed)."""
+    for star in query.find_all(exp.Star):
+        # count(*) needs no column; only * in a select list (or t.*) means every column.
+        if not isinstance(star.parent, exp.Count):
+            return None
+    return {c.name.lower() for c in query.find_all(exp.Column)}
+
+
+def plan(session: Any, query: exp.Expression, default_db: str | None = None, depth: int = 0) -> Plan:
+    """Resolve every table reference of `query` (a copy is planned): views inlined, tables to scans."""
+    if depth > 16:
+        raise DorisError("View nesting is too deep")
+    query = query.copy()
+    result = Plan(query=query)
+    catalog = session.fe.catalog
+    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
+    referenced = _referenced_columns(query)
+    for node in list(query.find_all(exp.Table)):
+        numbers = _numbers(node)
+        if numbers is not None:
+            node.replace(numbers)
+            continue
+        if not node.name or (not node.db and node.name.lower() in ctes):
+            continue
+        db_name = node.db or default_db or session.database
+        db = get_database(catalog, db_name)
+        alias = node.alias or node.name
+        view = find_view(catalog, db, node.name)
+        if view is not None:
+            inner = plan(session, _view_query(view), db.name, depth + 1)
+            result.scans.extend(inner.scans)
+            node.replace(inner.query.subquery(alias))
+            continue
+        table = find_table(catalog, db, node.name)
+        if table is None:
+            raise DorisError(f"Table [{node.name}] does not exist in database [{db.name}].", 1146)
+        require_on_table(session.user, "SELECT_PRIV", db.name, table.name)
+        all_parts = partitions_of(catalog, table)
+        select = node.find_ancestor(exp.Select)
+        parts = prune(table, all_parts, select.args.get("where") if select else None, alias)
+        columns = None
+        if referenced is not None:
+            needed = set(referenced)
+            if table.keys_type != "DUP_KEYS":
+                needed |= {k.lower() for k in table.key_columns}
+            columns = [c.name for c in table.columns if c.name.lower() in needed]
+        relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
+        result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
+                                     total_partitions=len(all_parts), columns=columns,
+                                     total_tablets=sum(len(p.tablets) for p in all_parts)))
+        node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
+    return result
+
+
+def _view_query(view: View) -> exp.Expression:
+    query = parse(view.sql)[0]
+    if view.columns:
+        return exp.select(*[exp.alias_(exp.column(f"_c{i}"), c) for i, c in enumerate(view.columns)]).from_(
+            exp.Subquery(this=query, alias=exp.TableAlias(
+                this=exp.to_identifier("__v"),
+                columns=[exp.to_identifier(f"_c{i}") for i in range(len(view.columns))])))
+    return query
+
+
+def merge_sql(table: Table, relation: str, columns: list[str]) -> str:
+    """How the raw rows of a table become what a query sees under its key model."""
+
+    def q(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    if table.keys_type == "DUP_KEYS":
+        return f"SELECT * FROM {relation}"
+    keys = [c.name for c in table.columns if c.name in table.key_columns]
+    key_list = ", ".join(q(k) for k in keys)
+    if table.keys_type == "UNIQUE_KEYS":
+        return (f"SELECT * EXCLUDE (__o) FROM {relation} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY __o DESC) = 1")
+    selects = []
+    for name in columns:
+        col = table.column(name)
+        if col.name in table.key_columns:
+            selects.append(q(col.name))
+            continue
+        fn = col.aggregation or "REPLACE"
+        expr = {
+            "SUM": f"SUM({q(name)})", "MAX": f"MAX({q(name)})", "MIN": f"MIN({q(name)})",
+            "REPLACE": f"arg_max_null({q(name)}, __o)",
+            "REPLACE_IF_NOT_NULL": f"arg_max({q(name)}, __o) FILTER (WHERE {q(name)} IS NOT NULL)",
+        }[fn]
+        selects.append(f"CAST({expr} AS {duckdb_type(col.type)}) AS {q(name)}")
+    return f"SELECT {', '.join(selects)} FROM {relation} GROUP BY {key_list}"
+
+
+async def fetch(session: Any, p: Plan) -> None:
+    """Scan every table of the plan, in parallel."""
+    todo = [s for s in p.scans if s.data is None]  # some are answered from the catalog (split_aggregation)
+    datas = await asyncio.gather(*(
+        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql)
+        for s in todo))
+    for s, data in zip(todo, datas, strict=True):
+        s.data = data
+
+
+def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection where each scan's relation name is its table, merged by its key model."""
+    cur = duck.cursor()
+    for s in p.scans:
+        assert s.data is not None
+        if s.table.keys_type == "DUP_KEYS":  # rows as stored: no merge view needed
+            cur.register(s.relation, s.data)
+            continue
+        cur.register(f"{s.relation}_raw", s.data)
+        columns = s.columns if s.columns is not None else [c.name for c in s.table.columns]
+        cur.execute(f"CREATE TEMP VIEW {s.relation} AS {merge_sql(s.table, s.relation + '_raw', columns)}")
+    return cur
+
+
+def run(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    try:
+        return cur.sql(sql).to_arrow_table()
+    except duckdb.Error as e:
+        raise DorisError(str(e).split("\n")[0]) from None
+
+
+def split_aggregation(p: Plan) -> None:
+    """Let the BEs aggregate first when the query allows it (see partial_agg)."""
+    if len(p.scans) != 1:
+        return
+    s = p.scans[0]
+    found = partial_agg.split(p.query, s.relation, s.table.keys_type)
+    if found is None:
+        return
+    p.query = found.final
+    if found.counts_only:
+        rows = sum(t.row_count for part in s.partitions for t in part.tablets)
+        s.data = pa.table({name: pa.array([rows], pa.int64()) for name in found.counts_only})
+    else:
+        s.partial_sql = found.partial_sql
+
+
+async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
+    p = plan(session, query)
+    split_aggregation(p)
+    await fetch(session, p)
+    sql = p.query.sql(dialect="duckdb")
+
+    def work() -> pa.Table:
+        cur = prepare_cursor(p)
+        try:
+            return run(cur, sql)
+        finally:
+            cur.close()
+
+    return await asyncio.to_thread(work)
+
+
+# ---- results -----------------------------------------------------------------------------------------------
+
+
+def _mysql_type(t: pa.DataType) -> ColumnType:
+    if pa.types.is_boolean(t) or pa.types.is_int8(t):
+        return ColumnType.TINY
+    if pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return ColumnType.SHORT
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return ColumnType.LONG
+    if pa.types.is_integer(t):
+        return ColumnType.LONGLONG
+    if pa.types.is_float32(t):
+        return ColumnType.FLOAT
+    if pa.types.is_floating(t):
+        return ColumnType.DOUBLE
+    if pa.types.is_decimal(t):
+        return ColumnType.NEWDECIMAL
+    if pa.types.is_date(t):
+        return ColumnType.DATE
+    if pa.types.is_timestamp(t):
+        return ColumnType.DATETIME
+    return ColumnType.VAR_STRING  # what Doris sends for CHAR, VARCHAR and STRING
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, (dt.date, decimal.Decimal, int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _narrow(table: pa.Table) -> pa.Table:
+    """DuckDB sums integers into HUGEINT (decimal(38,0) in Arrow); Doris answers BIGINT where it fits."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type) and field.type.scale == 0 and field.type.precision == 38:
+            try:
+                table = table.set_column(i, field.name, table.column(i).cast(pa.int64()))
+            except pa.ArrowInvalid:
+                pass
+    return table
+
+
+def _float32_text(column: ResultColumn, value: Any) -> bytes:
+    """FLOAT values as their shortest float32 text (1.1, not 1.100000023841858), as Doris prints them."""
+    return str(np.float32(value)).encode()
+
+
+def to_result(table: pa.Table) -> tuple[list[tuple], list[ResultColumn]]:
+    table = _narrow(table)
+    columns = [ResultColumn(f.name, _mysql_type(f.type), text_encoder=_float32_text if pa.types.is_float32(f.type)
+                            else None) for f in table.schema]
+    data = [col.to_pylist() for col in table.columns]
+    if any(not pa.types.is_primitive(f.type) and not pa.types.is_string(f.type) for f in table.schema):
+        data = [[_text(v) for v in col] for col in data]
+    rows = list(zip(*data, strict=True)) if data else []
+    return rows, columns

@@ -1,0 +1,350 @@
+"""CREATE / DROP DATABASE, CREATE / DROP TABLE and VIEW, ALTER TABLE (partitions, rename), TRUNCATE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.fe import query as queries
+from doris_br.fe.load import table_lock
+from doris_br.fe.olap import (
+    Database,
+    LoadLabel,
+    Table,
+    View,
+    check_overlaps,
+    find_database,
+    find_table,
+    find_view,
+    get_table,
+    now_ms,
+    partitions_of,
+    resolve_partitions,
+    session_database,
+    sortable_key,
+    tables_of,
+    views_of,
+)
+from doris_br.fe.placement import create_partitions, drop_tablets
+from doris_br.fe.privileges import require_on_db, require_on_table
+from doris_br.fe.statements import handles
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec
+from doris_br.sql import DorisBR
+from doris_br.sql.ddl import (
+    AlterTable,
+    CreateDatabase,
+    CreateTable,
+    CreateView,
+    DropDatabase,
+    DropTable,
+    TruncateTable,
+)
+
+ER_UNKNOWN_TABLE = 1109
+
+
+# ---- databases ---------------------------------------------------------------------------------------------
+
+
+@handles(CreateDatabase)
+async def create_database(session: Any, node: CreateDatabase) -> None:
+    name = node.name
+    require_on_db(session.user, name, "CREATE_PRIV")
+    catalog = session.fe.catalog
+    if name.lower() == "information_schema" or find_database(catalog, name) is not None:
+        if node.args.get("if_not_exists"):
+            return
+        raise DorisError(f"Can't create database '{name}'; database exists", ER_DB_CREATE_EXISTS)
+    catalog.commit([Database(id=catalog.allocate_ids(), name=name, properties=node.args.get("properties") or {},
+                             create_time_ms=now_ms())])
+
+
+@handles(DropDatabase)
+async def drop_database(session: Any, node: DropDatabase) -> None:
+    name = node.name
+    catalog = session.fe.catalog
+    db = find_database(catalog, name)
+    if db is None:
+        if node.args.get("if_exists"):
+            return
+        raise DorisError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
+    require_on_db(session.user, name, "DROP_PRIV")
+    tables = tables_of(catalog, db)
+    partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
+    labels = [label for label in catalog.all(LoadLabel) if label.db_id == db.id]
+    catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db])
+    await drop_tablets(session.fe, partitions)
+
+
+# ---- tables ------------------------------------------------------------------------------------------------
+
+
+def _default_keys(columns: tuple[Column, ...]) -> tuple[str, ...]:
+    """Doris's default DUPLICATE KEY: the first columns, at most 3, stopping after the first string column."""
+    keys = []
+    for c in columns[:3]:
+        keys.append(c.name)
+        if c.type.startswith(("varchar", "string", "char")):
+            break
+    return tuple(keys)
+
+
+def _check_spec(name: str, spec: TableSpec) -> TableSpec:
+    """Fill in what CREATE TABLE may leave out, and refuse what Doris refuses."""
+    columns = spec.columns
+    names = [c.name.lower() for c in columns]
+    if not columns:
+        raise DorisError("Table should contain at least one column")
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise DorisError(f"Duplicate column name '{sorted(dup)[0]}'", 1060)
+    keys_type, keys = spec.keys_type, spec.key_columns
+    if not keys_type:
+        if any(c.aggregation for c in columns):
+            keys_type, keys = "AGG_KEYS", tuple(c.name for c in columns if not c.aggregation)
+        else:
+            keys_type, keys = "DUP_KEYS", _default_keys(columns)
+    for k in keys:
+        if k.lower() not in names:
+            raise DorisError(f"Key column[{k}] doesn't exist.")
+    if [n.lower() for n in keys] != names[:len(keys)]:
+        raise DorisError("Key columns should be a ordered prefix of the schema. KeyColumns[" +
+                         ", ".join(keys) + "] (starts from zero) is: " + names[len(keys) - 1 if keys else 0])
+    key_set = {k.lower() for k in keys}
+    out = []
+    for c in columns:
+        is_key = c.name.lower() in key_set
+        if is_key and c.aggregation:
+            raise DorisError(f"Key column {c.name} can not set aggregation type")
+        if not is_key and keys_type == "AGG_KEYS" and not c.aggregation:
+            raise DorisError(f"Aggregate type of column {c.name} must be set in AGGREGATE KEY table")
+        if not is_key and keys_type != "AGG_KEYS" and c.aggregation:
+            kind = "DUPLICATE" if keys_type == "DUP_KEYS" else "UNIQUE"
+            raise DorisError(f"Column {c.name} in {kind} KEY table can not set aggregation type")
+        out.append(attrs.evolve(c, is_key=is_key, name=c.name))
+    keys = tuple(next(c.name for c in out if c.name.lower() == k.lower()) for k in keys)
+    for c in spec.partition.columns:
+        if c.lower() not in names:
+            raise DorisError(f"Partition column[{c}] does not exist in column list.")
+        if keys_type != "DUP_KEYS" and c.lower() not in key_set:
+            raise DorisError("The partition column could not be aggregated column")
+    dist = spec.distribution
+    if dist is None:
+        dist = DistributionSpec("RANDOM", (), 0, True) if keys_type == "DUP_KEYS" else \
+            DistributionSpec("HASH", (keys[0],), 0, True)
+    for c in dist.columns:
+        if c.lower() not in names:
+            raise DorisError(f"Distribution column[{c}] is not found in table[{name}]")
+        if keys_type != "DUP_KEYS" and c.lower() not in key_set:
+            raise DorisError(f"Distribution column[{c}] is not key column")
+    if dist.kind == "RANDOM" and keys_type == "UNIQUE_KEYS":
+        raise DorisError("Random distribution for unique key table is unsupported")
+    if not dist.auto and dist.buckets <= 0:
+        raise DorisError("Number of hash distribution should be greater than zero.")
+    props = dict(spec.properties)
+    if "bloom_filter_columns" in props:  # Doris keeps the list sorted, joined with ", "
+        props["bloom_filter_columns"] = ", ".join(sorted(c.strip() for c in props["bloom_filter_columns"].split(",")
+                                                         if c.strip()))
+    replication = props.pop("replication_num", None)
+    if replication is not None:
+        if not replication.isdigit() or int(replication) < 1:
+            raise DorisError(f"Invalid replication_num: {replication}")
+        props["replication_allocation"] = f"tag.location.default: {int(replication)}"
+    return attrs.evolve(spec, columns=tuple(out), keys_type=keys_type, key_columns=keys, distribution=dist,
+                        properties=props)
+
+
+async def _create(session: Any, db: Database, name: str, spec: TableSpec,
+                  descs: list[PartitionDesc] | None = None) -> None:
+    """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
+    catalog = session.fe.catalog
+    first = catalog.allocate_ids(2)
+    table = Table(
+        id=first, db_id=db.id, name=name, columns=spec.columns, keys_type=spec.keys_type,
+        key_columns=spec.key_columns, partition_kind=spec.partition.kind, partition_columns=spec.partition.columns,
+        distribution=spec.distribution or DistributionSpec(), properties=spec.properties, comment=spec.comment,
+        index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
+        auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
+    )
+    if descs is None:
+        if table.partition_kind == "UNPARTITIONED":
+            descs = [PartitionDesc(name=name)]
+        else:
+            descs = resolve_partitions(table, spec.partition.partitions)
+    partitions = await create_partitions(session.fe, table, descs)
+    if find_table(catalog, db, name) is not None:  # created meanwhile by another session
+        await drop_tablets(session.fe, partitions)
+        raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    catalog.commit([table, *partitions])
+
+
+def _exists(session: Any, db: Database, name: str) -> bool:
+    catalog = session.fe.catalog
+    return find_table(catalog, db, name) is not None or find_view(catalog, db, name) is not None
+
+
+@handles(CreateTable)
+async def create_table(session: Any, node: CreateTable) -> None:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    require_on_table(session.user, "CREATE_PRIV", db.name, name)
+    if _exists(session, db, name):
+        if node.args.get("if_not_exists"):
+            return
+        raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    like = node.args.get("like")
+    if like is not None:
+        src_db = session_database(session, like[0])
+        source = get_table(session.fe.catalog, src_db, like[1])
+        require_on_table(session.user, "SELECT_PRIV", src_db.name, source.name)
+        spec = TableSpec(columns=source.columns, keys_type=source.keys_type, key_columns=source.key_columns,
+                         distribution=source.distribution, properties=dict(source.properties),
+                         comment=source.comment)
+        spec = attrs.evolve(spec, partition=attrs.evolve(spec.partition, kind=source.partition_kind,
+                                                         columns=source.partition_columns,
+                                                         auto=source.auto_partition, auto_unit=source.auto_unit))
+        descs = [PartitionDesc(name=name if source.partition_kind == "UNPARTITIONED" else p.name, lower=p.lower,
+                               upper=p.upper, values=p.values)
+                 for p in partitions_of(session.fe.catalog, source)]
+        await _create(session, db, name, spec, descs)
+        return
+    spec = node.args["spec"]
+    if spec.engine != "olap":
+        raise DorisError(f"Unknown engine name: {spec.engine}")
+    await _create(session, db, name, _check_spec(name, spec))
+
+
+@handles(DropTable)
+async def drop_table(session: Any, node: DropTable) -> None:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    view = find_view(catalog, db, name)
+    table = find_table(catalog, db, name)
+    if node.args.get("view") and view is None and table is not None:
+        raise DorisError(f"'{db.name}.{name}' is not VIEW")
+    if view is not None and (node.args.get("view") or table is None):
+        require_on_table(session.user, "DROP_PRIV", db.name, name)
+        catalog.commit(deletes=[view])
+        return
+    if table is None:
+        if node.args.get("if_exists"):
+            return
+        raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
+    require_on_table(session.user, "DROP_PRIV", db.name, name)
+    async with table_lock(table.id):
+        partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+        catalog.commit(deletes=[*partitions, table])
+    await drop_tablets(session.fe, partitions)
+
+
+@handles(CreateView)
+async def create_view(session: Any, node: CreateView) -> None:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    require_on_table(session.user, "CREATE_PRIV", db.name, name)
+    catalog = session.fe.catalog
+    existing = find_view(catalog, db, name)
+    if find_table(catalog, db, name) is not None or (existing and not node.args.get("or_replace")):
+        if node.args.get("if_not_exists"):
+            return
+        raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    query = node.expression
+    queries.plan(session, query, default_db=db.name)  # every table it names must exist
+    columns = tuple(node.args.get("columns") or ())
+    if columns and len(columns) != len(query.selects):
+        raise DorisError("The number of columns in the view definition and the query differ")
+    view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
+                sql=query.sql(dialect=DorisBR), columns=columns, comment=node.args.get("comment") or "",
+                create_time_ms=now_ms())
+    catalog.commit([view])
+
+
+# ---- ALTER TABLE, TRUNCATE -----------------------------------------------------------------------------
+
+
+@handles(AlterTable)
+async def alter_table(session: Any, node: AlterTable) -> None:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    table = get_table(catalog, db, name)
+    require_on_table(session.user, "ALTER_PRIV", db.name, name)
+    action = node.args["action"]
+    temporary = bool(node.args.get("temporary"))
+    async with table_lock(table.id):
+        table = get_table(catalog, db, name)
+        existing = partitions_of(catalog, table, temporary=temporary)
+        if action == "ADD_PARTITION":
+            if table.partition_kind == "UNPARTITIONED":
+                raise DorisError(f"Table[{name}]'s partition type is UNPARTITIONED, can not add partition")
+            desc: PartitionDesc = node.args["partition"]
+            if any(p.name == desc.name for p in partitions_of(catalog, table) + partitions_of(catalog, table, True)):
+                raise DorisError(f"Duplicate partition name {desc.name}")
+            previous = None
+            if desc.upper_only and table.partition_kind == "RANGE":
+                new_upper = resolve_partitions(table, [attrs.evolve(desc, upper_only=False)])[0].upper
+                below = [p.upper for p in existing if p.upper is not None and (
+                    new_upper is None or sortable_key(table, p.upper) <= sortable_key(table, new_upper))]
+                previous = max(below, key=lambda u: sortable_key(table, u)) if below else None
+            resolved = resolve_partitions(table, [desc], previous_upper=previous)
+            check_overlaps(table, [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values)
+                                   for p in existing] + resolved)
+            new = await create_partitions(session.fe, table, resolved, temporary=temporary)
+            catalog.commit(new)
+        elif action == "DROP_PARTITION":
+            pname = node.args["name"]
+            victim = next((p for p in existing if p.name == pname), None)
+            if victim is None:
+                if node.args.get("if_exists"):
+                    return
+                raise DorisError(f"Partition {pname} does not exist")
+            catalog.commit(deletes=[victim])
+            await drop_tablets(session.fe, [victim])
+        elif action == "RENAME":
+            new_name = node.args["new_name"]
+            if _exists(session, db, new_name):
+                raise DorisError(f"Table '{new_name}' already exists", ER_TABLE_EXISTS)
+            renamed = attrs.evolve(table, name=new_name)
+            unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
+                             if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
+            catalog.commit([renamed, *unpartitioned])
+        elif action == "RENAME_PARTITION":
+            old, new_name = node.args["name"], node.args["new_name"]
+            victim = next((p for p in existing if p.name == old), None)
+            if victim is None:
+                raise DorisError(f"Partition {old} does not exist")
+            if any(p.name == new_name for p in existing):
+                raise DorisError(f"Partition name[{new_name}] is already used")
+            catalog.commit([attrs.evolve(victim, name=new_name)])
+        else:
+            props = {**table.properties, **node.args["properties"]}
+            if "replication_num" in props:
+                props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
+            catalog.commit([attrs.evolve(table, properties=props)])
+
+
+@handles(TruncateTable)
+async def truncate_table(session: Any, node: TruncateTable) -> None:
+    """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    table = get_table(catalog, db, name)
+    require_on_table(session.user, "LOAD_PRIV", db.name, name)
+    async with table_lock(table.id):
+        table = get_table(catalog, db, name)
+        partitions = partitions_of(catalog, table)
+        names = node.args.get("partitions")
+        if names:
+            by_name = {p.name: p for p in partitions}
+            for n in names:
+                if n not in by_name:
+                    raise DorisError(f"Partition {n} does not exist")
+            partitions = [by_name[n] for n in names]
+        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in partitions]
+        fresh = await create_partitions(session.fe, table, descs)
+        catalog.commit(puts=fresh, deletes=partitions)
+    await drop_tablets(session.fe, partitions)

@@ -1,0 +1,428 @@
+"""What SHOW and DESC tell about databases and tables: SHOW DATABASES / TABLES / CREATE / PARTITIONS / TABLETS /
+TABLET / DATA, DESC, and the information_schema picture tools read (DorisSession.schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlglot import exp
+
+from doris_br.errors import DorisError
+from doris_br.fe import query as queries
+from doris_br.fe.catalog import Backend
+from doris_br.fe.olap import (
+    Database,
+    Partition,
+    Table,
+    View,
+    find_database,
+    find_table,
+    find_view,
+    get_table,
+    partitions_of,
+    session_database,
+    tables_of,
+    views_of,
+)
+from doris_br.fe.privileges import has_any_on_db, has_privilege
+from doris_br.fe.statements import NOT_HANDLED, handles, handles_show
+from doris_br.fe.statements.results import text_result
+from doris_br.fe.statements.system import size_text, time_text
+from doris_br.schema import Column, key_type_name, min_key
+from doris_br.server.compat import like_regex
+from doris_br.sql import parse
+from doris_br.sql.ddl import Describe, ShowCreate, ShowData, ShowPartitions, ShowTablet, ShowTablets
+
+SYSTEM_DATABASES = ("information_schema",)
+
+
+def _visible_table(session: Any, db: Database, table: str) -> bool:
+    user = session.user
+    return any(has_privilege(user, p, db.name, table) for p in (
+        "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV"))
+
+
+# ---- databases and tables ----------------------------------------------------------------------------------
+
+
+@handles_show("DATABASES")  # sqlglot reads SHOW SCHEMAS as DATABASES
+async def show_databases(session: Any, node: exp.Show) -> Any:
+    names = list(SYSTEM_DATABASES) + [d.name for d in session.fe.catalog.all(Database)
+                                      if has_any_on_db(session.user, d.name)]
+    like = node.args.get("like")
+    if like is not None:
+        regex = like_regex(like.name)
+        names = [n for n in names if regex.match(n)]
+    return text_result(["Database"], [(n,) for n in sorted(names)])
+
+
+@handles_show("TABLES")
+async def show_tables(session: Any, node: exp.Show) -> Any:
+    db_name = node.text("db") or session.database
+    if db_name and db_name.lower() in SYSTEM_DATABASES:
+        return NOT_HANDLED
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    rows = [(t.name, "BASE TABLE") for t in tables_of(catalog, db)] + [(v.name, "VIEW") for v in views_of(catalog, db)]
+    rows = sorted(r for r in rows if _visible_table(session, db, r[0]))
+    like = node.args.get("like")
+    if like is not None:
+        regex = like_regex(like.name)
+        rows = [r for r in rows if regex.match(r[0])]
+    if node.args.get("full"):
+        return text_result([f"Tables_in_{db.name}", "Table_type"], rows)
+    return text_result([f"Tables_in_{db.name}"], [(r[0],) for r in rows])
+
+
+def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
+    """{db: {table: {column: type}}} of what the user may see, for mysql-mimic's information_schema."""
+    catalog = session.fe.catalog
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for db in catalog.all(Database):
+        if not has_any_on_db(session.user, db.name):
+            continue
+        tables = out.setdefault(db.name, {})
+        for t in tables_of(catalog, db):
+            tables[t.name] = {c.name: c.type.upper() for c in t.columns}
+        for v in views_of(catalog, db):
+            tables[v.name] = {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+    return out
+
+
+@handles(Describe)
+async def describe(session: Any, node: Describe) -> Any:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    table = find_table(catalog, db, name)
+    if table is None:
+        view = find_view(catalog, db, name)
+        if view is None:
+            raise DorisError(f"Unknown table '{name}'", 1146)
+        result = await queries.execute_query(session, exp.select("*").from_(
+            parse(view.sql)[0].subquery("v")).limit(0))
+        names = list(view.columns) or result.column_names
+        return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
+                           [(n, str(f.type).upper(), "Yes", "false", None, "") for n, f in zip(names, result.schema,
+                                                                                                 strict=False)])
+    rows = [_desc_row(c) for c in table.columns]
+    if node.args.get("all"):
+        keys = {"DUP_KEYS": "DUP_KEYS", "AGG_KEYS": "AGG_KEYS", "UNIQUE_KEYS": "UNIQUE_KEYS"}[table.keys_type]
+        return text_result(
+            ["IndexName", "IndexKeysType", "Field", "Type", "InternalType", "Null", "Key", "Default", "Extra",
+             "Visible", "DefineExpr", "WhereClause"],
+            [(table.name if i == 0 else "", keys if i == 0 else "", r[0], r[1], r[1], r[2], r[3], r[4], r[5],
+              "true", "", "") for i, r in enumerate(rows)])
+    return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+
+
+def _desc_row(c: Column) -> tuple:
+    return (c.name, c.type.upper(), "Yes" if c.nullable else "No", "true" if c.is_key else "false", c.default,
+            c.aggregation or "")
+
+
+# ---- SHOW CREATE -------------------------------------------------------------------------------------------
+
+
+def _q(name: str) -> str:
+    return f"`{name}`"
+
+
+def _column_text(c: Column) -> str:
+    parts = [_q(c.name), c.type]
+    if c.aggregation:
+        parts.append(c.aggregation)
+    parts.append("NULL" if c.nullable else "NOT NULL")
+    if c.default is not None:
+        parts.append("DEFAULT " + (c.default if c.default in ("CURRENT_TIMESTAMP", "NULL") else f'"{c.default}"'))
+    if c.comment:
+        parts.append("COMMENT '" + c.comment.replace("'", "\\'") + "'")
+    return " ".join(parts)
+
+
+def _key_values(values: Sequence[str] | None) -> str:
+    if values is None:
+        return "(MAXVALUE)"
+    return "(" + ", ".join(f'"{v}"' for v in values) + ")"
+
+
+def _partition_text(table: Table, p: Partition) -> str:
+    if table.partition_kind == "RANGE":
+        lower = p.lower if p.lower is not None else tuple(
+            min_key(table.column(c).type) for c in table.partition_columns)
+        return f"PARTITION {p.name} VALUES [{_key_values(lower)}, {_key_values(p.upper)})"
+    if not p.values:
+        return f"PARTITION {p.name}"
+    if len(table.partition_columns) == 1:
+        return f"PARTITION {p.name} VALUES IN (" + ",".join(f'"{v[0]}"' for v in p.values) + ")"
+    return f"PARTITION {p.name} VALUES IN (" + ",".join(_key_values(v) for v in p.values) + ")"
+
+
+# Doris prints these table properties even when CREATE TABLE did not set them.
+_DEFAULT_PROPERTIES = {
+    "min_load_replica_num": "-1", "is_being_synced": "false", "storage_medium": "hdd", "storage_format": "V2",
+    "inverted_index_storage_format": "V1", "light_schema_change": "true", "disable_auto_compaction": "false",
+    "enable_single_replica_compaction": "false", "group_commit_interval_ms": "10000",
+    "group_commit_data_bytes": "134217728",
+}
+
+
+def create_table_text(catalog: Any, table: Table) -> str:
+    lines = [f"CREATE TABLE {_q(table.name)} ("]
+    lines.append(",\n".join("  " + _column_text(c) for c in table.columns))
+    lines.append(") ENGINE=OLAP")
+    keyword = {"DUP_KEYS": "DUPLICATE", "AGG_KEYS": "AGGREGATE", "UNIQUE_KEYS": "UNIQUE"}[table.keys_type]
+    lines.append(f"{keyword} KEY(" + ", ".join(_q(k) for k in table.key_columns) + ")")
+    lines.append("COMMENT '" + (table.comment or "OLAP").replace("'", "\\'") + "'")
+    if table.partition_kind != "UNPARTITIONED":
+        cols = ", ".join(_q(c) for c in table.partition_columns)
+        if table.auto_partition:
+            lines.append(f"AUTO PARTITION BY RANGE (date_trunc({cols}, '{table.auto_unit or 'day'}'))")
+        elif table.partition_kind == "LIST":
+            lines.append(f"PARTITION BY LIST ({cols})")
+        else:
+            lines.append(f"PARTITION BY RANGE({cols})")
+        parts = [_partition_text(table, p) for p in partitions_of(catalog, table)]
+        lines.append("(" + ",\n".join(parts) + ")")
+    dist = table.distribution
+    buckets = "AUTO" if dist.auto else str(dist.buckets)
+    if dist.kind == "HASH":
+        lines.append("DISTRIBUTED BY HASH(" + ", ".join(_q(c) for c in dist.columns) + f") BUCKETS {buckets}")
+    else:
+        lines.append(f"DISTRIBUTED BY RANDOM BUCKETS {buckets}")
+    props = {"replication_allocation": f"tag.location.default: {table.replication_num}", **_DEFAULT_PROPERTIES}
+    if table.keys_type == "UNIQUE_KEYS":
+        props["enable_unique_key_merge_on_write"] = "true"
+    props.update(table.properties)
+    lines.append("PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in props.items()) + "\n);")
+    return "\n".join(lines)
+
+
+def create_view_text(view: View) -> str:
+    cols = " (" + ", ".join(_q(c) for c in view.columns) + ")" if view.columns else ""
+    comment = f" COMMENT '{view.comment}'" if view.comment else ""
+    return f"CREATE VIEW {_q(view.name)}{cols}{comment} AS {view.sql};"
+
+
+@handles(ShowCreate)
+async def show_create(session: Any, node: ShowCreate) -> Any:
+    db_name, name = node.this
+    kind = node.args["kind"]
+    catalog = session.fe.catalog
+    if kind == "DATABASE":
+        db = find_database(catalog, name)
+        if db is None:
+            if name.lower() in SYSTEM_DATABASES:
+                return text_result(["Database", "Create Database"], [(name, f"CREATE DATABASE `{name}`")])
+            raise DorisError(f"Unknown database '{name}'", 1049)
+        text = f"CREATE DATABASE `{db.name}`"
+        if db.properties:
+            text += "\nPROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in db.properties.items()) + "\n)"
+        return text_result(["Database", "Create Database"], [(db.name, text)])
+    db = session_database(session, db_name)
+    if not _visible_table(session, db, name):
+        raise DorisError(f"SHOW command denied to user '{session.user.name}'@'{session.user.host}' for table "
+                         f"'{db.name}.{name}'", 1142)
+    view = find_view(catalog, db, name)
+    if view is not None:
+        return text_result(["View", "Create View", "character_set_client", "collation_connection"],
+                           [(view.name, create_view_text(view), "utf8mb4", "utf8mb4_0900_bin")])
+    if kind == "VIEW":
+        raise DorisError(f"'{db.name}.{name}' is not VIEW")
+    table = get_table(catalog, db, name)
+    return text_result(["Table", "Create Table"], [(table.name, create_table_text(catalog, table))])
+
+
+# ---- SHOW PARTITIONS / TABLETS / TABLET / DATA ----------------------------------------------------------
+
+
+def _compare(a: Any, b: Any) -> tuple[Any, Any]:
+    try:
+        return float(a), float(b)
+    except (TypeError, ValueError):
+        return str(a), str(b)
+
+
+def _matches(where: exp.Expression, row: dict[str, Any], allowed: Sequence[str] | None) -> bool:
+    """Evaluate a SHOW's WHERE on one row (column titles, case-insensitive)."""
+    if isinstance(where, exp.And):
+        return _matches(where.this, row, allowed) and _matches(where.expression, row, allowed)
+    if isinstance(where, exp.Or):
+        return _matches(where.this, row, allowed) or _matches(where.expression, row, allowed)
+    if isinstance(where, exp.Paren):
+        return _matches(where.this, row, allowed)
+    if isinstance(where, exp.Not):
+        return not _matches(where.this, row, allowed)
+    if isinstance(where, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like)) and isinstance(
+            where.this, exp.Column):
+        name = where.this.name.lower()
+        if name not in row or (allowed is not None and name not in allowed):
+            raise DorisError(f"Only the columns of {', '.join(allowed or row)} are supported.")
+        value = row[name]
+        literal = where.expression.name
+        if isinstance(where, exp.Like):
+            return bool(like_regex(literal).match(str(value)))
+        a, b = _compare(value, literal)
+        return {exp.EQ: a == b, exp.NEQ: a != b, exp.GT: a > b, exp.GTE: a >= b, exp.LT: a < b,
+                exp.LTE: a <= b}[type(where)]
+    raise DorisError("Where clause should looks like: column = value [AND column = value]")
+
+
+def filter_rows(names: list[str], rows: list[tuple], node: exp.Expression,
+                allowed: Sequence[str] | None = None) -> list[tuple]:
+    """WHERE, ORDER BY, LIMIT / OFFSET of a SHOW over its own rows."""
+    lower = [n.lower() for n in names]
+    where = node.args.get("where")
+    if where is not None:
+        rows = [r for r in rows if _matches(where, dict(zip(lower, r, strict=True)), allowed)]
+    for ordered in reversed(node.args.get("order") or []):
+        col = ordered.this.name.lower()
+        if col not in lower:
+            raise DorisError(f"Title name[{ordered.this.name}] does not exist")
+        i = lower.index(col)
+        rows.sort(key=lambda r: _compare(r[i], r[i])[0] if r[i] is not None else "",
+                  reverse=bool(ordered.args.get("desc")))
+    offset = node.args.get("offset") or 0
+    limit = node.args.get("limit")
+    return rows[offset:offset + limit] if limit is not None else rows[offset:]
+
+
+PARTITION_COLUMNS = [
+    "PartitionId", "PartitionName", "VisibleVersion", "VisibleVersionTime", "State", "PartitionKey", "Range",
+    "DistributionKey", "Buckets", "ReplicationNum", "StorageMedium", "CooldownTime", "RemoteStoragePolicy",
+    "LastConsistencyCheckTime", "DataSize", "IsInMemory", "ReplicaAllocation", "IsMutable", "SyncWithBaseTables",
+    "UnsyncTables",
+]
+
+
+def _key_text(types: list[str], values: Sequence[str]) -> str:
+    return f"types: [{', '.join(types)}]; keys: [{', '.join(values)}]; "
+
+
+def range_text(table: Table, p: Partition) -> str:
+    """Doris's internal text for a partition's range (Guava Range of PartitionKey) or list."""
+    if table.partition_kind == "UNPARTITIONED":
+        return ""
+    type_texts = [table.column(c).type for c in table.partition_columns]
+    types = [key_type_name(t) for t in type_texts]
+    if table.partition_kind == "LIST":
+        return "[" + ", ".join(_key_text(types[:len(v)], v) for v in p.values) + "]"
+    lower = p.lower if p.lower is not None else tuple(min_key(t) for t in type_texts)
+    upper = p.upper if p.upper is not None else tuple("MAXVALUE" for _ in type_texts)
+    return f"[{_key_text(types[:len(lower)], lower)}..{_key_text(types[:len(upper)], upper)})"
+
+
+@handles(ShowPartitions)
+async def show_partitions(session: Any, node: ShowPartitions) -> Any:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    table = get_table(session.fe.catalog, db, name)
+    if not _visible_table(session, db, name):
+        raise DorisError(f"SHOW PARTITIONS command denied to user '{session.user.name}'", 1142)
+    dist = table.distribution
+    rows = []
+    for p in partitions_of(session.fe.catalog, table, temporary=bool(node.args.get("temporary"))):
+        rows.append((
+            p.id, p.name, p.visible_version, time_text(p.visible_version_time_ms), "NORMAL",
+            ", ".join(table.partition_columns), range_text(table, p),
+            ", ".join(dist.columns) if dist.kind == "HASH" else "RANDOM", len(p.tablets), p.replication_num, "HDD",
+            "9999-12-31 23:59:59", "", None, size_text(p.data_size), "false",
+            f"tag.location.default: {p.replication_num}", "true", "true", None,
+        ))
+    rows = filter_rows(PARTITION_COLUMNS, rows, node, allowed=[
+        "partitionid", "partitionname", "state", "buckets", "replicationnum", "lastconsistencychecktime",
+        "visibleversion"])
+    return text_result(PARTITION_COLUMNS, rows)
+
+
+TABLET_COLUMNS = [
+    "TabletId", "ReplicaId", "BackendId", "SchemaHash", "Version", "LstSuccessVersion", "LstFailedVersion",
+    "LstFailedTime", "LocalDataSize", "RemoteDataSize", "RowCount", "State", "LstConsistencyCheckTime",
+    "CheckVersion", "VersionCount", "QueryHits", "PathHash", "MetaUrl", "CompactionStatus", "CooldownReplicaId",
+    "CooldownMetaId",
+]
+
+
+@handles(ShowTablets)
+async def show_tablets(session: Any, node: ShowTablets) -> Any:
+    db_name, name = node.this
+    db = session_database(session, db_name)
+    catalog = session.fe.catalog
+    table = get_table(catalog, db, name)
+    if not has_privilege(session.user, "ADMIN_PRIV"):
+        raise DorisError("Access denied; you need (at least one of) the (ADMIN) privilege(s) for this operation",
+                         1227)
+    partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+    wanted = node.args.get("partitions")
+    if wanted:
+        partitions = [p for p in partitions if p.name in wanted]
+    backends: dict[int, Backend] = {b.id: b for b in session.fe.backends.all()}
+    rows = []
+    for p in partitions:
+        for t in p.tablets:
+            for r in t.replicas:
+                b = backends.get(r.backend_id)
+                base = f"http://{b.host}:{b.port}" if b else ""
+                rows.append((
+                    t.id, r.id, r.backend_id, table.schema_hash, p.visible_version, p.visible_version, -1, None,
+                    t.data_size, 0, t.row_count, "NORMAL", None, -1, p.visible_version, 0, 0,
+                    f"{base}/api/meta/header/{t.id}", f"{base}/api/compaction/show?tablet_id={t.id}", -1, "",
+                ))
+    rows = filter_rows(TABLET_COLUMNS, rows, node, allowed=["version", "backendid", "state"])
+    return text_result(TABLET_COLUMNS, rows)
+
+
+@handles(ShowTablet)
+async def show_tablet(session: Any, node: ShowTablet) -> Any:
+    if not has_privilege(session.user, "ADMIN_PRIV"):
+        raise DorisError("Access denied; you need (at least one of) the (ADMIN) privilege(s) for this operation",
+                         1227)
+    tablet_id = int(node.this)
+    catalog = session.fe.catalog
+    rows = []
+    for p in catalog.all(Partition):
+        for order, t in enumerate(p.tablets):
+            if t.id != tablet_id:
+                continue
+            table = catalog.get(Table, str(p.table_id))
+            db = catalog.get(Database, str(table.db_id)) if table else None
+            if table is None or db is None:
+                continue
+            rows.append((db.name, table.name, p.name, table.name, db.id, table.id, p.id, table.index_id, "true",
+                         order, 0, f"SHOW PROC '/dbs/{db.id}/{table.id}/partitions/{p.id}/{table.index_id}/"
+                                   f"{tablet_id}';"))
+    if not rows:
+        raise DorisError(f"Tablet {tablet_id} does not exist")
+    return text_result(["DbName", "TableName", "PartitionName", "IndexName", "DbId", "TableId", "PartitionId",
+                        "IndexId", "IsSync", "Order", "QueryHits", "DetailCmd"], rows)
+
+
+@handles(ShowData)
+async def show_data(session: Any, node: ShowData) -> Any:
+    catalog = session.fe.catalog
+    target = node.this
+    if target is not None:
+        db = session_database(session, target[0])
+        table = get_table(catalog, db, target[1])
+        parts = partitions_of(catalog, table)
+        size = sum(p.data_size for p in parts)
+        replicas = sum(len(t.replicas) for p in parts for t in p.tablets)
+        rows = sum(p.row_count for p in parts)
+        return text_result(["TableName", "IndexName", "Size", "ReplicaCount", "RowCount", "RemoteSize"], [
+            (table.name, table.name, size_text(size), replicas, rows, size_text(0)),
+            ("", "Total", size_text(size), replicas, "", size_text(0)),
+        ])
+    db = session_database(session, None)
+    out = []
+    total = total_replicas = 0
+    for table in tables_of(catalog, db):
+        parts = partitions_of(catalog, table)
+        size = sum(p.data_size for p in parts)
+        replicas = sum(len(t.replicas) for p in parts for t in p.tablets)
+        total += size
+        total_replicas += replicas
+        out.append((table.name, size_text(size), replicas, size_text(0)))
+    out += [("Total", size_text(total), total_replicas, size_text(0)), ("Quota", "1024.000 TB", 1073741824, ""),
+            ("Left", "1024.000 TB", 1073741824 - total_replicas, "")]
+    return text_result(["TableName", "Size", "ReplicaCount", "RemoteSize"], out)
