@@ -155,6 +155,142 @@ def schema_from_text(text: str) -> pa.Schema:
     return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
+# ---- backup and restore tasks ---------------------------------------------------------------------------
+# Long tasks (upload, download) run in the BE's background; the FE submits them with a signature it chose,
+# polls TaskStatus, and may submit the same signature again (after an FE or BE restart): a BE answers a
+# known signature with its current state instead of starting it twice.
+
+
+@attrs.frozen
+class SnapshotFile:
+    name: str
+    size: int
+
+
+@attrs.frozen
+class SnapshotResult:
+    """Per tablet id (as text, JSON keys are strings): the files of its snapshot."""
+
+    files: dict[str, list[SnapshotFile]]
+
+
+@task
+@attrs.frozen
+class MakeSnapshots:
+    """Hard-link each tablet's files up to `version` into snapshot/<job_id>/<tablet_id>/, plus a header."""
+
+    Result: ClassVar[type] = SnapshotResult
+    job_id: int
+    tablets: list[TabletVersion]
+
+
+@task
+@attrs.frozen
+class ReleaseSnapshots:
+    Result: ClassVar[type] = Done
+    job_id: int
+
+
+@attrs.frozen
+class RepositoryTarget:
+    """What a BE needs to open the repository's storage (see doris_br.repository.filesystems)."""
+
+    name: str
+    kind: str
+    location: str
+    properties: dict[str, str]
+
+
+@attrs.frozen
+class TabletUpload:
+    tablet_id: int
+    remote_dir: str  # inside the repository's filesystem
+
+
+@task
+@attrs.frozen
+class SubmitUpload:
+    """Upload each tablet's snapshot files to its remote_dir as <name>.<md5>, several at a time."""
+
+    Result: ClassVar[type] = Done
+    job_id: int
+    signature: int
+    repo: RepositoryTarget
+    tablets: list[TabletUpload]
+
+
+@attrs.frozen
+class StoredFile:
+    name: str  # as stored: <file>.<md5>
+    size: int
+    md5: str
+
+
+@attrs.frozen
+class TabletDownload:
+    tablet_id: int  # the target tablet
+    remote_dir: str
+    files: list[StoredFile]
+
+
+@task
+@attrs.frozen
+class SubmitDownload:
+    """Download snapshot files into restore/<job_id>/<tablet_id>/, checking each file's size and md5."""
+
+    Result: ClassVar[type] = Done
+    job_id: int
+    signature: int
+    repo: RepositoryTarget
+    tablets: list[TabletDownload]
+
+
+@attrs.frozen
+class TaskProgress:
+    state: str  # RUNNING | FINISHED | FAILED | UNKNOWN
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    error_code: str = ""
+    error: str = ""
+    # Uploads: per tablet id (text), the stored files.
+    stored: dict[str, list[StoredFile]] = attrs.field(factory=dict)
+
+
+@task
+@attrs.frozen
+class TaskStatus:
+    Result: ClassVar[type] = TaskProgress
+    job_id: int
+    signature: int
+
+
+@task
+@attrs.frozen
+class CancelJobTasks:
+    """Stop the job's background tasks (they stop between files) and forget them."""
+
+    Result: ClassVar[type] = Done
+    job_id: int
+
+
+@attrs.frozen
+class TabletCommit:
+    tablet_id: int
+    version: int  # the restored data becomes versions 2..version of the tablet
+
+
+@task
+@attrs.frozen
+class CommitRestore:
+    """Move downloaded files into their tablets, replacing what they held; idempotent."""
+
+    Result: ClassVar[type] = Done
+    job_id: int
+    tablets: list[TabletCommit]
+
+
 # ---- client --------------------------------------------------------------------------------------------
 
 

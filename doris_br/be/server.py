@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from doris_br import __version__, rpc
+from doris_br.be.background import BackgroundTasks
 from doris_br.be.storage import Storage
 from doris_br.config import BeConfig
 
@@ -37,6 +38,7 @@ class BackendService(flight.FlightServerBase):
         self.config = config
         self.storage = Storage(config.storage_root)
         self.start_time_ms = int(time.time() * 1000)
+        self.tasks = BackgroundTasks(config.task_workers)
 
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         try:
@@ -134,4 +136,4 @@ def run_be(config: BeConfig) -> None:
 
 
 # Importing the task modules registers their handlers.
-from doris_br.be import tablets  # noqa: E402,F401
+from doris_br.be import backup, tablets  # noqa: E402,F401

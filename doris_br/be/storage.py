@@ -40,6 +40,14 @@ class Storage:
     def version_path(self, tablet_id: int, version: int) -> Path:
         return self.tablet_dir(tablet_id) / f"v{version}.parquet"
 
+    def snapshot_dir(self, job_id: int) -> Path:
+        """Where a backup job's snapshot (hard links to tablet files) lives until released."""
+        return self.root / "snapshot" / str(job_id)
+
+    def restore_dir(self, job_id: int) -> Path:
+        """Where a restore job's downloads are staged until committed."""
+        return self.root / "restore" / str(job_id)
+
     def create_tablet(self, tablet_id: int) -> None:
         self.tablet_dir(tablet_id).mkdir(parents=True, exist_ok=True)
 

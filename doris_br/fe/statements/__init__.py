@@ -54,4 +54,14 @@ async def show(session: Any, node: exp.Show) -> Any:
 
 
 # Importing the families registers their handlers.
-from doris_br.fe.statements import ddl, dml, help, repositories, system, tables_show, users  # noqa: E402,F401
+from doris_br.fe.statements import (  # noqa: E402,F401
+    backup,
+    ddl,
+    dml,
+    help,
+    repositories,
+    restore,
+    system,
+    tables_show,
+    users,
+)

@@ -72,6 +72,7 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
         raise DorisError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
     require_on_db(session.user, name, "DROP_PRIV")
     tables = tables_of(catalog, db)
+    session.fe.jobs.refuse_ddl([t.id for t in tables], "DROP DATABASE")
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
     labels = [label for label in catalog.all(LoadLabel) if label.db_id == db.id]
     catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db])
@@ -234,6 +235,7 @@ async def drop_table(session: Any, node: DropTable) -> None:
             return
         raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
     require_on_table(session.user, "DROP_PRIV", db.name, name)
+    session.fe.jobs.refuse_ddl([table.id], "DROP TABLE")
     async with table_lock(table.id):
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
         catalog.commit(deletes=[*partitions, table])
@@ -272,6 +274,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
     catalog = session.fe.catalog
     table = get_table(catalog, db, name)
     require_on_table(session.user, "ALTER_PRIV", db.name, name)
+    session.fe.jobs.refuse_ddl([table.id], "ALTER TABLE")
     action = node.args["action"]
     temporary = bool(node.args.get("temporary"))
     async with table_lock(table.id):
@@ -334,6 +337,7 @@ async def truncate_table(session: Any, node: TruncateTable) -> None:
     catalog = session.fe.catalog
     table = get_table(catalog, db, name)
     require_on_table(session.user, "LOAD_PRIV", db.name, name)
+    session.fe.jobs.refuse_ddl([table.id], "TRUNCATE TABLE")
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
         partitions = partitions_of(catalog, table)

@@ -1,0 +1,93 @@
+"""Long BE tasks (uploads, downloads) run in the background, keyed by (job id, signature).
+
+The FE polls their progress with TaskStatus. Submitting a signature that is running or finished answers
+its state instead of starting it again, so the FE may resend tasks freely after a restart; a failed one is
+started afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import attrs
+
+from doris_br import rpc
+
+
+class Cancelled(Exception):
+    """The job was cancelled; the task stops between files."""
+
+
+@attrs.define
+class Run:
+    job_id: int
+    signature: int
+    cancel: threading.Event = attrs.field(factory=threading.Event)
+    state: str = "RUNNING"
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    error_code: str = ""
+    error: str = ""
+    stored: dict[str, list[rpc.StoredFile]] = attrs.field(factory=dict)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def check_cancelled(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
+
+    def file_done(self, size: int) -> None:
+        with self.lock:
+            self.files_done += 1
+            self.bytes_done += size
+
+    def progress(self) -> rpc.TaskProgress:
+        with self.lock:
+            return rpc.TaskProgress(
+                state=self.state, files_done=self.files_done, files_total=self.files_total,
+                bytes_done=self.bytes_done, bytes_total=self.bytes_total, error_code=self.error_code,
+                error=self.error, stored={k: list(v) for k, v in self.stored.items()},
+            )
+
+
+Work = Callable[[Run], None]
+
+
+class BackgroundTasks:
+    def __init__(self, workers: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task")
+        self._runs: dict[tuple[int, int], Run] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, job_id: int, signature: int, work: Work) -> None:
+        with self._lock:
+            existing = self._runs.get((job_id, signature))
+            if existing is not None and existing.state != "FAILED":
+                return
+            run = Run(job_id, signature)
+            self._runs[(job_id, signature)] = run
+        self._pool.submit(self._execute, run, work)
+
+    def _execute(self, run: Run, work: Work) -> None:
+        try:
+            work(run)
+            run.state = "FINISHED"
+        except Cancelled:
+            run.state, run.error_code, run.error = "FAILED", "CANCELLED", "cancelled"
+        except rpc.TaskError as e:
+            run.state, run.error_code, run.error = "FAILED", e.code, e.message
+        except Exception as e:  # storage and network errors end the task with their message
+            run.state, run.error_code, run.error = "FAILED", "COMMON_ERROR", f"{type(e).__name__}: {e}"
+
+    def status(self, job_id: int, signature: int) -> rpc.TaskProgress:
+        run = self._runs.get((job_id, signature))
+        return run.progress() if run is not None else rpc.TaskProgress(state="UNKNOWN")
+
+    def cancel_job(self, job_id: int) -> None:
+        with self._lock:
+            victims = [k for k in self._runs if k[0] == job_id]
+            for key in victims:
+                self._runs.pop(key).cancel.set()

@@ -1,0 +1,142 @@
+"""The BE's backup and restore tasks: snapshot, upload, download, commit, release."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from doris_br import rpc
+from doris_br.be.background import Run
+from doris_br.be.server import BackendService, handles
+from doris_br.repository.filesystems import StorageSpec
+from doris_br.repository.store import BadFile, RepositoryStore
+
+# Files moved at once per task: enough to keep a link busy, few enough for 2 cores.
+FILE_CONCURRENCY = 4
+
+
+def _store(target: rpc.RepositoryTarget) -> RepositoryStore:
+    return RepositoryStore(target.name, StorageSpec(target.kind, target.location, dict(target.properties)))
+
+
+@handles(rpc.MakeSnapshots)
+def make_snapshots(be: BackendService, task: rpc.MakeSnapshots) -> rpc.SnapshotResult:
+    """Hard links: later loads add new version files, so the snapshot keeps exactly these versions."""
+    files: dict[str, list[rpc.SnapshotFile]] = {}
+    for tv in task.tablets:
+        target = be.storage.snapshot_dir(task.job_id) / str(tv.tablet_id)
+        shutil.rmtree(target, ignore_errors=True)  # a resent task starts over
+        target.mkdir(parents=True)
+        listed = []
+        for v in range(2, tv.version + 1):
+            source = be.storage.version_path(tv.tablet_id, v)
+            if not source.exists():
+                raise rpc.TaskError("NOT_FOUND", f"tablet {tv.tablet_id} misses version {v} on this backend")
+            os.link(source, target / source.name)
+            listed.append(rpc.SnapshotFile(source.name, source.stat().st_size))
+        header = json.dumps({"tablet_id": tv.tablet_id, "version": tv.version,
+                             "files": [f.name for f in listed]}).encode()
+        (target / f"{tv.tablet_id}.hdr").write_bytes(header)
+        listed.append(rpc.SnapshotFile(f"{tv.tablet_id}.hdr", len(header)))
+        files[str(tv.tablet_id)] = listed
+    return rpc.SnapshotResult(files=files)
+
+
+@handles(rpc.ReleaseSnapshots)
+def release_snapshots(be: BackendService, task: rpc.ReleaseSnapshots) -> rpc.Done:
+    shutil.rmtree(be.storage.snapshot_dir(task.job_id), ignore_errors=True)
+    shutil.rmtree(be.storage.restore_dir(task.job_id), ignore_errors=True)
+    return rpc.Done()
+
+
+def _parallel(run: Run, jobs: list, fn) -> None:  # type: ignore[no-untyped-def, type-arg]
+    with ThreadPoolExecutor(max_workers=FILE_CONCURRENCY) as pool:
+        for future in [pool.submit(fn, job) for job in jobs]:
+            future.result()  # the first failure ends the task
+            run.check_cancelled()
+
+
+@handles(rpc.SubmitUpload)
+def submit_upload(be: BackendService, task: rpc.SubmitUpload) -> rpc.Done:
+    def work(run: Run) -> None:
+        store = _store(task.repo)
+        jobs: list[tuple[int, str, Path]] = []
+        for t in task.tablets:
+            local = be.storage.snapshot_dir(task.job_id) / str(t.tablet_id)
+            if not local.is_dir():
+                raise rpc.TaskError("NOT_FOUND", f"snapshot of tablet {t.tablet_id} is missing on this backend")
+            jobs += [(t.tablet_id, t.remote_dir, p) for p in sorted(local.iterdir())]
+        run.files_total = len(jobs)
+        run.bytes_total = sum(p.stat().st_size for _, _, p in jobs)
+
+        def upload(job: tuple[int, str, Path]) -> None:
+            run.check_cancelled()
+            tablet_id, remote_dir, path = job
+            name, size, md5 = store.upload(str(path), remote_dir, path.name)
+            with run.lock:
+                run.stored.setdefault(str(tablet_id), []).append(rpc.StoredFile(name, size, md5))
+            run.file_done(size)
+
+        _parallel(run, jobs, upload)
+
+    be.tasks.submit(task.job_id, task.signature, work)
+    return rpc.Done()
+
+
+@handles(rpc.SubmitDownload)
+def submit_download(be: BackendService, task: rpc.SubmitDownload) -> rpc.Done:
+    def work(run: Run) -> None:
+        store = _store(task.repo)
+        jobs: list[tuple[Path, str, rpc.StoredFile]] = []
+        for t in task.tablets:
+            local = be.storage.restore_dir(task.job_id) / str(t.tablet_id)
+            local.mkdir(parents=True, exist_ok=True)
+            jobs += [(local, t.remote_dir, f) for f in t.files]
+        run.files_total = len(jobs)
+        run.bytes_total = sum(f.size for _, _, f in jobs)
+
+        def download(job: tuple[Path, str, rpc.StoredFile]) -> None:
+            run.check_cancelled()
+            local, remote_dir, f = job
+            base = f.name[: -len(f.md5) - 1] if f.name.endswith("." + f.md5) else f.name
+            try:
+                store.download(f"{remote_dir}/{f.name}", str(local / base), f.md5, f.size)
+            except BadFile as e:
+                raise rpc.TaskError("BAD_FILE", str(e)) from None
+            run.file_done(f.size)
+
+        _parallel(run, jobs, download)
+
+    be.tasks.submit(task.job_id, task.signature, work)
+    return rpc.Done()
+
+
+@handles(rpc.TaskStatus)
+def task_status(be: BackendService, task: rpc.TaskStatus) -> rpc.TaskProgress:
+    return be.tasks.status(task.job_id, task.signature)
+
+
+@handles(rpc.CancelJobTasks)
+def cancel_job_tasks(be: BackendService, task: rpc.CancelJobTasks) -> rpc.Done:
+    be.tasks.cancel_job(task.job_id)
+    return rpc.Done()
+
+
+@handles(rpc.CommitRestore)
+def commit_restore(be: BackendService, task: rpc.CommitRestore) -> rpc.Done:
+    """Move the downloaded version files into their (new, not yet visible) tablets."""
+    for t in task.tablets:
+        staged = be.storage.restore_dir(task.job_id) / str(t.tablet_id)
+        tablet = be.storage.tablet_dir(t.tablet_id)
+        if not tablet.is_dir():
+            raise rpc.TaskError("NOT_FOUND", f"tablet {t.tablet_id} does not exist on this backend")
+        for v in range(2, t.version + 1):
+            name = f"v{v}.parquet"
+            if (staged / name).exists():
+                os.replace(staged / name, tablet / name)
+            elif not (tablet / name).exists():  # neither staged nor moved by an earlier try
+                raise rpc.TaskError("BAD_FILE", f"restored tablet {t.tablet_id} misses version {v}")
+    return rpc.Done()

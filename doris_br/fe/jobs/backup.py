@@ -1,0 +1,220 @@
+"""BackupJob: PENDING, SNAPSHOTING, UPLOAD_SNAPSHOT, UPLOADING, SAVE_META, UPLOAD_INFO, then FINISHED or CANCELLED.
+
+One method per state. Each is idempotent: after an FE restart the job re-enters the journaled state and
+its method re-sends that state's tasks (BEs answer known ones with their current state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import attrs
+
+from doris_br import rpc
+from doris_br.fe.catalog import to_json
+from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
+from doris_br.repository import layout
+
+META_VERSION = 1
+FORMAT_VERSION = (2, 1, 0)  # the Doris release whose snapshot layout we write
+
+
+class BackupRunner(JobRunner):
+    async def pending(self, job: Job) -> Job:
+        """Plan every tablet at its partition's visible version, on the lowest-id alive replica."""
+        catalog = self.fe.catalog
+        db = catalog.get(Database, str(job.db_id))
+        if db is None:
+            return self.cancelled(job, "NOT_FOUND", f"database {job.db_name} has been dropped")
+        store = await self.store(job)
+        root = layout.snapshot_dir(store.root, job.label)
+        tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
+        plans: list[TabletPlan] = []
+        metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
+        for ref in job.objects:
+            table = tables.get(ref.table)
+            if table is None:
+                continue  # a view: its definition goes into the meta, it has no tablets
+            for part in self._partitions(table, ref.partitions):
+                for tablet in () if metadata_only else part.tablets:
+                    plans.append(TabletPlan(
+                        tablet_id=tablet.id, table=table.name, table_id=table.id, partition=part.name,
+                        partition_id=part.id, index_id=table.index_id or table.id, version=part.visible_version,
+                        backend_id=self._pick_replica(tablet.replicas),
+                        remote_dir=layout.tablet_dir(root, db.id, table.id, part.id, table.index_id or table.id,
+                                                     tablet.id),
+                    ))
+        if len(plans) > 300000:
+            return self.cancelled(job, "COMMON_ERROR", f"too many tablets in one backup job: {len(plans)} > 300000")
+        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=self._meta(job, db, tables))
+
+    def _partitions(self, table: Table, names: tuple[str, ...]) -> list[Partition]:
+        parts = partitions_of(self.fe.catalog, table)
+        return [p for p in parts if not names or p.name in names]
+
+    def _pick_replica(self, replicas: Any, avoid: int | None = None) -> int:
+        alive = {b.id for b in self.fe.backends.alive()}
+        ids = sorted(r.backend_id for r in replicas)
+        healthy = [i for i in ids if i in alive and i != avoid]
+        return healthy[0] if healthy else ids[0]
+
+    def _meta(self, job: Job, db: Database, tables: dict[str, Table]) -> dict[str, Any]:
+        """__meta: the schema of what is backed up, enough to create the tables again on any cluster."""
+        meta: dict[str, Any] = {"meta_version": META_VERSION, "database": to_json(db), "tables": {}, "views": {}}
+        views = {v.name: v for v in self.fe.catalog.all(View) if v.db_id == db.id}
+        for ref in job.objects:
+            if ref.table in tables:
+                table = tables[ref.table]
+                meta["tables"][table.name] = {
+                    "table": to_json(table),
+                    "partitions": [to_json(p) for p in self._partitions(table, ref.partitions)],
+                }
+            elif ref.table in views:
+                meta["views"][ref.table] = to_json(views[ref.table])
+        return meta
+
+    async def snapshoting(self, job: Job) -> Job:
+        """Hard-link each tablet's files on its BE; a tablet whose BE is down moves to another replica."""
+        pending = [t for t in job.tablets if not t.done]
+        errors = dict(job.task_errors)
+        results: dict[int, list[rpc.SnapshotFile]] = {}
+
+        async def one(backend_id: int, group: list[TabletPlan]) -> None:
+            task = rpc.MakeSnapshots(job.id, [rpc.TabletVersion(t.tablet_id, t.version) for t in group])
+            try:
+                answer = await self.call(backend_id, task, timeout_s=600.0)
+            except rpc.TaskError as e:
+                for t in group:
+                    errors[str(t.tablet_id)] = f"{e.code}: {e.message}"
+                return
+            for t in group:
+                results[t.tablet_id] = answer.files[str(t.tablet_id)]
+                errors.pop(str(t.tablet_id), None)
+
+        await asyncio.gather(*(one(b, g) for b, g in by_backend(pending).items()))
+        tablets = tuple(
+            attrs.evolve(t, files=tuple(results[t.tablet_id]), done=True) if t.tablet_id in results
+            else self._replan(t) for t in job.tablets
+        )
+        job = attrs.evolve(job, tablets=tablets, task_errors=errors)
+        if all(t.done for t in tablets):
+            unmarked = tuple(attrs.evolve(t, done=False) for t in tablets)
+            return job.at("UPLOAD_SNAPSHOT", tablets=unmarked, times=job.stamped("snapshot_finished"))
+        return job
+
+    def _replan(self, plan: TabletPlan) -> TabletPlan:
+        if plan.done:
+            return plan
+        alive = {b.id for b in self.fe.backends.alive()}
+        if plan.backend_id in alive:
+            return plan
+        part = self.fe.catalog.get(Partition, str(plan.partition_id))
+        tablet = next((t for t in part.tablets if t.id == plan.tablet_id), None) if part else None
+        if tablet is None:
+            return plan
+        return attrs.evolve(plan, backend_id=self._pick_replica(tablet.replicas, avoid=plan.backend_id))
+
+    async def upload_snapshot(self, job: Job) -> Job:
+        """One upload task per BE, carrying all its tablets; the BE uploads several files at a time."""
+        groups = by_backend(job.tablets)
+        first = self.fe.catalog.allocate_ids(len(groups)) if groups else 0
+        tasks = tuple(BeTask(first + i, backend_id, tuple(t.tablet_id for t in group))
+                      for i, (backend_id, group) in enumerate(sorted(groups.items())))
+        return job.at("UPLOADING", be_tasks=tasks)
+
+    async def uploading(self, job: Job) -> Job:
+        target = repository_target(self.repository(job))
+        plans = {t.tablet_id: t for t in job.tablets}
+
+        def submit(task: BeTask) -> rpc.SubmitUpload:
+            return rpc.SubmitUpload(job.id, task.signature, target,
+                                    [rpc.TabletUpload(i, plans[i].remote_dir) for i in task.tablet_ids])
+
+        job, finished = await self.poll_be_tasks(job, submit)
+        if finished:
+            stored = {int(k): v for status in finished.values() for k, v in status.stored.items()}
+            job = attrs.evolve(job, tablets=tuple(
+                attrs.evolve(t, stored=tuple(sorted(stored[t.tablet_id], key=lambda f: f.name)), done=True)
+                if t.tablet_id in stored else t for t in job.tablets))
+        if not all(t.done for t in job.be_tasks):
+            return job
+        for t in job.tablets:  # every snapshot file must have arrived, under its checksum name
+            if sorted(layout.split_md5(f.name)[0] for f in t.stored) != sorted(f.name for f in t.files):
+                return job.at("UPLOAD_SNAPSHOT", task_errors={
+                    str(t.tablet_id): "uploaded files do not match the snapshot; uploading again"})
+        return job.at("SAVE_META", times=job.stamped("upload_finished"))
+
+    async def save_meta(self, job: Job) -> Job:
+        info = self._info(job)
+        await self.release_everywhere(job)
+        return job.at("UPLOAD_INFO", info=info)
+
+    def _info(self, job: Job) -> dict[str, Any]:
+        """Doris's BackupJobInfo JSON, plus each stored file's size so restores can check it."""
+        objects: dict[str, Any] = {}
+        for t in job.tablets:
+            table = objects.setdefault(t.table, {"id": t.table_id, "partitions": {}})
+            part = table["partitions"].setdefault(t.partition, {"id": t.partition_id, "version": t.version,
+                                                                 "indexes": {}})
+            index = part["indexes"].setdefault(t.table, {"id": t.index_id, "schema_hash": 0, "tablets": {},
+                                                         "tablets_order": []})
+            index["tablets"][str(t.tablet_id)] = [f.name for f in t.stored]
+            index["tablets_order"].append(t.tablet_id)
+        for name, entry in job.meta.get("tables", {}).items():  # metadata-only and empty partitions too
+            table = objects.setdefault(name, {"id": entry["table"]["id"], "partitions": {}})
+            table["schema_hash"] = entry["table"].get("schema_hash", 0)
+            for p in entry["partitions"]:
+                table["partitions"].setdefault(p["name"], {"id": p["id"], "version": p["visible_version"],
+                                                           "indexes": {}})
+        return {
+            "name": job.label,
+            "database": job.db_name,
+            "id": job.db_id,
+            "backup_time": job.create_time_ms,
+            "content": job.properties.get("content", "ALL").upper(),
+            "backup_result": "succeed",
+            "meta_version": META_VERSION,
+            "major_version": FORMAT_VERSION[0],
+            "minor_version": FORMAT_VERSION[1],
+            "patch_version": FORMAT_VERSION[2],
+            "backup_objects": objects,
+            "new_backup_objects": {
+                "views": [{"id": v["id"], "name": v["name"]} for v in job.meta.get("views", {}).values()],
+                "odbc_tables": [],
+                "odbc_resources": [],
+            },
+            "tablet_be_map": {str(t.tablet_id): t.backend_id for t in job.tablets},
+            "tablet_snapshot_path_map": {str(t.tablet_id): t.remote_dir for t in job.tablets},
+            "table_commit_seq_map": {},
+            "file_sizes": {str(t.tablet_id): {f.name: f.size for f in t.stored} for t in job.tablets},
+        }
+
+    async def upload_info(self, job: Job) -> Job:
+        """__meta first, then the info file: the snapshot becomes visible only when it is whole."""
+        try:
+            store = await self.store(job)
+            directory = layout.snapshot_dir(store.root, job.label)
+
+            def write() -> None:
+                store.write_checked(directory, layout.META, json.dumps(job.meta).encode())
+                store.write_checked(directory, layout.info_name(job.timestamp), json.dumps(job.info).encode())
+
+            await asyncio.to_thread(write)
+        except (OSError, rpc.TaskError, ValueError) as e:
+            return attrs.evolve(job, task_errors={"info": f"{type(e).__name__}: {e}"})  # retried until timeout
+        return self.finish(job)
+
+    async def cancel(self, job: Job, code: str, message: str) -> Job:
+        """Stop the tasks, release the BE snapshots, and remove the partial snapshot from the repository."""
+        await self.release_everywhere(job)
+        if job.state != "PENDING":
+            try:
+                store = await self.store(job)
+                await asyncio.to_thread(store.delete_snapshot, job.label)
+            except Exception as e:  # the repository may be the thing that failed; say so, cancel anyway
+                message = f"{message}; the partial snapshot could not be removed: {e}"
+        return self.cancelled(job, code, message)

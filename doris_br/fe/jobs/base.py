@@ -1,0 +1,112 @@
+"""What backup and restore runners share: BE task rounds, background-task polling, cancelling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from doris_br import rpc
+from doris_br.fe.catalog import Backend, Repository
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, now_ms
+from doris_br.repository.store import RepositoryStore
+
+if TYPE_CHECKING:
+    from doris_br.fe.frontend import Frontend
+
+log = logging.getLogger(__name__)
+
+
+def repository_target(repo: Repository) -> rpc.RepositoryTarget:
+    return rpc.RepositoryTarget(repo.name, repo.kind, repo.location, dict(repo.properties))
+
+
+def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, list[TabletPlan]]:
+    groups: dict[int, list[TabletPlan]] = defaultdict(list)
+    for t in tablets:
+        groups[t.backend_id].append(t)
+    return dict(groups)
+
+
+class JobRunner:
+    """One method per state, named after it; each returns the job as it should be journaled."""
+
+    def __init__(self, fe: Frontend) -> None:
+        self.fe = fe
+
+    # ---- helpers -----------------------------------------------------------------------------------------
+
+    def backend(self, backend_id: int) -> Backend | None:
+        return self.fe.catalog.get(Backend, str(backend_id))
+
+    async def call(self, backend_id: int, task: Any, timeout_s: float = 120.0) -> Any:
+        backend = self.backend(backend_id)
+        if backend is None:
+            raise rpc.TaskError("NOT_FOUND", f"backend {backend_id} is not in the cluster")
+        return await self.fe.backends.call(backend, task, timeout_s)
+
+    def repository(self, job: Job) -> Repository:
+        repo = self.fe.catalog.get(Repository, job.repo)
+        if repo is None:
+            raise rpc.TaskError("NOT_FOUND", f"Repository {job.repo} does not exist")
+        return repo
+
+    async def store(self, job: Job) -> RepositoryStore:
+        from doris_br.fe.statements.repositories import open_store
+
+        return await asyncio.to_thread(open_store, self.repository(job))
+
+    async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
+        """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.
+
+        Returns the job with finished tasks marked done and errors recorded, and the finished tasks' progress
+        (with their results) by signature.
+        """
+        live = self.fe.jobs.progress_of(job)
+        errors = dict(job.task_errors)
+        finished: dict[int, rpc.TaskProgress] = {}
+
+        async def one(task: BeTask) -> None:
+            try:
+                status = await self.call(task.backend_id, rpc.TaskStatus(job.id, task.signature), 30.0)
+                if status.state in ("UNKNOWN", "FAILED"):
+                    if status.state == "FAILED":
+                        errors[str(task.signature)] = f"{status.error_code}: {status.error}"
+                    await self.call(task.backend_id, submit(task), 30.0)
+                    return
+                live[task.signature] = status
+                if status.state == "FINISHED":
+                    finished[task.signature] = status
+                    errors.pop(str(task.signature), None)
+            except rpc.TaskError as e:
+                errors[str(task.signature)] = f"{e.code}: {e.message}"
+
+        await asyncio.gather(*(one(t) for t in job.be_tasks if not t.done))
+        tasks = tuple(attrs.evolve(t, done=True) if t.signature in finished else t for t in job.be_tasks)
+        return attrs.evolve(job, be_tasks=tasks, task_errors=errors), finished
+
+    async def release_everywhere(self, job: Job) -> None:
+        """Stop the job's BE tasks and drop its snapshots and staged files, on every BE (best effort)."""
+        async def one(backend: Backend) -> None:
+            try:
+                await self.fe.backends.call(backend, rpc.CancelJobTasks(job.id), 10.0)
+                await self.fe.backends.call(backend, rpc.ReleaseSnapshots(job.id), 30.0)
+            except rpc.TaskError as e:
+                log.warning("could not release job %s on backend %s: %s", job.id, backend.id, e.message)
+
+        await asyncio.gather(*(one(b) for b in self.fe.backends.all()))
+        self.fe.jobs.progress.pop(job.id, None)
+
+    def finish(self, job: Job) -> Job:
+        return job.at("FINISHED", times=job.stamped("finished"))
+
+    def cancelled(self, job: Job, code: str, message: str) -> Job:
+        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message,
+                            times={**job.times, "finished": now_ms()})
+
+    def timeout_message(self, job: Job) -> str:
+        return ""

@@ -1,0 +1,129 @@
+"""The job scheduler: submits, steps, cancels, times out and retires backup and restore jobs.
+
+Each tick runs one state method of every unfinished job (jobs of different databases in parallel). When the
+method returns a changed job, the change is journaled before anything else happens to the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import attrs
+
+from doris_br import rpc
+from doris_br.errors import DorisError
+from doris_br.fe.jobs.model import Job, now_ms
+
+if TYPE_CHECKING:
+    from doris_br.fe.frontend import Frontend
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS_PER_DB = 10
+TICK_S = 0.25
+
+
+class JobManager:
+    def __init__(self, fe: Frontend) -> None:
+        self.fe = fe
+        # Live progress of BE tasks, per job and signature (not journaled: it is re-read from the BEs).
+        self.progress: dict[int, dict[int, rpc.TaskProgress]] = {}
+        self._cancel_requests: dict[int, str] = {}
+        self._wake = asyncio.Event()
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    # ---- queries -----------------------------------------------------------------------------------------
+
+    def all(self) -> list[Job]:
+        return sorted(self.fe.catalog.all(Job), key=lambda j: j.id)
+
+    def of_db(self, db_id: int, job_type: str | None = None) -> list[Job]:
+        return [j for j in self.all() if j.db_id == db_id and (job_type is None or j.type == job_type)]
+
+    def unfinished(self) -> list[Job]:
+        return [j for j in self.all() if not j.done]
+
+    def repository_in_use(self, name: str) -> bool:
+        return any(j.repo == name for j in self.unfinished())
+
+    def refuse_ddl(self, table_ids: list[int], operation: str) -> None:
+        """Tables a job is snapshotting or restoring into must not be truncated, altered or dropped."""
+        for job in self.unfinished():
+            locked = self.locked_tables(job)
+            for table_id in table_ids:
+                if table_id in locked:
+                    raise DorisError(f"Table {locked[table_id]} is in {job.type.lower()} job {job.label} "
+                                     f"(state {job.state}); {operation} is not allowed until it ends")
+
+    @staticmethod
+    def locked_tables(job: Job) -> dict[int, str]:
+        if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
+            return {}  # the snapshot holds the data from here on
+        if job.type == "BACKUP":
+            return {t.table_id: t.table for t in job.tablets}
+        return {int(k): v for k, v in job.plan.get("locked_tables", {}).items()}
+
+    # ---- changes -----------------------------------------------------------------------------------------
+
+    def submit(self, job: Job) -> Job:
+        running = [j for j in self.of_db(job.db_id) if not j.done]
+        if running:
+            raise DorisError(
+                "Can only run one backup or restore job of a database at same time, current running: "
+                f"label = {running[0].label} jobId = {running[0].id}, to run label = {job.label}"
+            )
+        catalog = self.fe.catalog
+        job = job if job.id else attrs.evolve(job, id=catalog.allocate_ids())
+        history = self.of_db(job.db_id)
+        retired = history[: max(0, len(history) - (MAX_JOBS_PER_DB - 1))]
+        catalog.commit([job], deletes=retired)
+        for old in retired:
+            self.progress.pop(old.id, None)
+        self._wake.set()
+        return job
+
+    def request_cancel(self, job: Job, message: str) -> None:
+        self._cancel_requests[job.id] = message
+        self._wake.set()
+
+    # ---- running -----------------------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        while True:
+            for job in self.unfinished():
+                task = self._running.get(job.id)
+                if task is None or task.done():
+                    self._running[job.id] = asyncio.create_task(self._step(job.id))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            except TimeoutError:
+                pass
+
+    async def _step(self, job_id: int) -> None:
+        from doris_br.fe.jobs.runners import runner_for
+
+        job = self.fe.catalog.get(Job, str(job_id))
+        if job is None or job.done:
+            return
+        runner = runner_for(self.fe, job)
+        try:
+            if job_id in self._cancel_requests:
+                new = await runner.cancel(job, "COMMON_ERROR", self._cancel_requests.pop(job_id))
+            elif now_ms() - job.create_time_ms > job.timeout_s * 1000:
+                new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
+            else:
+                new = await getattr(runner, job.state.lower())(job)
+        except Exception as e:  # a bug in one state must not stop the scheduler; the job records it
+            log.exception("job %s failed in %s", job.label, job.state)
+            new = await runner.cancel(job, "COMMON_ERROR", f"{type(e).__name__}: {e}")
+        current = self.fe.catalog.get(Job, str(job_id))
+        if current is not None and new != job:
+            self.fe.catalog.commit([new])
+        if new.state != job.state:
+            self._wake.set()  # go on with the next state at once
+
+    def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
+        return self.progress.setdefault(job.id, {})

@@ -1,0 +1,105 @@
+"""A job's durable state. Every state change is committed to the journal before the next state's work, so a
+restarted FE resumes each unfinished job in the state it was in, re-sending that state's (idempotent) tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+import attrs
+
+from doris_br import rpc
+from doris_br.fe.catalog import register_kind
+
+BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED",
+                 "CANCELLED")
+RESTORE_STATES = ("PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED",
+                  "CANCELLED")
+DONE_STATES = ("FINISHED", "CANCELLED")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@attrs.frozen
+class ObjectRef:
+    """One table of the job as the user named it (after ON / EXCLUDE), with its partitions and alias."""
+
+    table: str
+    partitions: tuple[str, ...] = ()
+    alias: str = ""
+
+
+@attrs.frozen
+class TabletPlan:
+    """One tablet to back up (source side) or to restore into (target side)."""
+
+    tablet_id: int
+    table: str
+    table_id: int
+    partition: str
+    partition_id: int
+    index_id: int
+    version: int
+    backend_id: int
+    remote_dir: str = ""
+    files: tuple[rpc.SnapshotFile, ...] = ()
+    stored: tuple[rpc.StoredFile, ...] = ()
+    done: bool = False
+
+
+@attrs.frozen
+class BeTask:
+    """A background task on one BE (an upload or a download batch), identified by its signature."""
+
+    signature: int
+    backend_id: int
+    tablet_ids: tuple[int, ...]
+    done: bool = False
+
+
+@register_kind
+@attrs.frozen
+class Job:
+    KIND: ClassVar[str] = "jobs"
+    id: int
+    type: str  # BACKUP | RESTORE
+    label: str
+    db_id: int
+    db_name: str
+    repo: str
+    state: str = "PENDING"
+    create_time_ms: int = 0
+    timeout_s: int = 86400
+    properties: dict[str, str] = attrs.field(factory=dict)
+    kind: str = ""  # ON | EXCLUDE | "" (whole database)
+    objects: tuple[ObjectRef, ...] = ()
+    # State timestamps: snapshot_finished, upload_finished, meta_prepared, download_finished, finished.
+    times: dict[str, int] = attrs.field(factory=dict)
+    status_code: str = "OK"
+    status_msg: str = ""
+    task_errors: dict[str, str] = attrs.field(factory=dict)
+    tablets: tuple[TabletPlan, ...] = ()
+    be_tasks: tuple[BeTask, ...] = ()
+    timestamp: str = ""  # the snapshot's yyyy-MM-dd-HH-mm-ss
+    info: dict[str, Any] = attrs.field(factory=dict)
+    meta: dict[str, Any] = attrs.field(factory=dict)
+    # Restore: what the job created (to drop on cancel) and what it swaps in at commit.
+    created: dict[str, list[int]] = attrs.field(factory=dict)
+    plan: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def key(self) -> str:
+        return str(self.id)
+
+    @property
+    def done(self) -> bool:
+        return self.state in DONE_STATES
+
+    def at(self, state: str, **changes: Any) -> Job:
+        return attrs.evolve(self, state=state, task_errors={}, **changes)
+
+    def stamped(self, name: str) -> dict[str, int]:
+        return {**self.times, name: now_ms()}

@@ -1,0 +1,99 @@
+"""SHOW BACKUP and SHOW [BRIEF] RESTORE rows, in Doris's columns and value formats."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from doris_br import rpc
+from doris_br.fe.jobs.model import Job
+from doris_br.repository.info import brief
+
+BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
+                  "UploadFinishedTime", "FinishedTime", "UnfinishedTasks", "Progress", "TaskErrMsg", "Status",
+                  "Timeout"]
+RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad", "ReplicationNum",
+                   "ReplicaAllocation", "ReserveReplica", "ReserveDynamicPartitionEnable", "RestoreObjs",
+                   "CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime",
+                   "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
+BRIEF_HIDDEN = ("RestoreObjs", "Progress", "TaskErrMsg")
+
+
+def time_text(ms: int | None) -> str | None:
+    if not ms or ms <= 0:
+        return None
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def status_text(job: Job) -> str:
+    if job.status_code == "OK":
+        return "[OK]"
+    return f"[{job.status_code}, msg: {job.status_msg}]"
+
+
+def objects_text(job: Job) -> str:
+    refs = []
+    for ref in job.objects:
+        text = f"`{job.db_name}`.`{ref.table}`"
+        if ref.partitions:
+            text += " PARTITIONS (" + ", ".join(f"`{p}`" for p in ref.partitions) + ")"
+        if ref.alias:
+            text += f" AS `{ref.alias}`"
+        refs.append(f"[{text}]")
+    return ", ".join(refs)
+
+
+def unfinished_text(job: Job) -> str:
+    if job.state == "SNAPSHOTING":
+        return ", ".join(f"{t.tablet_id}={t.backend_id}" for t in job.tablets if not t.done)
+    if job.state in ("UPLOADING", "DOWNLOADING"):
+        return ", ".join(f"{t.signature}={t.backend_id}" for t in job.be_tasks if not t.done)
+    return ""
+
+
+def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
+    """Doris's `[taskId: finished/total]`, with bytes done and total added."""
+    parts = []
+    for task in job.be_tasks:
+        p = live.get(task.signature)
+        if p is None:
+            continue
+        parts.append(f"[{task.signature}: {p.files_done}/{p.files_total} (bytes {p.bytes_done}/{p.bytes_total})]")
+    return ", ".join(parts)
+
+
+def errors_text(job: Job) -> str:
+    return ", ".join(f"[{k}: {v}]" for k, v in job.task_errors.items())
+
+
+def backup_row(job: Job, live: dict[int, rpc.TaskProgress]) -> tuple[Any, ...]:
+    return (
+        job.id, job.label, job.db_name, job.state, objects_text(job), time_text(job.create_time_ms),
+        time_text(job.times.get("snapshot_finished")), time_text(job.times.get("upload_finished")),
+        time_text(job.times.get("finished")), unfinished_text(job), progress_text(job, live), errors_text(job),
+        status_text(job), job.timeout_s,
+    )
+
+
+def restore_row(job: Job, live: dict[int, rpc.TaskProgress], brief_form: bool) -> tuple[Any, ...]:
+    replication = job.plan.get("replication_num", 3)
+    row = {
+        "JobId": job.id, "Label": job.label, "Timestamp": job.timestamp, "DbName": job.db_name,
+        "State": job.state, "AllowLoad": job.properties.get("allow_load", "false").lower(),
+        "ReplicationNum": replication, "ReplicaAllocation": f"tag.location.default: {replication}",
+        "ReserveReplica": job.properties.get("reserve_replica", "false").lower(),
+        "ReserveDynamicPartitionEnable": job.properties.get("reserve_dynamic_partition_enable", "false").lower(),
+        "RestoreObjs": brief(job.info) if job.info else "",
+        "CreateTime": time_text(job.create_time_ms), "MetaPreparedTime": time_text(job.times.get("meta_prepared")),
+        "SnapshotFinishedTime": time_text(job.times.get("snapshot_finished")),
+        "DownloadFinishedTime": time_text(job.times.get("download_finished")),
+        "FinishedTime": time_text(job.times.get("finished")), "UnfinishedTasks": unfinished_text(job),
+        "Progress": progress_text(job, live), "TaskErrMsg": errors_text(job), "Status": status_text(job),
+        "Timeout": job.timeout_s,
+    }
+    columns = [c for c in RESTORE_COLUMNS if not (brief_form and c in BRIEF_HIDDEN)]
+    return tuple(row[c] for c in columns)
+
+
+def restore_columns(brief_form: bool) -> list[str]:
+    return [c for c in RESTORE_COLUMNS if not (brief_form and c in BRIEF_HIDDEN)]
