@@ -85,6 +85,13 @@ def split(query: exp.Expression, relation: str, keys_type: str) -> Split | None:
             partial_selects.append(exp.alias_(_strip_tables(agg), f"__a{j}"))
             replacement = type(agg)(this=column)
         final_agg.replace(replacement)
+    # Result columns keep the names the user wrote (count(*)), not those of the rewritten aggregates.
+    named = []
+    for original, rewritten in zip(query.expressions, final.expressions, strict=True):
+        if not isinstance(original, (exp.Alias, exp.Column, exp.Star)):
+            rewritten = exp.alias_(rewritten, original.sql(dialect="doris", normalize_functions="lower"))
+        named.append(rewritten)
+    final.set("expressions", named)
     partial = exp.select(*partial_selects).from_("__data")
     where = query.args.get("where")
     if where is not None:

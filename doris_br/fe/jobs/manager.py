@@ -68,7 +68,7 @@ class JobManager:
     # ---- changes -----------------------------------------------------------------------------------------
 
     def submit(self, job: Job) -> Job:
-        running = [j for j in self.of_db(job.db_id) if not j.done]
+        running = [j for j in self.all() if not j.done and (j.db_id == job.db_id or j.db_name == job.db_name)]
         if running:
             raise DorisError(
                 "Can only run one backup or restore job of a database at same time, current running: "

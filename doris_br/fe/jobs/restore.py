@@ -1,11 +1,383 @@
-"""RestoreJob (being built)."""
+"""RestoreJob: PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, then FINISHED or CANCELLED.
+
+Better than Doris: a restore never leaves a table half-overwritten. Restored data always goes into new
+tablets that no table names yet, even for partitions that exist; COMMITTING then swaps the partitions'
+tablet lists and versions, adds new tables and partitions, and marks the job FINISHED in ONE journal
+transaction. Until that commit every table reads its old data; after it, the restored data. A cancel, a
+BE crash or an FE kill -9 at any moment leaves one or the other, and cancelling drops only the new tablets.
+"""
 
 from __future__ import annotations
 
-from doris_br.fe.jobs.base import JobRunner
-from doris_br.fe.jobs.model import Job
+import asyncio
+import json
+import logging
+from typing import Any
+
+import attrs
+from sqlglot import exp
+
+from doris_br import rpc
+from doris_br.fe.catalog import from_json, to_json
+from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, now_ms
+from doris_br.fe.load import table_lock
+from doris_br.fe.olap import (
+    Database,
+    Partition,
+    Table,
+    Tablet,
+    View,
+    check_overlaps,
+    find_table,
+    find_view,
+    partitions_of,
+    tables_of,
+)
+from doris_br.fe.placement import create_partitions, drop_tablets
+from doris_br.repository import layout
+from doris_br.schema import PartitionDesc
+
+log = logging.getLogger(__name__)
+
+
+class RestoreFailed(Exception):
+    """A check of PENDING failed: the job is cancelled with this message (Doris's COMMON_ERROR)."""
+
+
+def _true(job: Job, key: str) -> bool:
+    return job.properties.get(key, "false").lower() == "true"
+
+
+def schema_signature(table: Table) -> tuple:
+    return (
+        tuple((c.name.lower(), c.type.lower(), c.nullable, c.aggregation, c.is_key) for c in table.columns),
+        table.keys_type, tuple(k.lower() for k in table.key_columns), table.partition_kind,
+        tuple(c.lower() for c in table.partition_columns), table.distribution.kind,
+        tuple(c.lower() for c in table.distribution.columns),
+    )
+
+
+def with_source_counts(fresh: Partition, source: Partition, has_data: bool) -> Partition:
+    """Row counts and sizes travel with the data (queries answer count(*) from them)."""
+    tablets = tuple(
+        attrs.evolve(t, row_count=s.row_count if has_data else 0, data_size=s.data_size if has_data else 0)
+        for t, s in zip(fresh.tablets, source.tablets, strict=True)
+    )
+    return attrs.evolve(fresh, tablets=tablets)
+
+
+def same_item(a: Partition, b: Partition) -> bool:
+    return (a.lower, a.upper, tuple(sorted(a.values))) == (b.lower, b.upper, tuple(sorted(b.values)))
 
 
 class RestoreRunner(JobRunner):
+    def timeout_message(self, job: Job) -> str:
+        return f"restore job with label: {job.label}  timeout."
+
+    # ---- PENDING: plan, and create the new (invisible) tablets ------------------------------------------
+
+    async def pending(self, job: Job) -> Job:
+        store = await self.store(job)
+        directory = layout.snapshot_dir(store.root, job.label)
+        try:
+            meta = json.loads(await asyncio.to_thread(store.read_checked, directory, layout.META))
+        except Exception as e:
+            return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
+        created: dict[str, list[int]] = {}
+        try:
+            plan, tablets = await self._plan(job, meta, store.root, created)
+        except RestoreFailed as e:
+            await self._drop_created(created)
+            return self.cancelled(job, "COMMON_ERROR", str(e))
+        except Exception:
+            await self._drop_created(created)
+            raise
+        return job.at("SNAPSHOTING", plan={**job.plan, **plan}, tablets=tuple(tablets), created=created,
+                      times=job.stamped("meta_prepared"))
+
+    async def _plan(self, job: Job, meta: dict[str, Any], repo_root: str,
+                    created: dict[str, list[int]]) -> tuple[dict[str, Any], list[TabletPlan]]:
+        catalog = self.fe.catalog
+        db = catalog.get(Database, str(job.db_id))
+        if db is None:
+            db = Database(id=job.db_id, name=job.db_name, properties={}, create_time_ms=now_ms())
+        info = job.info
+        snapshot_root = layout.snapshot_dir(repo_root, job.label)
+        replication = int(job.plan.get("replication_num", 3))
+        atomic, force = _true(job, "atomic_restore"), _true(job, "force_replace")
+        plan: dict[str, Any] = {"db": to_json(db), "new_tables": [], "new_partitions": [], "replaced": [],
+                                "drop_tables": [], "drop_partitions": [], "views": [], "locked_tables": {}}
+        tablets: list[TabletPlan] = []
+        restored_names: set[str] = set()
+        for ref in job.objects:
+            target_name = ref.alias or ref.table
+            restored_names.add(target_name.lower())
+            if ref.table in meta.get("views", {}):
+                plan["views"].append(self._view(meta["views"][ref.table], db, target_name, meta, job))
+                continue
+            entry = meta["tables"][ref.table]
+            source = from_json(Table, entry["table"])
+            source_parts = [from_json(Partition, p) for p in entry["partitions"]]
+            if ref.partitions:
+                source_parts = [p for p in source_parts if p.name in ref.partitions]
+            existing = find_table(catalog, db, target_name)
+            if existing is not None and not (atomic and force) and schema_signature(existing) != schema_signature(
+                    attrs.evolve(source, name=existing.name)):
+                raise RestoreFailed(f"Table {target_name} already exist but with different schema")
+            if existing is None or atomic:
+                table, parts = await self._new_table(source, source_parts, db, target_name, job, replication,
+                                                     created)
+                plan["new_tables"].append(to_json(table))
+                plan["new_partitions"] += [to_json(p) for p in parts]
+                if existing is not None:  # atomic: the new table takes the old one's place at commit
+                    plan["drop_tables"].append(existing.id)
+                    plan["locked_tables"][str(existing.id)] = existing.name
+                pairs = list(zip(source_parts, parts, strict=True))
+            else:
+                plan["locked_tables"][str(existing.id)] = existing.name
+                pairs = await self._into_existing(job, existing, source_parts, plan, created)
+                if _true(job, "clean_partitions"):
+                    keep = {p.name for p in source_parts}
+                    plan["drop_partitions"] += [p.id for p in partitions_of(catalog, existing) if p.name not in keep]
+            for src, dst in pairs:
+                tablets += self._tablet_plans(info, ref.table, src, dst, snapshot_root)
+        if _true(job, "clean_tables"):
+            for t in tables_of(catalog, db):
+                if t.name.lower() not in restored_names:
+                    plan["drop_tables"].append(t.id)
+                    plan["locked_tables"][str(t.id)] = t.name
+        return plan, tablets
+
+    async def _new_table(self, source: Table, parts: list[Partition], db: Database, name: str, job: Job,
+                         replication: int, created: dict[str, list[int]]) -> tuple[Table, list[Partition]]:
+        catalog = self.fe.catalog
+        table_id = catalog.allocate_ids(2)
+        props = dict(source.properties)
+        if not _true(job, "reserve_replica"):
+            props.pop("replication_num", None)
+            props["replication_allocation"] = f"tag.location.default: {replication}"
+        if "dynamic_partition.enable" in props and not _true(job, "reserve_dynamic_partition_enable"):
+            props["dynamic_partition.enable"] = "false"
+        table = attrs.evolve(source, id=table_id, db_id=db.id, name=name, index_id=table_id + 1,
+                             properties=props, create_time_ms=now_ms())
+        new_parts = []
+        for p in parts:  # one at a time: each keeps its backed-up bucket count and replica count
+            reps = p.replication_num if _true(job, "reserve_replica") else replication
+            shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(p.tablets)))
+            made = await self._create(shaped, [p], reps, created)
+            new_parts.append(with_source_counts(made[0], p, self._has_data(job)))
+        return table, new_parts
+
+    async def _create(self, table: Table, parts: list[Partition], replication: int,
+                      created: dict[str, list[int]]) -> list[Partition]:
+        from doris_br.errors import DorisError
+
+        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in parts]
+        try:
+            made = await create_partitions(self.fe, table, descs, replication=replication)
+        except DorisError as e:
+            raise RestoreFailed(e.detail) from None
+        for p in made:
+            for t in p.tablets:
+                for r in t.replicas:
+                    created.setdefault(str(r.backend_id), []).append(t.id)
+        return made
+
+    @staticmethod
+    def _has_data(job: Job) -> bool:
+        return str(job.info.get("content", "ALL")).upper() != "METADATA_ONLY"
+
+    async def _into_existing(self, job: Job, table: Table, source_parts: list[Partition], plan: dict[str, Any],
+                             created: dict[str, list[int]]) -> list[tuple[Partition, Partition]]:
+        """Matching partitions get new tablets swapped in at commit; missing ones are added if they fit."""
+        current = {p.name: p for p in partitions_of(self.fe.catalog, table)}
+        pairs = []
+        additions = []
+        for src in source_parts:
+            old = current.get(src.name)
+            if old is None:
+                additions.append(src)
+                continue
+            if not same_item(old, src):
+                raise RestoreFailed(f"Partition {src.name} in table {table.name} has different partition item "
+                                    "with partition in repository")
+            shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
+            fresh = with_source_counts((await self._create(shaped, [src], old.replication_num, created))[0], src,
+                                       self._has_data(job))
+            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets]})
+            pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
+        if additions:
+            try:
+                check_overlaps(table, [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values)
+                                       for p in [*current.values(), *additions]])
+            except Exception:
+                raise RestoreFailed(f"Partition {additions[0].name} in table {table.name} has conflict partition "
+                                    "item with existing items") from None
+            for src in additions:
+                shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
+                fresh = with_source_counts((await self._create(shaped, [src], table.replication_num, created))[0],
+                                           src, self._has_data(job))
+                plan["new_partitions"].append(to_json(fresh))
+                pairs.append((src, fresh))
+        return pairs
+
+    def _tablet_plans(self, info: dict[str, Any], table_name: str, src: Partition, dst: Partition,
+                      snapshot_root: str) -> list[TabletPlan]:
+        """Backed-up tablets map to target tablets by position (tablets_order), one download per replica."""
+        table_info = info["backup_objects"][table_name]
+        part_info = table_info["partitions"][src.name]
+        index = next(iter(part_info.get("indexes", {}).values()), None)
+        if index is None:  # an empty or metadata-only partition: nothing to download
+            return []
+        sizes = info.get("file_sizes", {})
+        plans = []
+        for source_id, target in zip(index["tablets_order"], dst.tablets, strict=True):
+            names = [n for n in index["tablets"][str(source_id)] if not layout.split_md5(n)[0].endswith(".hdr")]
+            stored = tuple(rpc.StoredFile(n, sizes.get(str(source_id), {}).get(n, -1), layout.split_md5(n)[1] or "")
+                           for n in names)
+            remote = layout.tablet_dir(snapshot_root, info["id"], table_info["id"], part_info["id"], index["id"],
+                                       source_id)
+            for replica in target.replicas:
+                plans.append(TabletPlan(
+                    tablet_id=target.id, table=table_name, table_id=dst.table_id, partition=dst.name,
+                    partition_id=dst.id, index_id=index["id"], version=part_info["version"],
+                    backend_id=replica.backend_id, remote_dir=remote, stored=stored))
+        return plans
+
+    def _view(self, body: dict[str, Any], db: Database, name: str, meta: dict[str, Any], job: Job) -> dict[str, Any]:
+        view = from_json(View, body)
+        source_db = meta.get("database", {}).get("name")
+        sql = view.sql
+        if source_db and source_db != db.name:  # a view restored elsewhere names the new database
+            tree = exp.maybe_parse(sql, dialect="doris")
+            for t in tree.find_all(exp.Table):
+                if t.text("db") == source_db:
+                    t.set("db", exp.to_identifier(db.name))
+            sql = tree.sql(dialect="doris")
+        return to_json(attrs.evolve(view, id=self.fe.catalog.allocate_ids(), db_id=db.id, name=name, sql=sql,
+                                    create_time_ms=now_ms()))
+
+    # ---- SNAPSHOTING, DOWNLOAD, DOWNLOADING: fetch the files onto every replica --------------------------
+
+    async def snapshoting(self, job: Job) -> Job:
+        """The target tablets were created in PENDING; their staging folders appear with the downloads."""
+        return job.at("DOWNLOAD", times=job.stamped("snapshot_finished"))
+
+    async def download(self, job: Job) -> Job:
+        groups = by_backend(job.tablets)
+        first = self.fe.catalog.allocate_ids(len(groups)) if groups else 0
+        tasks = tuple(BeTask(first + i, backend_id, tuple(sorted({t.tablet_id for t in group})))
+                      for i, (backend_id, group) in enumerate(sorted(groups.items())))
+        return job.at("DOWNLOADING", be_tasks=tasks)
+
+    async def downloading(self, job: Job) -> Job:
+        target = repository_target(self.repository(job))
+        plans = by_backend(job.tablets)
+
+        def submit(task: BeTask) -> rpc.SubmitDownload:
+            return rpc.SubmitDownload(job.id, task.signature, target, [
+                rpc.TabletDownload(t.tablet_id, t.remote_dir, list(t.stored)) for t in plans[task.backend_id]])
+
+        job, _ = await self.poll_be_tasks(job, submit)
+        live = self.fe.jobs.progress_of(job)
+        for task in job.be_tasks:  # a damaged or missing file in the repository ends the job at once
+            status = live.get(task.signature)
+            if status is not None and status.error_code == "BAD_FILE":
+                return await self.cancel(job, "BAD_FILE", status.error)
+        bad = [m for m in job.task_errors.values() if m.startswith("BAD_FILE")]
+        if bad:
+            return await self.cancel(job, "BAD_FILE", bad[0].removeprefix("BAD_FILE: "))
+        if all(t.done for t in job.be_tasks):
+            return job.at("COMMIT", times=job.stamped("download_finished"))
+        return job
+
+    # ---- COMMIT, COMMITTING: files into the new tablets, then one journaled swap --------------------------
+
+    async def commit(self, job: Job) -> Job:
+        errors: dict[str, str] = {}
+
+        async def one(backend_id: int, group: list[TabletPlan]) -> None:
+            commits = sorted({(t.tablet_id, t.version) for t in group})
+            try:
+                await self.call(backend_id, rpc.CommitRestore(job.id, [rpc.TabletCommit(i, v) for i, v in commits]))
+            except rpc.TaskError as e:
+                errors[f"commit@{backend_id}"] = f"{e.code}: {e.message}"
+
+        await asyncio.gather(*(one(b, g) for b, g in by_backend(job.tablets).items()))
+        if errors:
+            return attrs.evolve(job, task_errors=errors)  # retried until the BE answers or the job times out
+        return job.at("COMMITTING")
+
+    async def committing(self, job: Job) -> Job:
+        plan = job.plan
+        catalog = self.fe.catalog
+        locked = sorted(int(k) for k in plan["locked_tables"])
+        locks = [table_lock(i) for i in locked]
+        for lock in locks:  # loads and DDL on these tables wait for the swap
+            await lock.acquire()
+        try:
+            db = from_json(Database, plan["db"])
+            puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
+            deletes: list[Any] = []
+            dropped_tables = set(plan["drop_tables"])
+            for body in plan["new_tables"]:
+                table = from_json(Table, body)
+                clash = find_table(catalog, db, table.name) or find_view(catalog, db, table.name)
+                if clash is not None and clash.id not in dropped_tables:
+                    return await self.cancel(job, "COMMON_ERROR", f"Table {table.name} was created while restoring")
+                puts.append(table)
+            versions = {(t.partition_id): t.version for t in job.tablets}
+            for body in plan["new_partitions"]:
+                part = from_json(Partition, body)
+                puts.append(attrs.evolve(part, visible_version=versions.get(part.id, 1),
+                                         visible_version_time_ms=now_ms()))
+            old_tablets: list[Partition] = []
+            for swap in plan["replaced"]:
+                part = catalog.get(Partition, str(swap["partition_id"]))
+                if part is None:
+                    return await self.cancel(job, "NOT_FOUND", f"partition {swap['partition_id']} has been dropped")
+                old_tablets.append(part)
+                fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
+                puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
+                                         visible_version_time_ms=now_ms()))
+            for table_id in plan["drop_tables"]:
+                table = catalog.get(Table, str(table_id))
+                if table is not None:
+                    parts = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+                    deletes += [table, *parts]
+                    old_tablets += parts
+            for pid in plan["drop_partitions"]:
+                part = catalog.get(Partition, str(pid))
+                if part is not None:
+                    deletes.append(part)
+                    old_tablets.append(part)
+            for body in plan["views"]:
+                view = from_json(View, body)
+                old_view = find_view(catalog, db, view.name)
+                if old_view is not None:
+                    deletes.append(old_view)
+                puts.append(view)
+            finished = self.finish(job)
+            catalog.commit(puts + [finished], deletes)  # the one step that makes the restore visible
+        finally:
+            for lock in locks:
+                lock.release()
+        await drop_tablets(self.fe, old_tablets)
+        await self.release_everywhere(job)
+        return finished
+
+    # ---- cancelling ------------------------------------------------------------------------------------------
+
     async def cancel(self, job: Job, code: str, message: str) -> Job:
+        """Nothing of the restore is visible before COMMITTING's commit: drop the new tablets and staging."""
+        await self.release_everywhere(job)
+        await self._drop_created(job.created)
         return self.cancelled(job, code, message)
+
+    async def _drop_created(self, created: dict[str, list[int]]) -> None:
+        for backend_id, tablet_ids in created.items():
+            try:
+                await self.call(int(backend_id), rpc.DropTablets(tablet_ids=tablet_ids), 60.0)
+            except rpc.TaskError as e:  # a BE that is down keeps orphans that never become visible
+                log.warning("could not drop restore tablets on backend %s: %s", backend_id, e.message)

@@ -1,1 +1,179 @@
-"""RESTORE SNAPSHOT, SHOW RESTORE, CANCEL RESTORE (being built)."""
+"""RESTORE SNAPSHOT, SHOW [BRIEF] RESTORE, CANCEL RESTORE."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
+from doris_br.fe.jobs.model import Job, ObjectRef, now_ms
+from doris_br.fe.jobs.show import restore_columns, restore_row
+from doris_br.fe.olap import Database, find_database
+from doris_br.fe.privileges import has_privilege, require_on_db
+from doris_br.fe.statements import handles
+from doris_br.fe.statements.backup import (
+    SUBMIT_LOCK,
+    cancel_running,
+    check_label,
+    job_database,
+    label_filter,
+    parse_timeout,
+)
+from doris_br.fe.statements.repositories import find_repository, open_store
+from doris_br.fe.statements.results import text_result
+from doris_br.repository import layout
+from doris_br.repository.store import BadFile
+from doris_br.sql.backup import CancelRestore, RestoreSnapshot, ShowRestore, TableRef
+
+BOOLEAN_PROPERTIES = ("reserve_replica", "reserve_dynamic_partition_enable", "allow_load", "clean_tables",
+                      "clean_partitions", "atomic_restore", "force_replace", "is_being_synced")
+KNOWN_PROPERTIES = ("backup_timestamp", "timeout", "replication_num", "replication_allocation", "meta_version",
+                    *BOOLEAN_PROPERTIES)
+
+
+def check_restore_properties(properties: dict[str, str]) -> int:
+    """Doris's checks; returns the replication number for new tables and partitions."""
+    unknown = [k for k in properties if k not in KNOWN_PROPERTIES]
+    if unknown:
+        raise DorisError(f"Unknown restore job properties: {unknown}")
+    if "backup_timestamp" not in properties:
+        raise DorisError("Missing backup_timestamp property")
+    for key in BOOLEAN_PROPERTIES:
+        value = properties.get(key)
+        if value is not None and value.lower() not in ("true", "false"):
+            raise DorisError(f"Invalid boolean property {key} value: {value}")
+    if properties.get("force_replace", "false").lower() == "true" and \
+            properties.get("atomic_restore", "false").lower() != "true":
+        raise DorisError("force_replace is only supported when atomic_restore is true")
+    if "meta_version" in properties:
+        try:
+            int(properties["meta_version"])
+        except ValueError:
+            raise DorisError(f"Invalid meta version format: {properties['meta_version']}") from None
+    replication = 3
+    if "replication_allocation" in properties:
+        text = properties["replication_allocation"]
+        try:
+            replication = int(text.rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            raise DorisError(f"Invalid replication allocation property: {text}") from None
+    if "replication_num" in properties:
+        try:
+            replication = int(properties["replication_num"])
+        except ValueError:
+            raise DorisError(f"Invalid replication num: {properties['replication_num']}") from None
+    if replication < 1:
+        raise DorisError("Invalid replication num: it must be at least 1")
+    return replication
+
+
+def restore_objects(node: RestoreSnapshot, info: dict[str, Any]) -> tuple[ObjectRef, ...]:
+    """ON / EXCLUDE applied to the snapshot's tables and views, with Doris's checks and messages."""
+    label = node.name
+    refs: list[TableRef] = node.args.get("tables") or []
+    kind = node.args.get("kind")
+    tables = info.get("backup_objects") or {}
+    views = {v["name"] for v in (info.get("new_backup_objects") or {}).get("views", [])}
+    in_snapshot = {**{name: name for name in tables}, **{name: name for name in views}}
+    aliases: set[str] = set()
+    for ref in refs:
+        if ref.args.get("db"):
+            raise DorisError(f"Cannot specify database name on backup objects: {ref.name}. "
+                             "Specify database name before label")
+        alias = ref.args.get("alias")
+        if alias and kind == "EXCLUDE":
+            raise DorisError("The table alias in exclude clause does not make sense")
+        target = (alias or ref.name).lower()
+        if target in aliases:
+            raise DorisError(f"Duplicated alias name: {alias or ref.name}")
+        aliases.add(target)
+    if kind == "ON":
+        chosen = []
+        for ref in refs:
+            if ref.name not in in_snapshot:
+                raise DorisError(f"Table {ref.name} does not exist in snapshot {label}")
+            partitions = tuple(ref.args.get("partitions") or ())
+            for p in partitions:
+                if p.startswith("tp_") or ref.name in views:
+                    raise DorisError("Do not support restoring temporary partitions")
+                if p not in (tables.get(ref.name, {}).get("partitions") or {}):
+                    raise DorisError(f"Partition {p} of table {ref.name} does not exist in snapshot")
+            chosen.append(ObjectRef(ref.name, partitions, ref.args.get("alias") or ""))
+        return tuple(chosen)
+    excluded = {r.name for r in refs}
+    return tuple(ObjectRef(name) for name in sorted(in_snapshot) if name not in excluded)
+
+
+@handles(RestoreSnapshot)
+async def restore(session: Any, node: RestoreSnapshot) -> None:
+    db_name = node.args.get("db") or session.database
+    if not db_name:
+        raise DorisError("No database selected", ER_NO_DB)
+    if not has_privilege(session.user, "LOAD_PRIV", db_name):
+        raise access_denied_need("LOAD_PRIV")
+    label = node.name
+    check_label(label)
+    if node.args["repo"] == layout.KEEP_ON_LOCAL:
+        raise DorisError("restore from the local repo via SQL call is not supported")
+    repo = find_repository(session, node.args["repo"])
+    properties = dict(node.args.get("properties") or {})
+    replication = check_restore_properties(properties)
+    timeout = parse_timeout(properties)
+    timestamp = properties["backup_timestamp"]
+    store = await asyncio.to_thread(open_store, repo)
+    try:
+        info = await asyncio.to_thread(store.read_info, label, timestamp)
+    except (BadFile, OSError, ValueError) as e:
+        raise DorisError(f"Failed to get info of snapshot '{label}' because: {e}. "
+                         "Maybe specified wrong backup timestamp") from None
+    objects = restore_objects(node, info)
+    if not objects:
+        raise DorisError(f"Nothing to restore from snapshot {label}")
+    existing = find_database(session.fe.catalog, db_name)
+    async with SUBMIT_LOCK:
+        session.fe.jobs.submit(Job(
+            id=0, type="RESTORE", label=label, db_id=existing.id if existing else _pending_db_id(session, db_name),
+            db_name=db_name, repo=repo.name, create_time_ms=now_ms(), timeout_s=timeout, properties=properties,
+            kind=node.args.get("kind") or "", objects=objects, timestamp=timestamp, info=info,
+            plan={"replication_num": replication},
+        ))
+
+
+def _pending_db_id(session: Any, name: str) -> int:
+    """A database the restore will create: its id is reserved now so the job can be found by it."""
+    return session.fe.catalog.allocate_ids()
+
+
+def restore_database(session: Any, db_name: str | None) -> tuple[str, int | None]:
+    """SHOW / CANCEL RESTORE may name a database that only a running restore is creating."""
+    name = db_name or session.database
+    if not name:
+        raise DorisError("No database selected", ER_NO_DB)
+    db = find_database(session.fe.catalog, name)
+    if db is not None:
+        return db.name, db.id
+    jobs = [j for j in session.fe.jobs.all() if j.type == "RESTORE" and j.db_name == name]
+    if jobs:
+        return name, jobs[-1].db_id
+    job_database(session, name)  # raises Doris's unknown database error
+    return name, None
+
+
+@handles(ShowRestore)
+async def show_restore(session: Any, node: ShowRestore) -> Any:
+    name, db_id = restore_database(session, node.args.get("db"))
+    require_on_db(session.user, name, "LOAD_PRIV")
+    matches = label_filter(node, "Label")
+    brief_form = bool(node.args.get("brief"))
+    jobs = [j for j in session.fe.jobs.of_db(db_id, "RESTORE") if matches(j.label)] if db_id else []
+    rows = [restore_row(j, session.fe.jobs.progress_of(j), brief_form) for j in jobs]
+    return text_result(restore_columns(brief_form), rows)
+
+
+@handles(CancelRestore)
+async def cancel_restore(session: Any, node: CancelRestore) -> None:
+    name, db_id = restore_database(session, node.args.get("db"))
+    if not has_privilege(session.user, "LOAD_PRIV", name):
+        raise access_denied_need("LOAD_PRIV")
+    await cancel_running(session, Database(id=db_id or -1, name=name), "RESTORE",
+                         "user cancelled, current state: {state}")
