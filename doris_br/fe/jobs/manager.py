@@ -112,6 +112,8 @@ class JobManager:
         try:
             if job_id in self._cancel_requests:
                 new = await runner.cancel(job, "COMMON_ERROR", self._cancel_requests.pop(job_id))
+            elif self.paused(job):
+                return
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:
                 new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
             else:
@@ -124,6 +126,13 @@ class JobManager:
             self.fe.catalog.commit([new])
         if new.state != job.state:
             self._wake.set()  # go on with the next state at once
+
+    def paused(self, job: Job) -> bool:
+        """Debug point for fault tests: ADMIN SET FRONTEND CONFIG ("debug_pause_job_states" =
+        "RESTORE.COMMIT,BACKUP.UPLOADING") holds such jobs in that state (cancels still go through).
+        It lives in memory only, so a restarted FE runs every job again."""
+        spec = self.fe.frontend_config.get("debug_pause_job_states", "")
+        return f"{job.type}.{job.state}" in {s.strip().upper() for s in spec.split(",")}
 
     def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
         return self.progress.setdefault(job.id, {})
