@@ -43,7 +43,7 @@ def test_whole_database_backup_layout_info_and_show(cluster: Cluster, tmp_path: 
                          "TaskErrMsg", "Status", "Timeout"]
     assert (row["SnapshotName"], row["DbName"], row["State"], row["Status"], row["Timeout"]) == (
         "snap1", "bk_whole", "FINISHED", "[OK]", "86400")
-    assert row["BackupObjs"] == "[`bk_whole`.`agg`], [`bk_whole`.`dup`], [`bk_whole`.`dup_view`], [`bk_whole`.`uniq`]"
+    assert row["BackupObjs"] == "[`bk_whole`.`agg`], [`bk_whole`.`dup`], [`bk_whole`.`uniq`], [`bk_whole`.`dup_view`]"
     assert int(row["JobId"]) > 0 and row["UnfinishedTasks"] == "" and row["TaskErrMsg"] == ""
     assert all(len(row[c]) == 19 for c in ("CreateTime", "SnapshotFinishedTime", "UploadFinishedTime",
                                             "FinishedTime"))
@@ -106,8 +106,8 @@ def test_backup_validation_errors(cluster: Cluster, tmp_path: Path) -> None:
     make_sales_db(cluster, "bk_err")
     create_local_repo(cluster, "bk_err_repo", tmp_path / "rw")
     (tmp_path / "ro").mkdir()
-    create_local_repo(cluster, "bk_err_rw_then_ro", tmp_path / "ro")
-    cluster.query("DROP REPOSITORY bk_err_rw_then_ro")
+    create_local_repo(cluster, "bk_err_ro", tmp_path / "ro")
+    cluster.query("DROP REPOSITORY bk_err_ro")
     cluster.query(f'CREATE READ ONLY REPOSITORY bk_err_ro WITH LOCAL ON LOCATION "file://{tmp_path}/ro"')
     backup_and_wait(cluster, "bk_err", "taken", "bk_err_repo", "ON (agg)")
     cases = {

@@ -87,7 +87,11 @@ class JobRunner:
 
         await asyncio.gather(*(one(t) for t in job.be_tasks if not t.done))
         tasks = tuple(attrs.evolve(t, done=True) if t.signature in finished else t for t in job.be_tasks)
-        return attrs.evolve(job, be_tasks=tasks, task_errors=errors), finished
+        # A finished task's counts are journaled, so Progress stays right after the job ends or the FE restarts.
+        done = {**job.plan.get("progress", {}), **{
+            str(sig): [p.files_done, p.files_total, p.bytes_done, p.bytes_total] for sig, p in finished.items()}}
+        plan = {**job.plan, "progress": done} if done else job.plan
+        return attrs.evolve(job, be_tasks=tasks, task_errors=errors, plan=plan), finished
 
     async def release_everywhere(self, job: Job) -> None:
         """Stop the job's BE tasks and drop its snapshots and staged files, on every BE (best effort)."""

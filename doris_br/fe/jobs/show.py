@@ -54,11 +54,15 @@ def unfinished_text(job: Job) -> str:
 def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
     """Doris's `[taskId: finished/total]`, with bytes done and total added."""
     parts = []
+    recorded = job.plan.get("progress", {})
     for task in job.be_tasks:
         p = live.get(task.signature)
-        if p is None:
+        counts = recorded.get(str(task.signature)) or (
+            [p.files_done, p.files_total, p.bytes_done, p.bytes_total] if p is not None else None)
+        if counts is None:
             continue
-        parts.append(f"[{task.signature}: {p.files_done}/{p.files_total} (bytes {p.bytes_done}/{p.bytes_total})]")
+        files_done, files_total, bytes_done, bytes_total = counts
+        parts.append(f"[{task.signature}: {files_done}/{files_total} (bytes {bytes_done}/{bytes_total})]")
     return ", ".join(parts)
 
 
