@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from doris_br.fe.frontend import journal_path
+from doris_br.fe.journal import journal_path
 from doris_br.metastore.backup import read_objects, write_backup
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.listing import format_rows, list_backups
