@@ -380,6 +380,18 @@ def test_backup_errors_leave_no_half_backup(cluster: Cluster, tmp_path: Path) ->
                        "--out", str(tmp_path / "out"))
     assert result.returncode == 1 and "Unknown database 'no_such_db'" in result.stderr
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    result = metastore("backup", "--data-dir", str(cluster.root), "--table", "no_dot")
+    assert result.returncode == 1 and "--table takes db.tbl, got 'no_dot'" in result.stderr
+    cluster.query("CREATE DATABASE IF NOT EXISTS ms_errors")
+    result = metastore("backup", "--data-dir", str(cluster.root), "--table", "ms_errors.nope")
+    assert result.returncode == 1 and "Unknown table 'nope' in database 'ms_errors'" in result.stderr
+    damaged = tmp_path / "damaged"
+    (damaged / "fe").mkdir(parents=True)
+    (damaged / "fe" / "meta.db").write_bytes(b"not sqlite " * 200)
+    result = metastore("backup", "--data-dir", str(damaged))
+    assert result.returncode == 1 and "cannot read the FE metadata" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (damaged / "meta_backups").exists() or list((damaged / "meta_backups").iterdir()) == []
     result = metastore("restore", str(tmp_path), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1 and "manifest.json is missing" in result.stderr
     with pytest.raises(pymysql.err.MySQLError):  # the server is untouched by all this

@@ -76,6 +76,9 @@ def guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Names
         except (MetastoreError, RuntimeError, OSError) as e:
             print(f"doris-br metastore: error: {e}", file=sys.stderr)
             return 1
+        except Exception as e:  # e.g. a journal object of an unexpected shape: still one line, still exit 1
+            print(f"doris-br metastore: error: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
 
     return run
 
