@@ -15,7 +15,9 @@ import pymysql
 import pytest
 
 from doris_br.metastore.errors import MetastoreError
+from doris_br.metastore.layout import file_names
 from doris_br.metastore.restore import target_objects
+from doris_br.metastore.scope import select_scope
 from tests.cluster import Cluster
 
 STAMP = r"\d{4}(_\d{2}){5}"
@@ -298,6 +300,25 @@ def test_table_restore_rolls_back_that_table_only(own_cluster: Cluster) -> None:
     # The rolled-back load is forgotten: its label is free, and the next load writes over its invisible files.
     c.query("INSERT INTO ms_t.events WITH LABEL l2 VALUES (4, 'd')")
     assert read_back(c, "SELECT * FROM ms_t.events ORDER BY k") == ["1\ta", "2\tb", "4\td"]
+
+
+def test_jobs_are_named_and_scoped_with_their_database() -> None:
+    """Backup and restore jobs (journal kind "jobs") go with their database, with the repositories they use and
+    those repositories' brokers; a backup and the restore of its snapshot may share a label."""
+    objects = {
+        "databases": {"1": {"id": 1, "name": "d1"}, "2": {"id": 2, "name": "d2"}},
+        "jobs": {"10": {"db_id": 1, "db_name": "d1", "label": "snap", "repo": "r1"},
+                 "11": {"db_id": 1, "db_name": "d1", "label": "snap", "repo": "r1"},
+                 "12": {"db_id": 2, "db_name": "d2", "label": "other", "repo": "r2"}},
+        "repositories": {"r1": {"id": 3, "name": "r1", "broker": "b1"}, "r2": {"id": 4, "name": "r2"}},
+        "brokers": {"b1@h:1": {"name": "b1", "host": "h", "port": 1}, "b2@h:2": {"name": "b2", "host": "h", "port": 2}},
+    }
+    selected = select_scope(objects, {"kind": "database", "database": "d1"})
+    assert sorted(selected["jobs"]) == ["10", "11"] and list(selected["repositories"]) == ["r1"]
+    assert list(selected["brokers"]) == ["b1@h:1"] and list(selected["databases"]) == ["1"]
+    names = file_names(selected)
+    assert [names[("jobs", k)] for k in ("10", "11")] == ["jobs/d1.snap.10.json", "jobs/d1.snap.11.json"]
+    assert names[("brokers", "b1@h:1")] == "brokers/b1@h:1.json"
 
 
 def test_scoped_restore_refuses_a_database_created_again() -> None:
