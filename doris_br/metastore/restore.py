@@ -28,6 +28,8 @@ from doris_br.metastore.scope import OWNED_KINDS, Scope, owned
 
 FIRST_ID = 10000  # as IdSequence starts
 JOURNAL_FILES = ("", "-wal", "-shm")
+# Fields holding ids the FE's object_id sequence handed out (others, like db_id or backend_id, refer to them).
+ID_FIELDS = frozenset({"id", "txn_id", "index_id", "job_id"})
 
 Change = tuple[str, str, str]  # (add | change | remove, kind, key)
 SIGNS = {"add": "+", "change": "~", "remove": "-"}
@@ -114,10 +116,9 @@ def load_backup(folder: Path, progress_mode: str = "auto") -> tuple[dict[str, An
 
 
 def _max_id(value: Any) -> int:
-    """The largest id anywhere in an object (ids of tablets and replicas are nested in partitions; a load
-    label's txn_id comes from the same sequence)."""
+    """The largest sequence-made id anywhere in an object: tablet and replica ids are nested in partitions."""
     if isinstance(value, dict):
-        found = [v for k, v in value.items() if (k == "id" or k.endswith("_id")) and type(v) is int]
+        found = [v for k, v in value.items() if k in ID_FIELDS and type(v) is int]
         return max([0, *found, *(_max_id(v) for v in value.values() if isinstance(v, dict | list))])
     if isinstance(value, list):
         return max([0, *(_max_id(v) for v in value)])
@@ -127,14 +128,14 @@ def _max_id(value: Any) -> int:
 def _sequences(current: Objects, target: Objects) -> dict[str, dict[str, Any]]:
     """Ids never go back: BEs may still hold tablets made after the backup, so an id handed out after the
     restore must be above both the old journal's sequence and every id the restored metadata uses."""
-    sequences = {**current.get("sequences", {}), **target.get("sequences", {})}
-    for name in sequences:
-        best = max(s.get("next_id", FIRST_ID) for s in (current.get("sequences", {}).get(name, {}),
-                                                          target.get("sequences", {}).get(name, {})) if s)
-        sequences[name] = {**sequences[name], "next_id": best}
+    now, then = current.get("sequences", {}), target.get("sequences", {})
+    sequences = {}
+    for name in now.keys() | then.keys() | {"object_id"}:
+        both = [s for s in (now.get(name), then.get(name)) if s]
+        sequences[name] = {"name": name, **(both[-1] if both else {}),
+                           "next_id": max([FIRST_ID, *(s.get("next_id", FIRST_ID) for s in both)])}
     highest = max([0, *(_max_id(b) for kind, objs in target.items() if kind != "sequences" for b in objs.values())])
-    seq = sequences.get("object_id", {"name": "object_id", "next_id": FIRST_ID})
-    sequences["object_id"] = {**seq, "next_id": max(seq["next_id"], highest + 1)}
+    sequences["object_id"]["next_id"] = max(sequences["object_id"]["next_id"], highest + 1)
     return sequences
 
 
