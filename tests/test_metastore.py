@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
 import pytest
 
+from doris_br.metastore.errors import MetastoreError
+from doris_br.metastore.layout import file_names
+from doris_br.metastore.restore import target_objects
+from doris_br.metastore.scope import select_scope
 from tests.cluster import Cluster
+
+STAMP = r"\d{4}(_\d{2}){5}"
 
 
 def metastore(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,6 +33,311 @@ def backed_up_path(result: subprocess.CompletedProcess[str]) -> Path:
     line = result.stdout.strip().splitlines()[-1]
     assert line.startswith("metadata store backed up to ")
     return Path(line.removeprefix("metadata store backed up to "))
+
+
+def backup(c: Cluster, *args: str) -> Path:
+    return backed_up_path(metastore("backup", "--data-dir", str(c.root), *args))
+
+
+def files_of(folder: Path) -> dict[str, list[str]]:
+    """kind folder -> its file names."""
+    return {d.name: sorted(f.name for f in d.iterdir()) for d in sorted(folder.iterdir()) if d.is_dir()}
+
+
+def read_json(folder: Path, rel: str) -> dict:
+    return json.loads((folder / rel).read_text())
+
+
+# ---- a cluster with metadata of every kind -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A table, the INSERTs that load it, and its rows as the mariadb CLI prints them (--batch)."""
+
+    name: str
+    ddl: str
+    inserts: tuple[str, ...]
+    order_by: str
+    rows: tuple[str, ...]
+
+
+LOADED = (
+    Loaded("ms_shop.orders",
+           "CREATE TABLE ms_shop.orders (id INT, dt DATE, amount DECIMAL(8, 2)) DUPLICATE KEY(id) "
+           "PARTITION BY RANGE(dt) (PARTITION p2024_01 VALUES LESS THAN ('2024-02-01'), "
+           "PARTITION p2024_02 VALUES LESS THAN ('2024-03-01')) DISTRIBUTED BY HASH(id) BUCKETS 2 "
+           "PROPERTIES ('replication_num' = '2')",
+           ("INSERT INTO ms_shop.orders WITH LABEL first_orders VALUES (1, '2024-01-05', 10.50), "
+            "(2, '2024-02-10', 3.25)",
+            "INSERT INTO ms_shop.orders VALUES (1, '2024-01-05', 10.50)"),
+           "id, dt",
+           ("1\t2024-01-05\t10.50", "1\t2024-01-05\t10.50", "2\t2024-02-10\t3.25")),
+    Loaded("ms_shop.stock",
+           "CREATE TABLE ms_shop.stock (sku VARCHAR(8), qty INT) UNIQUE KEY(sku) DISTRIBUTED BY HASH(sku) BUCKETS 3",
+           ("INSERT INTO ms_shop.stock VALUES ('a1', 5), ('b2', 7)", "INSERT INTO ms_shop.stock VALUES ('a1', 4)"),
+           "sku",
+           ("a1\t4", "b2\t7")),
+    Loaded("ms_shop.daily",
+           "CREATE TABLE ms_shop.daily (city VARCHAR(10), day DATE, pv BIGINT SUM) AGGREGATE KEY(city, day) "
+           "PARTITION BY LIST (city) (PARTITION p_north VALUES IN ('oslo'), PARTITION p_rest) "
+           "DISTRIBUTED BY HASH(day) BUCKETS 1 PROPERTIES ('replication_num' = '1')",
+           ("INSERT INTO ms_shop.daily VALUES ('oslo', '2024-01-01', 3), ('rome', '2024-01-01', 1)",
+            "INSERT INTO ms_shop.daily VALUES ('oslo', '2024-01-01', 4)"),
+           "city",
+           ("oslo\t2024-01-01\t7", "rome\t2024-01-01\t1")),
+    Loaded("ms_crm.customers",
+           "CREATE TABLE ms_crm.customers (id INT, name VARCHAR(20)) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) "
+           "BUCKETS 1 PROPERTIES ('replication_num' = '1')",
+           ("INSERT INTO ms_crm.customers VALUES (1, 'ada'), (2, 'bob')",),
+           "id",
+           ("1\tada", "2\tbob")),
+)
+
+
+def populate(c: Cluster) -> None:
+    """Two databases with tables of the three key models (range, list and no partitions) loaded by INSERT, one
+    load WITH LABEL, a view, users with database and table grants, and a repository."""
+    c.query("CREATE DATABASE ms_shop")
+    c.query("CREATE DATABASE ms_crm")
+    for table in LOADED:
+        for sql in (table.ddl, *table.inserts):
+            c.query(sql)
+    c.query("CREATE VIEW ms_shop.big_orders AS SELECT id, amount FROM ms_shop.orders WHERE amount > 5")
+    c.query("CREATE USER ms_reader IDENTIFIED BY 'pw'")
+    c.query("GRANT SELECT_PRIV ON ms_shop.* TO ms_reader")
+    c.query("CREATE USER ms_clerk")
+    c.query("GRANT LOAD_PRIV ON ms_shop.orders TO ms_clerk")
+    c.query("CREATE USER ms_crm_user")
+    c.query("GRANT SELECT_PRIV ON ms_crm.* TO ms_crm_user")
+    c.query(f'CREATE REPOSITORY ms_repo WITH LOCAL ON LOCATION "file://{c.root}/repo"')
+
+
+def read_back(c: Cluster, sql: str) -> list[str]:
+    out = c.mariadb(sql, extra=("--batch", "--skip-column-names"))
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def check_every_table(c: Cluster) -> None:
+    for table in LOADED:
+        assert read_back(c, f"SELECT * FROM {table.name} ORDER BY {table.order_by}") == list(table.rows), table.name
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A populated cluster for the tests that only back up and list."""
+    c = Cluster(tmp_path_factory.mktemp("shop")).start()
+    try:
+        populate(c)
+        yield c
+    finally:
+        c.stop()
+
+
+# ---- backups ---------------------------------------------------------------------------------------------------
+
+
+def test_system_backup_writes_one_named_json_file_per_object(shop: Cluster) -> None:
+    folder = backup(shop)
+    assert folder.parent == shop.root / "meta_backups" and re.fullmatch(f"meta_{STAMP}", folder.name)
+    files = files_of(folder)
+    assert sorted(files) == ["backends", "databases", "load_labels", "partitions", "repositories", "sequences",
+                             "tables", "users", "views"]
+    assert files["databases"] == ["ms_crm.json", "ms_shop.json"]
+    assert files["tables"] == ["ms_crm.customers.json", "ms_shop.daily.json", "ms_shop.orders.json",
+                               "ms_shop.stock.json"]
+    assert files["partitions"] == ["ms_crm.customers.customers.json", "ms_shop.daily.p_north.json",
+                                   "ms_shop.daily.p_rest.json", "ms_shop.orders.p2024_01.json",
+                                   "ms_shop.orders.p2024_02.json", "ms_shop.stock.stock.json"]
+    assert files["views"] == ["ms_shop.big_orders.json"]
+    assert files["load_labels"] == ["ms_shop.first_orders.json"]
+    assert files["repositories"] == ["ms_repo.json"] and files["sequences"] == ["object_id.json"]
+    assert {"ms_reader@%.json", "ms_clerk@%.json", "root@%.json"} <= set(files["users"])
+    assert all(re.fullmatch(r"\d+_127\.0\.0\.1_\d+\.json", f) for f in files["backends"])
+    assert len(files["backends"]) == 3
+    assert (folder / "tables" / "ms_shop.orders.json").read_text().startswith("{\n  ")  # pretty-printed
+
+    orders = read_json(folder, "tables/ms_shop.orders.json")
+    assert [c["name"] for c in orders["columns"]] == ["id", "dt", "amount"]
+    assert orders["keys_type"] == "DUP_KEYS" and orders["partition_kind"] == "RANGE"
+    assert read_json(folder, "tables/ms_shop.daily.json")["columns"][2]["aggregation"] == "SUM"
+    versions = {r["PartitionName"]: int(r["VisibleVersion"])
+                for r in shop.query_dicts("SHOW PARTITIONS FROM ms_shop.orders")}
+    backend_ids = {read_json(folder, f"backends/{f}")["id"] for f in files["backends"]}
+    for name, version in versions.items():
+        part = read_json(folder, f"partitions/ms_shop.orders.{name}.json")
+        assert part["table_id"] == orders["id"] and part["visible_version"] == version
+        assert len(part["tablets"]) == 2
+        for tablet in part["tablets"]:
+            assert len({r["backend_id"] for r in tablet["replicas"]}) == 2
+            assert {r["backend_id"] for r in tablet["replicas"]} <= backend_ids
+    assert sum(t["row_count"] for n in versions for t in read_json(
+        folder, f"partitions/ms_shop.orders.{n}.json")["tablets"]) == 3
+    assert "amount > 5" in read_json(folder, "views/ms_shop.big_orders.json")["sql"]
+    label = read_json(folder, "load_labels/ms_shop.first_orders.json")
+    assert label["label"] == "first_orders" and label["rows"] == 2 and label["table_id"] == orders["id"]
+    assert read_json(folder, "users/ms_clerk@%.json")["grants"] == [
+        {"db": "ms_shop", "table": "orders", "privileges": ["LOAD_PRIV"]}]
+
+    manifest = read_json(folder, "manifest.json")
+    assert manifest["scope"] == {"kind": "system"} and manifest["source"] == str(shop.root)
+    assert manifest["counts"] == {kind: len(names) for kind, names in files.items()}
+    for rel, entry in manifest["files"].items():
+        assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == entry["sha256"]
+    assert len(manifest["files"]) == sum(len(names) for names in files.values())
+
+
+def test_database_and_table_backups_hold_their_objects_and_dependencies(shop: Cluster) -> None:
+    project = backup(shop, "--database", "ms_shop")
+    assert re.fullmatch(f"project_ms_shop_{STAMP}", project.name)
+    files = files_of(project)
+    # Users granted on the database come along; no sequences, no other database, no repository (no jobs).
+    assert sorted(files) == ["backends", "databases", "load_labels", "partitions", "tables", "users", "views"]
+    assert files["databases"] == ["ms_shop.json"]
+    assert files["tables"] == ["ms_shop.daily.json", "ms_shop.orders.json", "ms_shop.stock.json"]
+    assert files["views"] == ["ms_shop.big_orders.json"] and files["load_labels"] == ["ms_shop.first_orders.json"]
+    assert files["users"] == ["ms_clerk@%.json", "ms_reader@%.json"]
+    assert len(files["backends"]) == 3  # stock's replicas are on every BE
+    assert read_json(project, "manifest.json")["scope"] == {"kind": "database", "database": "ms_shop"}
+
+    table = backup(shop, "--table", "ms_crm.customers")
+    assert re.fullmatch(f"table_ms_crm.customers_{STAMP}", table.name)
+    files = files_of(table)
+    assert sorted(files) == ["backends", "databases", "partitions", "tables"]
+    assert files["tables"] == ["ms_crm.customers.json"] and files["databases"] == ["ms_crm.json"]
+    replica = read_json(table, "partitions/ms_crm.customers.customers.json")["tablets"][0]["replicas"][0]
+    assert files["backends"] == [f for f in files_of(shop.root / "meta_backups" / project.name)["backends"]
+                                 if f.startswith(f"{replica['backend_id']}_")]  # only the BE holding it
+
+    orders = files_of(backup(shop, "--table", "ms_shop.orders"))
+    assert orders["load_labels"] == ["ms_shop.first_orders.json"] and orders["users"] == ["ms_clerk@%.json"]
+    assert "views" not in orders and orders["tables"] == ["ms_shop.orders.json"]
+
+
+def test_concurrent_backups_get_their_own_folders_and_list_shows_them(shop: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "backups"
+    # Two backups of one scope finishing in the same second: neither fails nor overwrites the other.
+    runs = [subprocess.Popen([sys.executable, "-m", "doris_br", "metastore", "backup", "--data-dir", str(shop.root),
+                              "--database", "ms_crm", "--out", str(out), "--progress", "on"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [subprocess.CompletedProcess(p.args, p.wait(timeout=60), *p.communicate()) for p in runs]
+    folders = {backed_up_path(r) for r in results}
+    assert len(folders) == 2 and all(f.parent == out for f in folders)
+    for r in results:  # the bar goes to stderr; stdout holds only the line scripts read
+        assert len(r.stdout.splitlines()) == 1 and "backing up metadata" in r.stderr
+    (out / ".tmp-interrupted").mkdir()  # what a killed backup leaves: never listed as a backup
+    listing = metastore("list", "--out", str(out))
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TIME", "SCOPE", "OBJECTS", "SIZE", "STATUS"]
+    rows = [line for line in lines if line.startswith("project_ms_crm_")]
+    assert len(rows) == 2 and ".tmp-" not in listing.stdout
+    for row in rows:
+        assert re.search(r" \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} +database ms_crm +\d+ +[\d.]+ (B|KiB) +OK$", row)
+    assert "databases=1" in listing.stdout and "tables=1" in listing.stdout and "users=1" in listing.stdout
+    assert metastore("list", "--out", str(tmp_path / "none")).stdout.startswith("no metadata backups in")
+
+
+# ---- restores --------------------------------------------------------------------------------------------------
+
+
+def test_restore_after_losing_the_journal_reads_every_table_back(own_cluster: Cluster) -> None:
+    c = own_cluster
+    populate(c)
+    folder = backup(c)
+    c.stop()
+    for suffix in ("", "-wal", "-shm"):
+        (c.root / "fe" / f"meta.db{suffix}").unlink(missing_ok=True)
+    done = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert done.returncode == 0, done.stderr
+    assert "+ tables/" in done.stdout and "(ms_shop.orders)" in done.stdout and "kept at" not in done.stdout
+    c.start()  # the BEs kept the data; the restored journal names their tablets and visible versions
+    check_every_table(c)
+    assert read_back(c, "SELECT * FROM ms_shop.big_orders ORDER BY id") == ["1\t10.50", "1\t10.50"]
+    c.connect("ms_reader", "pw").close()
+    assert c.query_dicts("SHOW GRANTS FOR ms_clerk")[0]["TablePrivs"] == "internal.ms_shop.orders: Load_priv"
+    assert [r["RepoName"] for r in c.query_dicts("SHOW REPOSITORIES")] == ["ms_repo"]
+    with pytest.raises(pymysql.err.MySQLError, match=r"Label \[first_orders\] has already been used"):
+        c.query("INSERT INTO ms_shop.orders WITH LABEL first_orders VALUES (9, '2024-01-09', 1)")
+    c.query("CREATE TABLE ms_crm.after (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1")  # new ids do not collide
+    c.query("INSERT INTO ms_crm.after VALUES (1)")
+    assert read_back(c, "SELECT * FROM ms_crm.after") == ["1"]
+    check_every_table(c)
+
+
+def test_table_restore_rolls_back_that_table_only(own_cluster: Cluster) -> None:
+    c = own_cluster
+    with c.connect() as conn, conn.cursor() as cur:
+        for sql in ("CREATE DATABASE ms_t", "USE ms_t",
+                    "CREATE TABLE events (k INT, v VARCHAR(8)) PARTITION BY RANGE(k) "
+                    "(PARTITION p1 VALUES LESS THAN ('10')) DISTRIBUTED BY HASH(k) BUCKETS 2",
+                    "CREATE TABLE notes (k INT, v VARCHAR(8)) DISTRIBUTED BY HASH(k) BUCKETS 1",
+                    "INSERT INTO events WITH LABEL l1 VALUES (1, 'a'), (2, 'b')",
+                    "INSERT INTO notes VALUES (1, 'n1')"):
+            cur.execute(sql)
+    folder = backup(c, "--table", "ms_t.events")
+    with c.connect(database="ms_t") as conn, conn.cursor() as cur:
+        for sql in ("ALTER TABLE events ADD PARTITION p2 VALUES LESS THAN ('20')",
+                    "INSERT INTO events WITH LABEL l2 VALUES (3, 'c'), (15, 'late')",
+                    "INSERT INTO notes VALUES (2, 'n2')"):
+            cur.execute(sql)
+    c.kill_fe()
+    dry = metastore("restore", str(folder), "--data-dir", str(c.root), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert re.search(r"^- partitions/\d+ \(ms_t\.events\.p2\)$", dry.stdout, re.M)
+    assert re.search(r"^~ partitions/\d+ \(ms_t\.events\.p1\)$", dry.stdout, re.M)  # its version goes back
+    assert re.search(r"^- load_labels/\d+/l2 \(ms_t\.l2\)$", dry.stdout, re.M)
+    assert "notes" not in dry.stdout and "dry run: 0 to add, 1 to change, 2 to remove" in dry.stdout
+    done = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert done.returncode == 0, done.stderr
+    kept = Path(done.stdout.split("the previous metadata is kept at ")[1].strip())
+    assert re.fullmatch(r"meta\.db\.before-restore-\d{14}", kept.name) and kept.parent == c.root / "fe"
+    c.start_fe(auto_backends=False)
+    assert [r["PartitionName"] for r in c.query_dicts("SHOW PARTITIONS FROM ms_t.events")] == ["p1"]
+    assert read_back(c, "SELECT * FROM ms_t.events ORDER BY k") == ["1\ta", "2\tb"]
+    assert read_back(c, "SELECT * FROM ms_t.notes ORDER BY k") == ["1\tn1", "2\tn2"]  # not rolled back
+    # The rolled-back load is forgotten: its label is free, and the next load writes over its invisible files.
+    c.query("INSERT INTO ms_t.events WITH LABEL l2 VALUES (4, 'd')")
+    assert read_back(c, "SELECT * FROM ms_t.events ORDER BY k") == ["1\ta", "2\tb", "4\td"]
+
+
+def test_jobs_are_named_and_scoped_with_their_database() -> None:
+    """Backup and restore jobs (journal kind "jobs") go with their database, with the repositories they use and
+    those repositories' brokers; a backup and the restore of its snapshot may share a label."""
+    objects = {
+        "databases": {"1": {"id": 1, "name": "d1"}, "2": {"id": 2, "name": "d2"}},
+        "jobs": {"10": {"db_id": 1, "db_name": "d1", "label": "snap", "repo": "r1"},
+                 "11": {"db_id": 1, "db_name": "d1", "label": "snap", "repo": "r1"},
+                 "12": {"db_id": 2, "db_name": "d2", "label": "other", "repo": "r2"}},
+        "repositories": {"r1": {"id": 3, "name": "r1", "broker": "b1"}, "r2": {"id": 4, "name": "r2"}},
+        "brokers": {"b1@h:1": {"name": "b1", "host": "h", "port": 1}, "b2@h:2": {"name": "b2", "host": "h", "port": 2}},
+    }
+    selected = select_scope(objects, {"kind": "database", "database": "d1"})
+    assert sorted(selected["jobs"]) == ["10", "11"] and list(selected["repositories"]) == ["r1"]
+    assert list(selected["brokers"]) == ["b1@h:1"] and list(selected["databases"]) == ["1"]
+    names = file_names(selected)
+    assert [names[("jobs", k)] for k in ("10", "11")] == ["jobs/d1.snap.10.json", "jobs/d1.snap.11.json"]
+    assert names[("brokers", "b1@h:1")] == "brokers/b1@h:1.json"
+
+
+def test_scoped_restore_refuses_a_database_created_again() -> None:
+    old_db = {"id": 10001, "name": "d"}
+    backup = {"databases": {"10001": old_db},
+              "tables": {"10002": {"id": 10002, "db_id": 10001, "name": "t"}}}
+    current = {"databases": {"10050": {"id": 10050, "name": "d"}}}  # dropped and created again
+    with pytest.raises(MetastoreError, match="two databases named 'd' \\(ids 10050 and 10001\\)"):
+        target_objects(current, backup, {"kind": "table", "database": "d", "table": "t"})
+
+
+def test_restored_ids_never_go_back() -> None:
+    partition = {"id": 10010, "table_id": 10002, "tablets": [{"id": 10011, "replicas": [{"id": 10012}]}]}
+    backup = {"partitions": {"10010": partition},
+              "sequences": {"object_id": {"name": "object_id", "next_id": 10005}}}
+    # Tablet and replica ids nested in a partition count, as do ids the old journal had handed out since.
+    assert target_objects({}, backup, {"kind": "system"})["sequences"]["object_id"]["next_id"] == 10013
+    current = {"sequences": {"object_id": {"name": "object_id", "next_id": 20000}}}
+    assert target_objects(current, backup, {"kind": "system"})["sequences"]["object_id"]["next_id"] == 20000
 
 
 def test_backup_list_and_restore_users_and_repositories(own_cluster: Cluster, tmp_path: Path) -> None:
@@ -86,6 +401,18 @@ def test_backup_errors_leave_no_half_backup(cluster: Cluster, tmp_path: Path) ->
                        "--out", str(tmp_path / "out"))
     assert result.returncode == 1 and "Unknown database 'no_such_db'" in result.stderr
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+    result = metastore("backup", "--data-dir", str(cluster.root), "--table", "no_dot")
+    assert result.returncode == 1 and "--table takes db.tbl, got 'no_dot'" in result.stderr
+    cluster.query("CREATE DATABASE IF NOT EXISTS ms_errors")
+    result = metastore("backup", "--data-dir", str(cluster.root), "--table", "ms_errors.nope")
+    assert result.returncode == 1 and "Unknown table 'nope' in database 'ms_errors'" in result.stderr
+    damaged = tmp_path / "damaged"
+    (damaged / "fe").mkdir(parents=True)
+    (damaged / "fe" / "meta.db").write_bytes(b"not sqlite " * 200)
+    result = metastore("backup", "--data-dir", str(damaged))
+    assert result.returncode == 1 and "cannot read the FE metadata" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (damaged / "meta_backups").exists() or list((damaged / "meta_backups").iterdir()) == []
     result = metastore("restore", str(tmp_path), "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 1 and "manifest.json is missing" in result.stderr
     with pytest.raises(pymysql.err.MySQLError):  # the server is untouched by all this

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from mysql_mimic import MysqlServer
@@ -18,7 +17,7 @@ from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe.backends import BackendRegistry, parse_host_port
 from doris_br.fe.catalog import Catalog, Grant, User
 from doris_br.fe.jobs.manager import JobManager
-from doris_br.fe.journal import Journal
+from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
 from doris_br.server import compat
@@ -31,10 +30,6 @@ log = logging.getLogger(__name__)
 mimic_server.Connection = DorisConnection  # type: ignore[misc]
 
 SYSTEM_DATABASES = ("information_schema",)
-
-
-def journal_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / "fe" / "meta.db"
 
 
 class Frontend:

@@ -24,6 +24,11 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 """
 
+def journal_path(data_dir: str | Path) -> Path:
+    """Where an FE keeps its journal in its data folder (the metastore commands find it there too)."""
+    return Path(data_dir) / "fe" / "meta.db"
+
+
 Put = tuple[str, str, dict[str, Any]]
 Delete = tuple[str, str]
 

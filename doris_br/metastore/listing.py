@@ -7,42 +7,53 @@ from pathlib import Path
 from typing import Any
 
 from doris_br.metastore import layout
+from doris_br.metastore.scope import scope_text
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _describe(folder: Path, stamp: str) -> dict[str, Any]:
+    """A backup's row; one whose manifest is missing or unreadable is shown as incomplete, not skipped."""
+    row: dict[str, Any] = {"name": folder.name, "path": str(folder), "size": folder_size(folder)}
+    try:
+        manifest = json.loads((folder / layout.MANIFEST).read_bytes())
+        row.update(time=manifest["created"], scope=scope_text(manifest["scope"]), counts=manifest["counts"],
+                   status="OK")
+    except (OSError, ValueError, KeyError, TypeError):
+        row.update(time=stamp, scope="?", counts={}, status="INCOMPLETE: no readable manifest")
+    return row
 
 
 def list_backups(out_dir: Path) -> list[dict[str, Any]]:
-    rows = []
     if not out_dir.is_dir():
-        return rows
+        return []
+    rows = []
     for folder in sorted(out_dir.iterdir()):
         match = layout.BACKUP_NAME.match(folder.name)
-        if not folder.is_dir() or match is None:
-            continue  # temporary (.tmp-...) and foreign folders are not backups
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        row: dict[str, Any] = {"name": folder.name, "path": str(folder), "size": size}
-        try:
-            manifest = json.loads((folder / layout.MANIFEST).read_bytes())
-            scope = manifest["scope"]
-            row.update(time=manifest["created"], scope=scope_text(scope), counts=manifest["counts"], status="OK")
-        except (OSError, ValueError, KeyError):
-            row.update(time=match["stamp"], scope="?", counts={}, status="INCOMPLETE: no readable manifest")
-        rows.append(row)
+        if folder.is_dir() and match is not None:  # temporary (.tmp-...) and foreign folders are not backups
+            rows.append(_describe(folder, match["stamp"]))
     return rows
 
 
-def scope_text(scope: dict[str, str]) -> str:
-    if scope["kind"] == "database":
-        return f"database {scope['database']}"
-    if scope["kind"] == "table":
-        return f"table {scope['database']}.{scope['table']}"
-    return "system"
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
-def format_rows(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'NAME':<48} {'TIME':<20} {'SCOPE':<28} {'OBJECTS':>8} {'SIZE':>10}  STATUS"]
+def format_rows(rows: list[dict[str, Any]], out_dir: Path) -> str:
+    if not rows:
+        return f"no metadata backups in {out_dir}"
+    width = max(len("NAME"), *(len(r["name"]) for r in rows))
+    lines = [f"{'NAME':<{width}}  {'TIME':<19}  {'SCOPE':<28}  {'OBJECTS':>7}  {'SIZE':>10}  STATUS"]
     for r in rows:
-        counts = ", ".join(f"{k}={v}" for k, v in r["counts"].items())
         total = sum(r["counts"].values())
-        lines.append(f"{r['name']:<48} {r['time']:<20} {r['scope']:<28} {total:>8} {r['size']:>10}  {r['status']}")
-        if counts:
-            lines.append(f"{'':<48} {counts}")
+        lines.append(f"{r['name']:<{width}}  {r['time']:<19}  {r['scope']:<28}  {total:>7}  "
+                     f"{human_size(r['size']):>10}  {r['status']}")
+        if r["counts"]:
+            lines.append(f"{'':<{width}}  " + ", ".join(f"{k}={v}" for k, v in r["counts"].items()))
     return "\n".join(lines)

@@ -1,4 +1,9 @@
-"""Check a metadata backup against its manifest and put it back into a stopped FE's data folder."""
+"""Check a metadata backup against its manifest and put it back into a stopped FE's data folder.
+
+Nothing is changed until the whole backup has been read and checked: every file listed, present, of the
+recorded size and checksum, and valid JSON. The new journal is built beside the old one and swapped in with
+one rename; the old one (with its WAL) is kept as `meta.db.before-restore-<time>`.
+"""
 
 from __future__ import annotations
 
@@ -6,76 +11,188 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from doris_br.fe.journal import Journal
 from doris_br.fe.lock import FeLock
 from doris_br.metastore import layout
-from doris_br.metastore.backup import MetastoreError, Objects, read_objects, select_scope
+from doris_br.metastore.backup import fsync_dir, read_objects
+from doris_br.metastore.errors import MetastoreError
+from doris_br.metastore.layout import Objects
+from doris_br.metastore.progress import progress
+from doris_br.metastore.scope import OWNED_KINDS, Scope, owned
 
-# What a database or table scope owns: a scoped restore replaces these and only upserts the rest.
-OWNED_KINDS = {"database": ("databases", "tables", "partitions", "views", "jobs"),
-               "table": ("tables", "partitions")}
+FIRST_ID = 10000  # as IdSequence starts
+JOURNAL_FILES = ("", "-wal", "-shm")
+# Fields holding ids the FE's object_id sequence handed out (others, like db_id or backend_id, refer to them).
+ID_FIELDS = frozenset({"id", "txn_id", "index_id", "job_id"})
+
+Change = tuple[str, str, str]  # (add | change | remove, kind, key)
+SIGNS = {"add": "+", "change": "~", "remove": "-"}
 
 
-def load_backup(folder: Path) -> tuple[dict[str, Any], Objects]:
-    """The manifest and every object, each file checked for presence, size, checksum and JSON."""
-    manifest_path = folder / layout.MANIFEST
-    if not manifest_path.is_file():
+@attrs.frozen
+class RestoreResult:
+    changes: list[Change]
+    target: Objects
+    previous: Objects
+    kept: list[Path]
+
+    def lines(self) -> list[str]:
+        """One line per change: `+ kind/key (name)`, the name shown where the key is only an id."""
+        both = {kind: {**self.previous.get(kind, {}), **self.target.get(kind, {})}
+                for kind in set(self.previous) | set(self.target)}
+        names = layout.file_names(both)
+        out = []
+        for op, kind, key in self.changes:
+            name = names[(kind, key)].split("/", 1)[1].removesuffix(".json")
+            shown = f" ({name})" if name != layout.safe(key) else ""
+            out.append(f"{SIGNS[op]} {kind}/{key}{shown}")
+        return out
+
+
+# ---- reading and checking a backup -------------------------------------------------------------------------
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / layout.MANIFEST
+    if not path.is_file():
         raise MetastoreError(f"{folder} is not a complete metadata backup: {layout.MANIFEST} is missing")
     try:
-        manifest = json.loads(manifest_path.read_bytes())
+        manifest = json.loads(path.read_bytes())
     except ValueError as e:
-        raise MetastoreError(f"{manifest_path} is damaged: {e}") from None
-    if manifest.get("format") != layout.FORMAT:
-        raise MetastoreError(f"{manifest_path}: unknown format {manifest.get('format')!r}")
+        raise MetastoreError(f"{path} is damaged: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
+        raise MetastoreError(f"{path}: not a {layout.FORMAT} manifest")
+    for field, kind in (("scope", dict), ("files", dict), ("counts", dict)):
+        if not isinstance(manifest.get(field), kind):
+            raise MetastoreError(f"{path} is damaged: '{field}' is missing or malformed")
+    return manifest
+
+
+def _read_object(folder: Path, rel: str, entry: dict[str, Any]) -> dict[str, Any]:
+    path = folder / rel
+    if not path.is_file():
+        raise MetastoreError(f"{rel} is listed in the manifest but missing")
+    data = path.read_bytes()
+    if len(data) != entry.get("size") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise MetastoreError(f"{rel} does not match the manifest (size or checksum differs): it was changed "
+                             "or truncated after the backup")
+    try:
+        body = json.loads(data)
+    except ValueError as e:
+        raise MetastoreError(f"{rel} is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise MetastoreError(f"{rel} does not hold a JSON object")
+    return body
+
+
+def load_backup(folder: Path, progress_mode: str = "auto") -> tuple[dict[str, Any], Objects]:
+    """The manifest and every object, each file checked for presence, size, checksum and JSON."""
+    manifest = _read_manifest(folder)
+    files: dict[str, Any] = manifest["files"]
     objects: Objects = {}
-    for rel, entry in sorted(manifest.get("files", {}).items()):
-        path = folder / rel
-        if not path.is_file():
-            raise MetastoreError(f"{rel} is listed in the manifest but missing")
-        data = path.read_bytes()
-        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise MetastoreError(f"{rel} does not match the manifest (size or checksum differs): it was changed "
-                                 "or truncated after the backup")
-        try:
-            body = json.loads(data)
-        except ValueError as e:
-            raise MetastoreError(f"{rel} is not valid JSON: {e}") from None
-        objects.setdefault(entry["kind"], {})[entry["key"]] = body
-    listed = set(manifest.get("files", {}))
+    with progress(len(files), "checking backup", progress_mode) as bar:
+        for rel, entry in sorted(files.items()):
+            if not isinstance(entry, dict) or "kind" not in entry or "key" not in entry:
+                raise MetastoreError(f"{folder / layout.MANIFEST} is damaged: bad entry for {rel}")
+            objects.setdefault(entry["kind"], {})[entry["key"]] = _read_object(folder, rel, entry)
+            bar.update(1)
     extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.json")
-                   if p.name != layout.MANIFEST and str(p.relative_to(folder)) not in listed)
+                   if p.name != layout.MANIFEST and str(p.relative_to(folder)) not in files)
     if extra:
         raise MetastoreError(f"files not in the manifest: {', '.join(extra[:5])}")
+    counts = {kind: len(objs) for kind, objs in objects.items()}
+    if counts != {k: v for k, v in manifest["counts"].items() if v}:
+        raise MetastoreError(f"{folder / layout.MANIFEST} is damaged: its counts do not match its files")
     return manifest, objects
 
 
-def target_objects(current: Objects, backup: Objects, scope: dict[str, str]) -> Objects:
-    """What the journal holds after the restore."""
-    if scope["kind"] == "system":
-        return {kind: dict(objs) for kind, objs in backup.items()}
+# ---- what the journal holds afterwards ----------------------------------------------------------------------
+
+
+def _max_id(value: Any) -> int:
+    """The largest sequence-made id anywhere in an object: tablet and replica ids are nested in partitions."""
+    if isinstance(value, dict):
+        found = [v for k, v in value.items() if k in ID_FIELDS and type(v) is int]
+        return max([0, *found, *(_max_id(v) for v in value.values() if isinstance(v, dict | list))])
+    if isinstance(value, list):
+        return max([0, *(_max_id(v) for v in value)])
+    return 0
+
+
+def _sequences(current: Objects, target: Objects) -> dict[str, dict[str, Any]]:
+    """Ids never go back: BEs may still hold tablets made after the backup, so an id handed out after the
+    restore must be above both the old journal's sequence and every id the restored metadata uses."""
+    now, then = current.get("sequences", {}), target.get("sequences", {})
+    sequences = {}
+    for name in now.keys() | then.keys() | {"object_id"}:
+        both = [s for s in (now.get(name), then.get(name)) if s]
+        sequences[name] = {"name": name, **(both[-1] if both else {}),
+                           "next_id": max([FIRST_ID, *(s.get("next_id", FIRST_ID) for s in both)])}
+    highest = max([0, *(_max_id(b) for kind, objs in target.items() if kind != "sequences" for b in objs.values())])
+    sequences["object_id"]["next_id"] = max(sequences["object_id"]["next_id"], highest + 1)
+    return sequences
+
+
+def _merge_scope(current: Objects, backup: Objects, scope: Scope) -> Objects:
+    """A scoped restore: the scope's objects as backed up, replacing what it holds now; its dependencies
+    (backends, users, repositories, ...) added where missing, never rolled back."""
     target = {kind: dict(objs) for kind, objs in current.items()}
     try:
-        owned_now = select_scope(current, scope)
-    except MetastoreError:  # the database or table is gone now: nothing to replace
-        owned_now = {}
-    for kind in OWNED_KINDS[scope["kind"]]:
-        for key in owned_now.get(kind, {}):
-            target.get(kind, {}).pop(key, None)
+        now = owned(current, scope)
+    except MetastoreError:  # the database or table is gone: nothing to replace
+        now = {}
+    for kind, objs in now.items():
+        for key in objs:
+            target[kind].pop(key, None)
     for kind, objs in backup.items():
-        target.setdefault(kind, {}).update(objs)
-    # Ids handed out after the restore must not collide with restored ones.
-    ids = [b["id"] for objs in target.values() for b in objs.values() if isinstance(b.get("id"), int)]
-    seq = target.setdefault("sequences", {}).get("object_id", {"name": "object_id", "next_id": 10000})
-    seq = {**seq, "next_id": max([seq["next_id"], *(i + 1 for i in ids)])}
-    target["sequences"]["object_id"] = seq
+        into = target.setdefault(kind, {})
+        if kind in OWNED_KINDS[scope["kind"]]:
+            into.update(objs)
+        else:
+            for key, body in objs.items():
+                into.setdefault(key, body)
     return target
 
 
-def diff(current: Objects, target: Objects) -> list[tuple[str, str, str]]:
-    """(op, kind, key) with op one of add, change, remove."""
+def _claim(seen: dict[Any, Any], name: Any, body: dict[str, Any], what: str) -> None:
+    if name in seen:
+        raise MetastoreError(f"restoring would leave two {what} (ids {seen[name]} and {body.get('id')}): it was "
+                             "dropped and created again since the backup; restore a backup of its database or "
+                             "of the whole system instead")
+    seen[name] = body.get("id")
+
+
+def _check_unique(target: Objects) -> None:
+    """Refuse a result the FE could not serve, e.g. a table backup whose database was dropped and created
+    again since: the backed-up database record and the new one would share a name."""
+    databases: dict[Any, Any] = {}
+    for body in target.get("databases", {}).values():
+        _claim(databases, body.get("name"), body, f"databases named '{body.get('name')}'")
+    relations: dict[Any, Any] = {}
+    for kind in ("tables", "views"):
+        for body in target.get(kind, {}).values():
+            _claim(relations, (body.get("db_id"), body.get("name")), body,
+                   f"tables or views named '{body.get('name')}' in one database")
+
+
+def target_objects(current: Objects, backup: Objects, scope: Scope) -> Objects:
+    """What the journal holds after the restore."""
+    if scope["kind"] == "system":
+        target = {kind: dict(objs) for kind, objs in backup.items()}
+    else:
+        target = _merge_scope(current, backup, scope)
+    _check_unique(target)
+    target["sequences"] = _sequences(current, target)
+    return {kind: objs for kind, objs in target.items() if objs}
+
+
+def diff(current: Objects, target: Objects) -> list[Change]:
     changes = []
     for kind in sorted(set(current) | set(target)):
         now, then = current.get(kind, {}), target.get(kind, {})
@@ -89,43 +206,65 @@ def diff(current: Objects, target: Objects) -> list[tuple[str, str, str]]:
     return changes
 
 
-def describe(kind: str, key: str, objects: Objects) -> str:
-    body = objects.get(kind, {}).get(key, {})
-    name = body.get("name") or body.get("label") or ""
-    return f"{kind}/{key}" + (f" ({name})" if name else "")
+# ---- writing the journal -----------------------------------------------------------------------------------
 
 
-def write_journal(journal_path: Path, objects: Objects) -> Path | None:
-    """Replace the journal with `objects`; the old one is kept beside it. Returns where it was kept."""
-    journal_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = journal_path.with_name(journal_path.name + ".restoring")
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(staging) + suffix).unlink(missing_ok=True)
-    new = Journal(staging)
-    new.commit([(kind, key, body) for kind, objs in objects.items() for key, body in objs.items()])
-    new.close()
-    kept = None
-    if journal_path.exists():
-        kept = journal_path.with_name(f"{journal_path.name}.before-restore-{time.strftime('%Y%m%d%H%M%S')}")
-        os.replace(journal_path, kept)
-        for suffix in ("-wal", "-shm"):
-            old = Path(str(journal_path) + suffix)
-            if old.exists():
-                os.replace(old, Path(str(kept) + suffix))
-    os.replace(staging, journal_path)
+def _with_suffixes(path: Path) -> Iterator[tuple[Path, str]]:
+    for suffix in JOURNAL_FILES:
+        yield Path(f"{path}{suffix}"), suffix
+
+
+def _kept_name(journal_path: Path) -> Path:
+    """meta.db.before-restore-<time>, numbered when two restores fall in one second."""
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    base = journal_path.with_name(f"{journal_path.name}.before-restore-{stamp}")
+    n = 1
+    while any(p.exists() for p, _ in _with_suffixes(base)):
+        n += 1
+        base = journal_path.with_name(f"{journal_path.name}.before-restore-{stamp}-{n}")
+    return base
+
+
+def _keep_old(journal_path: Path) -> list[Path]:
+    """Keep the old journal (and its WAL, which may hold committed changes) under a name of its own."""
+    base = _kept_name(journal_path)
+    kept = []
+    for path, suffix in _with_suffixes(journal_path):
+        if not path.exists():
+            continue
+        target = Path(f"{base}{suffix}")
+        if suffix:  # a WAL left beside the new journal would be replayed into it
+            os.replace(path, target)
+        else:  # a link: the old journal stays in place until the new one replaces it in one rename
+            os.link(path, target)
+        kept.append(target)
     return kept
 
 
-def restore(folder: Path, journal_path: Path, dry_run: bool) -> tuple[list[tuple[str, str, str]], Objects, Path | None]:
-    manifest, backup = load_backup(folder)
+def write_journal(journal_path: Path, objects: Objects) -> list[Path]:
+    """Replace the journal with `objects`; returns where the old journal's files were kept."""
+    journal_path.parent.mkdir(parents=True, exist_ok=True)
+    staging = journal_path.with_name(journal_path.name + ".restoring")
+    for path, _ in _with_suffixes(staging):
+        path.unlink(missing_ok=True)
+    new = Journal(staging)
+    new.commit([(kind, key, body) for kind, objs in objects.items() for key, body in objs.items()])
+    new.close()  # the last connection: SQLite checkpoints the WAL into the file and removes it
+    kept = _keep_old(journal_path)
+    os.replace(staging, journal_path)
+    fsync_dir(journal_path.parent)
+    return kept
+
+
+def restore(folder: Path, journal_path: Path, dry_run: bool, progress_mode: str = "auto") -> RestoreResult:
+    manifest, backup = load_backup(folder, progress_mode)
     lock = FeLock(journal_path.parent, purpose="restore metadata")
     if not dry_run:  # a dry run only reads, so it may look while the FE runs
         lock.acquire()
     try:
         current = read_objects(journal_path) if journal_path.exists() else {}
         target = target_objects(current, backup, manifest["scope"])
-        changes = diff(current, target)
-        kept = None if dry_run else write_journal(journal_path, target)
+        kept = [] if dry_run else write_journal(journal_path, target)
     finally:
         lock.release()
-    return changes, {**current, **target}, kept
+    return RestoreResult(diff(current, target), target, current, kept)

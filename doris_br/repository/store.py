@@ -20,6 +20,8 @@ from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
 
 CHUNK = 4 * 1024 * 1024
+# Files up to this size go to object stores in one PUT from memory.
+IN_MEMORY_PUT = 64 * 1024 * 1024
 
 
 class BadFile(Exception):
@@ -150,6 +152,14 @@ class RepositoryStore:
     def upload(self, local_path: str, directory: str, base_name: str) -> tuple[str, int, str]:
         """Upload a local file as `<base_name>.<md5>`; returns (stored name, size, md5)."""
         if self.atomic_put:
+            size = os.path.getsize(local_path)
+            if size <= IN_MEMORY_PUT:  # read once: the same bytes are hashed and sent
+                with open(local_path, "rb") as f:
+                    data = f.read()
+                md5 = hashlib.md5(data).hexdigest()
+                name = layout.with_md5(base_name, md5)
+                self.fs.pipe_file(f"{directory}/{name}", data)
+                return name, size, md5
             md5, size = file_md5(local_path)
             name = layout.with_md5(base_name, md5)
             self.fs.put_file(local_path, f"{directory}/{name}")
