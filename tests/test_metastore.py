@@ -18,6 +18,7 @@ from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import file_names
 from doris_br.metastore.restore import target_objects
 from doris_br.metastore.scope import select_scope
+from tests.backup_helpers import wait_job
 from tests.cluster import Cluster
 
 STAMP = r"\d{4}(_\d{2}){5}"
@@ -111,6 +112,8 @@ def populate(c: Cluster) -> None:
     c.query("CREATE USER ms_crm_user")
     c.query("GRANT SELECT_PRIV ON ms_crm.* TO ms_crm_user")
     c.query(f'CREATE REPOSITORY ms_repo WITH LOCAL ON LOCATION "file://{c.root}/repo"')
+    c.query("BACKUP SNAPSHOT ms_shop.ms_snap TO ms_repo ON (orders)")
+    assert wait_job(c, "BACKUP", "ms_shop", "ms_snap")["State"] == "FINISHED"
 
 
 def read_back(c: Cluster, sql: str) -> list[str]:
@@ -142,8 +145,12 @@ def test_system_backup_writes_one_named_json_file_per_object(shop: Cluster) -> N
     folder = backup(shop)
     assert folder.parent == shop.root / "meta_backups" and re.fullmatch(f"meta_{STAMP}", folder.name)
     files = files_of(folder)
-    assert sorted(files) == ["backends", "databases", "load_labels", "partitions", "repositories", "sequences",
-                             "tables", "users", "views"]
+    assert sorted(files) == ["backends", "databases", "jobs", "load_labels", "partitions", "repositories",
+                             "sequences", "tables", "users", "views"]
+    [job_file] = files["jobs"]
+    assert re.fullmatch(r"ms_shop\.ms_snap\.\d+\.json", job_file)
+    job = read_json(folder, f"jobs/{job_file}")
+    assert (job["type"], job["state"], job["repo"]) == ("BACKUP", "FINISHED", "ms_repo")
     assert files["databases"] == ["ms_crm.json", "ms_shop.json"]
     assert files["tables"] == ["ms_crm.customers.json", "ms_shop.daily.json", "ms_shop.orders.json",
                                "ms_shop.stock.json"]
@@ -192,8 +199,11 @@ def test_database_and_table_backups_hold_their_objects_and_dependencies(shop: Cl
     project = backup(shop, "--database", "ms_shop")
     assert re.fullmatch(f"project_ms_shop_{STAMP}", project.name)
     files = files_of(project)
-    # Users granted on the database come along; no sequences, no other database, no repository (no jobs).
-    assert sorted(files) == ["backends", "databases", "load_labels", "partitions", "tables", "users", "views"]
+    # Users granted on the database, its jobs and the repository they use come along; no sequences and no
+    # other database.
+    assert sorted(files) == ["backends", "databases", "jobs", "load_labels", "partitions", "repositories", "tables",
+                             "users", "views"]
+    assert files["repositories"] == ["ms_repo.json"] and len(files["jobs"]) == 1
     assert files["databases"] == ["ms_shop.json"]
     assert files["tables"] == ["ms_shop.daily.json", "ms_shop.orders.json", "ms_shop.stock.json"]
     assert files["views"] == ["ms_shop.big_orders.json"] and files["load_labels"] == ["ms_shop.first_orders.json"]

@@ -14,8 +14,10 @@ from doris_br.be.server import BackendService, handles
 from doris_br.repository.filesystems import StorageSpec
 from doris_br.repository.store import BadFile, RepositoryStore
 
-# Files moved at once per task: enough to keep a link busy, few enough for 2 cores.
+# Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
+# each request with a round trip, so more requests in flight pay off there.
 FILE_CONCURRENCY = 4
+OBJECT_STORE_CONCURRENCY = 2
 
 
 def _store(target: rpc.RepositoryTarget) -> RepositoryStore:
@@ -52,8 +54,9 @@ def release_snapshots(be: BackendService, task: rpc.ReleaseSnapshots) -> rpc.Don
     return rpc.Done()
 
 
-def _parallel(run: Run, jobs: list, fn) -> None:  # type: ignore[no-untyped-def, type-arg]
-    with ThreadPoolExecutor(max_workers=FILE_CONCURRENCY) as pool:
+def _parallel(run: Run, jobs: list, fn, store: RepositoryStore) -> None:  # type: ignore[no-untyped-def, type-arg]
+    workers = OBJECT_STORE_CONCURRENCY if store.atomic_put else FILE_CONCURRENCY
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for future in [pool.submit(fn, job) for job in jobs]:
             future.result()  # the first failure ends the task
             run.check_cancelled()
@@ -80,7 +83,7 @@ def submit_upload(be: BackendService, task: rpc.SubmitUpload) -> rpc.Done:
                 run.stored.setdefault(str(tablet_id), []).append(rpc.StoredFile(name, size, md5))
             run.file_done(size)
 
-        _parallel(run, jobs, upload)
+        _parallel(run, jobs, upload, store)
 
     be.tasks.submit(task.job_id, task.signature, work)
     return rpc.Done()
@@ -108,7 +111,7 @@ def submit_download(be: BackendService, task: rpc.SubmitDownload) -> rpc.Done:
                 raise rpc.TaskError("BAD_FILE", str(e)) from None
             run.file_done(f.size)
 
-        _parallel(run, jobs, download)
+        _parallel(run, jobs, download, store)
 
     be.tasks.submit(task.job_id, task.signature, work)
     return rpc.Done()
