@@ -17,7 +17,7 @@ from doris_br.repository.store import BadFile, RepositoryStore
 # Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
 # each request with a round trip, so more requests in flight pay off there.
 FILE_CONCURRENCY = 4
-OBJECT_STORE_CONCURRENCY = 2
+OBJECT_STORE_CONCURRENCY = 4
 
 
 def _store(target: rpc.RepositoryTarget) -> RepositoryStore:
