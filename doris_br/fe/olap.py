@@ -198,6 +198,13 @@ def session_database(session: Any, name: str | None) -> Database:
     return get_database(session.fe.catalog, name or session.database)
 
 
+def session_table(session: Any, qualified: tuple[str | None, str]) -> tuple[Database, Table]:
+    """A statement's `[db.]table`: the database (named or current) and the table, or Doris's errors."""
+    db_name, name = qualified
+    db = session_database(session, db_name)
+    return db, get_table(session.fe.catalog, db, name)
+
+
 def tables_of(catalog: Catalog, db: Database) -> list[Table]:
     return sorted((t for t in catalog.all(Table) if t.db_id == db.id), key=lambda t: t.name)
 

@@ -23,6 +23,7 @@ from doris_br.fe.olap import (
     partitions_of,
     resolve_partitions,
     session_database,
+    session_table,
     sortable_key,
     tables_of,
     views_of,
@@ -269,10 +270,8 @@ async def create_view(session: Any, node: CreateView) -> None:
 
 @handles(AlterTable)
 async def alter_table(session: Any, node: AlterTable) -> None:
-    db_name, name = node.this
-    db = session_database(session, db_name)
-    catalog = session.fe.catalog
-    table = get_table(catalog, db, name)
+    db, table = session_table(session, node.this)
+    name, catalog = table.name, session.fe.catalog
     require_on_table(session.user, "ALTER_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "ALTER TABLE")
     action = node.args["action"]
@@ -332,10 +331,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
 @handles(TruncateTable)
 async def truncate_table(session: Any, node: TruncateTable) -> None:
     """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
-    db_name, name = node.this
-    db = session_database(session, db_name)
-    catalog = session.fe.catalog
-    table = get_table(catalog, db, name)
+    db, table = session_table(session, node.this)
+    name, catalog = table.name, session.fe.catalog
     require_on_table(session.user, "LOAD_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "TRUNCATE TABLE")
     async with table_lock(table.id):

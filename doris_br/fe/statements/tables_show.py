@@ -22,6 +22,7 @@ from doris_br.fe.olap import (
     get_table,
     partitions_of,
     session_database,
+    session_table,
     tables_of,
     views_of,
 )
@@ -346,10 +347,8 @@ TABLET_COLUMNS = [
 
 @handles(ShowTablets)
 async def show_tablets(session: Any, node: ShowTablets) -> Any:
-    db_name, name = node.this
-    db = session_database(session, db_name)
+    db, table = session_table(session, node.this)
     catalog = session.fe.catalog
-    table = get_table(catalog, db, name)
     if not has_privilege(session.user, "ADMIN_PRIV"):
         raise DorisError("Access denied; you need (at least one of) the (ADMIN) privilege(s) for this operation",
                          1227)
