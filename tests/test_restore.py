@@ -20,6 +20,7 @@ from tests.backup_helpers import (
     wait_job,
 )
 from tests.cluster import Cluster
+from tests.s3server import S3Server
 
 TABLES = ("dup", "agg", "uniq")
 
@@ -144,6 +145,15 @@ def test_restore_into_a_second_cluster_from_the_same_repository(cluster: Cluster
         other.stop()
 
 
+def test_s3_round_trip(cluster: Cluster, s3: S3Server) -> None:
+    data = make_sales_db(cluster, "s3_src")
+    bucket = s3.create_bucket("restore-bucket")
+    cluster.query(f'CREATE REPOSITORY s3_restore WITH S3 ON LOCATION "s3://{bucket}/r" {s3.properties()}')
+    ts = backup_and_wait(cluster, "s3_src", "snap", "s3_restore")
+    restore_and_wait(cluster, "s3_dst", "snap", "s3_restore", ts)
+    assert table_rows(cluster, "s3_dst") == data
+
+
 def test_restore_through_the_mariadb_client(cluster: Cluster, tmp_path: Path) -> None:
     repo, ts, data = backed_up(cluster, tmp_path, "cli_src")
     done = cluster.mariadb(f'RESTORE SNAPSHOT cli_dst.snap FROM {repo} ON (agg) '
@@ -240,11 +250,11 @@ def test_show_restore_columns_filters_and_replication(cluster: Cluster, tmp_path
 
 def test_restore_needs_load_privilege(cluster: Cluster, tmp_path: Path) -> None:
     repo, ts, _ = backed_up(cluster, tmp_path, "priv_src")
-    cluster.query("CREATE USER 'reader'@'%' IDENTIFIED BY 'pw'")
-    cluster.query("GRANT SELECT_PRIV ON priv_src.* TO 'reader'@'%'")
+    cluster.query("CREATE USER 'restore_reader'@'%' IDENTIFIED BY 'pw'")
+    cluster.query("GRANT SELECT_PRIV ON priv_src.* TO 'restore_reader'@'%'")
     with pytest.raises(pymysql.MySQLError) as info:
         cluster.query(f"RESTORE SNAPSHOT priv_src.snap FROM {repo} PROPERTIES ('backup_timestamp' = '{ts}')",
-                      user="reader", password="pw")
+                      user="restore_reader", password="pw")
     assert info.value.args[0] == 1227 and "LOAD" in info.value.args[1]
 
 
