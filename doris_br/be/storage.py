@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -26,7 +28,14 @@ class Storage:
         return self.root / "be.port"
 
     def data_used_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        """Bytes under the root. Tablets and staging folders come and go while we walk (a restore drops its
+        tablets on cancel), so vanished entries are skipped: a heartbeat must not fail over them."""
+        total = 0
+        for folder, _, names in os.walk(self.root):  # os.walk ignores folders that vanish under it
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(folder, name)).st_size
+        return total
 
     def disk_usage(self) -> tuple[int, int]:
         usage = shutil.disk_usage(self.root)

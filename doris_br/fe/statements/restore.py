@@ -35,7 +35,7 @@ def check_restore_properties(properties: dict[str, str]) -> int:
     """Doris's checks; returns the replication number for new tables and partitions."""
     unknown = [k for k in properties if k not in KNOWN_PROPERTIES]
     if unknown:
-        raise DorisError(f"Unknown restore job properties: {unknown}")
+        raise DorisError(f"Unknown restore job properties: [{', '.join(unknown)}]")  # Java's List.toString
     if "backup_timestamp" not in properties:
         raise DorisError("Missing backup_timestamp property")
     for key in BOOLEAN_PROPERTIES:
