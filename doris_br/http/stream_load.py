@@ -321,9 +321,8 @@ async def stream_load(request: web.Request) -> web.Response:
                 ExistingJobStatus="FINISHED"))
         read_start = time.monotonic()
         body = await request.read()
-        read_ms = int((time.monotonic() - read_start) * 1000)
-        buffer = pa.py_buffer(body)
-        parsed = await asyncio.to_thread(parse, table, opts, buffer)
+        parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
+        read_ms = int((time.monotonic() - read_start) * 1000)  # receiving and parsing
         filtered = parsed.total - parsed.data.num_rows
         error_url = None
         if parsed.bad:
