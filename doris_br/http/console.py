@@ -154,7 +154,7 @@ async def table_page(request: web.Request, fe: Any, user: User) -> tuple[str, st
     if "partitions" in detail:
         body += "<h2>Partitions</h2>" + table_html(detail["partitions"], [
             "PartitionId", "PartitionName", "VisibleVersion", "State", "PartitionKey", "Range", "Buckets",
-            "ReplicationNum", "DataSize", "RowCount"], empty="No partitions.")
+            "ReplicationNum", "DataSize"], empty="No partitions.")
     create = detail["create"]
     body += "<h2>Definition</h2><pre>" + e(create.get("Create Table") or create.get("Create View")) + "</pre>"
     if has_privilege(user, "ADMIN_PRIV"):
