@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.cluster import Cluster  # noqa: E402
 
-ROW_BYTES = 52  # about, for the row shape written below
+ROW_BYTES = 45  # about, for the row shape written below
 
 
 def write_csv(path: Path, size_mb: int) -> int:
@@ -42,8 +42,11 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--buckets", type=int, default=8)
+    parser.add_argument("--keep", help="run in this folder and keep it (logs, data) instead of a temporary one")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         csv = Path(tmp) / "data.csv"
         rows = write_csv(csv, args.size_mb)
         size = csv.stat().st_size
