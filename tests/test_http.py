@@ -250,3 +250,25 @@ def test_job_views_and_progress_bars() -> None:
     page = jobs_html(rows)
     assert 'style="width: 75%"' in page and 'style="width: 100%"' in page and "No backup or restore jobs" in page
     assert 'id="jobs-empty" class="empty" style="display:none"' in page
+
+
+def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> None:
+    cluster.query("CREATE DATABASE IF NOT EXISTS sl_more")
+    cluster.query("CREATE TABLE sl_more.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "
+                  "(PARTITION p1 VALUES LESS THAN ('10'), PARTITION p2 VALUES LESS THAN ('20')) "
+                  "DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES ('replication_num' = '1')")
+    answer = stream_load(cluster, "sl_more", "r", b"k|v\n1|a\n15|b\n", format="csv_with_names", column_separator="|")
+    assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == 2, answer
+    # A row outside the named partitions fails the load.
+    answer = stream_load(cluster, "sl_more", "r", b"2\tc\n16\td\n", partitions="p1")
+    assert answer["Status"] == "Fail" and "no partition for this tuple" in answer["Message"], answer
+    answer = stream_load(cluster, "sl_more", "r", b"2\tc\n", partitions="p1")
+    assert answer["Status"] == "Success", answer
+    assert {r["PartitionName"]: r["VisibleVersion"] for r in cluster.query_dicts("SHOW PARTITIONS FROM sl_more.r")} \
+        == {"p1": "3", "p2": "2"}
+    for body, ratio in ((b"", "0"), (b"x\ty\n", "1")):
+        answer = stream_load(cluster, "sl_more", "r", body, max_filter_ratio=ratio)
+        assert answer["Status"] == "Fail" and "all partitions have no load data" in answer["Message"], answer
+    answer = stream_load(cluster, "sl_more", "r", b"1\ta\n", column_separator="||")
+    assert answer["Status"] == "Fail" and "column_separator must be one character" in answer["Message"]
+    assert cluster.query("SELECT k, v FROM sl_more.r ORDER BY k") == [(1, "a"), (2, "c"), (15, "b")]

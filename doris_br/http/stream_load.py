@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import logging
 import re
 import time
 import uuid
@@ -35,6 +36,7 @@ from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate
 from doris_br.schema import duckdb_type, type_params
 
+log = logging.getLogger(__name__)
 QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
 # Error logs of recent loads, served at /api/_load_error_log?file=<id> (the ErrorURL of the answer).
 ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
@@ -59,6 +61,8 @@ class Options:
     max_filter_ratio: float
     strip_outer_array: bool
     enclose: str | None
+    skip_lines: int = 0
+    partitions: list[str] | None = None
 
 
 @attrs.frozen
@@ -77,8 +81,9 @@ def _unescape(text: str) -> str:
 
 def options(headers: Any) -> Options:
     fmt = headers.get("format", "csv").strip().lower()
-    if fmt in ("csv_with_names", "csv_with_names_and_types"):
-        raise DorisError(f"format {fmt} is not supported; use csv or json")
+    skip = {"csv_with_names": 1, "csv_with_names_and_types": 2}.get(fmt, 0)  # their first lines are skipped
+    if skip:
+        fmt = "csv"
     if fmt not in ("csv", "json"):
         raise DorisError(f"unknown data format: {fmt}")
     cols = headers.get("columns")
@@ -102,9 +107,11 @@ def options(headers: Any) -> Options:
     if len(label) > 128 or not re.fullmatch(r"[-\w:.]+", label):
         raise DorisError(f"Label format error. regex: ^[-_A-Za-z0-9:.]{{1,128}}$, label: {label}")
     enclose = headers.get("enclose") or None
+    partitions = [p.strip().strip("`") for p in headers.get("partitions", "").split(",") if p.strip()] or None
     return Options(label=label, format=fmt, columns=names, separator=separator,
                    line_delimiter=_unescape(headers.get("line_delimiter", "\n")), max_filter_ratio=ratio,
-                   strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose)
+                   strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose,
+                   skip_lines=skip, partitions=partitions)
 
 
 # ---- parsing ----------------------------------------------------------------------------------------------
@@ -141,7 +148,8 @@ def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str,
 
     return pacsv.read_csv(
         pa.BufferReader(body),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20, use_threads=threads),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20, use_threads=threads,
+                                       skip_rows=opts.skip_lines),
         parse_options=pacsv.ParseOptions(delimiter=opts.separator, quote_char=opts.enclose or False,
                                          escape_char=False, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(column_types=types, null_values=["\\N"], strings_can_be_null=True,
@@ -200,10 +208,11 @@ def parse(table: Table, opts: Options, body: pa.Buffer) -> Parsed:
             pass
         invalid = []  # read again as text, in one thread so that skipped rows know their line numbers
         text = _csv_read(body, opts, names, dict.fromkeys(names, pa.string()), invalid, threads=False)
+        first = opts.skip_lines + 1
         bad = [(n, f"line {n}: {row}", f"the row has a wrong number of columns (the table takes {len(names)})")
                for n, row in invalid]
         skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
-        lines = np.setdiff1d(np.arange(1, text.num_rows + len(invalid) + 1), skipped)[:text.num_rows]
+        lines = np.setdiff1d(np.arange(first, first + text.num_rows + len(invalid)), skipped)[:text.num_rows]
         rows_text = None
     else:
         bad = []
@@ -321,7 +330,12 @@ async def stream_load(request: web.Request) -> web.Response:
                 ExistingJobStatus="FINISHED"))
         read_start = time.monotonic()
         body = await request.read()
-        parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
+        if not body.strip():
+            raise LoadFailed("all partitions have no load data: the request body is empty")
+        try:
+            parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
         read_ms = int((time.monotonic() - read_start) * 1000)  # receiving and parsing
         filtered = parsed.total - parsed.data.num_rows
         error_url = None
@@ -333,9 +347,11 @@ async def stream_load(request: web.Request) -> web.Response:
             raise LoadFailed(f"{QUALITY_ERROR}: {filtered} of {parsed.total} rows filtered, more than "
                              f"max_filter_ratio {opts.max_filter_ratio:g} allows; first bad row, {first_row}: "
                              f"{first_reason}", error_url)
+        if parsed.data.num_rows == 0:
+            raise LoadFailed("all partitions have no load data", error_url)
         write_start = time.monotonic()
         names = parsed.data.column_names
-        outcome = await load_arrow(fe, db, table, parsed.data, names, names, label=label)
+        outcome = await load_arrow(fe, db, table, parsed.data, names, names, opts.partitions, label)
         done = time.monotonic()
         answer = _answer(
             label, "Success", "OK", TxnId=outcome.txn_id, NumberTotalRows=parsed.total,
@@ -354,6 +370,9 @@ async def stream_load(request: web.Request) -> web.Response:
         status = "Label Already Exists" if "has already been used" in e.detail else "Fail"
         extra = {"ExistingJobStatus": "FINISHED"} if status != "Fail" else {}
         return web.json_response(_answer(label, status, f"errCode = 2, detailMessage = {e.detail}", **extra))
+    except Exception as e:  # never a traceback to the client
+        log.exception("stream load into %s.%s failed", db_name, table_name)
+        return web.json_response(_answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), status=500)
 
 
 async def load_error_log(request: web.Request) -> web.Response:
