@@ -11,6 +11,7 @@ then checks the row count through the MySQL port.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -37,6 +38,12 @@ def write_csv(path: Path, size_mb: int) -> int:
     return rows
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=1024)
@@ -57,18 +64,26 @@ def main() -> None:
                 "CREATE TABLE bench.t (id BIGINT, d DATE, name VARCHAR(32), amount DECIMAL(10, 2), score DOUBLE) "
                 f"DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS {args.buckets} "
                 f"PROPERTIES ('replication_num' = '{args.replicas}')")
+            procs = [cluster.fe, *cluster.bes]
+            cpu_before = [cpu_seconds(p.pid) for p in procs if p is not None]
             with open(csv, "rb") as body:
                 start = time.perf_counter()
                 answer = requests.put(f"{cluster.http}/api/bench/t/_stream_load", data=body, auth=("root", ""),
                                       headers={"label": "bench", "column_separator": ",", "Expect": "100-continue"},
                                       timeout=3600).json()
                 elapsed = time.perf_counter() - start
+            cpu = [cpu_seconds(p.pid) - b for p, b in zip([p for p in procs if p is not None], cpu_before,
+                                                          strict=True)]
             assert answer["Status"] == "Success", answer
             counted = cluster.query("SELECT count(*) FROM bench.t")[0][0]
             assert counted == rows == answer["NumberLoadedRows"], (counted, rows, answer)
             mb = size / (1 << 20)
             print(f"stream load: {rows} rows, {mb:.0f} MiB in {elapsed:.2f} s = {mb / elapsed:.1f} MB/s "
-                  f"(replication_num {args.replicas}, {args.buckets} buckets; FE LoadTimeMs {answer['LoadTimeMs']})")
+                  f"(replication_num {args.replicas}, {args.buckets} buckets)")
+            print(f"  FE: receive + parse {answer['ReadDataTimeMs']} ms, route + write + publish "
+                  f"{answer['WriteDataTimeMs']} ms; CPU seconds: FE {cpu[0]:.1f}, BEs "
+                  f"{' + '.join(f'{c:.1f}' for c in cpu[1:])}; {os.cpu_count()} CPUs, load average "
+                  f"{os.getloadavg()[0]:.1f}")
         finally:
             cluster.stop()
 

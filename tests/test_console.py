@@ -54,6 +54,9 @@ def test_console_pages_and_table_backup_button(cluster: Cluster, browser: Browse
 
     login(browser, cluster)
     assert "console_db" in browser.eval("document.body.innerText")
+    # Every asset comes from the FE itself.
+    assets = browser.eval("performance.getEntriesByType('resource').map(e => e.name)")
+    assert assets and all(a.startswith(cluster.http + "/") for a in assets), assets
     browser.screenshot(ARTIFACTS / "02-databases.png")
 
     pages = [("/", "01-cluster.png", "Backends"), ("/databases/console_db", "03-database.png", "orders"),

@@ -272,3 +272,20 @@ def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> No
     answer = stream_load(cluster, "sl_more", "r", b"1\ta\n", column_separator="||")
     assert answer["Status"] == "Fail" and "column_separator must be one character" in answer["Message"]
     assert cluster.query("SELECT k, v FROM sl_more.r ORDER BY k") == [(1, "a"), (2, "c"), (15, "b")]
+
+
+def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
+    s = requests.Session()
+    bad = s.post(f"{cluster.http}/login", data={"username": "root", "password": "x"}, allow_redirects=False,
+                 timeout=10)
+    assert bad.status_code == 401 and "doris_br_session" not in s.cookies
+    ok = s.post(f"{cluster.http}/login?next=/jobs", data={"username": "root", "password": ""},
+                allow_redirects=False, timeout=10)
+    assert ok.status_code == 302 and ok.headers["Location"] == "/jobs" and "doris_br_session" in s.cookies
+    assert "No backup or restore jobs." in s.get(f"{cluster.http}/jobs", timeout=10).text
+    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).json() == {"status": "OK", "data": []}
+    # A cookie alone does not make a state-changing call: the console's own header must come with it.
+    refused = s.post(f"{cluster.http}/rest/v1/meta_backups", json={"scope": "system"}, timeout=10)
+    assert refused.status_code == 403
+    s.get(f"{cluster.http}/logout", timeout=10)
+    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
