@@ -329,8 +329,10 @@ async def stream_load(request: web.Request) -> web.Response:
                 f"errCode = 2, detailMessage = Label [{label}] has already been used, relate to txn [{used.txn_id}]",
                 ExistingJobStatus="FINISHED"))
         read_start = time.monotonic()
-        body = await request.read()
-        if not body.strip():
+        chunks = [chunk async for chunk in request.content.iter_any()]
+        body = b"".join(chunks)  # one copy (request.read() makes two)
+        del chunks
+        if not body or body.isspace():
             raise LoadFailed("all partitions have no load data: the request body is empty")
         try:
             parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
