@@ -34,6 +34,9 @@ case "${1:-}" in
     command -v mariadb >/dev/null || need+=(mariadb-client)
     [ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
     command -v javac >/dev/null || need+=(default-jdk-headless)
+    command -v curl >/dev/null || need+=(curl)
+    # The console tests drive Debian's Chromium headless (through the DevTools protocol).
+    command -v chromium >/dev/null || need+=(chromium chromium-driver)
     if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
     venv test
     exec .venv/bin/python -m pytest "$@"

@@ -93,8 +93,9 @@ def cmd_start(args: argparse.Namespace) -> int:
             fe_args += ["--auto-backends", ",".join(addresses)]
         fe, line = spawn(fe_args, logs / "fe.log")
         port = line.split(" ready on ")[1].split()[0].rsplit(":", 1)[1]
-        print(f"doris-br is ready: mysql -h{fe_conf.host} -P{port} -uroot  ({len(backends)} BEs, data in "
-              f"{data_dir}, logs in {logs})", flush=True)
+        console = line.rsplit(" ", 1)[1] if "http://" in line else ""
+        print(f"doris-br is ready: mysql -h{fe_conf.host} -P{port} -uroot  console {console}  ({len(backends)} BEs, "
+              f"data in {data_dir}, logs in {logs})", flush=True)
         while not stopping:
             if fe.poll() is not None:
                 print(f"doris-br: the FE exited with code {fe.returncode}; see {logs / 'fe.log'}", flush=True)
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", dest="data_dir", help="where metadata and BE data live (./doris_br_data)")
         p.add_argument("--host", help="address to listen on (127.0.0.1)")
         p.add_argument("--query-port", dest="query_port", type=int, help="MySQL port (9030; 0 picks a free one)")
-        p.add_argument("--http-port", dest="http_port", type=int, help="HTTP port (8030)")
+        p.add_argument("--http-port", dest="http_port", type=int,
+                       help="HTTP port: Stream Load, REST API, console (8030; 0 picks a free one)")
 
     start = sub.add_parser("start", help="run one FE and N BEs until Ctrl-C")
     fe_options(start)

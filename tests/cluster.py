@@ -26,6 +26,7 @@ class Cluster:
         self.bes: list[subprocess.Popen[bytes] | None] = [None] * backends
         self.be_addresses: list[str] = [""] * backends
         self.port = 0
+        self.http_port = 0
         self.conf = root / "fe.conf"
         root.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(FAST_FE_CONF)
@@ -45,11 +46,18 @@ class Cluster:
         return self.be_addresses[i]
 
     def start_fe(self, auto_backends: bool = True) -> None:
-        args = ["fe", "--conf", str(self.conf), "--data-dir", str(self.root), "--query-port", str(self.port or 0)]
+        args = ["fe", "--conf", str(self.conf), "--data-dir", str(self.root), "--query-port", str(self.port or 0),
+                "--http-port", str(self.http_port or 0)]
         if auto_backends and any(self.be_addresses):
             args += ["--auto-backends", ",".join(a for a in self.be_addresses if a)]
         self.fe, line = spawn(args, self.root / "log" / "fe.log")
         self.port = int(line.split(" ready on ")[1].split()[0].rsplit(":", 1)[1])
+        self.http_port = int(line.rsplit("http://", 1)[1].rstrip("/ \n").rsplit(":", 1)[1])
+
+    @property
+    def http(self) -> str:
+        """The FE's HTTP base address: Stream Load, the REST API and the console."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def kill_fe(self, sig: int = signal.SIGKILL) -> None:
         assert self.fe is not None

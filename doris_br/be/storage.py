@@ -73,7 +73,9 @@ class Storage:
         if not path.parent.exists():
             raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        pq.write_table(table, tmp)
+        # Dictionary encoding pays off for text; on numbers it mostly fails over to plain at 3-4x the cost.
+        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        pq.write_table(table, tmp, use_dictionary=text or False)
         tmp.rename(path)
         return path.stat().st_size
 

@@ -45,6 +45,8 @@ class Frontend:
         self.frontend_config: dict[str, str] = {}
         # Last failed ping per repository, "<time>: <msg>" as SHOW REPOSITORIES prints it.
         self.repository_errors: dict[str, str] = {}
+        self.query_port = config.query_port
+        self.http_port = config.http_port  # the bound ports once serving
         self._bootstrap_users()
 
     def _bootstrap_users(self) -> None:
@@ -91,11 +93,15 @@ class Frontend:
         )
         await server.start_server(host=self.config.host, port=self.config.query_port)
         port = server.sockets()[0].getsockname()[1]
+        self.query_port = port
+        from doris_br.http.app import start_http
+
+        http, self.http_port = await start_http(self, self.config.host, self.config.http_port)
         heartbeats = asyncio.create_task(self.backends.heartbeat_forever())
         jobs = asyncio.create_task(self.jobs.run_forever())
-        # The line the launcher and the tests wait for; keep its shape.
-        print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot)",
-              flush=True)
+        # The line the launcher and the tests wait for; keep its shape (the console's address comes last).
+        print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot) "
+              f"http://{self.config.host}:{self.http_port}/", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -103,6 +109,7 @@ class Frontend:
         await stop.wait()
         heartbeats.cancel()
         jobs.cancel()
+        await http.cleanup()
         server.close()
         self.catalog.journal.close()
 

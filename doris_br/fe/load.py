@@ -236,9 +236,26 @@ async def insert(session: Any, node: exp.Insert) -> int:
         raise DorisError("Column count doesn't match value count", 1136)
     if data.num_rows == 0:
         return 0
-    label = node.meta.get("label")
+    outcome = await load_arrow(fe, db, table, data, source_columns, columns, named, node.meta.get("label"))
+    return outcome.rows
+
+
+@attrs.frozen
+class LoadOutcome:
+    rows: int
+    txn_id: int  # 0 when the load had no label
+
+
+async def load_arrow(fe: Any, db: Any, table: Table, data: pa.Table, source_columns: list[str],
+                     columns: list[str], named: list[str] | None = None, label: str | None = None) -> LoadOutcome:
+    """Load an Arrow table into `table` atomically, as one new version of each partition it touches.
+
+    `source_columns[i]` of `data` goes to table column `columns[i]`; other columns get their defaults. The
+    caller checks privileges. With a label, the label is recorded with the versions (and refused if used).
+    """
     if label is not None:
         _check_label(fe, db.id, label)
+    txn_id = 0
     async with table_lock(table.id):
         table = get_table(fe.catalog, db, table.name)  # as it is now that no other load runs
         partitions = _load_partitions(fe, table, named)
@@ -253,10 +270,11 @@ async def insert(session: Any, node: exp.Insert) -> int:
         extra = []
         if label is not None:
             _check_label(fe, db.id, label)
-            extra.append(LoadLabel(db_id=db.id, label=label, txn_id=fe.catalog.allocate_ids(), table_id=table.id,
+            txn_id = fe.catalog.allocate_ids()
+            extra.append(LoadLabel(db_id=db.id, label=label, txn_id=txn_id, table_id=table.id,
                                    rows=data.num_rows, finish_time_ms=now_ms()))
         await _write_and_publish(fe, table, partitions, routed, extra)
-    return data.num_rows
+    return LoadOutcome(rows=data.num_rows, txn_id=txn_id)
 
 
 def _check_label(fe: Any, db_id: int, label: str) -> None:

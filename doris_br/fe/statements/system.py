@@ -90,7 +90,7 @@ async def show_frontends(session: Any, node: ShowFrontends) -> Any:
     port = session.connection.stream.writer.get_extra_info("sockname")[1]
     now = int(time.time() * 1000)
     row = (
-        f"fe_{cfg.host.replace('.', '_')}_{port}", cfg.host, -1, cfg.http_port, port, -1, -1, "FOLLOWER",
+        f"fe_{cfg.host.replace('.', '_')}_{port}", cfg.host, -1, fe.http_port, port, -1, -1, "FOLLOWER",
         "true", 1, "true", "true", 0, time_text(fe.start_time * 1000), time_text(now), "true", "",
         f"doris-br-{__version__}", "Yes",
     )

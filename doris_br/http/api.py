@@ -1,0 +1,357 @@
+"""The REST API (JSON) behind the console: what SHOW statements tell, through the very same handlers.
+
+Each read runs the statement's handler (doris_br.fe.statements) for the authenticated user through a small
+session shim, so privileges and columns are exactly the MySQL port's. Secrets never leave: repositories
+are shown with `mask_secrets`, job details with every secret-looking key masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+from aiohttp import web
+from sqlglot import exp
+
+from doris_br.errors import DorisError
+from doris_br.fe import statements
+from doris_br.fe.catalog import SECRET_MARKERS, Repository, User, mask_secrets
+from doris_br.fe.olap import find_database, find_table, find_view
+from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
+from doris_br.http.auth import AuthFailed, authenticate
+from doris_br.metastore import layout
+from doris_br.metastore.backup import MetastoreError
+from doris_br.metastore.cli import run_backup
+from doris_br.metastore.listing import list_backups
+from doris_br.sql import parse
+
+ACCESS_DENIED = {1044, 1045, 1142, 1227}
+NOT_FOUND = {1049, 1146}
+CONSOLE_HEADER = "X-Doris-Console"
+
+
+class _Writer:
+    def __init__(self, port: int) -> None:
+        self._port = port
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", self._port) if name == "sockname" else None
+
+
+class _Connection:
+    def __init__(self, port: int) -> None:
+        self.stream = type("Stream", (), {"writer": _Writer(port)})()
+
+
+class HttpSession:
+    """Just what the SHOW handlers read from a MySQL session: the FE, the user, no current database."""
+
+    def __init__(self, fe: Any, user: User) -> None:
+        self.fe = fe
+        self.username = user.name
+        self.database: str | None = None
+        self.connection = _Connection(getattr(fe, "query_port", fe.config.query_port))
+
+    @property
+    def user(self) -> User:
+        user = self.fe.find_user(self.username)
+        return user if user is not None else User(self.username)
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+async def run_show(fe: Any, user: User, sql: str) -> list[dict[str, Any]]:
+    """Run one SHOW/DESC statement for `user` through its handler; the rows as dicts."""
+    session = HttpSession(fe, user)
+    node = parse(sql)[0]
+    if isinstance(node, exp.Show):
+        result = await statements.show(session, node)
+        if result is statements.NOT_HANDLED:
+            raise DorisError(f"Unsupported statement: {sql}")
+    else:
+        result = await statements.execute(session, node, sql)
+    rows, columns = result
+    names = [c.name for c in columns]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def masked(value: Any) -> Any:
+    """A job's details as JSON may show them: every key that looks like a secret is *XXX, at any depth."""
+    if isinstance(value, dict):
+        return {k: ("*XXX" if isinstance(k, str) and any(m in k.lower() for m in SECRET_MARKERS) else masked(v))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _as_dict(job: Any) -> dict[str, Any]:
+    if isinstance(job, dict):
+        return dict(job)
+    if attrs.has(type(job)):
+        return attrs.asdict(job, recurse=True)
+    if dataclasses.is_dataclass(job) and not isinstance(job, type):
+        return dataclasses.asdict(job)
+    for method in ("to_dict", "as_dict"):
+        if callable(getattr(job, method, None)):
+            return dict(getattr(job, method)())
+    return {k: v for k, v in vars(job).items() if not k.startswith("_")}
+
+
+def _first(d: dict[str, Any], *names: str) -> Any:
+    for n in names:
+        if d.get(n) not in (None, ""):
+            return d[n]
+    return None
+
+
+def progress_percent(d: dict[str, Any]) -> float | None:
+    """0..100 from whatever the job tells: progress (0..1, 0..100 or "3/10"), or done and total counts."""
+    value = _first(d, "progress", "progress_pct", "percent")
+    if isinstance(value, str):
+        text = value.strip().rstrip("%")
+        if "/" in text:
+            done, _, total = text.partition("/")
+            try:
+                return 100.0 * float(done) / float(total) if float(total) else 100.0
+            except ValueError:
+                return None
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(0.0, min(100.0, float(value) * 100 if 0 <= value <= 1 and "progress" in d else float(value)))
+    done = _first(d, "done_tasks", "finished_tasks", "done", "finished")
+    total = _first(d, "total_tasks", "total")
+    if isinstance(done, int | float) and isinstance(total, int | float):
+        return 100.0 * done / total if total else 100.0
+    state = str(_first(d, "state", "status") or "").upper()
+    if state == "FINISHED":
+        return 100.0
+    return None
+
+
+def job_view(job: Any) -> dict[str, Any]:
+    d = _as_dict(job)
+    kind = _first(d, "kind", "type", "job_type") or type(job).__name__.removesuffix("Job")
+    pct = progress_percent(d)
+    return {
+        "id": _first(d, "id", "job_id"),
+        "kind": str(kind).upper(),
+        "label": _first(d, "label", "snapshot", "name"),
+        "database": _first(d, "db_name", "database", "db"),
+        "state": _first(d, "state", "status"),
+        "progress": None if pct is None else round(pct, 1),
+        "detail": masked(d),
+    }
+
+
+def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
+    """Backup and restore jobs the user may see; `Frontend.jobs` (when the FE has jobs) in any shape."""
+    source = getattr(fe, "jobs", None)
+    if source is None:
+        return []
+    if callable(source):
+        source = source()
+    if isinstance(source, dict):
+        source = source.values()
+    out = []
+    for job in source:
+        view = job_view(job)
+        db = view["database"]
+        if has_privilege(user, "ADMIN_PRIV") or (db and has_any_on_db(user, str(db))):
+            out.append(view)
+    return sorted(out, key=lambda v: (str(v["id"]) if v["id"] is not None else ""), reverse=True)
+
+
+def meta_backups_dir(fe: Any) -> Path:
+    return Path(fe.config.data_dir).resolve() / "meta_backups"
+
+
+def scope_from(body: dict[str, Any]) -> dict[str, str]:
+    kind = str(body.get("scope") or body.get("kind") or "system").lower()
+    if kind == "system":
+        return {"kind": "system"}
+    database = str(body.get("database") or "")
+    if not database:
+        raise MetastoreError(f"a {kind} backup needs a database")
+    if kind == "database":
+        return {"kind": "database", "database": database}
+    if kind == "table":
+        table = str(body.get("table") or "")
+        if not table:
+            raise MetastoreError("a table backup needs a table")
+        return {"kind": "table", "database": database, "table": table}
+    raise MetastoreError(f"unknown scope {kind!r}: system, database or table")
+
+
+async def start_meta_backup(fe: Any, user: User, body: dict[str, Any]) -> dict[str, Any]:
+    require_global(user, "ADMIN_PRIV")
+    scope = scope_from(body)
+    path = await asyncio.to_thread(run_backup, fe.config.data_dir, scope, None, False)
+    row = next((r for r in list_backups(path.parent) if r["name"] == path.name), None)
+    return {"name": path.name, "path": str(path), "scope": scope, **({"backup": row} if row else {})}
+
+
+def backup_zip(fe: Any, name: str) -> bytes:
+    folder = meta_backups_dir(fe) / name
+    if not layout.BACKUP_NAME.match(name) or "/" in name or not folder.is_dir():
+        raise MetastoreError(f"no metadata backup named {name}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                z.write(path, f"{name}/{path.relative_to(folder)}")
+    return buffer.getvalue()
+
+
+# ---- routes ----------------------------------------------------------------------------------------------
+
+
+def error_response(e: Exception) -> web.Response:
+    if isinstance(e, AuthFailed):
+        return web.json_response({"status": "FAILED", "msg": e.message}, status=401,
+                                 headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
+    if isinstance(e, DorisError):
+        code = int(getattr(e, "code", 0) or 0)
+        status = 403 if code in ACCESS_DENIED else 404 if code in NOT_FOUND else 400
+        return web.json_response({"status": "FAILED", "msg": e.detail, "code": code}, status=status)
+    return web.json_response({"status": "FAILED", "msg": str(e)}, status=400)
+
+
+def api(fn):  # type: ignore[no-untyped-def]
+    """Authenticate, run, answer {"status": "OK", "data": ...}; errors as JSON with 401/403/404/400."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            user, how = authenticate(request)
+            if request.method != "GET" and how == "cookie" and request.headers.get(CONSOLE_HEADER) != "1":
+                raise DorisError("a console request must carry the X-Doris-Console header", 1227)
+            result = await fn(request, request.app["fe"], user)
+        except (AuthFailed, DorisError, MetastoreError) as e:
+            return error_response(e)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return web.json_response({"status": "OK", "data": result})
+
+    return handler
+
+
+@api
+async def get_frontends(request: web.Request, fe: Any, user: User) -> Any:
+    return await run_show(fe, user, "SHOW FRONTENDS")
+
+
+@api
+async def get_backends(request: web.Request, fe: Any, user: User) -> Any:
+    return await run_show(fe, user, "SHOW BACKENDS")
+
+
+@api
+async def get_databases(request: web.Request, fe: Any, user: User) -> Any:
+    return [r["Database"] for r in await run_show(fe, user, "SHOW DATABASES")]
+
+
+def _visible_db(fe: Any, user: User, name: str) -> Any:
+    db = find_database(fe.catalog, name)
+    if db is None or not has_any_on_db(user, db.name):
+        raise DorisError(f"Unknown database '{name}'", 1049)
+    return db
+
+
+@api
+async def get_tables(request: web.Request, fe: Any, user: User) -> Any:
+    db = _visible_db(fe, user, request.match_info["db"])
+    rows = await run_show(fe, user, f"SHOW FULL TABLES FROM {quote(db.name)}")
+    return [{"name": r[f"Tables_in_{db.name}"], "type": r["Table_type"]} for r in rows]
+
+
+async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str, Any]:
+    db = _visible_db(fe, user, db_name)
+    found = find_table(fe.catalog, db, name) or find_view(fe.catalog, db, name)
+    if found is None or not any(has_privilege(user, p, db.name, found.name) for p in (
+            "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV")):
+        raise DorisError(f"Unknown table '{name}'", 1146)
+    full = f"{quote(db.name)}.{quote(found.name)}"
+    detail: dict[str, Any] = {"database": db.name, "name": found.name,
+                              "columns": await run_show(fe, user, f"DESC {full}"),
+                              "create": (await run_show(fe, user, f"SHOW CREATE TABLE {full}"))[0]}
+    if find_table(fe.catalog, db, name) is not None:
+        detail["partitions"] = await run_show(fe, user, f"SHOW PARTITIONS FROM {full}")
+    return detail
+
+
+@api
+async def get_table(request: web.Request, fe: Any, user: User) -> Any:
+    return await table_detail(fe, user, request.match_info["db"], request.match_info["table"])
+
+
+async def repositories(fe: Any, user: User) -> list[dict[str, Any]]:
+    rows = await run_show(fe, user, "SHOW REPOSITORIES")
+    for row in rows:
+        repo = fe.catalog.get(Repository, row["RepoName"])
+        row["Properties"] = mask_secrets(dict(repo.properties)) if repo is not None else {}
+    return rows
+
+
+@api
+async def get_repositories(request: web.Request, fe: Any, user: User) -> Any:
+    return await repositories(fe, user)
+
+
+@api
+async def get_snapshots(request: web.Request, fe: Any, user: User) -> Any:
+    return await run_show(fe, user, f"SHOW SNAPSHOT ON {quote(request.match_info['repo'])}")
+
+
+@api
+async def get_jobs(request: web.Request, fe: Any, user: User) -> Any:
+    return jobs(fe, user)
+
+
+@api
+async def get_meta_backups(request: web.Request, fe: Any, user: User) -> Any:
+    require_global(user, "ADMIN_PRIV")
+    return await asyncio.to_thread(list_backups, meta_backups_dir(fe))
+
+
+@api
+async def post_meta_backup(request: web.Request, fe: Any, user: User) -> Any:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        raise MetastoreError("the request body must be JSON") from None
+    return await start_meta_backup(fe, user, body if isinstance(body, dict) else {})
+
+
+@api
+async def download_meta_backup(request: web.Request, fe: Any, user: User) -> Any:
+    require_global(user, "ADMIN_PRIV")
+    name = request.match_info["name"]
+    data = await asyncio.to_thread(backup_zip, fe, name)
+    return web.Response(body=data, content_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.zip"'})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/rest/v1/frontends", get_frontends)
+    app.router.add_get("/rest/v1/backends", get_backends)
+    app.router.add_get("/rest/v1/databases", get_databases)
+    app.router.add_get("/rest/v1/databases/{db}/tables", get_tables)
+    app.router.add_get("/rest/v1/databases/{db}/tables/{table}", get_table)
+    app.router.add_get("/rest/v1/repositories", get_repositories)
+    app.router.add_get("/rest/v1/repositories/{repo}/snapshots", get_snapshots)
+    app.router.add_get("/rest/v1/jobs", get_jobs)
+    app.router.add_get("/rest/v1/meta_backups", get_meta_backups)
+    app.router.add_post("/rest/v1/meta_backups", post_meta_backup)
+    app.router.add_get("/rest/v1/meta_backups/{name}/download", download_meta_backup)

@@ -1,0 +1,384 @@
+"""Stream Load: `curl --location-trusted -u user:pw -H "label:l1" -T data.csv http://fe:8030/api/db/tbl/_stream_load`.
+
+Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
+(`doris_br.fe.load.load_arrow`): one new version per touched partition, published with the label at once.
+
+Parsing is pyarrow's (multi-threaded CSV and JSON readers, typed by the table's schema). When the typed
+read fails or a row breaks a constraint, the data is read again as text and every row is checked in DuckDB
+(TRY_CAST per column), so a bad row is named in the answer and `max_filter_ratio` can let it be filtered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import logging
+import re
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+from aiohttp import web
+
+from doris_br import duck
+from doris_br.errors import DorisError
+from doris_br.fe.load import load_arrow
+from doris_br.fe.olap import LoadLabel, Table, get_database, get_table
+from doris_br.fe.privileges import require_on_table
+from doris_br.http.auth import AuthFailed, authenticate
+from doris_br.schema import duckdb_type, type_params
+
+log = logging.getLogger(__name__)
+QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
+# Error logs of recent loads, served at /api/_load_error_log?file=<id> (the ErrorURL of the answer).
+ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
+MAX_ERROR_LOGS = 100
+MAX_LOGGED_ROWS = 1000
+
+
+class LoadFailed(Exception):
+    def __init__(self, message: str, error_log: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_log = error_log
+
+
+@attrs.frozen
+class Options:
+    label: str
+    format: str
+    columns: list[str] | None
+    separator: str
+    line_delimiter: str
+    max_filter_ratio: float
+    strip_outer_array: bool
+    enclose: str | None
+    skip_lines: int = 0
+    partitions: list[str] | None = None
+
+
+@attrs.frozen
+class Parsed:
+    data: pa.Table
+    total: int
+    bad: list[tuple[str, str]]  # (row, reason) of the filtered rows, in file order
+
+
+def _unescape(text: str) -> str:
+    """Doris's separators: `\\t`, `\\x01` and plain characters."""
+    if text.lower().startswith("\\x") and len(text) > 2:
+        return bytes.fromhex(text[2:]).decode("latin-1")
+    return codecs.decode(text, "unicode_escape") if "\\" in text else text
+
+
+def options(headers: Any) -> Options:
+    fmt = headers.get("format", "csv").strip().lower()
+    skip = {"csv_with_names": 1, "csv_with_names_and_types": 2}.get(fmt, 0)  # their first lines are skipped
+    if skip:
+        fmt = "csv"
+    if fmt not in ("csv", "json"):
+        raise DorisError(f"unknown data format: {fmt}")
+    cols = headers.get("columns")
+    names = None
+    if cols is not None and cols.strip():
+        names = [c.strip().strip("`") for c in cols.split(",")]
+        if any("=" in c for c in names):
+            raise DorisError("column mappings (columns: k, v=expr) are not supported; list the file's columns")
+        if len({n.lower() for n in names}) != len(names):
+            raise DorisError(f"Duplicate column in columns header: {cols}")
+    separator = _unescape(headers.get("column_separator", "\t"))
+    if len(separator) != 1:
+        raise DorisError(f"column_separator must be one character, got {separator!r}")
+    try:
+        ratio = float(headers.get("max_filter_ratio", "0"))
+    except ValueError:
+        raise DorisError(f"max_filter_ratio must be a number, got {headers.get('max_filter_ratio')!r}") from None
+    if not 0 <= ratio <= 1:
+        raise DorisError("max_filter_ratio must be between 0 and 1")
+    label = headers.get("label") or str(uuid.uuid4())
+    if len(label) > 128 or not re.fullmatch(r"[-\w:.]+", label):
+        raise DorisError(f"Label format error. regex: ^[-_A-Za-z0-9:.]{{1,128}}$, label: {label}")
+    enclose = headers.get("enclose") or None
+    partitions = [p.strip().strip("`") for p in headers.get("partitions", "").split(",") if p.strip()] or None
+    return Options(label=label, format=fmt, columns=names, separator=separator,
+                   line_delimiter=_unescape(headers.get("line_delimiter", "\n")), max_filter_ratio=ratio,
+                   strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose,
+                   skip_lines=skip, partitions=partitions)
+
+
+# ---- parsing ----------------------------------------------------------------------------------------------
+
+
+def _targets(table: Table, opts: Options) -> list[str]:
+    if opts.columns is None:
+        return [c.name for c in table.columns]
+    return [table.column(n).name for n in opts.columns]
+
+
+def _problems(table: Table, data: pa.Table) -> bool:
+    """Whether typed rows break a constraint the load would refuse (NULL in NOT NULL, VARCHAR too long)."""
+    for name in data.column_names:
+        c = table.column(name)
+        col = data.column(name)
+        if not c.nullable and col.null_count:
+            return True
+        if c.type.startswith(("varchar", "char")) and len(col):
+            longest = pc.max(pc.binary_length(col)).as_py()
+            if longest is not None and longest > type_params(c.type)[0]:
+                return True
+    return False
+
+
+def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str, pa.DataType],
+              invalid: list[tuple[int, str]], threads: bool = True) -> pa.Table:
+    if opts.line_delimiter not in ("\n", "\r\n"):
+        raise DorisError("line_delimiter other than \\n is not supported")
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number or 0, row.text))
+        return "skip"
+
+    return pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20, use_threads=threads,
+                                       skip_rows=opts.skip_lines),
+        parse_options=pacsv.ParseOptions(delimiter=opts.separator, quote_char=opts.enclose or False,
+                                         escape_char=False, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types=types, null_values=["\\N"], strings_can_be_null=True,
+                                             quoted_strings_can_be_null=False))
+
+
+def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]]) -> list[tuple[int, dict]]:
+    """The JSON objects with their line (JSON lines) or element (strip_outer_array) numbers."""
+    text = body.to_pybytes().decode("utf-8", errors="replace")
+    if opts.strip_outer_array:
+        try:
+            items = json.loads(text)
+        except ValueError as e:
+            raise LoadFailed(f"{QUALITY_ERROR}: the body is not a JSON array: {e}") from None
+        if not isinstance(items, list):
+            raise LoadFailed(f"{QUALITY_ERROR}: strip_outer_array is true but the body is not a JSON array")
+        numbered = list(enumerate(items, 1))
+    else:
+        numbered = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((n, json.loads(line)))
+            except ValueError as e:
+                bad.append((n, f"line {n}: {line}", f"not valid JSON: {e}"))
+    out = []
+    for n, record in numbered:
+        if isinstance(record, dict):
+            out.append((n, record))
+        else:
+            bad.append((n, f"line {n}: {json.dumps(record)}", "not a JSON object"))
+    return out
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def parse(table: Table, opts: Options, body: pa.Buffer) -> Parsed:
+    names = _targets(table, opts)
+    types = {n: table.column(n).arrow for n in names}
+    if opts.format == "csv":
+        invalid: list[tuple[int, str]] = []
+        try:
+            data = _csv_read(body, opts, names, types, invalid)
+            if not invalid and not _problems(table, data):
+                return Parsed(data, data.num_rows, [])
+        except pa.ArrowInvalid:
+            pass
+        invalid = []  # read again as text, in one thread so that skipped rows know their line numbers
+        text = _csv_read(body, opts, names, dict.fromkeys(names, pa.string()), invalid, threads=False)
+        first = opts.skip_lines + 1
+        bad = [(n, f"line {n}: {row}", f"the row has a wrong number of columns (the table takes {len(names)})")
+               for n, row in invalid]
+        skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
+        lines = np.setdiff1d(np.arange(first, first + text.num_rows + len(invalid)), skipped)[:text.num_rows]
+        rows_text = None
+    else:
+        bad = []
+        if not opts.strip_outer_array:
+            try:
+                schema = pa.schema([(n, types[n]) for n in names])
+                data = pajson.read_json(pa.BufferReader(body), read_options=pajson.ReadOptions(block_size=16 << 20),
+                                        parse_options=pajson.ParseOptions(explicit_schema=schema,
+                                                                          unexpected_field_behavior="ignore"))
+                if not _problems(table, data):
+                    return Parsed(data.select(names), data.num_rows, [])
+            except pa.ArrowInvalid:
+                pass
+        numbered = _json_records(body, opts, bad)
+        records = [r for _, r in numbered]
+        lowered = [{k.lower(): v for k, v in r.items()} for r in records]
+        text = pa.table({n: pa.array([_json_text(r.get(n.lower())) for r in lowered], pa.string()) for n in names})
+        rows_text = [json.dumps(r) for r in records]
+        lines = np.array([n for n, _ in numbered], dtype=np.int64)
+    good, row_bad = _check_rows(table, text, names, opts, rows_text, lines)
+    found = sorted(bad + row_bad, key=lambda b: b[0])
+    return Parsed(good, text.num_rows + len(bad), [(row, reason) for _, row, reason in found])
+
+
+def _check_rows(table: Table, text: pa.Table, names: list[str], opts: Options, rows_text: list[str] | None,
+                lines: np.ndarray) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """Every text row checked against the column types in DuckDB; the good rows typed, the bad ones named."""
+    checks = []
+    for n in names:
+        c = table.column(n)
+        q = '"' + n.replace('"', '""') + '"'
+        conds = [f"({q} IS NOT NULL AND TRY_CAST({q} AS {duckdb_type(c.type)}) IS NULL)"]
+        if not c.nullable:
+            conds.append(f"{q} IS NULL")
+        if c.type.startswith(("varchar", "char")):
+            conds.append(f"coalesce(octet_length({q}::BLOB), 0) > {type_params(c.type)[0]}")
+        checks.append(" OR ".join(conds) + f" AS {q}")
+    if text.num_rows == 0:
+        return text, []
+    cur = duck.cursor()
+    try:
+        cur.register("__text", text)
+        flags = cur.sql(f"SELECT {', '.join(checks)} FROM __text").to_arrow_table()
+    finally:
+        cur.close()
+    bad_any = np.zeros(text.num_rows, dtype=bool)
+    for n in names:
+        bad_any |= flags.column(n).to_numpy(zero_copy_only=False).astype(bool)
+    bad_rows = []
+    for i in np.flatnonzero(bad_any)[:MAX_LOGGED_ROWS]:
+        i = int(i)
+        reasons = []
+        for n in names:
+            if flags.column(n)[i].as_py():
+                c = table.column(n)
+                value = text.column(n)[i].as_py()
+                if value is None:
+                    reasons.append(f"column {c.name} is NOT NULL but got NULL")
+                elif c.type.startswith(("varchar", "char")):
+                    reasons.append(f"column {c.name}: '{value}' is longer than {c.type}")
+                else:
+                    reasons.append(f"column {c.name}: '{value}' is not a valid {c.type.upper()}")
+        if rows_text is not None:
+            row = rows_text[i]
+        else:
+            row = opts.separator.join("\\N" if v is None else str(v) for v in text.slice(i, 1).to_pylist()[0].values())
+        line = int(lines[i])
+        bad_rows.append((line, f"line {line}: {row}", "; ".join(reasons)))
+    filtered = int(bad_any.sum())
+    if filtered > len(bad_rows):
+        bad_rows.append((1 << 62, "...", f"{filtered - len(bad_rows)} more bad rows"))
+    # The good rows stay text: the load casts them in DuckDB, as the check did.
+    return text.filter(pa.array(~bad_any)), bad_rows
+
+
+# ---- the handler ------------------------------------------------------------------------------------------
+
+
+def _answer(label: str, status: str, message: str, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"TxnId": extra.pop("TxnId", -1), "Label": label, "Comment": "", "TwoPhaseCommit": "false",
+                           "Status": status, "Message": message}
+    out.update(extra)
+    return out
+
+
+def _keep_error_log(lines: list[tuple[str, str]]) -> str:
+    key = uuid.uuid4().hex
+    ERROR_LOGS[key] = "\n".join(f"Reason: {reason}. src line [{row}];" for row, reason in lines) + "\n"
+    while len(ERROR_LOGS) > MAX_ERROR_LOGS:
+        ERROR_LOGS.popitem(last=False)
+    return key
+
+
+async def stream_load(request: web.Request) -> web.Response:
+    fe = request.app["fe"]
+    started = time.monotonic()
+    label = request.headers.get("label", "")
+    try:
+        user, _ = authenticate(request, allow_cookie=False)
+    except AuthFailed as e:
+        return web.json_response({"status": "FAILED", "msg": e.message}, status=401,
+                                 headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
+    db_name, table_name = request.match_info["db"], request.match_info["table"]
+    try:
+        opts = options(request.headers)
+        label = opts.label
+        db = get_database(fe.catalog, db_name)
+        table = get_table(fe.catalog, db, table_name)
+        require_on_table(user, "LOAD_PRIV", db.name, table.name)
+        used = fe.catalog.get(LoadLabel, f"{db.id}/{label}")
+        if used is not None:
+            return web.json_response(_answer(
+                label, "Label Already Exists",
+                f"errCode = 2, detailMessage = Label [{label}] has already been used, relate to txn [{used.txn_id}]",
+                ExistingJobStatus="FINISHED"))
+        read_start = time.monotonic()
+        chunks = [chunk async for chunk in request.content.iter_any()]
+        body = b"".join(chunks)  # one copy (request.read() makes two)
+        del chunks
+        if not body or body.isspace():
+            raise LoadFailed("all partitions have no load data: the request body is empty")
+        try:
+            parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
+        read_ms = int((time.monotonic() - read_start) * 1000)  # receiving and parsing
+        filtered = parsed.total - parsed.data.num_rows
+        error_url = None
+        if parsed.bad:
+            key = _keep_error_log(parsed.bad)
+            error_url = f"http://{request.host}/api/_load_error_log?file={key}"
+        if filtered and (parsed.total == 0 or filtered / parsed.total > opts.max_filter_ratio):
+            first_row, first_reason = parsed.bad[0]
+            raise LoadFailed(f"{QUALITY_ERROR}: {filtered} of {parsed.total} rows filtered, more than "
+                             f"max_filter_ratio {opts.max_filter_ratio:g} allows; first bad row, {first_row}: "
+                             f"{first_reason}", error_url)
+        if parsed.data.num_rows == 0:
+            raise LoadFailed("all partitions have no load data", error_url)
+        write_start = time.monotonic()
+        names = parsed.data.column_names
+        outcome = await load_arrow(fe, db, table, parsed.data, names, names, opts.partitions, label)
+        done = time.monotonic()
+        answer = _answer(
+            label, "Success", "OK", TxnId=outcome.txn_id, NumberTotalRows=parsed.total,
+            NumberLoadedRows=outcome.rows, NumberFilteredRows=filtered, NumberUnselectedRows=0,
+            LoadBytes=len(body), LoadTimeMs=int((done - started) * 1000), BeginTxnTimeMs=0,
+            StreamLoadPutTimeMs=0, ReadDataTimeMs=read_ms,
+            WriteDataTimeMs=int((done - write_start) * 1000), CommitAndPublishTimeMs=0)
+        if error_url:
+            answer["ErrorURL"] = error_url
+        return web.json_response(answer)
+    except LoadFailed as e:
+        extra = {"ErrorURL": e.error_log} if e.error_log else {}
+        return web.json_response(_answer(label, "Fail", e.message, LoadTimeMs=int((time.monotonic() - started)
+                                                                                   * 1000), **extra))
+    except DorisError as e:
+        status = "Label Already Exists" if "has already been used" in e.detail else "Fail"
+        extra = {"ExistingJobStatus": "FINISHED"} if status != "Fail" else {}
+        return web.json_response(_answer(label, status, f"errCode = 2, detailMessage = {e.detail}", **extra))
+    except Exception as e:  # never a traceback to the client
+        log.exception("stream load into %s.%s failed", db_name, table_name)
+        return web.json_response(_answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), status=500)
+
+
+async def load_error_log(request: web.Request) -> web.Response:
+    text = ERROR_LOGS.get(request.query.get("file", ""))
+    if text is None:
+        return web.Response(status=404, text="no such error log\n")
+    return web.Response(text=text)

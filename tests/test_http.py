@@ -1,0 +1,291 @@
+"""Issue 8: the FE's HTTP port. Stream Load with curl and requests (good and bad files, labels, privileges),
+and the REST API with, without and with wrong credentials."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import requests
+
+from doris_br.http import api
+from doris_br.http.console import jobs_html
+from tests.cluster import Cluster
+from tests.s3server import SECRET_KEY, S3Server
+
+ROOT = ("root", "")
+
+
+def stream_load(cluster: Cluster, db: str, table: str, body: bytes, auth: tuple[str, str] = ROOT,
+                **headers: str) -> dict:
+    r = requests.put(f"{cluster.http}/api/{db}/{table}/_stream_load", data=body, auth=auth,
+                     headers=headers, timeout=60)
+    assert r.headers["Content-Type"].startswith("application/json")
+    return r.json()
+
+
+def version(cluster: Cluster, db: str, table: str) -> int:
+    return int(cluster.query_dicts(f"SHOW PARTITIONS FROM {db}.{table}")[0]["VisibleVersion"])
+
+
+def make_table(cluster: Cluster, db: str, table: str = "t") -> None:
+    cluster.query(f"CREATE DATABASE IF NOT EXISTS {db}")
+    cluster.query(f"CREATE TABLE {db}.{table} (k INT NOT NULL, name VARCHAR(5), amount DECIMAL(10, 2), d DATE) "
+                  "DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES ('replication_num' = '2')")
+
+
+def test_stream_load_csv_with_curl_and_label_reuse(cluster: Cluster, tmp_path: Path) -> None:
+    make_table(cluster, "sl_curl")
+    data = tmp_path / "data.csv"
+    data.write_text("1,a,1.50,2024-01-01\n2,bb,2.25,2024-01-02\n3,\\N,\\N,\\N\n")
+
+    def curl(label: str) -> dict:
+        out = subprocess.run(["curl", "-sS", "--location-trusted", "-u", "root:", "-H", f"label:{label}", "-H",
+                              "column_separator:,", "-T", str(data), f"{cluster.http}/api/sl_curl/t/_stream_load"],
+                             capture_output=True, text=True, timeout=60, check=True)
+        return json.loads(out.stdout)
+
+    answer = curl("l1")
+    assert answer["Status"] == "Success" and answer["Message"] == "OK", answer
+    assert answer["Label"] == "l1" and answer["TxnId"] > 0
+    assert (answer["NumberTotalRows"], answer["NumberLoadedRows"], answer["NumberFilteredRows"]) == (3, 3, 0)
+    assert answer["LoadBytes"] == data.stat().st_size and answer["LoadTimeMs"] >= 0
+    assert version(cluster, "sl_curl", "t") == 2  # one new version for the whole load
+    assert cluster.query("SELECT k, name, CAST(amount AS VARCHAR(10)), CAST(d AS VARCHAR(10)) FROM sl_curl.t "
+                         "ORDER BY k") == [(1, "a", "1.50", "2024-01-01"), (2, "bb", "2.25", "2024-01-02"),
+                                           (3, None, None, None)]
+    again = curl("l1")
+    assert again["Status"] == "Label Already Exists", again
+    assert f"Label [l1] has already been used, relate to txn [{answer['TxnId']}]" in again["Message"]
+    assert version(cluster, "sl_curl", "t") == 2
+    # The label is shared with INSERT ... WITH LABEL: one namespace per database.
+    with cluster.connect(database="sl_curl") as conn, conn.cursor() as cur:
+        try:
+            cur.execute("INSERT INTO t WITH LABEL l1 VALUES (9, 'z', 1, '2024-01-01')")
+            raise AssertionError("the label was accepted twice")
+        except Exception as e:  # noqa: BLE001
+            assert "has already been used" in str(e)
+
+
+def test_stream_load_bad_rows_fail_or_are_filtered(cluster: Cluster) -> None:
+    make_table(cluster, "sl_bad")
+    bad = b"1,a,1.5,2024-01-01\nx,bb,2.25,2024-01-02\n3,toolongname,1,2024-01-01\n4,c\n5,e,5,2024-01-05\n"
+    answer = stream_load(cluster, "sl_bad", "t", bad, label="b1", column_separator=",")
+    assert answer["Status"] == "Fail", answer
+    message = answer["Message"]
+    assert message.startswith("[DATA_QUALITY_ERROR]too many filtered rows"), message
+    assert "line 2: x,bb,2.25,2024-01-02" in message and "column k: 'x' is not a valid INT" in message
+    assert version(cluster, "sl_bad", "t") == 1  # nothing loaded
+    log = requests.get(answer["ErrorURL"], timeout=10).text.splitlines()
+    assert len(log) == 3
+    assert "toolongname" in log[1] and "longer than varchar(5)" in log[1]
+    assert "line 4: 4,c" in log[2] and "wrong number of columns" in log[2]
+    # A failed load does not use up its label; a ratio that allows 3 bad rows of 5 lets the 2 good ones in.
+    answer = stream_load(cluster, "sl_bad", "t", bad, label="b1", column_separator=",", max_filter_ratio="0.6")
+    assert answer["Status"] == "Success", answer
+    assert (answer["NumberTotalRows"], answer["NumberLoadedRows"], answer["NumberFilteredRows"]) == (5, 2, 3)
+    assert cluster.query("SELECT k FROM sl_bad.t ORDER BY k") == [(1,), (5,)]
+    assert version(cluster, "sl_bad", "t") == 2
+    # A NULL in a NOT NULL column is a bad row too.
+    answer = stream_load(cluster, "sl_bad", "t", b"\\N,a,1,2024-01-01\n", column_separator=",")
+    assert answer["Status"] == "Fail" and "column k is NOT NULL but got NULL" in answer["Message"], answer
+
+
+def test_stream_load_json_lines_and_columns(cluster: Cluster) -> None:
+    make_table(cluster, "sl_json")
+    body = b'{"k": 1, "name": "a", "amount": 1.5, "d": "2024-01-01"}\n{"k": 2, "name": "b"}\n'
+    answer = stream_load(cluster, "sl_json", "t", body, format="json", label="j1")
+    assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == 2, answer
+    # columns names the file's columns; the others get their defaults.
+    answer = stream_load(cluster, "sl_json", "t", b"c\t3\n", columns="name,k")
+    assert answer["Status"] == "Success", answer
+    answer = stream_load(cluster, "sl_json", "t", b'[{"k": 4, "name": "d"}]', format="json",
+                         strip_outer_array="true")
+    assert answer["Status"] == "Success", answer
+    assert cluster.query("SELECT k, name, CAST(amount AS VARCHAR(10)) FROM sl_json.t ORDER BY k") == [
+        (1, "a", "1.50"), (2, "b", None), (3, "c", None), (4, "d", None)]
+    bad = b'{"k": 5, "name": "e"}\n{"k": "five"}\nnot json\n'
+    answer = stream_load(cluster, "sl_json", "t", bad, format="json")
+    assert answer["Status"] == "Fail" and "line 2" in answer["Message"] and "'five'" in answer["Message"], answer
+    answer = stream_load(cluster, "sl_json", "t", bad, format="json", max_filter_ratio="0.7")
+    assert answer["Status"] == "Success" and answer["NumberFilteredRows"] == 2, answer
+    assert version(cluster, "sl_json", "t") == 5
+
+
+def test_stream_load_needs_credentials_and_load_privilege(cluster: Cluster) -> None:
+    make_table(cluster, "sl_priv")
+    cluster.query("CREATE USER IF NOT EXISTS 'sl_loader'@'%' IDENTIFIED BY 'pw'")
+    cluster.query("GRANT SELECT_PRIV ON sl_priv.* TO sl_loader")
+    url = f"{cluster.http}/api/sl_priv/t/_stream_load"
+    assert requests.put(url, data=b"1\n", timeout=10).status_code == 401
+    wrong = requests.put(url, data=b"1\n", auth=("sl_loader", "nope"), timeout=10)
+    assert wrong.status_code == 401 and "Access denied for user 'sl_loader'" in wrong.json()["msg"]
+    stranger = requests.put(url, data=b"1\n", auth=("nobody", "nope"), timeout=10)
+    assert stranger.status_code == 401 and stranger.json()["msg"].startswith("Access denied for user 'nobody'")
+    denied = stream_load(cluster, "sl_priv", "t", b"1\n", auth=("sl_loader", "pw"), columns="k")
+    assert denied["Status"] == "Fail" and "LOAD command denied to user 'sl_loader'" in denied["Message"], denied
+    cluster.query("GRANT LOAD_PRIV ON sl_priv.t TO sl_loader")
+    ok = stream_load(cluster, "sl_priv", "t", b"1\n", auth=("sl_loader", "pw"), columns="k")
+    assert ok["Status"] == "Success", ok
+    missing = stream_load(cluster, "sl_priv", "nope", b"1\n")
+    assert missing["Status"] == "Fail" and "Unknown table 'nope'" in missing["Message"]
+
+
+# ---- REST API ---------------------------------------------------------------------------------------------
+
+
+def test_rest_api_credentials(cluster: Cluster) -> None:
+    cluster.query("CREATE USER IF NOT EXISTS 'rest_reader'@'%' IDENTIFIED BY 'pw'")
+    cluster.query("CREATE DATABASE IF NOT EXISTS rest_seen")
+    cluster.query("CREATE DATABASE IF NOT EXISTS rest_hidden")
+    cluster.query("GRANT SELECT_PRIV ON rest_seen.* TO rest_reader")
+    url = f"{cluster.http}/rest/v1/databases"
+    none = requests.get(url, timeout=10)
+    assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Basic")
+    assert none.json()["status"] == "FAILED"
+    wrong = requests.get(url, auth=("root", "wrong"), timeout=10)
+    assert wrong.status_code == 401 and "using password: YES" in wrong.json()["msg"]
+    ok = requests.get(url, auth=ROOT, timeout=10)
+    assert ok.status_code == 200 and {"rest_seen", "rest_hidden"} <= set(ok.json()["data"])
+    # A user sees what SHOW shows them, and admin endpoints answer 403.
+    mine = requests.get(url, auth=("rest_reader", "pw"), timeout=10).json()["data"]
+    assert "rest_seen" in mine and "rest_hidden" not in mine
+    for path in ("backends", "frontends", "repositories", "meta_backups"):
+        r = requests.get(f"{cluster.http}/rest/v1/{path}", auth=("rest_reader", "pw"), timeout=10)
+        assert r.status_code == 403, (path, r.text)
+    assert requests.get(f"{cluster.http}/rest/v1/databases/rest_hidden/tables", auth=("rest_reader", "pw"),
+                        timeout=10).status_code == 404
+    # Basic auth through the console's pages too; without it they send you to the log-in page.
+    page = requests.get(f"{cluster.http}/databases", allow_redirects=False, timeout=10)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    assert "rest_seen" in requests.get(f"{cluster.http}/databases", auth=("rest_reader", "pw"), timeout=10).text
+
+
+def test_rest_api_cluster_and_catalog(cluster: Cluster) -> None:
+    make_table(cluster, "rest_cat")
+    get = lambda path: requests.get(f"{cluster.http}/rest/v1/{path}", auth=ROOT, timeout=10).json()["data"]  # noqa: E731
+    fe = get("frontends")
+    assert len(fe) == 1 and fe[0]["HttpPort"] == str(cluster.http_port) and fe[0]["QueryPort"] == str(cluster.port)
+    assert len(get("backends")) == 3 and all(b["Alive"] == "true" for b in get("backends"))
+    assert get("databases/rest_cat/tables") == [{"name": "t", "type": "BASE TABLE"}]
+    detail = get("databases/rest_cat/tables/t")
+    assert [c["Field"] for c in detail["columns"]] == ["k", "name", "amount", "d"]
+    assert detail["partitions"][0]["VisibleVersion"] == "1" and "CREATE TABLE `t`" in detail["create"]["Create Table"]
+    assert get("jobs") == []  # no job kinds yet: an empty list, not an error
+
+
+def test_rest_api_repositories_hide_secrets(cluster: Cluster, s3: S3Server, tmp_path: Path) -> None:
+    bucket = s3.create_bucket("rest-bucket")
+    cluster.query(f'CREATE REPOSITORY `rest_s3` WITH S3 ON LOCATION "s3://{bucket}/b" {s3.properties()}')
+    cluster.query(f'CREATE REPOSITORY `rest_local` WITH LOCAL ON LOCATION "file://{tmp_path}/repo"')
+    r = requests.get(f"{cluster.http}/rest/v1/repositories", auth=ROOT, timeout=10)
+    assert SECRET_KEY not in r.text
+    repos = {x["RepoName"]: x for x in r.json()["data"]}
+    assert repos["rest_s3"]["Properties"]["s3.secret_key"] == "*XXX" and repos["rest_s3"]["Type"] == "S3"
+    snaps = requests.get(f"{cluster.http}/rest/v1/repositories/rest_local/snapshots", auth=ROOT, timeout=10)
+    assert snaps.json() == {"status": "OK", "data": []}
+    console = requests.get(f"{cluster.http}/repositories", auth=ROOT, timeout=10).text
+    assert "rest_s3" in console and SECRET_KEY not in console
+
+
+def test_rest_api_metadata_backups(cluster: Cluster) -> None:
+    make_table(cluster, "rest_meta")
+    url = f"{cluster.http}/rest/v1/meta_backups"
+    written = {}
+    for scope in ({"scope": "system"}, {"scope": "database", "database": "rest_meta"},
+                  {"scope": "table", "database": "rest_meta", "table": "t"}):
+        r = requests.post(url, json=scope, auth=ROOT, timeout=60)
+        assert r.status_code == 200, r.text
+        written[scope["scope"]] = Path(r.json()["data"]["path"])
+    assert written["system"].parent == (cluster.root / "meta_backups").resolve()
+    assert written["database"].name.startswith("project_rest_meta_")
+    assert written["table"].name.startswith("table_rest_meta.t_")
+    manifest = json.loads((written["table"] / "manifest.json").read_text())
+    assert manifest["scope"] == {"kind": "table", "database": "rest_meta", "table": "t"}
+    assert manifest["counts"]["tables"] == 1 and (written["table"] / "tables" / "rest_meta.t.json").is_file()
+    # Written exactly as `doris-br metastore backup` writes it: the command lists it and reads it alike.
+    listing = subprocess.run([sys.executable, "-m", "doris_br", "metastore", "list", "--data-dir", str(cluster.root)],
+                             capture_output=True, text=True, timeout=60)
+    assert all(p.name in listing.stdout for p in written.values())
+    rows = {b["name"]: b for b in requests.get(url, auth=ROOT, timeout=10).json()["data"]}
+    assert rows[written["database"].name]["scope"] == "database rest_meta"
+    assert rows[written["table"].name]["status"] == "OK"
+    z = requests.get(f"{url}/{written['table'].name}/download", auth=ROOT, timeout=30)
+    assert z.headers["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(z.content)).namelist()
+    assert f"{written['table'].name}/manifest.json" in names and len(names) == len(manifest["files"]) + 1
+    assert requests.get(f"{url}/..%2Fetc/download", auth=ROOT, timeout=10).status_code in (400, 404)
+    bad = requests.post(url, json={"scope": "table", "database": "rest_meta", "table": "nope"}, auth=ROOT,
+                        timeout=10)
+    assert bad.status_code == 400 and "Unknown table 'nope'" in bad.json()["msg"]
+    cluster.query("CREATE USER IF NOT EXISTS 'rest_meta_user'@'%' IDENTIFIED BY 'pw'")
+    assert requests.post(url, json={"scope": "system"}, auth=("rest_meta_user", "pw"), timeout=10).status_code == 403
+
+
+def test_job_views_and_progress_bars() -> None:
+    """Jobs in whatever shape the FE will hold them become rows with a 0..100 progress and masked details."""
+
+    class FakeFe:
+        jobs = [
+            {"id": 3, "kind": "backup", "label": "snap1", "db_name": "d", "state": "UPLOADING",
+             "done_tasks": 3, "total_tasks": 4, "repo_properties": {"s3.secret_key": "hush"}},
+            {"id": 4, "type": "RESTORE", "label": "snap1", "db_name": "d", "state": "FINISHED"},
+            {"id": 5, "kind": "BACKUP", "label": "s2", "db_name": "other", "state": "PENDING", "progress": 0.1},
+        ]
+
+    from doris_br.fe.catalog import Grant, User
+
+    root = User("root", grants=(Grant("*", "*", ("ADMIN_PRIV",)),))
+    rows = api.jobs(FakeFe(), root)
+    assert [(r["id"], r["kind"], r["progress"]) for r in rows] == [(5, "BACKUP", 10.0), (4, "RESTORE", 100.0),
+                                                                   (3, "BACKUP", 75.0)]
+    assert "hush" not in json.dumps(rows) and rows[2]["detail"]["repo_properties"]["s3.secret_key"] == "*XXX"
+    only_d = api.jobs(FakeFe(), User("u", grants=(Grant("d", "*", ("SELECT_PRIV",)),)))
+    assert [r["id"] for r in only_d] == [4, 3]
+    assert api.jobs(object(), root) == []
+    page = jobs_html(rows)
+    assert 'style="width: 75%"' in page and 'style="width: 100%"' in page and "No backup or restore jobs" in page
+    assert 'id="jobs-empty" class="empty" style="display:none"' in page
+
+
+def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> None:
+    cluster.query("CREATE DATABASE IF NOT EXISTS sl_more")
+    cluster.query("CREATE TABLE sl_more.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "
+                  "(PARTITION p1 VALUES LESS THAN ('10'), PARTITION p2 VALUES LESS THAN ('20')) "
+                  "DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES ('replication_num' = '1')")
+    answer = stream_load(cluster, "sl_more", "r", b"k|v\n1|a\n15|b\n", format="csv_with_names", column_separator="|")
+    assert answer["Status"] == "Success" and answer["NumberLoadedRows"] == 2, answer
+    # A row outside the named partitions fails the load.
+    answer = stream_load(cluster, "sl_more", "r", b"2\tc\n16\td\n", partitions="p1")
+    assert answer["Status"] == "Fail" and "no partition for this tuple" in answer["Message"], answer
+    answer = stream_load(cluster, "sl_more", "r", b"2\tc\n", partitions="p1")
+    assert answer["Status"] == "Success", answer
+    assert {r["PartitionName"]: r["VisibleVersion"] for r in cluster.query_dicts("SHOW PARTITIONS FROM sl_more.r")} \
+        == {"p1": "3", "p2": "2"}
+    for body, ratio in ((b"", "0"), (b"x\ty\n", "1")):
+        answer = stream_load(cluster, "sl_more", "r", body, max_filter_ratio=ratio)
+        assert answer["Status"] == "Fail" and "all partitions have no load data" in answer["Message"], answer
+    answer = stream_load(cluster, "sl_more", "r", b"1\ta\n", column_separator="||")
+    assert answer["Status"] == "Fail" and "column_separator must be one character" in answer["Message"]
+    assert cluster.query("SELECT k, v FROM sl_more.r ORDER BY k") == [(1, "a"), (2, "c"), (15, "b")]
+
+
+def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
+    s = requests.Session()
+    bad = s.post(f"{cluster.http}/login", data={"username": "root", "password": "x"}, allow_redirects=False,
+                 timeout=10)
+    assert bad.status_code == 401 and "doris_br_session" not in s.cookies
+    ok = s.post(f"{cluster.http}/login?next=/jobs", data={"username": "root", "password": ""},
+                allow_redirects=False, timeout=10)
+    assert ok.status_code == 302 and ok.headers["Location"] == "/jobs" and "doris_br_session" in s.cookies
+    assert "No backup or restore jobs." in s.get(f"{cluster.http}/jobs", timeout=10).text
+    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).json() == {"status": "OK", "data": []}
+    # A cookie alone does not make a state-changing call: the console's own header must come with it.
+    refused = s.post(f"{cluster.http}/rest/v1/meta_backups", json={"scope": "system"}, timeout=10)
+    assert refused.status_code == 403
+    s.get(f"{cluster.http}/logout", timeout=10)
+    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
