@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from doris_br.http.console import jobs_html
+from tests.backup_helpers import hold, make_sales_db, release
 from tests.browser import Browser
 from tests.cluster import Cluster
 
@@ -62,7 +62,7 @@ def test_console_pages_and_table_backup_button(cluster: Cluster, browser: Browse
     pages = [("/", "01-cluster.png", "Backends"), ("/databases/console_db", "03-database.png", "orders"),
              ("/repositories", "05-repositories.png", "console_repo"),
              ("/repositories/console_repo", "06-repository.png", "No snapshots"),
-             ("/jobs", "07-jobs.png", "No backup or restore jobs."),
+             ("/jobs", "07-jobs.png", "Backup and restore jobs"),
              ("/meta-backups", "08-meta-backups.png", "Metadata backups")]
     for path, shot, text in pages:
         browser.goto(cluster.http + path)
@@ -99,19 +99,23 @@ def test_console_pages_and_table_backup_button(cluster: Cluster, browser: Browse
     assert browser.path() == "/login"
 
 
-def test_job_progress_bars_render_to_their_width(browser: Browser) -> None:
-    """The jobs table as the console draws it (no job kinds exist yet), with the console's own stylesheet."""
-    css = (Path(__file__).resolve().parent.parent / "doris_br" / "http" / "static" / "console.css").read_text()
-    rows = [{"id": i, "kind": "BACKUP", "database": "d", "label": f"snap{i}", "state": state, "progress": pct}
-            for i, (state, pct) in enumerate([("PENDING", 0.0), ("UPLOADING", 42.0), ("FINISHED", 100.0)], 1)]
-    page = ARTIFACTS / "09-job-progress.html"
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(f"<!DOCTYPE html><html><head><style>{css}</style></head><body><main>{jobs_html(rows)}"
-                    "</main></body></html>")
-    browser.goto(page.as_uri())
-    widths = browser.eval("Array.from(document.querySelectorAll('.progress')).map(p => "
-                          "p.querySelector('.bar').getBoundingClientRect().width / p.getBoundingClientRect().width)")
-    assert [round(w, 2) for w in widths] == [0.0, 0.42, 1.0]
-    assert browser.eval("Array.from(document.querySelectorAll('.progress .label')).map(l => l.textContent)") == [
-        "0%", "42%", "100%"]
-    browser.screenshot(ARTIFACTS / "09-job-progress.png")
+def test_running_backup_progress_bar_reaches_100(cluster: Cluster, browser: Browser, tmp_path: Path) -> None:
+    make_sales_db(cluster, "console_jobs", rows=6)
+    cluster.query(f'CREATE REPOSITORY console_jobs_repo WITH LOCAL ON LOCATION "file://{tmp_path}"')
+    login(browser, cluster)
+    hold(cluster, "BACKUP.UPLOADING")
+    try:
+        cluster.query("BACKUP SNAPSHOT console_jobs.live TO console_jobs_repo")
+        browser.goto(cluster.http + "/jobs")
+        bar = ("(Array.from(document.querySelectorAll('#jobs-body tr')).find(r => r.textContent.includes('live') "
+               "&& r.textContent.includes('console_jobs')) || {querySelector: () => null})"
+               ".querySelector('.progress')")
+        assert browser.wait(f"{bar} && {bar}.dataset.progress === '0' && 'running'") == "running"
+        browser.screenshot(ARTIFACTS / "09-job-running.png")
+    finally:
+        release(cluster)
+    assert browser.wait(f"{bar} && {bar}.dataset.progress === '100' && 'done'") == "done"
+    width = browser.eval(f"{bar}.querySelector('.bar').getBoundingClientRect().width / "
+                         f"{bar}.getBoundingClientRect().width")
+    assert round(width, 2) == 1.0
+    browser.screenshot(ARTIFACTS / "10-job-finished.png")

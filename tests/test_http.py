@@ -12,8 +12,7 @@ from pathlib import Path
 
 import requests
 
-from doris_br.http import api
-from doris_br.http.console import jobs_html
+from tests.backup_helpers import backup_and_wait, make_sales_db
 from tests.cluster import Cluster
 from tests.s3server import SECRET_KEY, S3Server
 
@@ -226,30 +225,17 @@ def test_rest_api_metadata_backups(cluster: Cluster) -> None:
     assert requests.post(url, json={"scope": "system"}, auth=("rest_meta_user", "pw"), timeout=10).status_code == 403
 
 
-def test_job_views_and_progress_bars() -> None:
-    """Jobs in whatever shape the FE will hold them become rows with a 0..100 progress and masked details."""
-
-    class FakeFe:
-        jobs = [
-            {"id": 3, "kind": "backup", "label": "snap1", "db_name": "d", "state": "UPLOADING",
-             "done_tasks": 3, "total_tasks": 4, "repo_properties": {"s3.secret_key": "hush"}},
-            {"id": 4, "type": "RESTORE", "label": "snap1", "db_name": "d", "state": "FINISHED"},
-            {"id": 5, "kind": "BACKUP", "label": "s2", "db_name": "other", "state": "PENDING", "progress": 0.1},
-        ]
-
-    from doris_br.fe.catalog import Grant, User
-
-    root = User("root", grants=(Grant("*", "*", ("ADMIN_PRIV",)),))
-    rows = api.jobs(FakeFe(), root)
-    assert [(r["id"], r["kind"], r["progress"]) for r in rows] == [(5, "BACKUP", 10.0), (4, "RESTORE", 100.0),
-                                                                   (3, "BACKUP", 75.0)]
-    assert "hush" not in json.dumps(rows) and rows[2]["detail"]["repo_properties"]["s3.secret_key"] == "*XXX"
-    only_d = api.jobs(FakeFe(), User("u", grants=(Grant("d", "*", ("SELECT_PRIV",)),)))
-    assert [r["id"] for r in only_d] == [4, 3]
-    assert api.jobs(object(), root) == []
-    page = jobs_html(rows)
-    assert 'style="width: 75%"' in page and 'style="width: 100%"' in page and "No backup or restore jobs" in page
-    assert 'id="jobs-empty" class="empty" style="display:none"' in page
+def test_jobs_over_rest(cluster: Cluster, tmp_path: Path) -> None:
+    make_sales_db(cluster, "rest_jobs", rows=6)
+    cluster.query(f'CREATE REPOSITORY rest_jobs_repo WITH LOCAL ON LOCATION "file://{tmp_path}"')
+    backup_and_wait(cluster, "rest_jobs", "rj", "rest_jobs_repo", "ON (dup)")
+    rows = requests.get(f"{cluster.http}/rest/v1/jobs", auth=ROOT, timeout=10).json()["data"]
+    mine = [r for r in rows if r["database"] == "rest_jobs"]
+    assert [(r["kind"], r["label"], r["state"], r["progress"]) for r in mine] == [("BACKUP", "rj", "FINISHED", 100.0)]
+    assert mine[0]["detail"]["SnapshotName"] == "rj" and mine[0]["detail"]["Status"] == "[OK]"
+    cluster.query("CREATE USER IF NOT EXISTS 'rest_jobs_user'@'%' IDENTIFIED BY 'pw'")
+    theirs = requests.get(f"{cluster.http}/rest/v1/jobs", auth=("rest_jobs_user", "pw"), timeout=10).json()["data"]
+    assert theirs == []  # no privilege on any database: no jobs
 
 
 def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> None:
@@ -282,8 +268,8 @@ def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     ok = s.post(f"{cluster.http}/login?next=/jobs", data={"username": "root", "password": ""},
                 allow_redirects=False, timeout=10)
     assert ok.status_code == 302 and ok.headers["Location"] == "/jobs" and "doris_br_session" in s.cookies
-    assert "No backup or restore jobs." in s.get(f"{cluster.http}/jobs", timeout=10).text
-    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).json() == {"status": "OK", "data": []}
+    assert "Backup and restore jobs" in s.get(f"{cluster.http}/jobs", timeout=10).text
+    assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).json()["status"] == "OK"
     # A cookie alone does not make a state-changing call: the console's own header must come with it.
     refused = s.post(f"{cluster.http}/rest/v1/meta_backups", json={"scope": "system"}, timeout=10)
     assert refused.status_code == 403

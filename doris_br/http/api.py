@@ -8,25 +8,25 @@ are shown with `mask_secrets`, job details with every secret-looking key masked.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import attrs
 from aiohttp import web
 from sqlglot import exp
 
 from doris_br.errors import DorisError
 from doris_br.fe import statements
-from doris_br.fe.catalog import SECRET_MARKERS, Repository, User, mask_secrets
+from doris_br.fe.catalog import Repository, User, mask_secrets
+from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row
 from doris_br.fe.olap import find_database, find_table, find_view
 from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
 from doris_br.http.auth import AuthFailed, authenticate
 from doris_br.metastore import layout
 from doris_br.metastore.backup import MetastoreError
-from doris_br.metastore.cli import run_backup
+from doris_br.metastore.cli import BACKUPS_FOLDER, run_backup
 from doris_br.metastore.listing import list_backups
 from doris_br.sql import parse
 
@@ -82,100 +82,44 @@ async def run_show(fe: Any, user: User, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def masked(value: Any) -> Any:
-    """A job's details as JSON may show them: every key that looks like a secret is *XXX, at any depth."""
-    if isinstance(value, dict):
-        return {k: ("*XXX" if isinstance(k, str) and any(m in k.lower() for m in SECRET_MARKERS) else masked(v))
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [masked(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
-def _as_dict(job: Any) -> dict[str, Any]:
-    if isinstance(job, dict):
-        return dict(job)
-    if attrs.has(type(job)):
-        return attrs.asdict(job, recurse=True)
-    if dataclasses.is_dataclass(job) and not isinstance(job, type):
-        return dataclasses.asdict(job)
-    for method in ("to_dict", "as_dict"):
-        if callable(getattr(job, method, None)):
-            return dict(getattr(job, method)())
-    return {k: v for k, v in vars(job).items() if not k.startswith("_")}
-
-
-def _first(d: dict[str, Any], *names: str) -> Any:
-    for n in names:
-        if d.get(n) not in (None, ""):
-            return d[n]
-    return None
-
-
-def progress_percent(d: dict[str, Any]) -> float | None:
-    """0..100 from whatever the job tells: progress (0..1, 0..100 or "3/10"), or done and total counts."""
-    value = _first(d, "progress", "progress_pct", "percent")
-    if isinstance(value, str):
-        text = value.strip().rstrip("%")
-        if "/" in text:
-            done, _, total = text.partition("/")
-            try:
-                return 100.0 * float(done) / float(total) if float(total) else 100.0
-            except ValueError:
-                return None
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return max(0.0, min(100.0, float(value) * 100 if 0 <= value <= 1 and "progress" in d else float(value)))
-    done = _first(d, "done_tasks", "finished_tasks", "done", "finished")
-    total = _first(d, "total_tasks", "total")
-    if isinstance(done, int | float) and isinstance(total, int | float):
-        return 100.0 * done / total if total else 100.0
-    state = str(_first(d, "state", "status") or "").upper()
-    if state == "FINISHED":
+def progress_percent(job: Job, live: dict[int, Any]) -> float:
+    """Bytes moved over bytes to move, across the job's BE tasks; 100 once the job is finished."""
+    if job.state == "FINISHED":
         return 100.0
-    return None
+    recorded = job.plan.get("progress", {})
+    done = total = 0
+    for task in job.be_tasks:
+        p = live.get(task.signature)
+        counts = recorded.get(str(task.signature)) or (
+            [p.files_done, p.files_total, p.bytes_done, p.bytes_total] if p is not None else None)
+        if counts is not None:
+            done, total = done + counts[2], total + counts[3]
+    return 100.0 * done / total if total else 0.0
 
 
-def job_view(job: Any) -> dict[str, Any]:
-    d = _as_dict(job)
-    kind = _first(d, "kind", "type", "job_type") or type(job).__name__.removesuffix("Job")
-    pct = progress_percent(d)
+def job_view(fe: Any, job: Job) -> dict[str, Any]:
+    live = fe.jobs.progress_of(job)
+    row = (backup_row(job, live) if job.type == "BACKUP" else restore_row(job, live, brief_form=False))
+    columns = BACKUP_COLUMNS if job.type == "BACKUP" else restore_columns(False)
     return {
-        "id": _first(d, "id", "job_id"),
-        "kind": str(kind).upper(),
-        "label": _first(d, "label", "snapshot", "name"),
-        "database": _first(d, "db_name", "database", "db"),
-        "state": _first(d, "state", "status"),
-        "progress": None if pct is None else round(pct, 1),
-        "detail": masked(d),
+        "id": job.id,
+        "kind": job.type,
+        "label": job.label,
+        "database": job.db_name,
+        "state": job.state,
+        "progress": round(progress_percent(job, live), 1),
+        "detail": dict(zip(columns, row, strict=True)),  # the SHOW BACKUP / SHOW RESTORE row
     }
 
 
 def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
-    """Backup and restore jobs the user may see; `Frontend.jobs` (when the FE has jobs) in any shape."""
-    source = getattr(fe, "jobs", None)
-    if source is None:
-        return []
-    if callable(source):
-        source = source()
-    if isinstance(source, dict):
-        source = source.values()
-    out = []
-    for job in source:
-        view = job_view(job)
-        db = view["database"]
-        if has_privilege(user, "ADMIN_PRIV") or (db and has_any_on_db(user, str(db))):
-            out.append(view)
-    return sorted(out, key=lambda v: (str(v["id"]) if v["id"] is not None else ""), reverse=True)
+    """Backup and restore jobs the user may see, newest first."""
+    visible = [j for j in fe.jobs.all() if has_privilege(user, "ADMIN_PRIV") or has_any_on_db(user, j.db_name)]
+    return [job_view(fe, j) for j in sorted(visible, key=lambda j: j.id, reverse=True)]
 
 
 def meta_backups_dir(fe: Any) -> Path:
-    return Path(fe.config.data_dir).resolve() / "meta_backups"
+    return Path(fe.config.data_dir).resolve() / BACKUPS_FOLDER
 
 
 def scope_from(body: dict[str, Any]) -> dict[str, str]:
@@ -198,7 +142,7 @@ def scope_from(body: dict[str, Any]) -> dict[str, str]:
 async def start_meta_backup(fe: Any, user: User, body: dict[str, Any]) -> dict[str, Any]:
     require_global(user, "ADMIN_PRIV")
     scope = scope_from(body)
-    path = await asyncio.to_thread(run_backup, fe.config.data_dir, scope, None, False)
+    path = await asyncio.to_thread(run_backup, fe.config.data_dir, scope, meta_backups_dir(fe), "off")
     row = next((r for r in list_backups(path.parent) if r["name"] == path.name), None)
     return {"name": path.name, "path": str(path), "scope": scope, **({"backup": row} if row else {})}
 
