@@ -163,6 +163,8 @@ def test_rest_api_credentials(cluster: Cluster) -> None:
     page = requests.get(f"{cluster.http}/databases", allow_redirects=False, timeout=10)
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
     assert "rest_seen" in requests.get(f"{cluster.http}/databases", auth=("rest_reader", "pw"), timeout=10).text
+    hidden = requests.get(f"{cluster.http}/databases/rest_hidden", auth=("rest_reader", "pw"), timeout=10)
+    assert hidden.status_code == 404 and "Unknown database &#x27;rest_hidden&#x27;" in hidden.text
 
 
 def test_rest_api_cluster_and_catalog(cluster: Cluster) -> None:

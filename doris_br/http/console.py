@@ -135,7 +135,7 @@ async def databases_page(request: web.Request, fe: Any, user: User) -> tuple[str
 
 @console
 async def database_page(request: web.Request, fe: Any, user: User) -> tuple[str, str]:
-    db = request.match_info["db"]
+    db = api.visible_database(fe, user, request.match_info["db"]).name
     tables = await api.run_show(fe, user, f"SHOW FULL TABLES FROM {api.quote(db)}")
     rows = [{"Table": r[f"Tables_in_{db}"], "Type": r["Table_type"]} for r in tables]
     body = table_html(rows, links={"Table": lambda r: f"/databases/{url_quote(db)}/{url_quote(r['Table'])}"},
