@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -291,3 +292,14 @@ def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     assert refused.status_code == 403
     s.get(f"{cluster.http}/logout", timeout=10)
     assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
+
+
+def test_stream_loads_racing_for_one_label(cluster: Cluster) -> None:
+    make_table(cluster, "sl_race")
+    body = b"".join(b"%d,n,1,2024-01-01\n" % i for i in range(20000))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: stream_load(cluster, "sl_race", "t", body, label="race",
+                                                      column_separator=","), range(4)))
+    assert sorted(a["Status"] for a in answers) == ["Label Already Exists"] * 3 + ["Success"], answers
+    assert cluster.query("SELECT count(*) FROM sl_race.t") == [(20000,)]
+    assert version(cluster, "sl_race", "t") == 2
