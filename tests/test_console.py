@@ -115,3 +115,27 @@ def test_job_progress_bars_render_to_their_width(browser: Browser) -> None:
     assert browser.eval("Array.from(document.querySelectorAll('.progress .label')).map(l => l.textContent)") == [
         "0%", "42%", "100%"]
     browser.screenshot(ARTIFACTS / "09-job-progress.png")
+
+
+def test_jobs_page_updates_progress_bars_live(cluster: Cluster, browser: Browser) -> None:
+    """The jobs page polls /rest/v1/jobs every second and redraws its bars. No job kind exists yet, so the
+    answer is stubbed in the page: a running job's bar goes from 42% to 100% without a reload."""
+    browser.goto(f"{cluster.http}/login?next=/jobs")
+    browser.eval("document.getElementById('username').value = 'root'; document.getElementById('login').click(); 1")
+    browser.wait("location.pathname === '/jobs' && document.readyState === 'complete'")
+    assert browser.eval("getComputedStyle(document.getElementById('jobs-empty')).display") != "none"
+    browser.eval("""window.__job = {id: 7, kind: 'BACKUP', database: 'console_db', label: 'snap', state: 'UPLOADING',
+                                     progress: 42};
+                    window.fetch = () => Promise.resolve({json: () => Promise.resolve({status: 'OK',
+                                                                                       data: [window.__job]})});
+                    true""")
+    ratio = ("(() => { const p = document.querySelector('#jobs-body .progress'); if (!p) return 0; "
+             "return p.querySelector('.bar').getBoundingClientRect().width / p.getBoundingClientRect().width; })()")
+    browser.wait(f"Math.abs({ratio} - 0.42) < 0.01")
+    assert browser.eval("getComputedStyle(document.getElementById('jobs-empty')).display") == "none"
+    browser.screenshot(ARTIFACTS / "10-jobs-live-42.png")
+    browser.eval("window.__job = Object.assign({}, window.__job, {state: 'FINISHED', progress: 100}); true")
+    browser.wait(f"Math.abs({ratio} - 1) < 0.01 && "
+                 "document.querySelector('#jobs-body .progress .label').textContent === '100%'")
+    assert "FINISHED" in browser.eval("document.getElementById('jobs-body').innerText")
+    browser.screenshot(ARTIFACTS / "11-jobs-live-100.png")
