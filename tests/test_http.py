@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -162,6 +163,8 @@ def test_rest_api_credentials(cluster: Cluster) -> None:
     page = requests.get(f"{cluster.http}/databases", allow_redirects=False, timeout=10)
     assert page.status_code == 302 and page.headers["Location"].startswith("/login")
     assert "rest_seen" in requests.get(f"{cluster.http}/databases", auth=("rest_reader", "pw"), timeout=10).text
+    hidden = requests.get(f"{cluster.http}/databases/rest_hidden", auth=("rest_reader", "pw"), timeout=10)
+    assert hidden.status_code == 404 and "Unknown database &#x27;rest_hidden&#x27;" in hidden.text
 
 
 def test_rest_api_cluster_and_catalog(cluster: Cluster) -> None:
@@ -275,3 +278,14 @@ def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     assert refused.status_code == 403
     s.get(f"{cluster.http}/logout", timeout=10)
     assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
+
+
+def test_stream_loads_racing_for_one_label(cluster: Cluster) -> None:
+    make_table(cluster, "sl_race")
+    body = b"".join(b"%d,n,1,2024-01-01\n" % i for i in range(20000))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: stream_load(cluster, "sl_race", "t", body, label="race",
+                                                      column_separator=","), range(4)))
+    assert sorted(a["Status"] for a in answers) == ["Label Already Exists"] * 3 + ["Success"], answers
+    assert cluster.query("SELECT count(*) FROM sl_race.t") == [(20000,)]
+    assert version(cluster, "sl_race", "t") == 2

@@ -206,7 +206,7 @@ async def get_databases(request: web.Request, fe: Any, user: User) -> Any:
     return [r["Database"] for r in await run_show(fe, user, "SHOW DATABASES")]
 
 
-def _visible_db(fe: Any, user: User, name: str) -> Any:
+def visible_database(fe: Any, user: User, name: str) -> Any:
     db = find_database(fe.catalog, name)
     if db is None or not has_any_on_db(user, db.name):
         raise DorisError(f"Unknown database '{name}'", 1049)
@@ -215,13 +215,13 @@ def _visible_db(fe: Any, user: User, name: str) -> Any:
 
 @api
 async def get_tables(request: web.Request, fe: Any, user: User) -> Any:
-    db = _visible_db(fe, user, request.match_info["db"])
+    db = visible_database(fe, user, request.match_info["db"])
     rows = await run_show(fe, user, f"SHOW FULL TABLES FROM {quote(db.name)}")
     return [{"name": r[f"Tables_in_{db.name}"], "type": r["Table_type"]} for r in rows]
 
 
 async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str, Any]:
-    db = _visible_db(fe, user, db_name)
+    db = visible_database(fe, user, db_name)
     found = find_table(fe.catalog, db, name) or find_view(fe.catalog, db, name)
     if found is None or not any(has_privilege(user, p, db.name, found.name) for p in (
             "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV")):

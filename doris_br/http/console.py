@@ -3,6 +3,7 @@ backup buttons and the live job progress bars. Every asset is served by the FE i
 
 from __future__ import annotations
 
+import asyncio
 import html
 from importlib import resources
 from string import Template
@@ -135,7 +136,7 @@ async def databases_page(request: web.Request, fe: Any, user: User) -> tuple[str
 
 @console
 async def database_page(request: web.Request, fe: Any, user: User) -> tuple[str, str]:
-    db = request.match_info["db"]
+    db = api.visible_database(fe, user, request.match_info["db"]).name
     tables = await api.run_show(fe, user, f"SHOW FULL TABLES FROM {api.quote(db)}")
     rows = [{"Table": r[f"Tables_in_{db}"], "Type": r["Table_type"]} for r in tables]
     body = table_html(rows, links={"Table": lambda r: f"/databases/{url_quote(db)}/{url_quote(r['Table'])}"},
@@ -190,7 +191,7 @@ async def meta_backups_page(request: web.Request, fe: Any, user: User) -> tuple[
     if not has_privilege(user, "ADMIN_PRIV"):
         raise DorisError("Access denied; you need (at least one of) the (ADMIN) privilege(s) for this operation",
                          1227)
-    rows = list_backups(api.meta_backups_dir(fe))
+    rows = await asyncio.to_thread(list_backups, api.meta_backups_dir(fe))
     for r in rows:
         r["objects"] = sum(r["counts"].values())
         r["download"] = "zip"
