@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_JOBS_PER_DB = 10
-TICK_S = 0.25
+# How often unfinished jobs are stepped (BE tasks polled); a state change steps the job again at once.
+TICK_S = 0.1
 
 
 class JobManager:
