@@ -86,6 +86,7 @@ def test_whole_database_round_trip_into_new_and_same_database(cluster: Cluster, 
     assert tables_in(cluster, "rt_new") == {"dup", "agg", "uniq", "dup_view"}
     assert cluster.query("SELECT count(*) FROM rt_new.dup") == [(40,)]
     assert cluster.query("SELECT count(*) FROM rt_new.dup_view") == [(10,)]
+    assert "rt_src" not in cluster.query("SHOW CREATE VIEW rt_new.dup_view")[0][1]  # names the new database
     assert {t: partition_versions(cluster, "rt_new", t) for t in TABLES} == versions
     assert cluster.query("SHOW CREATE TABLE rt_new.dup")[0][1] == create_db
 
