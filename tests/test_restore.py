@@ -301,6 +301,10 @@ def test_cancel_in_each_state_keeps_old_data(cluster: Cluster, tmp_path: Path) -
             restore(cluster, "cx_src", "snap", repo, ts, "ON (dup, uniq, agg AS agg_new)")
             wait_job(cluster, "RESTORE", "cx_src", "snap", (state,))
             assert table_rows(cluster, "cx_src") == old, state  # held: still the old rows exactly
+            if state == "PENDING":
+                _, text = error_of(cluster, f"RESTORE SNAPSHOT cx_src.snap FROM {repo} "
+                                            f"PROPERTIES ('backup_timestamp' = '{ts}')")
+                assert "Can only run one backup or restore job of a database at same time" in text
             cluster.query("CANCEL RESTORE FROM cx_src")
             release(cluster)
             row = wait_job(cluster, "RESTORE", "cx_src", "snap")
@@ -310,6 +314,7 @@ def test_cancel_in_each_state_keeps_old_data(cluster: Cluster, tmp_path: Path) -
             assert "agg_new" not in tables_in(cluster, "cx_src"), state
     finally:
         release(cluster)
+    assert error_of(cluster, "CANCEL RESTORE FROM cx_src")[1].endswith("No restore is currently running")
     restore_and_wait(cluster, "cx_src", "snap", repo, ts, "ON (dup, uniq)")
     assert table_rows(cluster, "cx_src", ("dup", "uniq")) == {t: data[t] for t in ("dup", "uniq")}
 
