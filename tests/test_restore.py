@@ -77,7 +77,7 @@ def snapshot_data_files(repo_folder: Path) -> list[Path]:
 def test_whole_database_round_trip_into_new_and_same_database(cluster: Cluster, tmp_path: Path) -> None:
     repo, ts, data = backed_up(cluster, tmp_path, "rt_src")
     versions = {t: partition_versions(cluster, "rt_src", t) for t in TABLES}
-    create_db = cluster.query("SHOW CREATE TABLE rt_src.dup")[0][1]
+    create_dup = cluster.query("SHOW CREATE TABLE rt_src.dup")[0][1]
 
     # A new database: created by the restore, every table, row, view and version as backed up; with
     # reserve_replica each table keeps its replication, so SHOW CREATE TABLE prints what it printed.
@@ -88,7 +88,7 @@ def test_whole_database_round_trip_into_new_and_same_database(cluster: Cluster, 
     assert cluster.query("SELECT count(*) FROM rt_new.dup_view") == [(10,)]
     assert "rt_src" not in cluster.query("SHOW CREATE VIEW rt_new.dup_view")[0][1]  # names the new database
     assert {t: partition_versions(cluster, "rt_new", t) for t in TABLES} == versions
-    assert cluster.query("SHOW CREATE TABLE rt_new.dup")[0][1] == create_db
+    assert cluster.query("SHOW CREATE TABLE rt_new.dup")[0][1] == create_dup
 
     # The same database after the tables are dropped, and again over itself (the same label twice).
     for t in TABLES:
