@@ -77,7 +77,7 @@ def snapshot_data_files(repo_folder: Path) -> list[Path]:
 def test_whole_database_round_trip_into_new_and_same_database(cluster: Cluster, tmp_path: Path) -> None:
     repo, ts, data = backed_up(cluster, tmp_path, "rt_src")
     versions = {t: partition_versions(cluster, "rt_src", t) for t in TABLES}
-    create_db = cluster.query("SHOW CREATE TABLE rt_src.dup")[0][1]
+    create_dup = cluster.query("SHOW CREATE TABLE rt_src.dup")[0][1]
 
     # A new database: created by the restore, every table, row, view and version as backed up; with
     # reserve_replica each table keeps its replication, so SHOW CREATE TABLE prints what it printed.
@@ -86,8 +86,9 @@ def test_whole_database_round_trip_into_new_and_same_database(cluster: Cluster, 
     assert tables_in(cluster, "rt_new") == {"dup", "agg", "uniq", "dup_view"}
     assert cluster.query("SELECT count(*) FROM rt_new.dup") == [(40,)]
     assert cluster.query("SELECT count(*) FROM rt_new.dup_view") == [(10,)]
+    assert "rt_src" not in cluster.query("SHOW CREATE VIEW rt_new.dup_view")[0][1]  # names the new database
     assert {t: partition_versions(cluster, "rt_new", t) for t in TABLES} == versions
-    assert cluster.query("SHOW CREATE TABLE rt_new.dup")[0][1] == create_db
+    assert cluster.query("SHOW CREATE TABLE rt_new.dup")[0][1] == create_dup
 
     # The same database after the tables are dropped, and again over itself (the same label twice).
     for t in TABLES:
@@ -300,6 +301,10 @@ def test_cancel_in_each_state_keeps_old_data(cluster: Cluster, tmp_path: Path) -
             restore(cluster, "cx_src", "snap", repo, ts, "ON (dup, uniq, agg AS agg_new)")
             wait_job(cluster, "RESTORE", "cx_src", "snap", (state,))
             assert table_rows(cluster, "cx_src") == old, state  # held: still the old rows exactly
+            if state == "PENDING":
+                _, text = error_of(cluster, f"RESTORE SNAPSHOT cx_src.snap FROM {repo} "
+                                            f"PROPERTIES ('backup_timestamp' = '{ts}')")
+                assert "Can only run one backup or restore job of a database at same time" in text
             cluster.query("CANCEL RESTORE FROM cx_src")
             release(cluster)
             row = wait_job(cluster, "RESTORE", "cx_src", "snap")
@@ -309,6 +314,7 @@ def test_cancel_in_each_state_keeps_old_data(cluster: Cluster, tmp_path: Path) -
             assert "agg_new" not in tables_in(cluster, "cx_src"), state
     finally:
         release(cluster)
+    assert error_of(cluster, "CANCEL RESTORE FROM cx_src")[1].endswith("No restore is currently running")
     restore_and_wait(cluster, "cx_src", "snap", repo, ts, "ON (dup, uniq)")
     assert table_rows(cluster, "cx_src", ("dup", "uniq")) == {t: data[t] for t in ("dup", "uniq")}
 

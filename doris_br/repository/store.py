@@ -12,9 +12,12 @@ import hashlib
 import json
 import os
 import posixpath
+import shutil
 import time
 import uuid
 from typing import Any
+
+from fsspec.implementations.local import LocalFileSystem
 
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
@@ -41,6 +44,8 @@ class RepositoryStore:
         self.root = layout.repo_dir(location_path, name)
         # Object stores have atomic PUTs and no cheap rename.
         self.atomic_put = "s3" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
+        # A local repository is copied by the kernel (copy_file_range / sendfile), as `cp` does.
+        self.local = isinstance(self.fs, LocalFileSystem)
 
     # ---- the repository itself ---------------------------------------------------------------------------
 
@@ -179,23 +184,35 @@ class RepositoryStore:
     def download(self, remote_path: str, local_path: str, expected_md5: str, expected_size: int | None) -> None:
         """Copy a stored file to local_path (written under a temporary name), checking size and md5."""
         tmp = f"{local_path}.{uuid.uuid4().hex}.part"
-        digest = hashlib.md5()
-        size = 0
         try:
-            with self.fs.open(remote_path, "rb") as src, open(tmp, "wb") as dst:
-                for chunk in iter(lambda: src.read(CHUNK), b""):
-                    digest.update(chunk)
-                    dst.write(chunk)
-                    size += len(chunk)
+            md5, size = self._copy_local(remote_path, tmp) if self.local else self._copy_stream(remote_path, tmp)
         except FileNotFoundError:
+            _remove(tmp)
             raise BadFile(f"file not found in repository: {remote_path}") from None
         if expected_size is not None and size != expected_size:
             _remove(tmp)
             raise BadFile(f"size does not equal. local: {size}, remote: {expected_size}, file: {remote_path}")
-        if digest.hexdigest() != expected_md5:
+        if md5 != expected_md5:
             _remove(tmp)
-            raise BadFile(f"md5sum does not equal. local: {digest.hexdigest()}, remote: {expected_md5}")
+            raise BadFile(f"md5sum does not equal. local: {md5}, remote: {expected_md5}")
         os.replace(tmp, local_path)
+
+    @staticmethod
+    def _copy_local(remote_path: str, tmp: str) -> tuple[str, int]:
+        """The bytes stay in the kernel, then the copy is checksummed from the page cache: half the time of
+        reading, hashing and writing through Python buffers (bench/restore.py)."""
+        shutil.copyfile(remote_path, tmp)
+        return file_md5(tmp)  # the copy's md5 is what the tablet will hold
+
+    def _copy_stream(self, remote_path: str, tmp: str) -> tuple[str, int]:
+        digest = hashlib.md5()
+        size = 0
+        with self.fs.open(remote_path, "rb") as src, open(tmp, "wb") as dst:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        return digest.hexdigest(), size
 
 
 def _remove(path: str) -> None:
