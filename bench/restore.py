@@ -19,53 +19,14 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.backup_helpers import snapshot_timestamp  # noqa: E402
-from tests.cluster import Cluster  # noqa: E402
-
-ROW_BYTES = 110  # about what one generated row takes in Parquet (md5 hex strings compress about 2:1)
-BATCH_ROWS = 1_000_000  # rows per INSERT: one load's Parquet files stay well under the BEs' memory
-
-
-def wait_done(cluster: Cluster, kind: str, db: str, label: str) -> dict:
-    """The job's row once FINISHED or CANCELLED, polled every 50 ms: the tests' 200 ms would add up to a
-    tenth of a second to every timing."""
-    column = "SnapshotName" if kind == "BACKUP" else "Label"
-    while True:
-        rows = cluster.query_dicts(f"SHOW {kind} FROM {db} WHERE {column} = '{label}'")
-        if rows and rows[-1]["State"] in ("FINISHED", "CANCELLED"):
-            return rows[-1]
-        time.sleep(0.05)
-
-
-def load_big(cluster: Cluster, size_mb: int, tablets: int) -> None:
-    cluster.query("CREATE DATABASE bench")
-    cluster.query(f"CREATE TABLE bench.big (k BIGINT, a STRING, b STRING, c STRING) DUPLICATE KEY(k) "
-                  f"DISTRIBUTED BY HASH(k) BUCKETS {tablets} PROPERTIES ('replication_num' = '1')")
-    rows = size_mb * 1024 * 1024 // ROW_BYTES
-    for start in range(0, rows, BATCH_ROWS):
-        n = min(BATCH_ROWS, rows - start)
-        cluster.query(
-            f"INSERT INTO bench.big SELECT number + {start}, md5(cast(number + {start} AS STRING)), "
-            f"md5(cast(number * 7 + {start} AS STRING)), md5(cast(number * 13 + {start} AS STRING)) "
-            f"FROM numbers('number' = '{n}')")
-
-
-def backup(cluster: Cluster, label: str, repo: str, table: str) -> tuple[float, str]:
-    """Seconds from BACKUP to FINISHED, and the snapshot's timestamp."""
-    start = time.perf_counter()
-    cluster.query(f"BACKUP SNAPSHOT bench.{label} TO {repo} ON ({table})")
-    row = wait_done(cluster, "BACKUP", "bench", label)
-    elapsed = time.perf_counter() - start
-    assert row["State"] == "FINISHED", row
-    return elapsed, snapshot_timestamp(cluster, repo, label)
+from common import Cluster, backup, baseline_copy, load_big, load_many, wait_done  # noqa: E402
 
 
 def restore(cluster: Cluster, db: str, label: str, repo: str, ts: str) -> float:
@@ -85,15 +46,6 @@ def snapshot_data_files(repo: Path, label: str) -> list[Path]:
     return [p for p in content.rglob("*") if p.is_file() and ".hdr." not in p.name]
 
 
-def baseline_copy(files: list[Path], target: Path) -> float:
-    """`cp -r` of the snapshot's tablet folders and `md5sum` of the copied files."""
-    folders = sorted({f.parent for f in files})
-    start = time.perf_counter()
-    target.mkdir(parents=True)
-    subprocess.run(["cp", "-r", *map(str, folders), str(target)], check=True)
-    copied = [str(p) for p in target.rglob("*") if p.is_file() and ".hdr." not in p.name]
-    subprocess.run(["md5sum", *copied], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def check_rows(cluster: Cluster, source: str, target: str) -> None:
@@ -127,21 +79,15 @@ def big_case(cluster: Cluster, work: Path, size_mb: int, tablets: int, runs: int
 
 
 def small_case(cluster: Cluster, count: int) -> None:
-    partitions = max(1, count // 100)
-    buckets = count // partitions
-    bounds = ", ".join(f"PARTITION p{i} VALUES LESS THAN ('{(i + 1) * 10}')" for i in range(partitions))
     t0 = time.perf_counter()
-    cluster.query(f"CREATE TABLE bench.many (k INT, v INT) DUPLICATE KEY(k) PARTITION BY RANGE(k) ({bounds}) "
-                  f"DISTRIBUTED BY HASH(k) BUCKETS {buckets} PROPERTIES ('replication_num' = '1')")
-    cluster.query(f"INSERT INTO bench.many SELECT number % {partitions * 10}, number FROM numbers('number' = "
-                  f"'{count * 2}')")
-    print(f"created and loaded {partitions * buckets} tablets in {time.perf_counter() - t0:.1f} s")
+    made = load_many(cluster, count)
+    print(f"created and loaded {made} tablets in {time.perf_counter() - t0:.1f} s")
     backup_s, ts = backup(cluster, "many", "local_repo", "many")
     os.sync()
     restore_s = restore(cluster, "restored_many", "many", "local_repo", ts)
     assert cluster.query("SELECT count(*), sum(v) FROM bench.many") == \
         cluster.query("SELECT count(*), sum(v) FROM restored_many.many")
-    print(f"{partitions * buckets} small tablets: backup {backup_s:.1f} s, restore {restore_s:.1f} s "
+    print(f"{made} small tablets: backup {backup_s:.1f} s, restore {restore_s:.1f} s "
           "(target < 30 s)")
 
 

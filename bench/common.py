@@ -1,0 +1,75 @@
+"""What the backup and restore benchmarks share: the data they move, timing a job, the copy baseline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.backup_helpers import snapshot_timestamp  # noqa: E402
+from tests.cluster import Cluster  # noqa: E402
+
+ROW_BYTES = 110  # about what one generated row takes in Parquet (md5 hex strings compress about 2:1)
+BATCH_ROWS = 1_000_000  # rows per INSERT: one load's Parquet files stay well under the BEs' memory
+
+
+def load_big(cluster: Cluster, size_mb: int, tablets: int) -> None:
+    """About `size_mb` of Parquet in `tablets` tablets of bench.big, one replica each."""
+    cluster.query("CREATE DATABASE bench")
+    cluster.query(f"CREATE TABLE bench.big (k BIGINT, a STRING, b STRING, c STRING) DUPLICATE KEY(k) "
+                  f"DISTRIBUTED BY HASH(k) BUCKETS {tablets} PROPERTIES ('replication_num' = '1')")
+    rows = size_mb * 1024 * 1024 // ROW_BYTES
+    for start in range(0, rows, BATCH_ROWS):
+        n = min(BATCH_ROWS, rows - start)
+        cluster.query(
+            f"INSERT INTO bench.big SELECT number + {start}, md5(cast(number + {start} AS STRING)), "
+            f"md5(cast(number * 7 + {start} AS STRING)), md5(cast(number * 13 + {start} AS STRING)) "
+            f"FROM numbers('number' = '{n}')")
+
+
+def load_many(cluster: Cluster, count: int) -> int:
+    """bench.many: `count` small tablets (100 buckets per partition, one replica); returns the tablets made."""
+    partitions = max(1, count // 100)
+    buckets = count // partitions
+    bounds = ", ".join(f"PARTITION p{i} VALUES LESS THAN ('{(i + 1) * 10}')" for i in range(partitions))
+    cluster.query(f"CREATE TABLE bench.many (k INT, v INT) DUPLICATE KEY(k) PARTITION BY RANGE(k) ({bounds}) "
+                  f"DISTRIBUTED BY HASH(k) BUCKETS {buckets} PROPERTIES ('replication_num' = '1')")
+    cluster.query(f"INSERT INTO bench.many SELECT number % {partitions * 10}, number FROM numbers('number' = "
+                  f"'{count * 2}')")
+    return partitions * buckets
+
+
+def wait_done(cluster: Cluster, kind: str, db: str, label: str) -> dict:
+    """The job's row once FINISHED or CANCELLED, polled every 50 ms: the tests' 200 ms would add up to a
+    tenth of a second to every timing."""
+    column = "SnapshotName" if kind == "BACKUP" else "Label"
+    while True:
+        rows = cluster.query_dicts(f"SHOW {kind} FROM {db} WHERE {column} = '{label}'")
+        if rows and rows[-1]["State"] in ("FINISHED", "CANCELLED"):
+            return rows[-1]
+        time.sleep(0.05)
+
+
+def backup(cluster: Cluster, label: str, repo: str, table: str) -> tuple[float, str]:
+    """Seconds from BACKUP to FINISHED, and the snapshot's timestamp."""
+    start = time.perf_counter()
+    cluster.query(f"BACKUP SNAPSHOT bench.{label} TO {repo} ON ({table})")
+    row = wait_done(cluster, "BACKUP", "bench", label)
+    elapsed = time.perf_counter() - start
+    assert row["State"] == "FINISHED", row
+    return elapsed, snapshot_timestamp(cluster, repo, label)
+
+
+def baseline_copy(files: list[Path], target: Path) -> float:
+    """`cp -r` of the files' tablet folders and `md5sum` of the copies: the same bytes read, written, summed."""
+    folders = sorted({f.parent for f in files})
+    names = {f.name for f in files}
+    start = time.perf_counter()
+    target.mkdir(parents=True)
+    subprocess.run(["cp", "-r", *map(str, folders), str(target)], check=True)
+    copied = [str(p) for p in target.rglob("*") if p.is_file() and p.name in names]
+    subprocess.run(["md5sum", *copied], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
