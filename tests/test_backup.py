@@ -138,15 +138,18 @@ def test_backup_validation_errors(cluster: Cluster, tmp_path: Path) -> None:
     assert error_of(cluster, "BACKUP SNAPSHOT bk_err.x bk_err_repo")[0] == 1064
     assert error_of(cluster, "CANCEL BACKUP FROM bk_err")[1].endswith("No backup job is currently running")
     # One job per database at a time.
-    hold(cluster, "BACKUP.SNAPSHOTING")
+    hold(cluster, "BACKUP.PENDING")
     try:
         cluster.query("BACKUP SNAPSHOT bk_err.first TO bk_err_repo ON (agg)")
         _, text = error_of(cluster, "BACKUP SNAPSHOT bk_err.second TO bk_err_repo ON (agg)")
         assert "Can only run one backup or restore job of a database at same time" in text
-        # While its snapshot is being taken, the table cannot be truncated, altered or dropped.
-        for sql in ["TRUNCATE TABLE bk_err.agg", "DROP TABLE bk_err.agg",
-                    "ALTER TABLE bk_err.agg SET ('replication_num' = '1')"]:
-            assert "is in backup job first" in error_of(cluster, sql)[1], sql
+        # Until its snapshot is taken, the table cannot be truncated, altered or dropped.
+        for state in ("PENDING", "SNAPSHOTING"):
+            hold(cluster, f"BACKUP.{state}")
+            wait_job(cluster, "BACKUP", "bk_err", "first", states=(state,))
+            for sql in ["TRUNCATE TABLE bk_err.agg", "DROP TABLE bk_err.agg",
+                        "ALTER TABLE bk_err.agg SET ('replication_num' = '1')"]:
+                assert "is in backup job first" in error_of(cluster, sql)[1], (state, sql)
         cluster.query("INSERT INTO bk_err.agg VALUES (1, 1, 1)")  # loads are allowed
     finally:
         release(cluster)

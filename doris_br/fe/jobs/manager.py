@@ -15,6 +15,7 @@ import attrs
 from doris_br import rpc
 from doris_br.errors import DorisError
 from doris_br.fe.jobs.model import Job, now_ms
+from doris_br.fe.olap import Table
 
 if TYPE_CHECKING:
     from doris_br.fe.frontend import Frontend
@@ -58,12 +59,12 @@ class JobManager:
                     raise DorisError(f"Table {locked[table_id]} is in {job.type.lower()} job {job.label} "
                                      f"(state {job.state}); {operation} is not allowed until it ends")
 
-    @staticmethod
-    def locked_tables(job: Job) -> dict[int, str]:
+    def locked_tables(self, job: Job) -> dict[int, str]:
         if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
             return {}  # the snapshot holds the data from here on
         if job.type == "BACKUP":
-            return {t.table_id: t.table for t in job.tablets}
+            names = {ref.table for ref in job.objects}
+            return {t.id: t.name for t in self.fe.catalog.all(Table) if t.db_id == job.db_id and t.name in names}
         return {int(k): v for k, v in job.plan.get("locked_tables", {}).items()}
 
     # ---- changes -----------------------------------------------------------------------------------------

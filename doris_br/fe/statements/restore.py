@@ -132,16 +132,12 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
     existing = find_database(session.fe.catalog, db_name)
     async with SUBMIT_LOCK:
         session.fe.jobs.submit(Job(
-            id=0, type="RESTORE", label=label, db_id=existing.id if existing else _pending_db_id(session, db_name),
+            # A database the restore creates gets its id now, so the job can be found by it meanwhile.
+            id=0, type="RESTORE", label=label, db_id=existing.id if existing else session.fe.catalog.allocate_ids(),
             db_name=db_name, repo=repo.name, create_time_ms=now_ms(), timeout_s=timeout, properties=properties,
             kind=node.args.get("kind") or "", objects=objects, timestamp=timestamp, info=info,
             plan={"replication_num": replication},
         ))
-
-
-def _pending_db_id(session: Any, name: str) -> int:
-    """A database the restore will create: its id is reserved now so the job can be found by it."""
-    return session.fe.catalog.allocate_ids()
 
 
 def restore_database(session: Any, db_name: str | None) -> tuple[str, int | None]:
