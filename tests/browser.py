@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 
 class BrowserError(Exception):
-    pass
+    """Chromium did not start or a page did not answer in time."""
 
 
 class Browser:
@@ -57,7 +57,7 @@ class Browser:
                 pages = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=2).json()
                 target = next((p for p in pages if p.get("type") == "page"), None)
             except (requests.RequestException, ValueError):
-                pass
+                target = None  # DevTools is not listening yet
             if target is None:
                 if self.proc.poll() is not None:
                     raise BrowserError(f"chromium exited with {self.proc.returncode}; see {log}")

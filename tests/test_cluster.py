@@ -119,11 +119,12 @@ def test_failed_login_then_query_on_raw_socket_gets_no_answer(cluster: Cluster) 
     query = b"\x03SHOW GRANTS"
     try:
         sock.sendall(len(query).to_bytes(3, "little") + b"\x00" + query)
-        assert _read_packet(sock) == b""  # closed: no answer, no result
+        reply_to_query = _read_packet(sock)
     except (ConnectionResetError, BrokenPipeError):
-        pass
+        reply_to_query = b""  # already closed: the query reached nothing
     finally:
         sock.close()
+    assert reply_to_query == b""  # no answer, no result: the connection was closed after the failed login
 
 
 def test_privileges_are_enforced_with_1227(cluster: Cluster) -> None:
