@@ -347,3 +347,18 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.mark.parametrize("sql, secret", [
+    ("CREATE USER a IDENTIFIED BY 'hunter2'", "hunter2"),
+    ("CREATE USER a IDENTIFIED BY PASSWORD '*0123456789abcdef0123456789abcdef01234567'", "0123456789abcdef"),
+    ("SET PASSWORD FOR a = PASSWORD('hunter2')", "hunter2"),
+    ('CREATE REPOSITORY r WITH S3 ON LOCATION "s3://b" PROPERTIES ("s3.secret_key" = "hunter2")', "hunter2"),
+    ("ALTER REPOSITORY r PROPERTIES ('AWS_SECRET_KEY' = 'hunter2', 's3.session_token' = 'tok3n')", "tok3n"),
+])
+def test_statements_are_redacted_for_logs_and_processlist(sql: str, secret: str) -> None:
+    from doris_br.fe.catalog import redact_sql
+
+    assert secret not in redact_sql(sql) and "*XXX" in redact_sql(sql)
+    plain = "INSERT INTO t VALUES " + ", ".join(f"({i}, 'v{i}')" for i in range(1000))
+    assert redact_sql(plain) is plain  # statements without secrets are passed through untouched
