@@ -271,3 +271,21 @@ def test_backup_through_mariadb_client(cluster: Cluster, tmp_path: Path) -> None
     assert "State: FINISHED" in out.stdout and "SnapshotName: cli" in out.stdout
     out = cluster.mariadb("SHOW SNAPSHOT ON bk_cli_repo")
     assert out.stdout.splitlines()[0] == "Snapshot\tTimestamp\tStatus" and "\tOK" in out.stdout
+
+
+def test_jobs_time_out_with_doris_status(own_cluster: Cluster, tmp_path: Path) -> None:
+    """A job without a timeout property takes Doris's backup_job_default_timeout_ms; past it, TIMEOUT."""
+    c = own_cluster
+    make_sales_db(c, "bk_timeout", rows=6)
+    create_local_repo(c, "bk_timeout_repo", tmp_path)
+    ts = backup_and_wait(c, "bk_timeout", "done", "bk_timeout_repo", "ON (agg)")
+    c.query("ADMIN SET FRONTEND CONFIG ('backup_job_default_timeout_ms' = '2000')")
+    hold(c, "BACKUP.UPLOADING", "RESTORE.DOWNLOADING")
+    c.query("BACKUP SNAPSHOT bk_timeout.slow TO bk_timeout_repo ON (dup)")
+    row = wait_job(c, "BACKUP", "bk_timeout", "slow", timeout=30)
+    assert (row["State"], row["Status"], row["Timeout"]) == ("CANCELLED", "[TIMEOUT, msg: ]", "2")
+    assert not (tmp_path / "__palo_repository_bk_timeout_repo" / "__ss_slow").exists()
+    c.query(f"RESTORE SNAPSHOT bk_timeout_copy.done FROM bk_timeout_repo PROPERTIES ('backup_timestamp' = '{ts}')")
+    row = wait_job(c, "RESTORE", "bk_timeout_copy", "done", timeout=30)
+    assert (row["State"], row["Status"]) == ("CANCELLED", "[TIMEOUT, msg: restore job with label: done  timeout.]")
+    assert error_of(c, "SELECT * FROM bk_timeout_copy.agg")[0] in (1049, 1146)  # nothing was made visible

@@ -114,10 +114,10 @@ class JobManager:
         try:
             if job_id in self._cancel_requests:
                 new = await runner.cancel(job, "COMMON_ERROR", self._cancel_requests.pop(job_id))
+            elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
+                new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
             elif self.paused(job):
                 return
-            elif now_ms() - job.create_time_ms > job.timeout_s * 1000:
-                new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
             else:
                 new = await getattr(runner, job.state.lower())(job)
         except Exception as e:  # a bug in one state must not stop the scheduler; the job records it

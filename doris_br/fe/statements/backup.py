@@ -44,10 +44,15 @@ def check_label(label: str) -> None:
         raise DorisError(f"Label format error. regex: {LABEL_REGEX}, label: {label}")
 
 
-def parse_timeout(properties: dict[str, str]) -> int:
+def parse_timeout(session: Any, properties: dict[str, str]) -> int:
+    """Seconds: the `timeout` property, else Doris's FE config backup_job_default_timeout_ms (1 day)."""
     text = properties.get("timeout")
     if text is None:
-        return 86400
+        default_ms = session.fe.frontend_config.get("backup_job_default_timeout_ms", "86400000")
+        try:
+            return max(1, int(default_ms) // 1000)
+        except ValueError:
+            return 86400
     try:
         timeout = int(text)
     except ValueError:
@@ -129,7 +134,7 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
     repo = writable_repository(session, node.args["repo"])
     properties = dict(node.args.get("properties") or {})
     check_backup_properties(properties)
-    timeout = parse_timeout(properties)
+    timeout = parse_timeout(session, properties)
     objects = backup_objects(session, db, node)
     async with SUBMIT_LOCK:
         store = await asyncio.to_thread(open_store, repo)

@@ -118,7 +118,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
     repo = find_repository(session, node.args["repo"])
     properties = dict(node.args.get("properties") or {})
     replication = check_restore_properties(properties)
-    timeout = parse_timeout(properties)
+    timeout = parse_timeout(session, properties)
     timestamp = properties["backup_timestamp"]
     store = await asyncio.to_thread(open_store, repo)
     try:
