@@ -17,6 +17,8 @@ import cattrs
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from doris_br.repository.filesystems import StorageSpec
+
 T = TypeVar("T")
 
 TASKS: dict[str, type] = {}
@@ -193,12 +195,10 @@ class ReleaseSnapshots:
 
 @attrs.frozen
 class RepositoryTarget:
-    """What a BE needs to open the repository's storage (see doris_br.repository.filesystems)."""
+    """What a BE needs to open a repository: its name and its storage."""
 
     name: str
-    kind: str
-    location: str
-    properties: dict[str, str]
+    storage: StorageSpec
 
 
 @attrs.frozen

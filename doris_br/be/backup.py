@@ -11,7 +11,6 @@ from pathlib import Path
 from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
-from doris_br.repository.filesystems import StorageSpec
 from doris_br.repository.store import BadFile, RepositoryStore
 
 # Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
@@ -21,7 +20,7 @@ OBJECT_STORE_CONCURRENCY = 4
 
 
 def _store(target: rpc.RepositoryTarget) -> RepositoryStore:
-    return RepositoryStore(target.name, StorageSpec(target.kind, target.location, dict(target.properties)))
+    return RepositoryStore(target.name, target.storage)
 
 
 @handles(rpc.MakeSnapshots)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+# How stale SHOW BACKENDS' DataUsedCapacity may be.
+USAGE_TTL_S = 30.0
 
 class Storage:
     def __init__(self, root: str | Path) -> None:
@@ -22,14 +25,23 @@ class Storage:
             tmp.write_text(uuid.uuid4().hex)
             tmp.rename(id_file)
         self.instance_id = id_file.read_text().strip()
+        self._usage: tuple[float, int] | None = None  # (when walked, bytes)
 
     @property
     def port_file(self) -> Path:
         return self.root / "be.port"
 
     def data_used_bytes(self) -> int:
-        """Bytes under the root. Tablets and staging folders come and go while we walk (a restore drops its
-        tablets on cancel), so vanished entries are skipped: a heartbeat must not fail over them."""
+        """Bytes under the root, walked at most every USAGE_TTL_S: heartbeats ask every few seconds, and a
+        root with thousands of tablets is too many stats to take that often."""
+        now = time.monotonic()
+        if self._usage is None or now - self._usage[0] > USAGE_TTL_S:
+            self._usage = (now, self._walk_usage())
+        return self._usage[1]
+
+    def _walk_usage(self) -> int:
+        """Tablets and staging folders come and go while we walk (a restore drops its tablets on cancel), so
+        vanished entries are skipped: a heartbeat must not fail over them."""
         total = 0
         for folder, _, names in os.walk(self.root):  # os.walk ignores folders that vanish under it
             for name in names:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import attrs
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Backend
 
@@ -36,10 +36,6 @@ def parse_host_port(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit():
         raise DorisError(f"Invalid host port format: {text}. Expected host:port")
     return host, int(port)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class BackendRegistry:

@@ -17,6 +17,7 @@ import attrs
 import cattrs
 
 from doris_br.fe.journal import Journal
+from doris_br.repository.filesystems import StorageSpec
 
 T = TypeVar("T")
 
@@ -133,6 +134,11 @@ class Repository:
     @property
     def key(self) -> str:
         return self.name
+
+    @property
+    def storage(self) -> StorageSpec:
+        """What any process, FE or BE, needs to open the repository's storage."""
+        return StorageSpec(kind=self.kind, location=self.location, properties=dict(self.properties))
 
 
 @attrs.frozen

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from doris_br import duck, rpc
+from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.olap import (
@@ -31,7 +32,6 @@ from doris_br.fe.olap import (
     Table,
     get_database,
     get_table,
-    now_ms,
     partitions_of,
     resolve_partitions,
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from typing import Any, ClassVar
 
 import attrs
@@ -26,10 +25,6 @@ NOT_ENOUGH_BACKENDS = (
     "Create failed replications:\nreplication tag: {{\"location\" : \"default\"}}, replication num: {need}, "
     "storage medium: HDD"
 )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @register_kind

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.errors import DorisError
-from doris_br.fe.olap import Partition, Table, ids_per_partition, now_ms, place_tablets
+from doris_br.fe.olap import Partition, Table, ids_per_partition, place_tablets
 from doris_br.schema import PartitionDesc
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from doris_br.errors import DorisError
 from doris_br.fe import statements
 from doris_br.fe.catalog import Repository, User, mask_secrets
 from doris_br.fe.jobs.model import Job
-from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row
+from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row, task_counts
 from doris_br.fe.olap import find_database, find_table, find_view
 from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
 from doris_br.http.auth import AuthFailed, authenticate
@@ -86,14 +86,8 @@ def progress_percent(job: Job, live: dict[int, Any]) -> float:
     """Bytes moved over bytes to move, across the job's BE tasks; 100 once the job is finished."""
     if job.state == "FINISHED":
         return 100.0
-    recorded = job.plan.get("progress", {})
-    done = total = 0
-    for task in job.be_tasks:
-        p = live.get(task.signature)
-        counts = recorded.get(str(task.signature)) or (
-            [p.files_done, p.files_total, p.bytes_done, p.bytes_total] if p is not None else None)
-        if counts is not None:
-            done, total = done + counts[2], total + counts[3]
+    counts = [c for _, c in task_counts(job, live)]
+    done, total = sum(c[2] for c in counts), sum(c[3] for c in counts)
     return 100.0 * done / total if total else 0.0
 
 

@@ -13,7 +13,6 @@ import json
 import os
 import posixpath
 import shutil
-import time
 import uuid
 from typing import Any
 
@@ -228,7 +227,3 @@ def file_md5(path: str) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-def now_text() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S")

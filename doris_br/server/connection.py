@@ -75,7 +75,7 @@ class DorisConnection(Connection):
         com_query = packets.parse_com_query(
             capabilities=self.capabilities, client_charset=self.client_charset, data=data
         )
-        await self._respond(await self.session.handle_query(com_query.sql, com_query.query_attrs), text=True)
+        await self._respond(await self.session.handle_query(com_query.sql, com_query.query_attrs))
 
     async def handle_stmt_execute(self, data: bytes) -> None:
         stmt, sql, attrs, use_cursor = parse_execute(self.capabilities, self.client_charset, data, self.get_stmt)
@@ -83,7 +83,7 @@ class DorisConnection(Connection):
         result = await self.session.handle_query(sql, attrs)
         result_set = None if isinstance(result, Affected) else await ensure_result_set(result)
         if not result_set:
-            await self._respond(result, text=False)
+            await self._respond(result)
             return
         await self.stream.write(types.uint_len(len(result_set.columns)))
         for column in result_set.columns:
@@ -108,7 +108,7 @@ class DorisConnection(Connection):
             await self.stream.write(row)
         await self.stream.write(self.ok_or_eof())
 
-    async def _respond(self, result: Any, text: bool) -> None:
+    async def _respond(self, result: Any) -> None:
         if isinstance(result, Affected):
             await self.stream.write(self.ok(affected_rows=result.rows))
             return

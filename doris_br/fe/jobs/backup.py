@@ -35,18 +35,19 @@ class BackupRunner(JobRunner):
         tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
         plans: list[TabletPlan] = []
         metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
+        alive = self._alive_ids()
         for ref in job.objects:
             table = tables.get(ref.table)
             if table is None:
                 continue  # a view: its definition goes into the meta, it has no tablets
+            index_id = table.index_id or table.id
             for part in self._partitions(table, ref.partitions):
                 for tablet in () if metadata_only else part.tablets:
                     plans.append(TabletPlan(
                         tablet_id=tablet.id, table=table.name, table_id=table.id, partition=part.name,
-                        partition_id=part.id, index_id=table.index_id or table.id, version=part.visible_version,
-                        backend_id=self._pick_replica(tablet.replicas),
-                        remote_dir=layout.tablet_dir(root, db.id, table.id, part.id, table.index_id or table.id,
-                                                     tablet.id),
+                        partition_id=part.id, index_id=index_id, version=part.visible_version,
+                        backend_id=_pick_replica(tablet.replicas, alive),
+                        remote_dir=layout.tablet_dir(root, db.id, table.id, part.id, index_id, tablet.id),
                     ))
         if len(plans) > 300000:
             return self.cancelled(job, "COMMON_ERROR", f"too many tablets in one backup job: {len(plans)} > 300000")
@@ -56,11 +57,8 @@ class BackupRunner(JobRunner):
         parts = partitions_of(self.fe.catalog, table)
         return [p for p in parts if not names or p.name in names]
 
-    def _pick_replica(self, replicas: Any, avoid: int | None = None) -> int:
-        alive = {b.id for b in self.fe.backends.alive()}
-        ids = sorted(r.backend_id for r in replicas)
-        healthy = [i for i in ids if i in alive and i != avoid]
-        return healthy[0] if healthy else ids[0]
+    def _alive_ids(self) -> set[int]:
+        return {b.id for b in self.fe.backends.alive()}
 
     def _meta(self, job: Job, db: Database, tables: dict[str, Table]) -> dict[str, Any]:
         """__meta: the schema of what is backed up, enough to create the tables again on any cluster."""
@@ -96,9 +94,10 @@ class BackupRunner(JobRunner):
                 errors.pop(str(t.tablet_id), None)
 
         await asyncio.gather(*(one(b, g) for b, g in by_backend(pending).items()))
+        alive = self._alive_ids()
         tablets = tuple(
             attrs.evolve(t, files=tuple(results[t.tablet_id]), done=True) if t.tablet_id in results
-            else self._replan(t) for t in job.tablets
+            else self._replan(t, alive) for t in job.tablets
         )
         job = attrs.evolve(job, tablets=tablets, task_errors=errors)
         if all(t.done for t in tablets):
@@ -106,17 +105,15 @@ class BackupRunner(JobRunner):
             return job.at("UPLOAD_SNAPSHOT", tablets=unmarked, times=job.stamped("snapshot_finished"))
         return job
 
-    def _replan(self, plan: TabletPlan) -> TabletPlan:
-        if plan.done:
-            return plan
-        alive = {b.id for b in self.fe.backends.alive()}
-        if plan.backend_id in alive:
+    def _replan(self, plan: TabletPlan, alive: set[int]) -> TabletPlan:
+        """A tablet whose BE is down is snapshotted from another replica next round."""
+        if plan.done or plan.backend_id in alive:
             return plan
         part = self.fe.catalog.get(Partition, str(plan.partition_id))
         tablet = next((t for t in part.tablets if t.id == plan.tablet_id), None) if part else None
         if tablet is None:
             return plan
-        return attrs.evolve(plan, backend_id=self._pick_replica(tablet.replicas, avoid=plan.backend_id))
+        return attrs.evolve(plan, backend_id=_pick_replica(tablet.replicas, alive, avoid=plan.backend_id))
 
     async def upload_snapshot(self, job: Job) -> Job:
         """One upload task per BE, carrying all its tablets; the BE uploads several files at a time."""
@@ -218,3 +215,10 @@ class BackupRunner(JobRunner):
             except Exception as e:  # the repository may be the thing that failed; say so, cancel anyway
                 message = f"{message}; the partial snapshot could not be removed: {e}"
         return self.cancelled(job, code, message)
+
+
+def _pick_replica(replicas: Any, alive: set[int], avoid: int | None = None) -> int:
+    """The lowest-id alive replica (Doris's choice), else the lowest id: its task then fails and is retried."""
+    ids = sorted(r.backend_id for r in replicas)
+    healthy = [i for i in ids if i in alive and i != avoid]
+    return healthy[0] if healthy else ids[0]

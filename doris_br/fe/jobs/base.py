@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, now_ms
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.repository.store import RepositoryStore
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def repository_target(repo: Repository) -> rpc.RepositoryTarget:
-    return rpc.RepositoryTarget(repo.name, repo.kind, repo.location, dict(repo.properties))
+    return rpc.RepositoryTarget(repo.name, repo.storage)
 
 
 def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, list[TabletPlan]]:
@@ -56,9 +57,8 @@ class JobRunner:
         return repo
 
     async def store(self, job: Job) -> RepositoryStore:
-        from doris_br.fe.statements.repositories import open_store
-
-        return await asyncio.to_thread(open_store, self.repository(job))
+        repo = self.repository(job)
+        return await asyncio.to_thread(RepositoryStore, repo.name, repo.storage)
 
     async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.

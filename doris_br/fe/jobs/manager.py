@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.errors import DorisError
-from doris_br.fe.jobs.model import Job, now_ms
+from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.runners import runner_for
 from doris_br.fe.olap import Table
 
 if TYPE_CHECKING:
@@ -105,8 +107,6 @@ class JobManager:
                 pass
 
     async def _step(self, job_id: int) -> None:
-        from doris_br.fe.jobs.runners import runner_for
-
         job = self.fe.catalog.get(Job, str(job_id))
         if job is None or job.done:
             return

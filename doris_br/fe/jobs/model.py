@@ -4,12 +4,12 @@ restarted FE resumes each unfinished job in the state it was in, re-sending that
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import attrs
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.fe.catalog import register_kind
 
 BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED",
@@ -17,10 +17,6 @@ BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE
 RESTORE_STATES = ("PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED",
                   "CANCELLED")
 DONE_STATES = ("FINISHED", "CANCELLED")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @attrs.frozen

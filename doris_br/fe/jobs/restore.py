@@ -18,9 +18,10 @@ import attrs
 from sqlglot import exp
 
 from doris_br import rpc
+from doris_br.clock import now_ms
 from doris_br.fe.catalog import from_json, to_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, now_ms
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
     Database,

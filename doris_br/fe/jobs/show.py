@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from doris_br import rpc
+from doris_br.clock import time_text
 from doris_br.fe.jobs.model import Job
 from doris_br.repository.info import brief
 
@@ -17,12 +17,6 @@ RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad"
                    "CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime",
                    "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
 BRIEF_HIDDEN = ("RestoreObjs", "Progress", "TaskErrMsg")
-
-
-def time_text(ms: int | None) -> str | None:
-    if not ms or ms <= 0:
-        return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
 def status_text(job: Job) -> str:
@@ -51,19 +45,24 @@ def unfinished_text(job: Job) -> str:
     return ""
 
 
-def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
-    """Doris's `[taskId: finished/total]`, with bytes done and total added."""
-    parts = []
+def task_counts(job: Job, live: dict[int, rpc.TaskProgress]) -> list[tuple[int, list[int]]]:
+    """(signature, [files done, files total, bytes done, bytes total]) of each BE task that reported:
+    journaled counts for finished tasks, the BEs' live ones for running tasks."""
     recorded = job.plan.get("progress", {})
+    counts = []
     for task in job.be_tasks:
         p = live.get(task.signature)
-        counts = recorded.get(str(task.signature)) or (
+        found = recorded.get(str(task.signature)) or (
             [p.files_done, p.files_total, p.bytes_done, p.bytes_total] if p is not None else None)
-        if counts is None:
-            continue
-        files_done, files_total, bytes_done, bytes_total = counts
-        parts.append(f"[{task.signature}: {files_done}/{files_total} (bytes {bytes_done}/{bytes_total})]")
-    return ", ".join(parts)
+        if found is not None:
+            counts.append((task.signature, found))
+    return counts
+
+
+def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
+    """Doris's `[taskId: finished/total]`, with bytes done and total added."""
+    return ", ".join(f"[{signature}: {files_done}/{files_total} (bytes {bytes_done}/{bytes_total})]"
+                     for signature, (files_done, files_total, bytes_done, bytes_total) in task_counts(job, live))
 
 
 def errors_text(job: Job) -> str:

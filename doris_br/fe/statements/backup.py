@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlglot import exp
 
+from doris_br.clock import now_ms
 from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
 from doris_br.fe.catalog import Repository
-from doris_br.fe.jobs.model import Job, ObjectRef, now_ms
+from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row
 from doris_br.fe.olap import Database, find_table, find_view, get_database, partitions_of, tables_of, views_of
 from doris_br.fe.privileges import has_privilege, require_on_db
@@ -180,8 +181,8 @@ async def show_backup(session: Any, node: ShowBackup) -> Any:
     return text_result(BACKUP_COLUMNS, [backup_row(j, session.fe.jobs.progress_of(j)) for j in jobs])
 
 
-async def cancel_running(session: Any, db: Database, job_type: str, message: str) -> None:
-    running = [j for j in session.fe.jobs.of_db(db.id, job_type) if not j.done]
+async def cancel_running(session: Any, db_id: int | None, job_type: str, message: str) -> None:
+    running = [j for j in session.fe.jobs.of_db(db_id, job_type) if not j.done] if db_id is not None else []
     if not running:
         raise DorisError("No backup job is currently running" if job_type == "BACKUP"
                          else "No restore is currently running")
@@ -198,4 +199,4 @@ async def cancel_running(session: Any, db: Database, job_type: str, message: str
 async def cancel_backup(session: Any, node: CancelBackup) -> None:
     db = job_database(session, node.args.get("db"))
     require_load(session, db)
-    await cancel_running(session, db, "BACKUP", "user cancelled")
+    await cancel_running(session, db.id, "BACKUP", "user cancelled")

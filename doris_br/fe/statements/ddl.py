@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 
+from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
@@ -19,7 +20,6 @@ from doris_br.fe.olap import (
     find_table,
     find_view,
     get_table,
-    now_ms,
     partitions_of,
     resolve_partitions,
     session_database,

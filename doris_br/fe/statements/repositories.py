@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import attrs
 from sqlglot import exp
 
+from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Broker, Repository, mask_secrets
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
-from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec
+from doris_br.repository.filesystems import RepositoryUnreachable
 from doris_br.repository.info import brief
 from doris_br.repository.store import BadFile, RepositoryStore
 from doris_br.sql.backup import (
@@ -28,12 +28,8 @@ from doris_br.sql.backup import (
 )
 
 
-def storage_spec(repo: Repository) -> StorageSpec:
-    return StorageSpec(kind=repo.kind, location=repo.location, properties=dict(repo.properties))
-
-
 def open_store(repo: Repository) -> RepositoryStore:
-    return RepositoryStore(repo.name, storage_spec(repo))
+    return RepositoryStore(repo.name, repo.storage)
 
 
 def find_repository(session: Any, name: str, message: str | None = None) -> Repository:
@@ -59,7 +55,7 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
     delete_if_exists = props.pop("delete_if_exists", "false").lower() == "true"
     read_only = bool(node.args.get("read_only"))
     repo = Repository(id=0, name=name, kind=kind, location=node.args["location"], properties=props,
-                      broker=broker, read_only=read_only, create_time=time.strftime("%Y-%m-%d %H:%M:%S"))
+                      broker=broker, read_only=read_only, create_time=time_text(now_ms()))
 
     def connect() -> str:
         store = open_store(repo)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from doris_br.clock import now_ms
 from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
-from doris_br.fe.jobs.model import Job, ObjectRef, now_ms
+from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import restore_columns, restore_row
-from doris_br.fe.olap import Database, find_database
+from doris_br.fe.olap import find_database
 from doris_br.fe.privileges import has_privilege, require_on_db
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.backup import (
@@ -171,5 +172,5 @@ async def cancel_restore(session: Any, node: CancelRestore) -> None:
     name, db_id = restore_database(session, node.args.get("db"))
     if not has_privilege(session.user, "LOAD_PRIV", name):
         raise access_denied_need("LOAD_PRIV")
-    await cancel_running(session, Database(id=db_id or -1, name=name), "RESTORE",
+    await cancel_running(session, db_id, "RESTORE",
                          "user cancelled, current state: {state}")

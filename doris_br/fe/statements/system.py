@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from doris_br import SERVER_VERSION, __version__
+from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.backends import parse_host_port
 from doris_br.fe.catalog import Broker
@@ -27,13 +28,6 @@ from doris_br.sql.admin import (
     ShowProcesslist,
     Sync,
 )
-
-
-def time_text(ms: int | float | None) -> str | None:
-    """Doris's `yyyy-MM-dd HH:mm:ss`; unset times are NULL."""
-    if not ms or ms <= 0:
-        return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
 
 
 def size_text(num: int) -> str:
@@ -88,7 +82,7 @@ async def show_frontends(session: Any, node: ShowFrontends) -> Any:
     fe = session.fe
     cfg = fe.config
     port = session.connection.stream.writer.get_extra_info("sockname")[1]
-    now = int(time.time() * 1000)
+    now = now_ms()
     row = (
         f"fe_{cfg.host.replace('.', '_')}_{port}", cfg.host, -1, fe.http_port, port, -1, -1, "FOLLOWER",
         "true", 1, "true", "true", 0, time_text(fe.start_time * 1000), time_text(now), "true", "",
@@ -115,7 +109,7 @@ def alter_brokers(session: Any, node: AlterSystem) -> None:
         if node.args["action"] == "ADD":
             if existing is not None:
                 raise DorisError(f"Broker({host}:{port}) already exists")
-            catalog.commit([Broker(name, host, port, int(time.time() * 1000))])
+            catalog.commit([Broker(name, host, port, now_ms())])
         elif existing is None:
             raise DorisError(f"Broker({host}:{port}) has not in brokers.")
         else:
@@ -159,7 +153,7 @@ async def show_processlist(session: Any, node: ShowProcesslist) -> Any:
             info = info[:100]
         rows.append((
             "Yes" if other is session else "No", conn_id, other.username, other.client_address,
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(other.login_time)), "internal", other.database or "",
+            time_text(other.login_time * 1000), "internal", other.database or "",
             other.command, int(now - (other.query_started if other.command == "Query" else other.login_time)),
             "OK" if other.command == "Sleep" else "RUNNING", "", info, session.fe.config.host,
         ))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from doris_br.clock import time_text
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
@@ -29,7 +30,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.privileges import has_any_on_db, has_privilege
 from doris_br.fe.statements import NOT_HANDLED, handles, handles_show
 from doris_br.fe.statements.results import text_result
-from doris_br.fe.statements.system import size_text, time_text
+from doris_br.fe.statements.system import size_text
 from doris_br.schema import Column, key_type_name, min_key
 from doris_br.server.compat import like_regex
 from doris_br.sql import parse

@@ -1,0 +1,18 @@
+"""Times as the catalog stores them (epoch milliseconds) and as Doris prints them (`yyyy-MM-dd HH:mm:ss`)."""
+
+from __future__ import annotations
+
+import time
+
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def time_text(ms: int | float | None) -> str | None:
+    """Doris's `yyyy-MM-dd HH:mm:ss` in local time; unset times (0 or less) are NULL."""
+    if not ms or ms <= 0:
+        return None
+    return time.strftime(DATETIME_FORMAT, time.localtime(ms / 1000))
