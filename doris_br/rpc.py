@@ -326,6 +326,16 @@ class BackendClient:
             raise TaskError.from_flight(e) from None
         return decode(type(task_obj).Result, answer.to_pybytes() if answer is not None else b"null")
 
+    def open_put(self, task_obj: Any, schema: pa.Schema, timeout_s: float | None = None) -> PutStream:
+        """do_put left open: rows are written as they come, and `finish` answers the task's Result."""
+        options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
+        descriptor = flight.FlightDescriptor.for_command(_put_command(task_obj))
+        try:
+            writer, reader = self._client.do_put(descriptor, schema, options=options)
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+        return PutStream(type(task_obj).Result, writer, reader)
+
     def get(self, task_obj: Any, timeout_s: float | None = None) -> pa.Table:
         """do_get: the rows the task selects."""
         options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
@@ -336,6 +346,44 @@ class BackendClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+class PutStream:
+    """One open do_put. Blocking, and used by one thread at a time."""
+
+    def __init__(self, result: type, writer: flight.FlightStreamWriter, reader: flight.FlightMetadataReader) -> None:
+        self._result = result
+        self._writer = writer
+        self._reader = reader
+
+    def write(self, rows: pa.Table) -> None:
+        try:
+            self._writer.write_table(rows)
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+
+    def done_writing(self) -> None:
+        """No more rows: the BE stores what it got and answers (read with `result`)."""
+        try:
+            self._writer.done_writing()
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+
+    def result(self) -> Any:
+        """The task's Result, once the BE has stored the rows (after `done_writing`)."""
+        try:
+            answer = self._reader.read()
+            self._writer.close()
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+        return decode(self._result, answer.to_pybytes() if answer is not None else b"null")
+
+    def close(self) -> None:
+        """Give up: whatever the BE makes of the rows it got stays unpublished (an orphan the next load replaces)."""
+        try:
+            self._writer.close()
+        except (flight.FlightError, OSError, pa.ArrowException):
+            pass
 
 
 def _put_command(task_obj: Any) -> bytes:

@@ -1,7 +1,7 @@
-"""INSERT: rows cast to the table's types, routed to partitions and buckets, written atomically to every replica.
+"""INSERT and the load path it shares with Stream Load: rows routed to tablets, written atomically to every replica.
 
-All row work is vectorised in DuckDB: one query casts, routes (a CASE over the partition bounds) and hashes
-(DuckDB's hash of the distribution columns modulo the buckets), sorted so each tablet's rows are one slice.
+Row work is vectorised (`doris_br.fe.routing`): DuckDB casts and computes each row's partition and bucket,
+Arrow orders the rows so each tablet's rows are one slice.
 
 Atomicity: loads of one table are serialised. Each touched partition gets version V = visible + 1, written as
 v<V>.parquet to every replica of every tablet of the partition (empty if no rows went there); only when every
@@ -13,23 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlglot import exp
 
 from doris_br import duck, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
+from doris_br.fe import routing
 from doris_br.fe.olap import (
     LoadLabel,
     Partition,
     Table,
+    Tablet,
     get_database,
     get_table,
     partitions_of,
@@ -37,135 +36,17 @@ from doris_br.fe.olap import (
 )
 from doris_br.fe.placement import create_partitions
 from doris_br.fe.privileges import require_on_table
-from doris_br.schema import PartitionDesc, duckdb_type, type_params
+from doris_br.schema import PartitionDesc
 from doris_br.sql.values import RowValues, literal_rows
 
-STRICT_MODE_ERROR = "Insert has filtered data in strict mode. {reason}"
 _TABLE_LOCKS: dict[int, asyncio.Lock] = {}
-# Concurrent writes per load: enough to keep every BE busy without a thread per tablet.
-_WRITERS = asyncio.Semaphore(32)
+# A load's do_put streams stay open while its rows arrive, which for a big Stream Load takes a while.
+STREAM_TIMEOUT_S = 6 * 3600.0
 
 
 def table_lock(table_id: int) -> asyncio.Lock:
     """Loads, truncates, partition changes and drops of one table run one at a time."""
     return _TABLE_LOCKS.setdefault(table_id, asyncio.Lock())
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(type_text: str, value: str) -> str:
-    return f"CAST('{value.replace(chr(39), chr(39) * 2)}' AS {duckdb_type(type_text)})"
-
-
-def _less_than(cols: list[tuple[str, str]], key: tuple[str, ...]) -> str:
-    """Lexicographic (cols) < key over the key's prefix; NULL sorts below everything, as in Doris."""
-    ors = []
-    for i, value in enumerate(key):
-        name, type_text = cols[i]
-        equal = [f"{_q(n)} = {_lit(t, v)}" for (n, t), v in zip(cols[:i], key[:i], strict=False)]
-        equal.append(f"({_q(name)} IS NULL OR {_q(name)} < {_lit(type_text, value)})")
-        ors.append("(" + " AND ".join(equal) + ")")
-    return "(" + " OR ".join(ors) + ")" if ors else "FALSE"
-
-
-def routing_sql(table: Table, partitions: Sequence[Partition]) -> str:
-    """A CASE giving each row the index of its partition in `partitions`, NULL if none takes it."""
-    if table.partition_kind == "UNPARTITIONED":
-        return "0" if partitions else "NULL"
-    cols = [(c, table.column(c).type) for c in table.partition_columns]
-    whens, default = [], "NULL"
-    for i, p in enumerate(partitions):
-        if table.partition_kind == "RANGE":
-            conds = []
-            if p.lower is not None:
-                conds.append(f"NOT {_less_than(cols, p.lower)}")
-            if p.upper is not None:
-                conds.append(_less_than(cols, p.upper))
-            whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN {i}")
-        elif not p.values:
-            default = str(i)
-        else:
-            tuples = [" AND ".join(f"{_q(n)} = {_lit(t, v)}" for (n, t), v in zip(cols, value, strict=False))
-                      for value in p.values]
-            whens.append(f"WHEN ({' OR '.join('(' + t + ')' for t in tuples)}) THEN {i}")
-    if not whens:
-        return default
-    return f"CASE {' '.join(whens)} ELSE {default} END"
-
-
-def bucket_sql(table: Table) -> str:
-    n = table.buckets
-    if table.distribution.kind == "HASH" and table.distribution.columns:
-        return f"(hash({', '.join(_q(table.column(c).name) for c in table.distribution.columns)}) % {n})"
-    return f"CAST(floor(random() * {n}) AS BIGINT)"
-
-
-def cast_sql(table: Table, source_columns: list[str], target: list[str]) -> str:
-    """SELECT list giving every table column from the source's columns (by position) or its default."""
-    by_name = {t.lower(): s for t, s in zip(target, source_columns, strict=True)}
-    selects = []
-    for c in table.columns:
-        src = by_name.get(c.name.lower())
-        if src is not None:
-            selects.append(f"CAST({_q(src)} AS {duckdb_type(c.type)}) AS {_q(c.name)}")
-        elif c.default is None or c.default == "NULL":
-            if not c.nullable:
-                raise DorisError(f"Column has no default value, column={c.name}")
-            selects.append(f"CAST(NULL AS {duckdb_type(c.type)}) AS {_q(c.name)}")
-        elif c.default.upper() == "CURRENT_TIMESTAMP":
-            selects.append(f"CAST(current_localtimestamp() AS {duckdb_type(c.type)}) AS {_q(c.name)}")
-        else:
-            selects.append(f"{_lit(c.type, c.default)} AS {_q(c.name)}")
-    return ", ".join(selects)
-
-
-@attrs.frozen
-class Routed:
-    """The load's rows in tablet order, and each (partition index, bucket) slice's [start, end)."""
-
-    rows: pa.Table
-    slices: dict[tuple[int, int], tuple[int, int]]
-    unrouted: int
-
-
-def route(cur: Any, table: Table, partitions: Sequence[Partition], source_columns: list[str],
-          target: list[str]) -> Routed:
-    sql = (f"SELECT *, {routing_sql(table, partitions)} AS __p, {bucket_sql(table)} AS __b "
-           f"FROM (SELECT {cast_sql(table, source_columns, target)} FROM __source) ORDER BY __p, __b")
-    try:
-        rows = cur.sql(sql).to_arrow_table()
-    except Exception as e:  # a value that does not convert: strict mode refuses the whole load
-        raise DorisError(STRICT_MODE_ERROR.format(reason=str(e).split("\n")[0])) from None
-    for c in table.columns:
-        column = rows.column(c.name)
-        if not c.nullable and column.null_count:
-            raise DorisError(STRICT_MODE_ERROR.format(reason=f"column {c.name} is NOT NULL but got NULL"))
-        if c.type.startswith(("varchar", "char")) and len(column):
-            # Doris measures CHAR and VARCHAR lengths in bytes.
-            limit = type_params(c.type)[0]
-            longest = pc.max(pc.binary_length(column)).as_py()
-            if longest is not None and longest > limit:
-                raise DorisError(STRICT_MODE_ERROR.format(
-                    reason=f"the length of a value of column {c.name} is {longest}, longer than {limit}"))
-    pcol = rows.column("__p")
-    unrouted = pcol.null_count
-    slices: dict[tuple[int, int], tuple[int, int]] = {}
-    if rows.num_rows and unrouted < rows.num_rows:
-        routed = rows.slice(0, rows.num_rows - unrouted) if unrouted and _nulls_last(pcol) else rows
-        p = routed.column("__p").to_numpy().astype(np.int64)
-        b = routed.column("__b").to_numpy().astype(np.int64)
-        keys = p * (table.buckets + 1) + b
-        starts = np.concatenate(([0], np.flatnonzero(np.diff(keys)) + 1))
-        ends = np.concatenate((starts[1:], [len(keys)]))
-        for s, e in zip(starts, ends, strict=True):
-            slices[(int(p[s]), int(b[s]))] = (int(s), int(e))
-    return Routed(rows=rows.drop_columns(["__p", "__b"]), slices=slices, unrouted=unrouted)
-
-
-def _nulls_last(column: pa.ChunkedArray) -> bool:
-    return column.num_chunks > 0 and column[len(column) - 1].as_py() is None
 
 
 def _target_columns(table: Table, node: exp.Insert) -> list[str]:
@@ -253,28 +134,9 @@ async def load_arrow(fe: Any, db: Any, table: Table, data: pa.Table, source_colu
     `source_columns[i]` of `data` goes to table column `columns[i]`; other columns get their defaults. The
     caller checks privileges. With a label, the label is recorded with the versions (and refused if used).
     """
-    if label is not None:
-        _check_label(fe, db.id, label)
-    txn_id = 0
-    async with table_lock(table.id):
-        table = get_table(fe.catalog, db, table.name)  # as it is now that no other load runs
-        partitions = _load_partitions(fe, table, named)
-        routed = await _route(data, table, partitions, source_columns, columns)
-        if routed.unrouted and table.auto_partition and named is None:
-            await _auto_partitions(fe, table, routed.rows.slice(routed.rows.num_rows - routed.unrouted))
-            partitions = _load_partitions(fe, table, named)
-            routed = await _route(data, table, partitions, source_columns, columns)
-        if routed.unrouted:
-            raise DorisError(STRICT_MODE_ERROR.format(
-                reason=f"{routed.unrouted} row(s) fit no partition: no partition for this tuple"))
-        extra = []
-        if label is not None:
-            _check_label(fe, db.id, label)
-            txn_id = fe.catalog.allocate_ids()
-            extra.append(LoadLabel(db_id=db.id, label=label, txn_id=txn_id, table_id=table.id,
-                                   rows=data.num_rows, finish_time_ms=now_ms()))
-        await _write_and_publish(fe, table, partitions, routed, extra)
-    return LoadOutcome(rows=data.num_rows, txn_id=txn_id)
+    async with Load(fe, db, table, named, label) as load:
+        await load.add(data, source_columns, columns)
+        return await load.commit()
 
 
 def _check_label(fe: Any, db_id: int, label: str) -> None:
@@ -298,17 +160,165 @@ def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Par
     return chosen
 
 
-async def _route(data: pa.Table, table: Table, partitions: list[Partition], source_columns: list[str],
-                 columns: list[str]) -> Routed:
-    def work() -> Routed:
-        cur = duck.cursor()
-        try:
-            cur.register("__source", data)
-            return route(cur, table, partitions, source_columns, columns)
-        finally:
-            cur.close()
+@attrs.frozen
+class _Write:
+    """Rows for one replica of one tablet of a partition the load touches."""
 
-    return await asyncio.to_thread(work)
+    partition: Partition
+    tablet: Tablet
+    backend_id: int
+    rows: pa.Table
+
+
+class Load:
+    """One atomic load, fed block by block: `async with Load(...) as load`, `await load.add(...)` per block,
+    then `await load.commit()`. Leaving the block without a commit gives the load up.
+
+    The table's loads are serialised from entry to exit, so each touched partition's new version V is its
+    visible version + 1 throughout. Each replica of each touched tablet gets one do_put stream, opened when the
+    first rows for it arrive and written as blocks are routed, so the FE holds one block at a time, never the
+    whole load. The commit writes V (empty) to the touched partitions' other tablets, waits for every replica to
+    store its file, then publishes the versions and the label in one journal transaction. A load given up, or
+    one with a failed write, publishes nothing: its files are orphans that the next load replaces.
+    """
+
+    def __init__(self, fe: Any, db: Any, table: Table, named: list[str] | None = None,
+                 label: str | None = None) -> None:
+        self._fe = fe
+        self._db = db
+        self.table = table
+        self._named = named
+        self._label = label
+        self.rows = 0
+        self._partitions: list[Partition] = []
+        self._touched: dict[int, Partition] = {}  # id -> the partition as the load found it
+        self._streams: dict[tuple[int, int], rpc.PutStream] = {}  # (tablet id, backend id)
+        self._lock = table_lock(table.id)
+
+    async def __aenter__(self) -> Load:
+        if self._label is not None:
+            _check_label(self._fe, self._db.id, self._label)  # fail fast, before waiting for the table
+        await self._lock.acquire()
+        try:
+            self.table = get_table(self._fe.catalog, self._db, self.table.name)  # as it is now no other load runs
+            self._partitions = _load_partitions(self._fe, self.table, self._named)
+            if self._label is not None:
+                _check_label(self._fe, self._db.id, self._label)
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._streams:
+                streams = list(self._streams.values())
+                self._streams.clear()
+                await asyncio.to_thread(lambda: [s.close() for s in streams])
+        finally:
+            self._lock.release()
+
+    async def add(self, data: pa.Table, source_columns: list[str], columns: list[str]) -> None:
+        """Route a block (`source_columns[i]` of `data` goes to table column `columns[i]`) and send it."""
+        if data.num_rows == 0:
+            return
+
+        def prepare() -> tuple[pa.Table, routing.Routed]:
+            rows = routing.typed(self.table, data, source_columns, columns)
+            return rows, routing.route(self.table, self._partitions, rows)
+
+        rows, routed = await asyncio.to_thread(prepare)
+        if routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
+            await _auto_partitions(self._fe, self.table, routed.unrouted)
+            self.table = get_table(self._fe.catalog, self._db, self.table.name)
+            self._partitions = _load_partitions(self._fe, self.table, self._named)
+            routed = await asyncio.to_thread(routing.route, self.table, self._partitions, rows)
+        if routed.unrouted.num_rows:
+            raise DorisError(routing.STRICT_MODE_ERROR.format(
+                reason=f"{routed.unrouted.num_rows} row(s) fit no partition: no partition for this tuple"))
+        writes = []
+        for (index, bucket), (start, end) in routed.slices.items():
+            partition = self._touched.setdefault(self._partitions[index].id, self._partitions[index])
+            tablet = partition.tablets[bucket]
+            for replica in tablet.replicas:
+                writes.append(_Write(partition, tablet, replica.backend_id, routed.rows.slice(start, end - start)))
+        await self._send(writes)
+        self.rows += data.num_rows
+
+    async def commit(self) -> LoadOutcome:
+        """Every replica stores its version; then the versions (and the label) are published at once."""
+        empty = routing.table_schema(self.table).empty_table()
+        await self._send([_Write(p, t, r.backend_id, empty) for p in self._touched.values() for t in p.tablets
+                          for r in t.replicas if (t.id, r.backend_id) not in self._streams])
+        by_backend: dict[int, list[tuple[int, int]]] = {}
+        for key in self._streams:
+            by_backend.setdefault(key[1], []).append(key)
+        stored = await _per_backend(self._store, by_backend)
+        self._streams.clear()
+        txn_id = 0
+        extra = []
+        if self._label is not None:
+            txn_id = self._fe.catalog.allocate_ids()
+            extra.append(LoadLabel(db_id=self._db.id, label=self._label, txn_id=txn_id, table_id=self.table.id,
+                                   rows=self.rows, finish_time_ms=now_ms()))
+        now = now_ms()
+        published = []
+        for p in self._touched.values():
+            tablets = []
+            for t in p.tablets:
+                size = stored[(t.id, t.replicas[0].backend_id)]  # replicas hold the same rows
+                tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows, data_size=t.data_size + size.bytes))
+            published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
+                                          tablets=tuple(tablets)))
+        self._fe.catalog.commit([*published, *extra])
+        return LoadOutcome(rows=self.rows, txn_id=txn_id)
+
+    # ---- the streams --------------------------------------------------------------------------------------
+
+    async def _send(self, writes: list[_Write]) -> None:
+        by_backend: dict[int, list[_Write]] = {}
+        for w in writes:
+            by_backend.setdefault(w.backend_id, []).append(w)
+        await _per_backend(self._write, by_backend)
+
+    def _write(self, backend_id: int, writes: list[_Write]) -> dict[Any, Any]:
+        for w in writes:
+            key = (w.tablet.id, backend_id)
+            try:
+                stream = self._streams.get(key)
+                if stream is None:
+                    stream = self._open(backend_id, w)
+                    self._streams[key] = stream
+                stream.write(w.rows)
+            except rpc.TaskError as e:
+                raise DorisError(f"failed to load tablet {w.tablet.id} on backend {backend_id}: {e.message}") from None
+        return {}
+
+    def _open(self, backend_id: int, w: _Write) -> rpc.PutStream:
+        backend = next((b for b in self._fe.backends.all() if b.id == backend_id), None)
+        if backend is None:
+            raise rpc.TaskError("NOT_FOUND", f"backend of tablet {w.tablet.id} was dropped")
+        task = rpc.WriteTablet(w.tablet.id, w.partition.visible_version + 1)
+        return self._fe.backends.client(backend).open_put(task, w.rows.schema, timeout_s=STREAM_TIMEOUT_S)
+
+    def _store(self, backend_id: int, keys: list[tuple[int, int]]) -> dict[Any, Any]:
+        """End this backend's streams together (so it stores its tablets at once), then collect the answers."""
+        try:
+            for key in keys:
+                self._streams[key].done_writing()
+            return {key: self._streams[key].result() for key in keys}
+        except rpc.TaskError as e:
+            raise DorisError(f"failed to load a tablet on backend {backend_id}: {e.message}") from None
+
+
+async def _per_backend(work: Any, by_backend: dict[int, list[Any]]) -> dict[Any, Any]:
+    """`work(backend_id, items)` in one thread per backend, so that every BE receives at once; results merged."""
+    results = await asyncio.gather(*(asyncio.to_thread(work, b, items) for b, items in by_backend.items()),
+                                   return_exceptions=True)  # all threads done before a failure closes streams
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return {k: v for r in results for k, v in r.items()}  # type: ignore[union-attr]
 
 
 async def _auto_partitions(fe: Any, table: Table, rows: pa.Table) -> None:
@@ -348,50 +358,3 @@ def _next(start: dt.datetime, unit: str) -> dt.datetime:
     if unit == "hour":
         return start + dt.timedelta(hours=1)
     return start + dt.timedelta(days=1)
-
-
-async def _write_and_publish(fe: Any, table: Table, partitions: list[Partition], routed: Routed,
-                             extra: Sequence[Any] = ()) -> None:
-    """Write every replica of every touched partition, then publish the versions (and `extra`) at once."""
-    schema = queries.table_schema(table)
-    rows = routed.rows.cast(schema)
-    empty = schema.empty_table()
-    touched = sorted({p for p, _ in routed.slices})
-    backends = {b.id: b for b in fe.backends.all()}
-    writes = []
-    for index in touched:
-        partition = partitions[index]
-        version = partition.visible_version + 1
-        for bucket, tablet in enumerate(partition.tablets):
-            span = routed.slices.get((index, bucket))
-            data = rows.slice(span[0], span[1] - span[0]) if span else empty
-            for replica in tablet.replicas:
-                writes.append((index, bucket, backends.get(replica.backend_id), rpc.WriteTablet(tablet.id, version),
-                               data))
-
-    async def write(backend: Any, task: rpc.WriteTablet, data: pa.Table) -> rpc.WriteResult:
-        if backend is None:
-            raise rpc.TaskError("NOT_FOUND", f"backend of tablet {task.tablet_id} was dropped")
-        async with _WRITERS:
-            return await asyncio.to_thread(fe.backends.client(backend).put, task, data)
-
-    results = await asyncio.gather(*(write(b, t, d) for _, _, b, t, d in writes), return_exceptions=True)
-    for (_, _, backend, task, _), r in zip(writes, results, strict=True):
-        if isinstance(r, BaseException):
-            message = r.message if isinstance(r, rpc.TaskError) else str(r)
-            where = backend.id if backend else "?"
-            raise DorisError(f"failed to load tablet {task.tablet_id} on backend {where}: {message}")
-    sizes: dict[tuple[int, int], rpc.WriteResult] = {}
-    for (index, bucket, _, _, _), r in zip(writes, results, strict=True):
-        sizes.setdefault((index, bucket), r)  # type: ignore[arg-type]
-    now = now_ms()
-    published = []
-    for index in touched:
-        p = partitions[index]
-        tablets = tuple(
-            attrs.evolve(t, row_count=t.row_count + sizes[(index, b)].rows,
-                         data_size=t.data_size + sizes[(index, b)].bytes)
-            for b, t in enumerate(p.tablets))
-        published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
-                                      tablets=tablets))
-    fe.catalog.commit([*published, *extra])

@@ -1,10 +1,14 @@
 """Stream Load: `curl --location-trusted -u user:pw -H "label:l1" -T data.csv http://fe:8030/api/db/tbl/_stream_load`.
 
 Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
-(`doris_br.fe.load.load_arrow`): one new version per touched partition, published with the label at once.
+(`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once.
 
-Parsing is pyarrow's (multi-threaded CSV and JSON readers, typed by the table's schema). When the typed
-read fails or a row breaks a constraint, the data is read again as text and every row is checked in DuckDB
+A CSV body is handled in blocks of about 16 MiB cut at line ends: each block is parsed, routed and streamed to
+the replicas while the next one arrives, so the FE never holds the whole body (fresh memory is what costs most
+here: the kernel zeroes every new page). JSON bodies are read whole.
+
+Parsing is pyarrow's (multi-threaded CSV and JSON readers, typed by the table's schema). When the typed read of
+a block fails or a row breaks a constraint, the block is read again as text and every row is checked in DuckDB
 (TRY_CAST per column), so a bad row is named in the answer and `max_filter_ratio` can let it be filtered.
 """
 
@@ -18,6 +22,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -30,7 +35,7 @@ from aiohttp import web
 
 from doris_br import duck
 from doris_br.errors import DorisError
-from doris_br.fe.load import load_arrow
+from doris_br.fe.load import Load
 from doris_br.fe.olap import LoadLabel, Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate
@@ -42,6 +47,8 @@ QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
 ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
 MAX_ERROR_LOGS = 100
 MAX_LOGGED_ROWS = 1000
+# The body is parsed and sent in blocks of about this size while the rest arrives.
+BLOCK_BYTES = 16 << 20
 
 
 class LoadFailed(Exception):
@@ -138,10 +145,7 @@ def _problems(table: Table, data: pa.Table) -> bool:
 
 
 def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str, pa.DataType],
-              invalid: list[tuple[int, str]], threads: bool = True) -> pa.Table:
-    if opts.line_delimiter not in ("\n", "\r\n"):
-        raise DorisError("line_delimiter other than \\n is not supported")
-
+              invalid: list[tuple[int, str]], skip: int, threads: bool = True) -> pa.Table:
     def on_invalid(row: Any) -> str:
         invalid.append((row.number or 0, row.text))
         return "skip"
@@ -149,7 +153,7 @@ def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str,
     return pacsv.read_csv(
         pa.BufferReader(body),
         read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20, use_threads=threads,
-                                       skip_rows=opts.skip_lines),
+                                       skip_rows=skip),
         parse_options=pacsv.ParseOptions(delimiter=opts.separator, quote_char=opts.enclose or False,
                                          escape_char=False, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(column_types=types, null_values=["\\N"], strings_can_be_null=True,
@@ -195,20 +199,24 @@ def _json_text(value: Any) -> str | None:
     return str(value)
 
 
-def parse(table: Table, opts: Options, body: pa.Buffer) -> Parsed:
+def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> Parsed:
+    """A block of the body whose first row is row `first_line` of the body (counting the skipped header lines
+    but not blank lines, as pyarrow does); only the body's first block skips lines."""
     names = _targets(table, opts)
     types = {n: table.column(n).arrow for n in names}
+    skip = opts.skip_lines if first_line == 1 else 0
     if opts.format == "csv":
         invalid: list[tuple[int, str]] = []
         try:
-            data = _csv_read(body, opts, names, types, invalid)
+            data = _csv_read(body, opts, names, types, invalid, skip)
             if not invalid and not _problems(table, data):
                 return Parsed(data, data.num_rows, [])
         except pa.ArrowInvalid:
             pass
         invalid = []  # read again as text, in one thread so that skipped rows know their line numbers
-        text = _csv_read(body, opts, names, dict.fromkeys(names, pa.string()), invalid, threads=False)
-        first = opts.skip_lines + 1
+        text = _csv_read(body, opts, names, dict.fromkeys(names, pa.string()), invalid, skip, threads=False)
+        invalid = [(n + first_line - 1, row) for n, row in invalid]
+        first = first_line + skip
         bad = [(n, f"line {n}: {row}", f"the row has a wrong number of columns (the table takes {len(names)})")
                for n, row in invalid]
         skipped = np.array(sorted(n for n, _ in invalid), dtype=np.int64)
@@ -239,7 +247,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer) -> Parsed:
 
 def _check_rows(table: Table, text: pa.Table, names: list[str], opts: Options, rows_text: list[str] | None,
                 lines: np.ndarray) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """Every text row checked against the column types in DuckDB; the good rows typed, the bad ones named."""
+    """Every text row checked against the column types in DuckDB: the good rows, and the first bad ones named."""
     checks = []
     for n in names:
         c = table.column(n)
@@ -281,9 +289,6 @@ def _check_rows(table: Table, text: pa.Table, names: list[str], opts: Options, r
             row = opts.separator.join("\\N" if v is None else str(v) for v in text.slice(i, 1).to_pylist()[0].values())
         line = int(lines[i])
         bad_rows.append((line, f"line {line}: {row}", "; ".join(reasons)))
-    filtered = int(bad_any.sum())
-    if filtered > len(bad_rows):
-        bad_rows.append((1 << 62, "...", f"{filtered - len(bad_rows)} more bad rows"))
     # The good rows stay text: the load casts them in DuckDB, as the check did.
     return text.filter(pa.array(~bad_any)), bad_rows
 
@@ -304,6 +309,88 @@ def _keep_error_log(lines: list[tuple[str, str]]) -> str:
     while len(ERROR_LOGS) > MAX_ERROR_LOGS:
         ERROR_LOGS.popitem(last=False)
     return key
+
+
+async def _blocks(content: Any, whole: bool) -> AsyncIterator[bytes | memoryview]:
+    """The body in blocks of about BLOCK_BYTES, each ending at a line end so that no CSV row straddles two
+    (values never hold line ends: pyarrow's newlines_in_values is off); with `whole`, the body as one block."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_any():
+        chunks.append(chunk)
+        size += len(chunk)
+        if whole or size < BLOCK_BYTES:
+            continue
+        data = b"".join(chunks)
+        end = data.rfind(b"\n") + 1
+        if end == 0:  # one long line so far
+            chunks = [data]
+            continue
+        rest = data[end:]
+        chunks, size = ([rest], len(rest)) if rest else ([], 0)
+        yield memoryview(data)[:end]  # a view: the block is not copied
+    if size:
+        yield b"".join(chunks)
+
+
+@attrs.define
+class Tally:
+    """What the blocks parsed so far held: rows, filtered rows, the first bad ones, bytes."""
+
+    total: int = 0
+    loaded: int = 0
+    bad: list[tuple[str, str]] = attrs.Factory(list)
+    bytes: int = 0
+    blocks: int = 0  # parsed
+    blank: bool = True  # nothing but white space so far
+
+    @property
+    def filtered(self) -> int:
+        return self.total - self.loaded
+
+    def add(self, parsed: Parsed) -> None:
+        self.blocks += 1
+        self.total += parsed.total
+        self.loaded += parsed.data.num_rows
+        self.bad.extend(parsed.bad[:MAX_LOGGED_ROWS - len(self.bad)])
+
+    def log(self) -> list[tuple[str, str]]:
+        more = self.filtered - len(self.bad)
+        return [*self.bad, ("...", f"{more} more bad rows")] if more > 0 else self.bad
+
+
+async def _load_block(table: Table, opts: Options, block: bytes | memoryview, load: Load, tally: Tally) -> None:
+    # Rows are numbered as in one read of the whole body; the blocks before this one are all counted.
+    first_line = 1 if tally.blocks == 0 else tally.total + opts.skip_lines + 1
+    try:
+        parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(block), first_line)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
+    tally.add(parsed)
+    if tally.filtered and opts.max_filter_ratio == 0:
+        return  # the load fails: the rest is only parsed, to count the rows in the answer
+    names = parsed.data.column_names
+    await load.add(parsed.data, names, names)
+
+
+async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally) -> None:
+    """Parse and send each block while the next one arrives (one block in flight, so memory stays bounded)."""
+    pending: asyncio.Future | None = None
+    try:
+        async for block in _blocks(request.content, whole=opts.format != "csv"):
+            tally.bytes += len(block)
+            if tally.blank:
+                if bytes(block).isspace():
+                    continue
+                tally.blank = False
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(_load_block(table, opts, block, load, tally))
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():  # a failed receive: let the block's threads finish
+            await asyncio.wait([pending])
 
 
 async def stream_load(request: web.Request) -> web.Response:
@@ -328,37 +415,34 @@ async def stream_load(request: web.Request) -> web.Response:
                 label, "Label Already Exists",
                 f"errCode = 2, detailMessage = Label [{label}] has already been used, relate to txn [{used.txn_id}]",
                 ExistingJobStatus="FINISHED"))
+        if opts.format == "csv" and opts.line_delimiter not in ("\n", "\r\n"):
+            raise DorisError("line_delimiter other than \\n is not supported")
         read_start = time.monotonic()
-        chunks = [chunk async for chunk in request.content.iter_any()]
-        body = b"".join(chunks)  # one copy (request.read() makes two)
-        del chunks
-        if not body or body.isspace():
-            raise LoadFailed("all partitions have no load data: the request body is empty")
-        try:
-            parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(body))
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
-        read_ms = int((time.monotonic() - read_start) * 1000)  # receiving and parsing
-        filtered = parsed.total - parsed.data.num_rows
-        error_url = None
-        if parsed.bad:
-            key = _keep_error_log(parsed.bad)
-            error_url = f"http://{request.host}/api/_load_error_log?file={key}"
-        if filtered and (parsed.total == 0 or filtered / parsed.total > opts.max_filter_ratio):
-            first_row, first_reason = parsed.bad[0]
-            raise LoadFailed(f"{QUALITY_ERROR}: {filtered} of {parsed.total} rows filtered, more than "
-                             f"max_filter_ratio {opts.max_filter_ratio:g} allows; first bad row, {first_row}: "
-                             f"{first_reason}", error_url)
-        if parsed.data.num_rows == 0:
-            raise LoadFailed("all partitions have no load data", error_url)
-        write_start = time.monotonic()
-        names = parsed.data.column_names
-        outcome = await load_arrow(fe, db, table, parsed.data, names, names, opts.partitions, label)
+        tally = Tally()
+        async with Load(fe, db, table, opts.partitions, label) as load:
+            await _receive(request, load.table, opts, load, tally)
+            read_ms = int((time.monotonic() - read_start) * 1000)  # receiving, parsing, most of the writing
+            if tally.blank:
+                raise LoadFailed("all partitions have no load data: the request body is empty")
+            error_url = None
+            if tally.bad:
+                key = _keep_error_log(tally.log())
+                error_url = f"http://{request.host}/api/_load_error_log?file={key}"
+            filtered = tally.filtered
+            if filtered and (tally.total == 0 or filtered / tally.total > opts.max_filter_ratio):
+                first_row, first_reason = tally.bad[0]
+                raise LoadFailed(f"{QUALITY_ERROR}: {filtered} of {tally.total} rows filtered, more than "
+                                 f"max_filter_ratio {opts.max_filter_ratio:g} allows; first bad row, {first_row}: "
+                                 f"{first_reason}", error_url)
+            if tally.loaded == 0:
+                raise LoadFailed("all partitions have no load data", error_url)
+            write_start = time.monotonic()
+            outcome = await load.commit()
         done = time.monotonic()
         answer = _answer(
-            label, "Success", "OK", TxnId=outcome.txn_id, NumberTotalRows=parsed.total,
+            label, "Success", "OK", TxnId=outcome.txn_id, NumberTotalRows=tally.total,
             NumberLoadedRows=outcome.rows, NumberFilteredRows=filtered, NumberUnselectedRows=0,
-            LoadBytes=len(body), LoadTimeMs=int((done - started) * 1000), BeginTxnTimeMs=0,
+            LoadBytes=tally.bytes, LoadTimeMs=int((done - started) * 1000), BeginTxnTimeMs=0,
             StreamLoadPutTimeMs=0, ReadDataTimeMs=read_ms,
             WriteDataTimeMs=int((done - write_start) * 1000), CommitAndPublishTimeMs=0)
         if error_url:
