@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -79,15 +80,22 @@ class Storage:
         data = self.root / "data"
         return sum(1 for _ in data.iterdir()) if data.exists() else 0
 
-    def write_version(self, tablet_id: int, version: int, table: pa.Table) -> int:
-        """Write a version whole or not at all: to a temporary file, then renamed over any orphan."""
+    def write_version(self, tablet_id: int, version: int, table: pa.Table | pa.RecordBatchReader) -> int:
+        """Write a version whole or not at all: to a temporary file, then renamed over any orphan. A reader's
+        rows are written as they come, a row group at a time, so that the BE never holds a whole version."""
         path = self.version_path(tablet_id, version)
         if not path.parent.exists():
             raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         # Dictionary encoding pays off for text; on numbers it mostly fails over to plain at 3-4x the cost.
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        pq.write_table(table, tmp, use_dictionary=text or False)
+        try:
+            with pq.ParquetWriter(tmp, table.schema, use_dictionary=text or False) as writer:
+                for group in _row_groups(table):
+                    writer.write_table(group)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.rename(path)
         return path.stat().st_size
 
@@ -98,3 +106,25 @@ class Storage:
             if not path.exists():
                 raise FileNotFoundError(f"tablet {tablet_id} misses {path.name}")
         return paths
+
+
+ROW_GROUP_ROWS = 1 << 18
+
+
+def _row_groups(rows: pa.Table | pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """A table as it is (what pq.write_table writes); a reader's batches gathered into row groups of about
+    ROW_GROUP_ROWS rows; at least one, maybe empty, table."""
+    if isinstance(rows, pa.Table):
+        yield rows
+        return
+    batches: list[pa.RecordBatch] = []
+    count = 0
+    wrote = False
+    for batch in rows:
+        batches.append(batch)
+        count += batch.num_rows
+        if count >= ROW_GROUP_ROWS:
+            yield pa.Table.from_batches(batches, rows.schema)
+            batches, count, wrote = [], 0, True
+    if count or not wrote:
+        yield pa.Table.from_batches(batches, rows.schema)

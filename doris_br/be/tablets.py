@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import duckdb
 import pyarrow as pa
 
@@ -24,12 +26,21 @@ def drop_tablets(be: BackendService, task: rpc.DropTablets) -> rpc.Done:
 
 
 @handles(rpc.WriteTablet)
-def write_tablet(be: BackendService, task: rpc.WriteTablet, table: pa.Table) -> rpc.WriteResult:
+def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: pa.RecordBatchReader) -> rpc.WriteResult:
+    rows = 0
+
+    def counted() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        for batch in reader:
+            rows += batch.num_rows
+            yield batch
+
     try:
-        size = be.storage.write_version(task.tablet_id, task.version, table)
+        size = be.storage.write_version(task.tablet_id, task.version,
+                                        pa.RecordBatchReader.from_batches(reader.schema, counted()))
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
-    return rpc.WriteResult(rows=table.num_rows, bytes=size)
+    return rpc.WriteResult(rows=rows, bytes=size)
 
 
 def _quote(name: str) -> str:
