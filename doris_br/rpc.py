@@ -24,6 +24,7 @@ T = TypeVar("T")
 TASKS: dict[str, type] = {}
 converter = cattrs.Converter()
 _ERROR_PREFIX = "TASK_ERROR:"
+END_OF_ROWS = b"END_OF_ROWS"
 
 
 def task(cls: type[T]) -> type[T]:
@@ -312,20 +313,6 @@ class BackendClient:
         body = results[0].body.to_pybytes() if results else b"null"
         return decode(type(task_obj).Result, body)
 
-    def put(self, task_obj: Any, table: pa.Table, timeout_s: float | None = None) -> Any:
-        """do_put: send `table` with the task as the descriptor; the BE answers with the task's Result."""
-        options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
-        descriptor = flight.FlightDescriptor.for_command(_put_command(task_obj))
-        try:
-            writer, reader = self._client.do_put(descriptor, table.schema, options=options)
-            writer.write_table(table)
-            writer.done_writing()
-            answer = reader.read()
-            writer.close()
-        except flight.FlightError as e:
-            raise TaskError.from_flight(e) from None
-        return decode(type(task_obj).Result, answer.to_pybytes() if answer is not None else b"null")
-
     def open_put(self, task_obj: Any, schema: pa.Schema, timeout_s: float | None = None) -> PutStream:
         """do_put left open: rows are written as they come, and `finish` answers the task's Result."""
         options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
@@ -349,7 +336,10 @@ class BackendClient:
 
 
 class PutStream:
-    """One open do_put. Blocking, and used by one thread at a time."""
+    """One open do_put. Blocking, and used by one thread at a time.
+
+    The last message of a whole stream carries END_OF_ROWS as its metadata: a BE keeps the rows only then, so a
+    writer that gives up (`close`) leaves nothing behind, not even a version cut short."""
 
     def __init__(self, result: type, writer: flight.FlightStreamWriter, reader: flight.FlightMetadataReader) -> None:
         self._result = result
@@ -362,15 +352,16 @@ class PutStream:
         except flight.FlightError as e:
             raise TaskError.from_flight(e) from None
 
-    def done_writing(self) -> None:
-        """No more rows: the BE stores what it got and answers (read with `result`)."""
+    def end(self) -> None:
+        """All the rows are sent: the BE stores them and answers (read with `result`)."""
         try:
+            self._writer.write_metadata(pa.py_buffer(END_OF_ROWS))
             self._writer.done_writing()
         except flight.FlightError as e:
             raise TaskError.from_flight(e) from None
 
     def result(self) -> Any:
-        """The task's Result, once the BE has stored the rows (after `done_writing`)."""
+        """The task's Result, once the BE has stored the rows (after `end`)."""
         try:
             answer = self._reader.read()
             self._writer.close()

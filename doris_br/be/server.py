@@ -58,8 +58,8 @@ class BackendService(flight.FlightServerBase):
         """Bulk writes: the descriptor's command is the task, the stream its rows; answers the task's Result."""
         try:
             task = rpc.decode_command(descriptor.command)
-            # The rows as a reader: a handler stores them as they arrive instead of holding them all.
-            result = self._handler(task)(self, task, reader.to_reader())
+            # The reader itself: a handler stores the rows as they arrive instead of holding them all.
+            result = self._handler(task)(self, task, reader)
             writer.write(pa.py_buffer(rpc.encode(result)))
         except rpc.TaskError as e:
             raise flight.FlightServerError(e.to_wire()) from None

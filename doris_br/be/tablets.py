@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.flight as flight
 
 from doris_br import duck, rpc
 from doris_br.be.server import BackendService, handles
@@ -26,18 +27,25 @@ def drop_tablets(be: BackendService, task: rpc.DropTablets) -> rpc.Done:
 
 
 @handles(rpc.WriteTablet)
-def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: pa.RecordBatchReader) -> rpc.WriteResult:
+def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: flight.MetadataRecordBatchReader) \
+        -> rpc.WriteResult:
     rows = 0
 
-    def counted() -> Iterator[pa.RecordBatch]:
+    def whole() -> Iterator[pa.RecordBatch]:
+        """The stream's batches; an error at its end if the writer gave up, so that nothing is kept."""
         nonlocal rows
-        for batch in reader:
-            rows += batch.num_rows
-            yield batch
+        ended = False
+        for chunk in reader:
+            if chunk.data is not None:
+                rows += chunk.data.num_rows
+                yield chunk.data
+            ended = chunk.app_metadata is not None and chunk.app_metadata.to_pybytes() == rpc.END_OF_ROWS
+        if not ended:
+            raise rpc.TaskError("CANCELLED", f"the write of tablet {task.tablet_id} was given up")
 
     try:
         size = be.storage.write_version(task.tablet_id, task.version,
-                                        pa.RecordBatchReader.from_batches(reader.schema, counted()))
+                                        pa.RecordBatchReader.from_batches(reader.schema, whole()))
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     return rpc.WriteResult(rows=rows, bytes=size)

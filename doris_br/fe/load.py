@@ -42,6 +42,10 @@ from doris_br.sql.values import RowValues, literal_rows
 _TABLE_LOCKS: dict[int, asyncio.Lock] = {}
 # A load's do_put streams stay open while its rows arrive, which for a big Stream Load takes a while.
 STREAM_TIMEOUT_S = 6 * 3600.0
+# Each open stream holds a BE thread until the commit; tablets past this many get their rows in one put then.
+MAX_OPEN_STREAMS = 240
+# One-shot puts in flight per load: enough to keep every BE busy without a thread per tablet.
+_PUTS = asyncio.Semaphore(32)
 
 
 def table_lock(table_id: int) -> asyncio.Lock:
@@ -169,30 +173,39 @@ class _Write:
     backend_id: int
     rows: pa.Table
 
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.tablet.id, self.backend_id
+
 
 class Load:
     """One atomic load, fed block by block: `async with Load(...) as load`, `await load.add(...)` per block,
     then `await load.commit()`. Leaving the block without a commit gives the load up.
 
     The table's loads are serialised from entry to exit, so each touched partition's new version V is its
-    visible version + 1 throughout. Each replica of each touched tablet gets one do_put stream, opened when the
-    first rows for it arrive and written as blocks are routed, so the FE holds one block at a time, never the
-    whole load. The commit writes V (empty) to the touched partitions' other tablets, waits for every replica to
-    store its file, then publishes the versions and the label in one journal transaction. A load given up, or
-    one with a failed write, publishes nothing: its files are orphans that the next load replaces.
+    visible version + 1 throughout. With `streaming` (Stream Load), each replica of a touched tablet gets a do_put
+    stream, opened when its first rows arrive and written as blocks are routed, so the FE holds one block at a
+    time, never the whole load; past MAX_OPEN_STREAMS tablet replicas, rows are held until the commit instead.
+    Otherwise (INSERT) all rows are held. The commit sends the held rows and version V (empty) to the touched
+    partitions' other tablets, waits for every replica to store its file, then publishes the versions and the
+    label in one journal transaction. A BE keeps a version only when its stream ended as a whole (rpc.PutStream),
+    so a load given up leaves nothing behind; one that fails on some replica may leave files of version V that no
+    scan reads (V is not visible) and that the next load of the partition replaces.
     """
 
     def __init__(self, fe: Any, db: Any, table: Table, named: list[str] | None = None,
-                 label: str | None = None) -> None:
+                 label: str | None = None, streaming: bool = False) -> None:
         self._fe = fe
         self._db = db
         self.table = table
         self._named = named
         self._label = label
+        self._streaming = streaming
         self.rows = 0
         self._partitions: list[Partition] = []
         self._touched: dict[int, Partition] = {}  # id -> the partition as the load found it
         self._streams: dict[tuple[int, int], rpc.PutStream] = {}  # (tablet id, backend id)
+        self._held: dict[tuple[int, int], list[_Write]] = {}
         self._lock = table_lock(table.id)
 
     async def __aenter__(self) -> Load:
@@ -211,7 +224,7 @@ class Load:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            if self._streams:
+            if self._streams:  # given up: the BEs drop what they got
                 streams = list(self._streams.values())
                 self._streams.clear()
                 await asyncio.to_thread(lambda: [s.close() for s in streams])
@@ -236,25 +249,33 @@ class Load:
         if routed.unrouted.num_rows:
             raise DorisError(routing.STRICT_MODE_ERROR.format(
                 reason=f"{routed.unrouted.num_rows} row(s) fit no partition: no partition for this tuple"))
-        writes = []
+        by_backend: dict[int, list[_Write]] = {}
         for (index, bucket), (start, end) in routed.slices.items():
             partition = self._touched.setdefault(self._partitions[index].id, self._partitions[index])
             tablet = partition.tablets[bucket]
             for replica in tablet.replicas:
-                writes.append(_Write(partition, tablet, replica.backend_id, routed.rows.slice(start, end - start)))
-        await self._send(writes)
+                w = _Write(partition, tablet, replica.backend_id, routed.rows.slice(start, end - start))
+                by_backend.setdefault(w.backend_id, []).append(w)
+        await _per_backend(self._write, by_backend)
         self.rows += data.num_rows
 
     async def commit(self) -> LoadOutcome:
         """Every replica stores its version; then the versions (and the label) are published at once."""
         empty = routing.table_schema(self.table).empty_table()
-        await self._send([_Write(p, t, r.backend_id, empty) for p in self._touched.values() for t in p.tablets
-                          for r in t.replicas if (t.id, r.backend_id) not in self._streams])
+        puts = [ws for ws in self._held.values()]
+        puts += [[_Write(p, t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
+                 for r in t.replicas if (t.id, r.backend_id) not in self._streams
+                 and (t.id, r.backend_id) not in self._held]
         by_backend: dict[int, list[tuple[int, int]]] = {}
         for key in self._streams:
             by_backend.setdefault(key[1], []).append(key)
-        stored = await _per_backend(self._store, by_backend)
+        stored, put = await asyncio.gather(_per_backend(self._store, by_backend), self._put_all(puts),
+                                           return_exceptions=True)
         self._streams.clear()
+        for r in (stored, put):
+            if isinstance(r, BaseException):
+                raise r
+        stored.update(put)  # type: ignore[union-attr]
         txn_id = 0
         extra = []
         if self._label is not None:
@@ -266,49 +287,78 @@ class Load:
         for p in self._touched.values():
             tablets = []
             for t in p.tablets:
-                size = stored[(t.id, t.replicas[0].backend_id)]  # replicas hold the same rows
+                size = stored[(t.id, t.replicas[0].backend_id)]  # type: ignore[index]  # replicas hold the same rows
                 tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows, data_size=t.data_size + size.bytes))
             published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
                                           tablets=tuple(tablets)))
         self._fe.catalog.commit([*published, *extra])
         return LoadOutcome(rows=self.rows, txn_id=txn_id)
 
-    # ---- the streams --------------------------------------------------------------------------------------
-
-    async def _send(self, writes: list[_Write]) -> None:
-        by_backend: dict[int, list[_Write]] = {}
-        for w in writes:
-            by_backend.setdefault(w.backend_id, []).append(w)
-        await _per_backend(self._write, by_backend)
+    # ---- writing ----------------------------------------------------------------------------------------
 
     def _write(self, backend_id: int, writes: list[_Write]) -> dict[Any, Any]:
+        """A block's rows for one backend: into open streams, or held for the commit."""
         for w in writes:
-            key = (w.tablet.id, backend_id)
+            stream = self._streams.get(w.key)
+            if stream is None and self._streaming and w.key not in self._held \
+                    and len(self._streams) < MAX_OPEN_STREAMS:
+                stream = self._streams[w.key] = self._open(w)
+            if stream is None:
+                self._held.setdefault(w.key, []).append(w)
+                continue
             try:
-                stream = self._streams.get(key)
-                if stream is None:
-                    stream = self._open(backend_id, w)
-                    self._streams[key] = stream
                 stream.write(w.rows)
             except rpc.TaskError as e:
-                raise DorisError(f"failed to load tablet {w.tablet.id} on backend {backend_id}: {e.message}") from None
+                raise _failed(w, e) from None
         return {}
 
-    def _open(self, backend_id: int, w: _Write) -> rpc.PutStream:
-        backend = next((b for b in self._fe.backends.all() if b.id == backend_id), None)
-        if backend is None:
-            raise rpc.TaskError("NOT_FOUND", f"backend of tablet {w.tablet.id} was dropped")
-        task = rpc.WriteTablet(w.tablet.id, w.partition.visible_version + 1)
-        return self._fe.backends.client(backend).open_put(task, w.rows.schema, timeout_s=STREAM_TIMEOUT_S)
+    def _open(self, w: _Write) -> rpc.PutStream:
+        backend = next((b for b in self._fe.backends.all() if b.id == w.backend_id), None)
+        try:
+            if backend is None:
+                raise rpc.TaskError("NOT_FOUND", f"backend of tablet {w.tablet.id} was dropped")
+            task = rpc.WriteTablet(w.tablet.id, w.partition.visible_version + 1)
+            return self._fe.backends.client(backend).open_put(task, w.rows.schema, timeout_s=STREAM_TIMEOUT_S)
+        except rpc.TaskError as e:
+            raise _failed(w, e) from None
 
     def _store(self, backend_id: int, keys: list[tuple[int, int]]) -> dict[Any, Any]:
         """End this backend's streams together (so it stores its tablets at once), then collect the answers."""
         try:
             for key in keys:
-                self._streams[key].done_writing()
+                self._streams[key].end()
             return {key: self._streams[key].result() for key in keys}
         except rpc.TaskError as e:
             raise DorisError(f"failed to load a tablet on backend {backend_id}: {e.message}") from None
+
+    async def _put_all(self, puts: list[list[_Write]]) -> dict[Any, Any]:
+        """Held rows and empty versions, each tablet replica in one do_put, some at once (as INSERT always did)."""
+
+        async def put(writes: list[_Write]) -> rpc.WriteResult:
+            async with _PUTS:
+                w = writes[0]
+                rows = pa.concat_tables([x.rows for x in writes])
+                return await asyncio.to_thread(self._put, attrs.evolve(w, rows=rows))
+
+        results = await asyncio.gather(*(put(ws) for ws in puts), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return {ws[0].key: r for ws, r in zip(puts, results, strict=True)}
+
+    def _put(self, w: _Write) -> rpc.WriteResult:
+        stream = self._open(w)
+        try:
+            stream.write(w.rows)
+            stream.end()
+            return stream.result()
+        except rpc.TaskError as e:
+            stream.close()
+            raise _failed(w, e) from None
+
+
+def _failed(w: _Write, e: rpc.TaskError) -> DorisError:
+    return DorisError(f"failed to load tablet {w.tablet.id} on backend {w.backend_id}: {e.message}")
 
 
 async def _per_backend(work: Any, by_backend: dict[int, list[Any]]) -> dict[Any, Any]:

@@ -419,7 +419,7 @@ async def stream_load(request: web.Request) -> web.Response:
             raise DorisError("line_delimiter other than \\n is not supported")
         read_start = time.monotonic()
         tally = Tally()
-        async with Load(fe, db, table, opts.partitions, label) as load:
+        async with Load(fe, db, table, opts.partitions, label, streaming=True) as load:
             await _receive(request, load.table, opts, load, tally)
             read_ms = int((time.monotonic() - read_start) * 1000)  # receiving, parsing, most of the writing
             if tally.blank:
