@@ -23,6 +23,8 @@ class FeConfig:
     backends: int = 3
     heartbeat_interval_s: float = 3.0
     heartbeat_timeout_s: float = 10.0
+    # A Stream Load's CSV body is parsed and sent in blocks of about this many bytes while the rest arrives.
+    stream_load_block_bytes: int = 16 << 20
 
 
 @attrs.frozen

@@ -289,3 +289,41 @@ def test_stream_loads_racing_for_one_label(cluster: Cluster) -> None:
     assert sorted(a["Status"] for a in answers) == ["Label Already Exists"] * 3 + ["Success"], answers
     assert cluster.query("SELECT count(*) FROM sl_race.t") == [(20000,)]
     assert version(cluster, "sl_race", "t") == 2
+
+
+def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) -> None:
+    """Bodies parsed and sent in many small blocks: line numbers, header skipping, filtering and the version are
+    those of one read, and a load failing in a late block leaves no file on any BE."""
+    cluster = Cluster(tmp_path / "cluster")
+    cluster.conf.write_text(cluster.conf.read_text() + "stream_load_block_bytes = 100\n")
+    cluster.start()
+    try:
+        make_table(cluster, "sl_blocks")
+        rows = [b"%d,n%d,%d.5,2024-01-%02d" % (i, i % 7, i, i % 28 + 1) for i in range(1, 201)]
+        rows[49] = b"x,a,1,2024-01-01"  # line 51 of the file (after its header)
+        rows[149] = b"150,a"  # line 151
+        body = b"k,name,amount,d\n" + b"\n".join(rows) + b"\n"
+        answer = stream_load(cluster, "sl_blocks", "t", body, format="csv_with_names", column_separator=",")
+        assert answer["Status"] == "Fail", answer
+        assert "2 of 200 rows filtered" in answer["Message"] and "line 51: x,a,1,2024-01-01" in answer["Message"]
+        log = requests.get(answer["ErrorURL"], timeout=10).text.splitlines()
+        assert len(log) == 2 and "line 151: 150,a" in log[1] and "wrong number of columns" in log[1], log
+        assert version(cluster, "sl_blocks", "t") == 1
+        answer = stream_load(cluster, "sl_blocks", "t", body, format="csv_with_names", column_separator=",",
+                             max_filter_ratio="0.05", label="blocks")
+        assert answer["Status"] == "Success", answer
+        assert (answer["NumberTotalRows"], answer["NumberLoadedRows"], answer["LoadBytes"]) == (200, 198, len(body))
+        assert cluster.query("SELECT count(*), sum(k) FROM sl_blocks.t") == [(198, sum(range(1, 201)) - 50 - 150)]
+        assert version(cluster, "sl_blocks", "t") == 2
+        # A strict-mode failure in a late block gives up the streams already sent: nothing is kept.
+        cluster.query("CREATE TABLE sl_blocks.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "
+                      "(PARTITION p1 VALUES LESS THAN ('150')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                      "PROPERTIES ('replication_num' = '3')")
+        before = sorted(p.name for p in (tmp_path / "cluster").rglob("v*.parquet"))
+        answer = stream_load(cluster, "sl_blocks", "r", b"".join(b"%d\tv\n" % i for i in range(200)))
+        assert answer["Status"] == "Fail" and "no partition for this tuple" in answer["Message"], answer
+        assert sorted(p.name for p in (tmp_path / "cluster").rglob("v*.parquet")) == before
+        assert not list((tmp_path / "cluster").rglob("*.tmp"))
+        assert version(cluster, "sl_blocks", "r") == 1
+    finally:
+        cluster.stop()

@@ -3,7 +3,7 @@
 Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
 (`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once.
 
-A CSV body is handled in blocks of about 16 MiB cut at line ends: each block is parsed, routed and streamed to
+A CSV body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB) cut at line ends: each block is parsed, routed and streamed to
 the replicas while the next one arrives, so the FE never holds the whole body (fresh memory is what costs most
 here: the kernel zeroes every new page). JSON bodies are read whole.
 
@@ -47,8 +47,6 @@ QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
 ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
 MAX_ERROR_LOGS = 100
 MAX_LOGGED_ROWS = 1000
-# The body is parsed and sent in blocks of about this size while the rest arrives.
-BLOCK_BYTES = 16 << 20
 
 
 class LoadFailed(Exception):
@@ -311,15 +309,15 @@ def _keep_error_log(lines: list[tuple[str, str]]) -> str:
     return key
 
 
-async def _blocks(content: Any, whole: bool) -> AsyncIterator[bytes | memoryview]:
-    """The body in blocks of about BLOCK_BYTES, each ending at a line end so that no CSV row straddles two
-    (values never hold line ends: pyarrow's newlines_in_values is off); with `whole`, the body as one block."""
+async def _blocks(content: Any, block_bytes: int | None) -> AsyncIterator[bytes | memoryview]:
+    """The body in blocks of about `block_bytes`, each ending at a line end so that no CSV row straddles two
+    (values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as one block."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in content.iter_any():
         chunks.append(chunk)
         size += len(chunk)
-        if whole or size < BLOCK_BYTES:
+        if block_bytes is None or size < block_bytes:
             continue
         data = b"".join(chunks)
         end = data.rfind(b"\n") + 1
@@ -373,11 +371,12 @@ async def _load_block(table: Table, opts: Options, block: bytes | memoryview, lo
     await load.add(parsed.data, names, names)
 
 
-async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally) -> None:
+async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally,
+                   block_bytes: int) -> None:
     """Parse and send each block while the next one arrives (one block in flight, so memory stays bounded)."""
     pending: asyncio.Future | None = None
     try:
-        async for block in _blocks(request.content, whole=opts.format != "csv"):
+        async for block in _blocks(request.content, block_bytes if opts.format == "csv" else None):
             tally.bytes += len(block)
             if tally.blank:
                 if bytes(block).isspace():
@@ -390,7 +389,7 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
             await pending
     finally:
         if pending is not None and not pending.done():  # a failed receive: let the block's threads finish
-            await asyncio.wait([pending])
+            await asyncio.gather(pending, return_exceptions=True)
 
 
 async def stream_load(request: web.Request) -> web.Response:
@@ -420,7 +419,7 @@ async def stream_load(request: web.Request) -> web.Response:
         read_start = time.monotonic()
         tally = Tally()
         async with Load(fe, db, table, opts.partitions, label, streaming=True) as load:
-            await _receive(request, load.table, opts, load, tally)
+            await _receive(request, load.table, opts, load, tally, fe.config.stream_load_block_bytes)
             read_ms = int((time.monotonic() - read_start) * 1000)  # receiving, parsing, most of the writing
             if tally.blank:
                 raise LoadFailed("all partitions have no load data: the request body is empty")
