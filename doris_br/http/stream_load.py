@@ -3,9 +3,9 @@
 Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
 (`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once.
 
-A CSV body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB) cut at line ends: each block is parsed, routed and streamed to
-the replicas while the next one arrives, so the FE never holds the whole body (fresh memory is what costs most
-here: the kernel zeroes every new page). JSON bodies are read whole.
+A CSV body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB) cut at line ends: each block is
+parsed, routed and streamed to the replicas while the next one arrives, so the FE never holds the whole body
+(fresh memory is what cost most: the kernel zeroes every new page). JSON bodies are read whole.
 
 Parsing is pyarrow's (multi-threaded CSV and JSON readers, typed by the table's schema). When the typed read of
 a block fails or a row breaks a constraint, the block is read again as text and every row is checked in DuckDB
@@ -314,18 +314,19 @@ async def _blocks(content: Any, block_bytes: int | None) -> AsyncIterator[bytes 
     (values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as one block."""
     chunks: list[bytes] = []
     size = 0
+    want = block_bytes
     async for chunk in content.iter_any():
         chunks.append(chunk)
         size += len(chunk)
-        if block_bytes is None or size < block_bytes:
+        if want is None or size < want:
             continue
         data = b"".join(chunks)
         end = data.rfind(b"\n") + 1
-        if end == 0:  # one long line so far
-            chunks = [data]
+        if end == 0:  # one long line so far: look again a block later, not at every chunk
+            chunks, want = [data], size + want
             continue
         rest = data[end:]
-        chunks, size = ([rest], len(rest)) if rest else ([], 0)
+        chunks, size, want = ([rest], len(rest), block_bytes) if rest else ([], 0, block_bytes)
         yield memoryview(data)[:end]  # a view: the block is not copied
     if size:
         yield b"".join(chunks)
