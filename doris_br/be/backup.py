@@ -86,7 +86,10 @@ def submit_upload(be: BackendService, task: rpc.SubmitUpload) -> rpc.Done:
         def upload(job: tuple[int, str, Path]) -> None:
             run.check_cancelled()
             tablet_id, remote_dir, path = job
-            name, size, md5 = store.upload(str(path), remote_dir, path.name)
+            try:
+                name, size, md5 = store.upload(str(path), remote_dir, path.name)
+            except BadFile as e:
+                raise rpc.TaskError("BAD_FILE", str(e)) from None
             with run.lock:
                 run.stored.setdefault(str(tablet_id), []).append(rpc.StoredFile(name, size, md5))
             run.file_done(size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from doris_br.checksum import record_md5
 
 # How stale SHOW BACKENDS' DataUsedCapacity may be.
 USAGE_TTL_S = 30.0
@@ -87,9 +90,14 @@ class Storage:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         # Dictionary encoding pays off for text; on numbers it mostly fails over to plain at 3-4x the cost.
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        pq.write_table(table, tmp, use_dictionary=text or False)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, use_dictionary=text or False)
+        data = sink.getvalue()
+        with open(tmp, "wb") as f:
+            f.write(data)
+        record_md5(tmp, hashlib.md5(data).hexdigest())  # a backup then uploads without reading it twice
         tmp.rename(path)
-        return path.stat().st_size
+        return data.size
 
     def version_files(self, tablet_id: int, version: int) -> list[Path]:
         """The files of versions 2..version (version 1 holds no rows); a missing one is an error."""

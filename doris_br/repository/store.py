@@ -20,10 +20,10 @@ from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
 
+from doris_br.checksum import CHUNK, file_md5, record_md5, recorded_md5
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
 
-CHUNK = 4 * 1024 * 1024
 # Files up to this size go to object stores in one PUT from memory.
 IN_MEMORY_PUT = 64 * 1024 * 1024
 
@@ -179,17 +179,17 @@ class RepositoryStore:
         """Upload a local file as `<base_name>.<md5>`; returns (stored name, size, md5)."""
         if self.atomic_put:
             size = os.path.getsize(local_path)
-            if size <= IN_MEMORY_PUT:  # read once: the same bytes are hashed and sent
+            if size <= IN_MEMORY_PUT:  # read once: the same bytes are hashed (unless recorded) and sent
                 with open(local_path, "rb") as f:
                     data = f.read()
-                digest = hashlib.md5(data)
-                md5 = digest.hexdigest()
+                md5 = recorded_md5(local_path) or hashlib.md5(data).hexdigest()
                 name = layout.with_md5(base_name, md5)
                 answer = self.fs.pipe_file(f"{directory}/{name}", data,
-                                           ContentMD5=base64.b64encode(digest.digest()).decode())
+                                           ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode())
                 _check_etag(answer, md5, f"{directory}/{name}")
                 return name, size, md5
-            md5, size = file_md5(local_path)
+            recorded = recorded_md5(local_path)
+            md5, size = (recorded, size) if recorded else file_md5(local_path)
             name = layout.with_md5(base_name, md5)
             self.fs.put_file(local_path, f"{directory}/{name}")
             return name, size, md5
@@ -201,6 +201,11 @@ class RepositoryStore:
                 digest.update(chunk)
                 dst.write(chunk)
                 size += len(chunk)
+        recorded = recorded_md5(local_path)
+        if recorded and recorded != digest.hexdigest():  # a damaged replica is refused, not backed up
+            self.fs.rm_file(tmp)
+            raise BadFile(f"md5sum does not equal. local: {digest.hexdigest()}, when written: {recorded}, "
+                          f"file: {local_path}")
         name = layout.with_md5(base_name, digest.hexdigest())
         self.fs.mv(tmp, f"{directory}/{name}")
         return name, size, digest.hexdigest()
@@ -219,6 +224,7 @@ class RepositoryStore:
         if md5 != expected_md5:
             _remove(tmp)
             raise BadFile(f"md5sum does not equal. local: {md5}, remote: {expected_md5}")
+        record_md5(tmp, md5)  # a restored tablet file is backed up again without being hashed again
         os.replace(tmp, local_path)
 
     @staticmethod
@@ -253,13 +259,3 @@ def _check_etag(answer: Any, md5: str, path: str) -> None:
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.remove(path)
-
-
-def file_md5(path: str) -> tuple[str, int]:
-    digest = hashlib.md5()
-    size = 0
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
