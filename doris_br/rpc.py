@@ -202,6 +202,15 @@ class RepositoryTarget:
     storage: StorageSpec
 
 
+@task
+@attrs.frozen
+class OpenRepository:
+    """Open a repository's storage client and keep it: the first job on the repository then starts at once."""
+
+    Result: ClassVar[type] = Done
+    repo: RepositoryTarget
+
+
 @attrs.frozen
 class TabletUpload:
     tablet_id: int

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pymysql
 import pytest
 
+from doris_br.checksum import MD5_XATTR
 from tests.backup_helpers import (
     backup_and_wait,
     create_local_repo,
@@ -289,3 +291,39 @@ def test_jobs_time_out_with_doris_status(own_cluster: Cluster, tmp_path: Path) -
     row = wait_job(c, "RESTORE", "bk_timeout_copy", "done", timeout=30)
     assert (row["State"], row["Status"]) == ("CANCELLED", "[TIMEOUT, msg: restore job with label: done  timeout.]")
     assert error_of(c, "SELECT * FROM bk_timeout_copy.agg")[0] in (1049, 1146)  # nothing was made visible
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_damaged_tablet_file_is_refused(cluster: Cluster, s3: S3Server, tmp_path: Path, kind: str) -> None:
+    """A BE records each version file's md5 when it writes it; a file that changed since (a damaged replica)
+    fails the backup with BAD_FILE instead of being backed up as if it were good."""
+    db = f"bk_damaged_{kind}"
+    make_sales_db(cluster, db, rows=8)
+    ids = {int(r["TabletId"]) for r in cluster.query_dicts(f"SHOW TABLETS FROM {db}.dup")}
+    files = [p for p in cluster.root.glob("be*/data/*/v*.parquet") if int(p.parent.name) in ids]
+    assert files
+    for path in files:
+        assert os.getxattr(path, MD5_XATTR).decode() == hashlib.md5(path.read_bytes()).hexdigest()
+    if kind == "s3":
+        bucket = s3.create_bucket("damaged-s3")
+        cluster.query(f'CREATE REPOSITORY {db}_repo WITH S3 ON LOCATION "s3://{bucket}/x" {s3.properties()}')
+    else:
+        create_local_repo(cluster, f"{db}_repo", tmp_path)
+    for path in files:  # every replica, whichever the backup picks; in place, so the recorded md5 stays
+        with open(path, "r+b") as f:
+            f.seek(8)
+            byte = f.read(1)
+            f.seek(8)
+            f.write(bytes([byte[0] ^ 0xFF]))
+    cluster.query(f"BACKUP SNAPSHOT {db}.broken TO {db}_repo ON (dup)")
+
+    def refused() -> dict | None:
+        row = cluster.query_dicts(f"SHOW BACKUP FROM {db}")[-1]
+        return row if "BAD_FILE" in row["TaskErrMsg"] else None
+
+    row = cluster.wait_for(refused, timeout=60)  # retried until the job's timeout, never finished
+    assert row["State"] == "UPLOADING" and "md5sum does not equal" in row["TaskErrMsg"], row
+    cluster.query(f"CANCEL BACKUP FROM {db}")
+    assert wait_job(cluster, "BACKUP", db, "broken")["State"] == "CANCELLED"
+    assert [r for r in cluster.query(f"SHOW SNAPSHOT ON {db}_repo") if r[0] == "broken"] == []
+    cluster.query(f"DROP DATABASE {db} FORCE")

@@ -87,9 +87,12 @@ def test_s3_repository(cluster: Cluster, s3: S3Server) -> None:
     create = cluster.query_dicts("SHOW CREATE REPOSITORY FOR `s3-repo`")[0]["CreateStmt"]
     assert SECRET_KEY not in create and '"s3.secret_key" = "*XXX"' in create
     assert create.startswith("CREATE REPOSITORY `s3-repo`\nWITH S3\nON LOCATION")
-    # Secrets are not in the FE's log either.
+    # Every BE opened the repository when it was created (so the first job does not pay for the client).
     log = (cluster.root / "log" / "fe.log").read_text()
+    assert "could not open repository s3-repo" not in log
+    # Secrets are not in the logs either.
     assert SECRET_KEY not in log
+    assert all(SECRET_KEY not in p.read_text() for p in (cluster.root / "log").glob("be*.log"))
     cluster.query('ALTER REPOSITORY `s3-repo` PROPERTIES ("s3.region" = "us-east-1")')
     cluster.query("DROP REPOSITORY `s3-repo`")
     assert s3.keys(bucket) == ["backups/__palo_repository_s3-repo/__repo_info"]

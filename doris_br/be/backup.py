@@ -11,7 +11,7 @@ from pathlib import Path
 from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
-from doris_br.repository.store import BadFile, RepositoryStore
+from doris_br.repository.store import BadFile, RepositoryStore, open_store
 
 # Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
 # each request with a round trip, so more requests in flight pay off there.
@@ -20,7 +20,7 @@ OBJECT_STORE_CONCURRENCY = 4
 
 
 def _store(target: rpc.RepositoryTarget) -> RepositoryStore:
-    return RepositoryStore(target.name, target.storage)
+    return open_store(target.name, target.storage)
 
 
 @handles(rpc.MakeSnapshots)
@@ -44,6 +44,15 @@ def make_snapshots(be: BackendService, task: rpc.MakeSnapshots) -> rpc.SnapshotR
         listed.append(rpc.SnapshotFile(f"{tv.tablet_id}.hdr", len(header)))
         files[str(tv.tablet_id)] = listed
     return rpc.SnapshotResult(files=files)
+
+
+@handles(rpc.OpenRepository)
+def open_repository(be: BackendService, task: rpc.OpenRepository) -> rpc.Done:
+    try:
+        _store(task.repo).ping()  # opens the client and its connection pool, and proves this BE reaches it
+    except Exception as e:  # the FE only logs it; a job on the repository reports the same failure
+        raise rpc.TaskError("COMMON_ERROR", f"{type(e).__name__}: {e}") from None
+    return rpc.Done()
 
 
 @handles(rpc.ReleaseSnapshots)
@@ -77,7 +86,10 @@ def submit_upload(be: BackendService, task: rpc.SubmitUpload) -> rpc.Done:
         def upload(job: tuple[int, str, Path]) -> None:
             run.check_cancelled()
             tablet_id, remote_dir, path = job
-            name, size, md5 = store.upload(str(path), remote_dir, path.name)
+            try:
+                name, size, md5 = store.upload(str(path), remote_dir, path.name)
+            except BadFile as e:
+                raise rpc.TaskError("BAD_FILE", str(e)) from None
             with run.lock:
                 run.stored.setdefault(str(tablet_id), []).append(rpc.StoredFile(name, size, md5))
             run.file_done(size)

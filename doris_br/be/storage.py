@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from doris_br.checksum import record_md5
 
 # How stale SHOW BACKENDS' DataUsedCapacity may be.
 USAGE_TTL_S = 30.0
@@ -89,13 +93,16 @@ class Storage:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         # Dictionary encoding pays off for text; on numbers it mostly fails over to plain at 3-4x the cost.
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        digest = hashlib.md5()
         try:
-            with pq.ParquetWriter(tmp, table.schema, use_dictionary=text or False) as writer:
+            with open(tmp, "wb") as f, pq.ParquetWriter(_Md5Writer(f, digest), table.schema,
+                                                        use_dictionary=text or False) as writer:
                 for group in _row_groups(table):
                     writer.write_table(group)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        record_md5(tmp, digest.hexdigest())  # a backup then uploads without reading it twice
         tmp.rename(path)
         return path.stat().st_size
 
@@ -128,3 +135,26 @@ def _row_groups(rows: pa.Table | pa.RecordBatchReader) -> Iterator[pa.Table]:
             batches, count, wrote = [], 0, True
     if count or not wrote:
         yield pa.Table.from_batches(batches, rows.schema)
+
+
+class _Md5Writer:
+    """A file for pyarrow's writers that hashes what passes: the md5 comes without holding the file in memory
+    or reading it again."""
+
+    def __init__(self, f: Any, digest: Any) -> None:
+        self._f = f
+        self._digest = digest
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        self._digest.update(data)
+        return self._f.write(data)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:  # the caller closes the file
+        self.closed = True

@@ -64,6 +64,16 @@ class BackendRegistry:
         """Run a task on a BE from a thread, so the event loop keeps serving other sessions."""
         return await asyncio.to_thread(self.client(backend).call, task, timeout_s)
 
+    async def open_repository(self, target: rpc.RepositoryTarget) -> None:
+        """Have every alive BE open the repository's client now (best effort: a job reports real failures)."""
+        async def one(backend: Backend) -> None:
+            try:
+                await self.call(backend, rpc.OpenRepository(target), 15.0)
+            except rpc.TaskError as e:
+                log.warning("backend %s could not open repository %s: %s", backend.id, target.name, e.message)
+
+        await asyncio.gather(*(one(b) for b in self.alive()))
+
     # ---- membership --------------------------------------------------------------------------------------
 
     def add(self, host: str, port: int, instance_id: str = "") -> Backend:

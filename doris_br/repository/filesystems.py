@@ -52,12 +52,16 @@ def s3_options(props: dict[str, str]) -> dict[str, Any]:
         "skip_instance_cache": True,
         "use_listings_cache": False,
     }
-    # The md5 in every file name already checks the bytes end to end: no second checksum pass per request.
+    # Uploads carry the md5 that names the file as Content-MD5, which S3 checks against what it received,
+    # and that is checked against the returned ETag: no second checksum pass (CRC32, or SHA-256 of the
+    # body for the signature, which botocore otherwise computes over plain http) per request.
     config: dict[str, Any] = {"request_checksum_calculation": "when_required",
                               "response_checksum_validation": "when_required"}
+    s3: dict[str, Any] = {"payload_signing_enabled": False}
     path_style = _prop(props, "use_path_style", "s3.use_path_style")
     if path_style is not None:
-        config["s3"] = {"addressing_style": "path" if _is_true(path_style) else "virtual"}
+        s3["addressing_style"] = "path" if _is_true(path_style) else "virtual"
+    config["s3"] = s3
     options["config_kwargs"] = config
     return {k: v for k, v in options.items() if v is not None}
 

@@ -14,7 +14,7 @@ from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
-from doris_br.repository.store import RepositoryStore
+from doris_br.repository.store import RepositoryStore, open_store
 
 if TYPE_CHECKING:
     from doris_br.fe.frontend import Frontend
@@ -58,7 +58,7 @@ class JobRunner:
 
     async def store(self, job: Job) -> RepositoryStore:
         repo = self.repository(job)
-        return await asyncio.to_thread(RepositoryStore, repo.name, repo.storage)
+        return await asyncio.to_thread(open_store, repo.name, repo.storage)
 
     async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.

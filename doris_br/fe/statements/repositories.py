@@ -11,10 +11,12 @@ from sqlglot import exp
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Broker, Repository, mask_secrets
+from doris_br.fe.jobs.base import repository_target
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
+from doris_br.repository import store as repository_store
 from doris_br.repository.filesystems import RepositoryUnreachable
 from doris_br.repository.info import brief
 from doris_br.repository.store import BadFile, RepositoryStore
@@ -29,7 +31,7 @@ from doris_br.sql.backup import (
 
 
 def open_store(repo: Repository) -> RepositoryStore:
-    return RepositoryStore(repo.name, repo.storage)
+    return repository_store.open_store(repo.name, repo.storage)
 
 
 def find_repository(session: Any, name: str, message: str | None = None) -> Repository:
@@ -69,7 +71,9 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
         raise DorisError(f"Failed to create repository: failed to connect to the repo: {e}") from None
     if catalog.get(Repository, name) is not None:  # created concurrently while we were connecting
         raise DorisError(f"Failed to create repository: repository with same name already exist: {name}")
-    catalog.commit([attrs.evolve(repo, id=catalog.allocate_ids(), create_time=create_time)])
+    created = attrs.evolve(repo, id=catalog.allocate_ids(), create_time=create_time)
+    catalog.commit([created])
+    await session.fe.backends.open_repository(repository_target(created))
 
 
 @handles(AlterRepository)
@@ -84,6 +88,7 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
     session.fe.catalog.commit([updated])
+    await session.fe.backends.open_repository(repository_target(updated))
 
 
 @handles(DropRepository)

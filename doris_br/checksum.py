@@ -1,0 +1,40 @@
+"""md5 of files, and the md5 a BE records on a version file's inode when it writes it.
+
+Version files never change once written, so their md5 is computed once, from the bytes in memory, and kept
+in an extended attribute. Snapshots are hard links to the same inodes, so an upload finds it there and
+does not read the file twice; the object store then checks the bytes it received against it (Content-MD5,
+ETag). Filesystems without user xattrs simply have no recorded md5, and uploads compute it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+
+CHUNK = 4 * 1024 * 1024
+MD5_XATTR = "user.doris_br.md5"
+
+
+def file_md5(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """(md5 hex, size) of a file, read in chunks."""
+    digest = hashlib.md5()
+    size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def record_md5(path: str | os.PathLike[str], md5: str) -> None:
+    with contextlib.suppress(OSError):  # no xattrs here: uploads will compute it
+        os.setxattr(path, MD5_XATTR, md5.encode())
+
+
+def recorded_md5(path: str | os.PathLike[str]) -> str | None:
+    try:
+        value = os.getxattr(path, MD5_XATTR).decode()
+    except OSError:
+        return None
+    return value if len(value) == 32 else None
