@@ -80,7 +80,8 @@ def main() -> None:
             mb = size / (1 << 20)
             print(f"stream load: {rows} rows, {mb:.0f} MiB in {elapsed:.2f} s = {mb / elapsed:.1f} MB/s "
                   f"(replication_num {args.replicas}, {args.buckets} buckets)")
-            print(f"  FE: receive + parse {answer['ReadDataTimeMs']} ms, route + write + publish "
+            # The FE parses, routes and sends each block while the next arrives; the commit ends the streams.
+            print(f"  FE: receive + parse + route + write {answer['ReadDataTimeMs']} ms, end writes + publish "
                   f"{answer['WriteDataTimeMs']} ms; CPU seconds: FE {cpu[0]:.1f}, BEs "
                   f"{' + '.join(f'{c:.1f}' for c in cpu[1:])}; {os.cpu_count()} CPUs, load average "
                   f"{os.getloadavg()[0]:.1f}")

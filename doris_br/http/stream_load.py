@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import json
 import logging
 import re
@@ -450,15 +451,23 @@ async def stream_load(request: web.Request) -> web.Response:
         return web.json_response(answer)
     except LoadFailed as e:
         extra = {"ErrorURL": e.error_log} if e.error_log else {}
-        return web.json_response(_answer(label, "Fail", e.message, LoadTimeMs=int((time.monotonic() - started)
-                                                                                   * 1000), **extra))
+        return await _drained(request, _answer(label, "Fail", e.message, LoadTimeMs=int(
+            (time.monotonic() - started) * 1000), **extra))
     except DorisError as e:
         status = "Label Already Exists" if "has already been used" in e.detail else "Fail"
         extra = {"ExistingJobStatus": "FINISHED"} if status != "Fail" else {}
-        return web.json_response(_answer(label, status, f"errCode = 2, detailMessage = {e.detail}", **extra))
+        return await _drained(request, _answer(label, status, f"errCode = 2, detailMessage = {e.detail}", **extra))
     except Exception as e:  # never a traceback to the client
         log.exception("stream load into %s.%s failed", db_name, table_name)
-        return web.json_response(_answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), status=500)
+        return await _drained(request, _answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), 500)
+
+
+async def _drained(request: web.Request, answer: dict[str, Any], status: int = 200) -> web.Response:
+    """The answer to a load that failed before the end of its body: the rest is read and dropped first, so a
+    client still sending gets the answer rather than a reset connection."""
+    with contextlib.suppress(Exception):
+        await request.release()
+    return web.json_response(answer, status=status)
 
 
 async def load_error_log(request: web.Request) -> web.Response:
