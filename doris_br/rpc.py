@@ -323,7 +323,7 @@ class BackendClient:
         return decode(type(task_obj).Result, body)
 
     def open_put(self, task_obj: Any, schema: pa.Schema, timeout_s: float | None = None) -> PutStream:
-        """do_put left open: rows are written as they come, and `finish` answers the task's Result."""
+        """do_put left open: rows are written as they come; `end`, then `result` gives the task's Result."""
         options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
         descriptor = flight.FlightDescriptor.for_command(_put_command(task_obj))
         try:
@@ -379,7 +379,7 @@ class PutStream:
         return decode(self._result, answer.to_pybytes() if answer is not None else b"null")
 
     def close(self) -> None:
-        """Give up: whatever the BE makes of the rows it got stays unpublished (an orphan the next load replaces)."""
+        """Give up: the stream ends without END_OF_ROWS, so the BE drops the rows it got."""
         try:
             self._writer.close()
         except (flight.FlightError, OSError, pa.ArrowException):

@@ -84,20 +84,20 @@ class Storage:
         data = self.root / "data"
         return sum(1 for _ in data.iterdir()) if data.exists() else 0
 
-    def write_version(self, tablet_id: int, version: int, table: pa.Table | pa.RecordBatchReader) -> int:
-        """Write a version whole or not at all: to a temporary file, then renamed over any orphan. A reader's
-        rows are written as they come, a row group at a time, so that the BE never holds a whole version."""
+    def write_version(self, tablet_id: int, version: int, rows: pa.RecordBatchReader) -> int:
+        """Write a version whole or not at all: to a temporary file, then renamed over any orphan. The rows are
+        written as they come, a row group at a time, so that the BE never holds a whole version."""
         path = self.version_path(tablet_id, version)
         if not path.parent.exists():
             raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         # Dictionary encoding pays off for text; on numbers it mostly fails over to plain at 3-4x the cost.
-        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        text = [f.name for f in rows.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         digest = hashlib.md5()
         try:
-            with open(tmp, "wb") as f, pq.ParquetWriter(_Md5Writer(f, digest), table.schema,
+            with open(tmp, "wb") as f, pq.ParquetWriter(_Md5Writer(f, digest), rows.schema,
                                                         use_dictionary=text or False) as writer:
-                for group in _row_groups(table):
+                for group in _row_groups(rows):
                     writer.write_table(group)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -115,15 +115,12 @@ class Storage:
         return paths
 
 
+# Smaller than pyarrow's default (1 Mi rows): a BE writes many tablets at once and buffers a group of each.
 ROW_GROUP_ROWS = 1 << 18
 
 
-def _row_groups(rows: pa.Table | pa.RecordBatchReader) -> Iterator[pa.Table]:
-    """A table as it is (what pq.write_table writes); a reader's batches gathered into row groups of about
-    ROW_GROUP_ROWS rows; at least one, maybe empty, table."""
-    if isinstance(rows, pa.Table):
-        yield rows
-        return
+def _row_groups(rows: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The batches gathered into row groups of about ROW_GROUP_ROWS rows; at least one, maybe empty."""
     batches: list[pa.RecordBatch] = []
     count = 0
     wrote = False
