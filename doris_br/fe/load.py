@@ -324,11 +324,14 @@ class Load:
 
     def _store(self, backend_id: int, keys: list[tuple[int, int]]) -> dict[Any, Any]:
         """End this backend's streams together (so it stores its tablets at once), then collect the answers."""
+        streams = [self._streams[key] for key in keys]
         try:
-            for key in keys:
-                self._streams[key].end()
-            return {key: self._streams[key].result() for key in keys}
+            for stream in streams:
+                stream.end()
+            return {key: stream.result() for key, stream in zip(keys, streams, strict=True)}
         except rpc.TaskError as e:
+            for stream in streams:  # the ones not ended yet give up; closing an ended one does nothing
+                stream.close()
             raise DorisError(f"failed to load a tablet on backend {backend_id}: {e.message}") from None
 
     async def _put_all(self, puts: list[list[_Write]]) -> dict[Any, Any]:
