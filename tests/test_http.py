@@ -3,10 +3,13 @@ and the REST API with, without and with wrong credentials."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import socket
 import subprocess
 import sys
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -327,3 +330,31 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         assert version(cluster, "sl_blocks", "r") == 1
     finally:
         cluster.stop()
+
+
+def test_stream_load_from_a_stalled_client_is_given_up(cluster: Cluster) -> None:
+    """A load holds its table until it ends: a client that stops sending is answered with [TIMEOUT] after
+    stream_load_idle_timeout_second, and the next load of the table goes through."""
+    make_table(cluster, "sl_stall")
+    assert "timeout must be between" in stream_load(cluster, "sl_stall", "t", b"1\n", timeout="0")["Message"]
+    cluster.query("ADMIN SET FRONTEND CONFIG ('stream_load_idle_timeout_second' = '1')")
+    try:
+        host, port = cluster.http.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(b"PUT /api/sl_stall/t/_stream_load HTTP/1.1\r\nHost: x\r\n"
+                      b"Authorization: Basic " + base64.b64encode(b"root:") + b"\r\n"
+                      b"column_separator: ,\r\nContent-Length: 100000\r\n\r\n1,a,1.00,2024-01-01\n")
+            started = time.monotonic()
+            reply = b""
+            while b"}" not in reply:
+                part = s.recv(65536)
+                if not part:
+                    break
+                reply += part
+        assert time.monotonic() - started < 15
+        answer = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert answer["Status"] == "Fail" and answer["Message"].startswith("[TIMEOUT]no data received for 1 s")
+    finally:
+        cluster.query("ADMIN SET FRONTEND CONFIG ('stream_load_idle_timeout_second' = '300')")
+    assert stream_load(cluster, "sl_stall", "t", b"2,b,2.00,2024-01-02\n", column_separator=",")["Status"] == "Success"
+    assert cluster.query("SELECT k FROM sl_stall.t") == [(2,)]

@@ -48,6 +48,12 @@ QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
 ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
 MAX_ERROR_LOGS = 100
 MAX_LOGGED_ROWS = 1000
+# Doris's `timeout` header: its default (FE config stream_load_default_timeout_second) and its largest value.
+DEFAULT_TIMEOUT_S = 600
+MAX_TIMEOUT_S = 259200
+# Ours: how long a load waits for the next bytes of its body (FE config stream_load_idle_timeout_second).
+DEFAULT_IDLE_S = 300
+DRAIN_S = 10.0
 
 
 class LoadFailed(Exception):
@@ -69,6 +75,14 @@ class Options:
     enclose: str | None
     skip_lines: int = 0
     partitions: list[str] | None = None
+    timeout_s: int = DEFAULT_TIMEOUT_S
+
+
+@attrs.frozen
+class Limits:
+    timeout_s: int
+    idle_s: float
+    deadline: float  # time.monotonic()
 
 
 @attrs.frozen
@@ -85,7 +99,7 @@ def _unescape(text: str) -> str:
     return codecs.decode(text, "unicode_escape") if "\\" in text else text
 
 
-def options(headers: Any) -> Options:
+def options(headers: Any, default_timeout_s: int = 0) -> Options:
     fmt = headers.get("format", "csv").strip().lower()
     skip = {"csv_with_names": 1, "csv_with_names_and_types": 2}.get(fmt, 0)  # their first lines are skipped
     if skip:
@@ -114,10 +128,16 @@ def options(headers: Any) -> Options:
         raise DorisError(f"Label format error. regex: ^[-_A-Za-z0-9:.]{{1,128}}$, label: {label}")
     enclose = headers.get("enclose") or None
     partitions = [p.strip().strip("`") for p in headers.get("partitions", "").split(",") if p.strip()] or None
+    try:
+        timeout_s = int(headers.get("timeout") or default_timeout_s or DEFAULT_TIMEOUT_S)
+    except ValueError:
+        raise DorisError(f"timeout must be a number of seconds, got {headers.get('timeout')!r}") from None
+    if not 1 <= timeout_s <= MAX_TIMEOUT_S:
+        raise DorisError(f"timeout must be between 1 and {MAX_TIMEOUT_S} seconds, got {timeout_s}")
     return Options(label=label, format=fmt, columns=names, separator=separator,
                    line_delimiter=_unescape(headers.get("line_delimiter", "\n")), max_filter_ratio=ratio,
                    strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose,
-                   skip_lines=skip, partitions=partitions)
+                   skip_lines=skip, partitions=partitions, timeout_s=timeout_s)
 
 
 # ---- parsing ----------------------------------------------------------------------------------------------
@@ -310,13 +330,29 @@ def _keep_error_log(lines: list[tuple[str, str]]) -> str:
     return key
 
 
-async def _blocks(content: Any, block_bytes: int | None) -> AsyncIterator[bytes | memoryview]:
+async def _chunks(content: Any, limits: Limits) -> AsyncIterator[bytes]:
+    """The body as it arrives. The load holds its table until it ends, so a client that stops sending is
+    given up on after `idle_s`, and any load at its `timeout` (Doris's header)."""
+    while True:
+        wait = min(limits.idle_s, limits.deadline - time.monotonic())
+        try:
+            chunk = await asyncio.wait_for(content.readany(), max(wait, 0))
+        except TimeoutError:
+            if time.monotonic() >= limits.deadline:
+                raise LoadFailed(f"[TIMEOUT]the load did not end within its timeout of {limits.timeout_s} s") from None
+            raise LoadFailed(f"[TIMEOUT]no data received for {limits.idle_s:g} s: the load is given up") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+async def _blocks(content: Any, block_bytes: int | None, limits: Limits) -> AsyncIterator[bytes | memoryview]:
     """The body in blocks of about `block_bytes`, each ending at a line end so that no CSV row straddles two
     (values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as one block."""
     chunks: list[bytes] = []
     size = 0
     want = block_bytes
-    async for chunk in content.iter_any():
+    async for chunk in _chunks(content, limits):
         chunks.append(chunk)
         size += len(chunk)
         if want is None or size < want:
@@ -374,11 +410,11 @@ async def _load_block(table: Table, opts: Options, block: bytes | memoryview, lo
 
 
 async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally,
-                   block_bytes: int) -> None:
+                   block_bytes: int, limits: Limits) -> None:
     """Parse and send each block while the next one arrives (one block in flight, so memory stays bounded)."""
     pending: asyncio.Future | None = None
     try:
-        async for block in _blocks(request.content, block_bytes if opts.format == "csv" else None):
+        async for block in _blocks(request.content, block_bytes if opts.format == "csv" else None, limits):
             tally.bytes += len(block)
             if tally.blank:
                 if bytes(block).isspace():
@@ -405,7 +441,9 @@ async def stream_load(request: web.Request) -> web.Response:
                                  headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
     db_name, table_name = request.match_info["db"], request.match_info["table"]
     try:
-        opts = options(request.headers)
+        opts = options(request.headers, int(fe.frontend_config.get("stream_load_default_timeout_second", 0)))
+        limits = Limits(opts.timeout_s, float(fe.frontend_config.get("stream_load_idle_timeout_second",
+                                                                      DEFAULT_IDLE_S)), started + opts.timeout_s)
         label = opts.label
         db = get_database(fe.catalog, db_name)
         table = get_table(fe.catalog, db, table_name)
@@ -421,7 +459,7 @@ async def stream_load(request: web.Request) -> web.Response:
         read_start = time.monotonic()
         tally = Tally()
         async with Load(fe, db, table, opts.partitions, label, streaming=True) as load:
-            await _receive(request, load.table, opts, load, tally, fe.config.stream_load_block_bytes)
+            await _receive(request, load.table, opts, load, tally, fe.config.stream_load_block_bytes, limits)
             read_ms = int((time.monotonic() - read_start) * 1000)  # receiving, parsing, most of the writing
             if tally.blank:
                 raise LoadFailed("all partitions have no load data: the request body is empty")
@@ -451,8 +489,10 @@ async def stream_load(request: web.Request) -> web.Response:
         return web.json_response(answer)
     except LoadFailed as e:
         extra = {"ErrorURL": e.error_log} if e.error_log else {}
-        return await _drained(request, _answer(label, "Fail", e.message, LoadTimeMs=int(
-            (time.monotonic() - started) * 1000), **extra))
+        answer = _answer(label, "Fail", e.message, LoadTimeMs=int((time.monotonic() - started) * 1000), **extra)
+        if e.message.startswith("[TIMEOUT]"):  # the client stopped sending: nothing to drain
+            return web.json_response(answer)
+        return await _drained(request, answer)
     except DorisError as e:
         status = "Label Already Exists" if "has already been used" in e.detail else "Fail"
         extra = {"ExistingJobStatus": "FINISHED"} if status != "Fail" else {}
@@ -465,8 +505,8 @@ async def stream_load(request: web.Request) -> web.Response:
 async def _drained(request: web.Request, answer: dict[str, Any], status: int = 200) -> web.Response:
     """The answer to a load that failed before the end of its body: the rest is read and dropped first, so a
     client still sending gets the answer rather than a reset connection."""
-    with contextlib.suppress(Exception):
-        await request.release()
+    with contextlib.suppress(Exception):  # a client that stopped sending gets the answer after a while
+        await asyncio.wait_for(request.release(), DRAIN_S)
     return web.json_response(answer, status=status)
 
 
