@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -61,6 +62,12 @@ def backup(cluster: Cluster, label: str, repo: str, table: str) -> tuple[float, 
     elapsed = time.perf_counter() - start
     assert row["State"] == "FINISHED", row
     return elapsed, snapshot_timestamp(cluster, repo, label)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def baseline_copy(files: list[Path], target: Path) -> float:

@@ -22,6 +22,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import cpu_seconds  # noqa: E402
+
 from tests.cluster import Cluster  # noqa: E402
 
 ROW_BYTES = 45  # about, for the row shape written below
@@ -36,12 +38,6 @@ def write_csv(path: Path, size_mb: int) -> int:
               FROM range({rows}) t(i))
         TO '{path}' (HEADER false, DELIMITER ',')""")
     return rows
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
