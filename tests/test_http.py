@@ -261,9 +261,15 @@ def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> No
     for body, ratio in ((b"", "0"), (b"x\ty\n", "1")):
         answer = stream_load(cluster, "sl_more", "r", body, max_filter_ratio=ratio)
         assert answer["Status"] == "Fail" and "all partitions have no load data" in answer["Message"], answer
-    answer = stream_load(cluster, "sl_more", "r", b"1\ta\n", column_separator="||")
-    assert answer["Status"] == "Fail" and "column_separator must be one character" in answer["Message"]
-    assert cluster.query("SELECT k, v FROM sl_more.r ORDER BY k") == [(1, "a"), (2, "c"), (15, "b")]
+    # Separators of several bytes, as Doris takes them; a bad row is shown with the body's own separator.
+    answer = stream_load(cluster, "sl_more", "r", b"3||e\n4||f||x\n", column_separator="||")
+    assert answer["Status"] == "Fail" and "line 2: 4||f||x" in answer["Message"], answer
+    assert stream_load(cluster, "sl_more", "r", b"3||e\n", column_separator="||")["Status"] == "Success"
+    assert stream_load(cluster, "sl_more", "r", b"4\x01\x02f\n", column_separator="\\x0102")["Status"] == "Success"
+    answer = stream_load(cluster, "sl_more", "r", b"5||g\n", column_separator="||", enclose='"')
+    assert answer["Status"] == "Fail" and "cannot be combined with enclose" in answer["Message"], answer
+    assert cluster.query("SELECT k, v FROM sl_more.r ORDER BY k") == [(1, "a"), (2, "c"), (3, "e"), (4, "f"),
+                                                                       (15, "b")]
 
 
 def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:

@@ -115,8 +115,11 @@ def options(headers: Any, default_timeout_s: int = 0) -> Options:
         if len({n.lower() for n in names}) != len(names):
             raise DorisError(f"Duplicate column in columns header: {cols}")
     separator = _unescape(headers.get("column_separator", "\t"))
-    if len(separator) != 1:
-        raise DorisError(f"column_separator must be one character, got {separator!r}")
+    if not separator or "\n" in separator or "\r" in separator:
+        raise DorisError(f"column_separator must not be empty or hold a line end, got {separator!r}")
+    enclose = headers.get("enclose") or None
+    if enclose and len(separator.encode()) > 1:
+        raise DorisError("a column_separator of more than one byte cannot be combined with enclose")
     try:
         ratio = float(headers.get("max_filter_ratio", "0"))
     except ValueError:
@@ -126,7 +129,6 @@ def options(headers: Any, default_timeout_s: int = 0) -> Options:
     label = headers.get("label") or str(uuid.uuid4())
     if len(label) > 128 or not re.fullmatch(r"[-\w:.]+", label):
         raise DorisError(f"Label format error. regex: ^[-_A-Za-z0-9:.]{{1,128}}$, label: {label}")
-    enclose = headers.get("enclose") or None
     partitions = [p.strip().strip("`") for p in headers.get("partitions", "").split(",") if p.strip()] or None
     try:
         timeout_s = int(headers.get("timeout") or default_timeout_s or DEFAULT_TIMEOUT_S)
@@ -218,6 +220,25 @@ def _json_text(value: Any) -> str | None:
     return str(value)
 
 
+# Bytes that stand in for a column separator of several bytes (pyarrow splits on one): the first not in the block.
+_STAND_INS = [bytes([b]) for b in (0x1F, 0x1E, 0x1D, 0x1C, *range(0x01, 0x09), 0x0B, 0x0C, *range(0x0E, 0x1C))]
+
+
+def _one_byte_separator(body: pa.Buffer, opts: Options) -> tuple[pa.Buffer, Options, Any]:
+    """The block and options to parse with, and how to turn a raw row of it back into the body's text."""
+    separator = opts.separator.encode()
+    if len(separator) == 1:
+        return body, opts, lambda row: row
+    data = body.to_pybytes()
+    stand_in = next((b for b in _STAND_INS if b not in data), None)
+    if stand_in is None:
+        raise LoadFailed(f"{QUALITY_ERROR}: a block of the body holds every control character, so the column "
+                         f"separator {opts.separator!r} cannot be split on")
+    sub = stand_in.decode()
+    return pa.py_buffer(data.replace(separator, stand_in)), attrs.evolve(opts, separator=sub), \
+        lambda row: row.replace(sub, opts.separator)
+
+
 def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> Parsed:
     """A block of the body whose first row is row `first_line` of the body (counting the skipped header lines
     but not blank lines, as pyarrow does); only the body's first block skips lines."""
@@ -225,16 +246,17 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
     types = {n: table.column(n).arrow for n in names}
     skip = opts.skip_lines if first_line == 1 else 0
     if opts.format == "csv":
+        body, read_opts, restore = _one_byte_separator(body, opts)
         invalid: list[tuple[int, str]] = []
         try:
-            data = _csv_read(body, opts, names, types, invalid, skip)
+            data = _csv_read(body, read_opts, names, types, invalid, skip)
             if not invalid and not _problems(table, data):
                 return Parsed(data, data.num_rows, [])
         except pa.ArrowInvalid:
             pass
         invalid = []  # read again as text, in one thread so that skipped rows know their line numbers
-        text = _csv_read(body, opts, names, dict.fromkeys(names, pa.string()), invalid, skip, threads=False)
-        invalid = [(n + first_line - 1, row) for n, row in invalid]
+        text = _csv_read(body, read_opts, names, dict.fromkeys(names, pa.string()), invalid, skip, threads=False)
+        invalid = [(n + first_line - 1, restore(row)) for n, row in invalid]
         first = first_line + skip
         bad = [(n, f"line {n}: {row}", f"the row has a wrong number of columns (the table takes {len(names)})")
                for n, row in invalid]
