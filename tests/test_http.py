@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -334,6 +335,26 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         assert sorted(p.name for p in (tmp_path / "cluster").rglob("v*.parquet")) == before
         assert not list((tmp_path / "cluster").rglob("*.tmp"))
         assert version(cluster, "sl_blocks", "r") == 1
+        # kill -9 of a BE while its streams are open: the load fails with a clear message, nothing is kept,
+        # and once the BE is back the table loads again.
+        rows_before = cluster.query("SELECT count(*) FROM sl_blocks.r")
+
+        def body_killing_a_backend() -> Iterator[bytes]:
+            yield b"".join(b"%d\tv\n" % i for i in range(100))
+            time.sleep(1)  # the first blocks reach every replica
+            cluster.kill_be(0)
+            yield b"".join(b"%d\tv\n" % i for i in range(100, 140))
+
+        r = requests.put(f"{cluster.http}/api/sl_blocks/r/_stream_load", data=body_killing_a_backend(), auth=ROOT,
+                         timeout=120)
+        assert r.json()["Status"] == "Fail", r.json()
+        assert version(cluster, "sl_blocks", "r") == 1
+        cluster.start_be(0)
+        cluster.wait_for(lambda: all(row[9] == "true" for row in cluster.query("SHOW BACKENDS")), timeout=60)
+        assert cluster.query("SELECT count(*) FROM sl_blocks.r") == rows_before
+        answer = stream_load(cluster, "sl_blocks", "r", b"".join(b"%d\tv\n" % i for i in range(140)))
+        assert answer["Status"] == "Success", answer
+        assert cluster.query("SELECT count(*), sum(k) FROM sl_blocks.r") == [(140, sum(range(140)))]
     finally:
         cluster.stop()
 
