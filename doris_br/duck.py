@@ -15,6 +15,17 @@ _DUCKDB = duckdb.connect()
 # next load replaces it), so their Parquet footers can be kept between scans.
 _DUCKDB.execute("SET parquet_metadata_cache = true")
 _LOCK = threading.Lock()
+# For SQL a user wrote (Stream Load's column mappings): no files, no network, no extensions.
+_SANDBOX = duckdb.connect(config={"enable_external_access": False})
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sandbox_cursor() -> duckdb.DuckDBPyConnection:
+    with _LOCK:
+        return _SANDBOX.cursor()
 
 
 def cursor() -> duckdb.DuckDBPyConnection:

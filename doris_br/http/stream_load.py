@@ -27,12 +27,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
+import sqlglot
 from aiohttp import web
+from sqlglot import exp
 
 from doris_br import duck
 from doris_br.errors import DorisError
@@ -76,6 +79,8 @@ class Options:
     skip_lines: int = 0
     partitions: list[str] | None = None
     timeout_s: int = DEFAULT_TIMEOUT_S
+    # `columns: k, tmp, v = tmp * 2`: (table column, DuckDB SQL over the file's columns), in header order
+    mappings: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -107,13 +112,7 @@ def options(headers: Any, default_timeout_s: int = 0) -> Options:
     if fmt not in ("csv", "json"):
         raise DorisError(f"unknown data format: {fmt}")
     cols = headers.get("columns")
-    names = None
-    if cols is not None and cols.strip():
-        names = [c.strip().strip("`") for c in cols.split(",")]
-        if any("=" in c for c in names):
-            raise DorisError("column mappings (columns: k, v=expr) are not supported; list the file's columns")
-        if len({n.lower() for n in names}) != len(names):
-            raise DorisError(f"Duplicate column in columns header: {cols}")
+    names, mappings = _columns(cols) if cols is not None and cols.strip() else (None, ())
     separator = _unescape(headers.get("column_separator", "\t"))
     if not separator or "\n" in separator or "\r" in separator:
         raise DorisError(f"column_separator must not be empty or hold a line end, got {separator!r}")
@@ -139,16 +138,87 @@ def options(headers: Any, default_timeout_s: int = 0) -> Options:
     return Options(label=label, format=fmt, columns=names, separator=separator,
                    line_delimiter=_unescape(headers.get("line_delimiter", "\n")), max_filter_ratio=ratio,
                    strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose,
-                   skip_lines=skip, partitions=partitions, timeout_s=timeout_s)
+                   skip_lines=skip, partitions=partitions, timeout_s=timeout_s, mappings=mappings)
+
+
+def _columns(text: str) -> tuple[list[str], tuple[tuple[str, str], ...]]:
+    """The `columns` header: the file's columns in order, and the mappings `target = expression` (Doris SQL,
+    turned into DuckDB's). An expression reads only the row's columns: no subqueries, no tables."""
+    try:
+        items = sqlglot.parse_one(f"SELECT {text}", read="doris").expressions
+    except sqlglot.errors.ParseError as e:
+        raise DorisError(f"columns header cannot be parsed: {text}: {str(e).splitlines()[0]}") from None
+    names: list[str] = []
+    mappings: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, exp.Column) and not item.table:
+            names.append(item.name)
+        elif isinstance(item, exp.EQ) and isinstance(item.this, exp.Column):
+            if item.expression.find(exp.Query, exp.Table, exp.Subquery):
+                raise DorisError(f"column mapping of {item.this.name} may only use the row's columns: {item.sql()}")
+            mappings.append((item.this.name, item.expression.sql(dialect="duckdb")))
+        else:
+            raise DorisError(f"columns header: expected a column or `column = expression`, got {item.sql()}")
+    every = [n.lower() for n in names] + [t.lower() for t, _ in mappings]
+    if len(set(every)) != len(every):
+        raise DorisError(f"Duplicate column in columns header: {text}")
+    return names, tuple(mappings)
 
 
 # ---- parsing ----------------------------------------------------------------------------------------------
 
 
 def _targets(table: Table, opts: Options) -> list[str]:
+    """The table columns the load fills: the file's columns, or with mappings the file's columns that are
+    table columns and the mapped ones."""
     if opts.columns is None:
         return [c.name for c in table.columns]
-    return [table.column(n).name for n in opts.columns]
+    if not opts.mappings:
+        return [table.column(n).name for n in opts.columns]
+    known = {c.name.lower() for c in table.columns}
+    return [table.column(n).name for n in opts.columns if n.lower() in known] + \
+        [table.column(t).name for t, _ in opts.mappings]
+
+
+def _file_columns(table: Table, opts: Options) -> list[str]:
+    return _targets(table, opts) if not opts.mappings else list(opts.columns or [])
+
+
+def _mapped(table: Table, opts: Options) -> str:
+    """The SELECT over __text (the file's columns as text) giving the targets as text. In the expressions a
+    table column has its type and any other column is text, made a number where arithmetic or a comparison
+    with a number needs one, as Doris's implicit casts do."""
+    known = {c.name.lower() for c in table.columns}
+    source = ", ".join(
+        (f"TRY_CAST({duck.quote(n)} AS {duckdb_type(table.column(n).type)})" if n.lower() in known
+         else duck.quote(n)) + f" AS {duck.quote(n)}, {duck.quote(n)} AS __raw{i}"
+        for i, n in enumerate(opts.columns or []))
+    raw = {n.lower(): f"__raw{i}" for i, n in enumerate(opts.columns or [])}
+    outputs = [f"{raw[n.lower()]} AS {duck.quote(n)}" for n in _targets(table, opts)[:-len(opts.mappings)]]
+    for target, sql in opts.mappings:
+        column = table.column(target)
+        value = _numbers_where_needed(sqlglot.parse_one(sql, read="duckdb"), known).sql(dialect="duckdb")
+        typed = f"TRY_CAST(({value}) AS {duckdb_type(column.type)})"  # as Doris outside strict mode: NULL
+        outputs.append(f"CAST({typed} AS VARCHAR) AS {duck.quote(column.name)}")
+    return f"WITH __src AS (SELECT {source} FROM __text) SELECT {', '.join(outputs)} FROM __src"
+
+
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
+_COMPARISON = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)
+
+
+def _numbers_where_needed(expression: exp.Expression, table_columns: set[str]) -> exp.Expression:
+    def numeric(node: exp.Expression) -> bool:
+        return isinstance(node, _ARITHMETIC) or (isinstance(node, exp.Literal) and not node.is_string)
+
+    for column in list(expression.find_all(exp.Column)):
+        parent = column.parent
+        if column.name.lower() in table_columns or parent is None:
+            continue
+        other = [v for v in parent.args.values() if isinstance(v, exp.Expression) and v is not column]
+        if isinstance(parent, _ARITHMETIC) or (isinstance(parent, _COMPARISON) and any(map(numeric, other))):
+            column.replace(exp.TryCast(this=column.copy(), to=exp.DataType.build("DOUBLE")))
+    return expression
 
 
 def _problems(table: Table, data: pa.Table) -> bool:
@@ -242,15 +312,16 @@ def _one_byte_separator(body: pa.Buffer, opts: Options) -> tuple[pa.Buffer, Opti
 def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> Parsed:
     """A block of the body whose first row is row `first_line` of the body (counting the skipped header lines
     but not blank lines, as pyarrow does); only the body's first block skips lines."""
-    names = _targets(table, opts)
-    types = {n: table.column(n).arrow for n in names}
+    names = _file_columns(table, opts)
+    mapped = bool(opts.mappings)  # read as text, then computed: no typed fast path
+    types = {} if mapped else {n: table.column(n).arrow for n in names}
     skip = opts.skip_lines if first_line == 1 else 0
     if opts.format == "csv":
         body, read_opts, restore = _one_byte_separator(body, opts)
         invalid: list[tuple[int, str]] = []
         try:
-            data = _csv_read(body, read_opts, names, types, invalid, skip)
-            if not invalid and not _problems(table, data):
+            data = None if mapped else _csv_read(body, read_opts, names, types, invalid, skip)
+            if data is not None and not invalid and not _problems(table, data):
                 return Parsed(data, data.num_rows, [])
         except pa.ArrowInvalid:
             pass
@@ -265,7 +336,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
         rows_text = None
     else:
         bad = []
-        if not opts.strip_outer_array:
+        if not opts.strip_outer_array and not mapped:
             try:
                 schema = pa.schema([(n, types[n]) for n in names])
                 data = pajson.read_json(pa.BufferReader(body), read_options=pajson.ReadOptions(block_size=16 << 20),
@@ -281,6 +352,16 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
         text = pa.table({n: pa.array([_json_text(r.get(n.lower())) for r in lowered], pa.string()) for n in names})
         rows_text = [json.dumps(r) for r in records]
         lines = np.array([n for n, _ in numbered], dtype=np.int64)
+    if mapped:
+        cur = duck.sandbox_cursor()  # a mapping is the user's SQL: it runs where DuckDB can touch no file
+        try:
+            cur.register("__text", text)
+            text, names = cur.sql(_mapped(table, opts)).to_arrow_table(), _targets(table, opts)
+        except duckdb.Error as e:
+            raise LoadFailed(f"{QUALITY_ERROR}: a column mapping cannot be computed: {str(e).splitlines()[0]}") \
+                from None
+        finally:
+            cur.close()
     good, row_bad = _check_rows(table, text, names, opts, rows_text, lines)
     found = sorted(bad + row_bad, key=lambda b: b[0])
     return Parsed(good, text.num_rows + len(bad), [(row, reason) for _, row, reason in found])
