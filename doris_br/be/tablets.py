@@ -51,16 +51,12 @@ def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: flight.Metad
     return rpc.WriteResult(rows=rows, bytes=size)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
     """DuckDB reads all the files in one multi-threaded pass, running the first aggregation phase in the same
     query when there is one. With `with_order`, __o numbers each row by its version and place in the file."""
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     names = schema.names if task.columns is None else task.columns
-    projection = [_quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
+    projection = [duck.quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
     options = ""
     if task.with_order:
         options = ", filename = true, file_row_number = true"

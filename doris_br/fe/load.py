@@ -143,10 +143,14 @@ async def load_arrow(fe: Any, db: Any, table: Table, data: pa.Table, source_colu
         return await load.commit()
 
 
-def _check_label(fe: Any, db_id: int, label: str) -> None:
+class LabelAlreadyUsed(DorisError):
+    """A load's label is taken in its database; Stream Load answers it with a status of its own."""
+
+
+def check_label(fe: Any, db_id: int, label: str) -> None:
     used = fe.catalog.get(LoadLabel, f"{db_id}/{label}")
     if used is not None:
-        raise DorisError(f"Label [{label}] has already been used, relate to txn [{used.txn_id}]")
+        raise LabelAlreadyUsed(f"Label [{label}] has already been used, relate to txn [{used.txn_id}]")
 
 
 def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Partition]:
@@ -210,13 +214,13 @@ class Load:
 
     async def __aenter__(self) -> Load:
         if self._label is not None:
-            _check_label(self._fe, self._db.id, self._label)  # fail fast, before waiting for the table
+            check_label(self._fe, self._db.id, self._label)  # fail fast, before waiting for the table
         await self._lock.acquire()
         try:
             self.table = get_table(self._fe.catalog, self._db, self.table.name)  # as it is now no other load runs
             self._partitions = _load_partitions(self._fe, self.table, self._named)
             if self._label is not None:
-                _check_label(self._fe, self._db.id, self._label)
+                check_label(self._fe, self._db.id, self._label)
         except BaseException:
             self._lock.release()
             raise

@@ -298,10 +298,7 @@ def _view_query(view: View) -> exp.Expression:
 
 def merge_sql(table: Table, relation: str, columns: list[str]) -> str:
     """How the raw rows of a table become what a query sees under its key model."""
-
-    def q(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
+    q = duck.quote
     if table.keys_type == "DUP_KEYS":
         return f"SELECT * FROM {relation}"
     keys = [c.name for c in table.columns if c.name in table.key_columns]

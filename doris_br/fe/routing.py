@@ -24,10 +24,6 @@ from doris_br.schema import duckdb_type, type_params
 STRICT_MODE_ERROR = "Insert has filtered data in strict mode. {reason}"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(type_text: str, value: str) -> str:
     return f"CAST('{value.replace(chr(39), chr(39) * 2)}' AS {duckdb_type(type_text)})"
 
@@ -37,8 +33,8 @@ def _less_than(cols: list[tuple[str, str]], key: tuple[str, ...]) -> str:
     ors = []
     for i, value in enumerate(key):
         name, type_text = cols[i]
-        equal = [f"{_q(n)} = {_lit(t, v)}" for (n, t), v in zip(cols[:i], key[:i], strict=False)]
-        equal.append(f"({_q(name)} IS NULL OR {_q(name)} < {_lit(type_text, value)})")
+        equal = [f"{duck.quote(n)} = {_lit(t, v)}" for (n, t), v in zip(cols[:i], key[:i], strict=False)]
+        equal.append(f"({duck.quote(name)} IS NULL OR {duck.quote(name)} < {_lit(type_text, value)})")
         ors.append("(" + " AND ".join(equal) + ")")
     return "(" + " OR ".join(ors) + ")" if ors else "FALSE"
 
@@ -60,7 +56,7 @@ def routing_sql(table: Table, partitions: Sequence[Partition]) -> str:
         elif not p.values:
             default = str(i)
         else:
-            tuples = [" AND ".join(f"{_q(n)} = {_lit(t, v)}" for (n, t), v in zip(cols, value, strict=False))
+            tuples = [" AND ".join(f"{duck.quote(n)} = {_lit(t, v)}" for (n, t), v in zip(cols, value, strict=False))
                       for value in p.values]
             whens.append(f"WHEN ({' OR '.join('(' + t + ')' for t in tuples)}) THEN {i}")
     if not whens:
@@ -71,7 +67,7 @@ def routing_sql(table: Table, partitions: Sequence[Partition]) -> str:
 def bucket_sql(table: Table) -> str:
     n = table.buckets
     if table.distribution.kind == "HASH" and table.distribution.columns:
-        return f"(hash({', '.join(_q(table.column(c).name) for c in table.distribution.columns)}) % {n})"
+        return f"(hash({', '.join(duck.quote(table.column(c).name) for c in table.distribution.columns)}) % {n})"
     return f"CAST(floor(random() * {n}) AS BIGINT)"
 
 
@@ -82,15 +78,15 @@ def cast_sql(table: Table, source_columns: list[str], target: list[str]) -> str:
     for c in table.columns:
         src = by_name.get(c.name.lower())
         if src is not None:
-            selects.append(f"CAST({_q(src)} AS {duckdb_type(c.type)}) AS {_q(c.name)}")
+            selects.append(f"CAST({duck.quote(src)} AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
         elif c.default is None or c.default == "NULL":
             if not c.nullable:
                 raise DorisError(f"Column has no default value, column={c.name}")
-            selects.append(f"CAST(NULL AS {duckdb_type(c.type)}) AS {_q(c.name)}")
+            selects.append(f"CAST(NULL AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
         elif c.default.upper() == "CURRENT_TIMESTAMP":
-            selects.append(f"CAST(current_localtimestamp() AS {duckdb_type(c.type)}) AS {_q(c.name)}")
+            selects.append(f"CAST(current_localtimestamp() AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
         else:
-            selects.append(f"{_lit(c.type, c.default)} AS {_q(c.name)}")
+            selects.append(f"{_lit(c.type, c.default)} AS {duck.quote(c.name)}")
     return ", ".join(selects)
 
 

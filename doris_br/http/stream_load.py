@@ -39,8 +39,8 @@ from sqlglot import exp
 
 from doris_br import duck
 from doris_br.errors import DorisError
-from doris_br.fe.load import Load
-from doris_br.fe.olap import LoadLabel, Table, get_database, get_table
+from doris_br.fe.load import LabelAlreadyUsed, Load, check_label
+from doris_br.fe.olap import Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate
 from doris_br.schema import duckdb_type, type_params
@@ -64,6 +64,10 @@ class LoadFailed(Exception):
         super().__init__(message)
         self.message = message
         self.error_log = error_log
+
+
+class BodyTimedOut(LoadFailed):
+    """The body stopped arriving, or took longer than the load's timeout: nothing is left to drain."""
 
 
 @attrs.frozen
@@ -173,11 +177,15 @@ def _targets(table: Table, opts: Options) -> list[str]:
     table columns and the mapped ones."""
     if opts.columns is None:
         return [c.name for c in table.columns]
+    return _loaded_as_read(table, opts) + [table.column(t).name for t, _ in opts.mappings]
+
+
+def _loaded_as_read(table: Table, opts: Options) -> list[str]:
+    """The file's columns that are table columns (all of them when there are no mappings)."""
     if not opts.mappings:
-        return [table.column(n).name for n in opts.columns]
+        return [table.column(n).name for n in opts.columns or []]
     known = {c.name.lower() for c in table.columns}
-    return [table.column(n).name for n in opts.columns if n.lower() in known] + \
-        [table.column(t).name for t, _ in opts.mappings]
+    return [table.column(n).name for n in opts.columns or [] if n.lower() in known]
 
 
 def _file_columns(table: Table, opts: Options) -> list[str]:
@@ -194,7 +202,7 @@ def _mapped(table: Table, opts: Options) -> str:
          else duck.quote(n)) + f" AS {duck.quote(n)}, {duck.quote(n)} AS __raw{i}"
         for i, n in enumerate(opts.columns or []))
     raw = {n.lower(): f"__raw{i}" for i, n in enumerate(opts.columns or [])}
-    outputs = [f"{raw[n.lower()]} AS {duck.quote(n)}" for n in _targets(table, opts)[:-len(opts.mappings)]]
+    outputs = [f"{raw[n.lower()]} AS {duck.quote(n)}" for n in _loaded_as_read(table, opts)]
     for target, sql in opts.mappings:
         column = table.column(target)
         value = _numbers_where_needed(sqlglot.parse_one(sql, read="duckdb"), known).sql(dialect="duckdb")
@@ -373,7 +381,7 @@ def _check_rows(table: Table, text: pa.Table, names: list[str], opts: Options, r
     checks = []
     for n in names:
         c = table.column(n)
-        q = '"' + n.replace('"', '""') + '"'
+        q = duck.quote(n)
         conds = [f"({q} IS NOT NULL AND TRY_CAST({q} AS {duckdb_type(c.type)}) IS NULL)"]
         if not c.nullable:
             conds.append(f"{q} IS NULL")
@@ -442,8 +450,9 @@ async def _chunks(content: Any, limits: Limits) -> AsyncIterator[bytes]:
             chunk = await asyncio.wait_for(content.readany(), max(wait, 0))
         except TimeoutError:
             if time.monotonic() >= limits.deadline:
-                raise LoadFailed(f"[TIMEOUT]the load did not end within its timeout of {limits.timeout_s} s") from None
-            raise LoadFailed(f"[TIMEOUT]no data received for {limits.idle_s:g} s: the load is given up") from None
+                raise BodyTimedOut(f"[TIMEOUT]the load did not end within its timeout of {limits.timeout_s} s") \
+                    from None
+            raise BodyTimedOut(f"[TIMEOUT]no data received for {limits.idle_s:g} s: the load is given up") from None
         if not chunk:
             return
         yield chunk
@@ -551,12 +560,7 @@ async def stream_load(request: web.Request) -> web.Response:
         db = get_database(fe.catalog, db_name)
         table = get_table(fe.catalog, db, table_name)
         require_on_table(user, "LOAD_PRIV", db.name, table.name)
-        used = fe.catalog.get(LoadLabel, f"{db.id}/{label}")
-        if used is not None:
-            return web.json_response(_answer(
-                label, "Label Already Exists",
-                f"errCode = 2, detailMessage = Label [{label}] has already been used, relate to txn [{used.txn_id}]",
-                ExistingJobStatus="FINISHED"))
+        check_label(fe, db.id, label)  # before any of the body is read
         if opts.format == "csv" and opts.line_delimiter not in ("\n", "\r\n"):
             raise DorisError("line_delimiter other than \\n is not supported")
         read_start = time.monotonic()
@@ -593,13 +597,14 @@ async def stream_load(request: web.Request) -> web.Response:
     except LoadFailed as e:
         extra = {"ErrorURL": e.error_log} if e.error_log else {}
         answer = _answer(label, "Fail", e.message, LoadTimeMs=int((time.monotonic() - started) * 1000), **extra)
-        if e.message.startswith("[TIMEOUT]"):  # the client stopped sending: nothing to drain
+        if isinstance(e, BodyTimedOut):
             return web.json_response(answer)
         return await _drained(request, answer)
+    except LabelAlreadyUsed as e:
+        return web.json_response(_answer(label, "Label Already Exists", f"errCode = 2, detailMessage = {e.detail}",
+                                         ExistingJobStatus="FINISHED"))
     except DorisError as e:
-        status = "Label Already Exists" if "has already been used" in e.detail else "Fail"
-        extra = {"ExistingJobStatus": "FINISHED"} if status != "Fail" else {}
-        return await _drained(request, _answer(label, status, f"errCode = 2, detailMessage = {e.detail}", **extra))
+        return await _drained(request, _answer(label, "Fail", f"errCode = 2, detailMessage = {e.detail}"))
     except Exception as e:  # never a traceback to the client
         log.exception("stream load into %s.%s failed", db_name, table_name)
         return await _drained(request, _answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), 500)
