@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from typing import Any
 
 CHUNK = 4 * 1024 * 1024
 MD5_XATTR = "user.doris_br.md5"
@@ -24,6 +25,17 @@ def file_md5(path: str | os.PathLike[str]) -> tuple[str, int]:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def copy_md5(src: Any, dst: Any) -> tuple[str, int]:
+    """Copy one open file into another in chunks; (md5 hex, size) of what was copied."""
+    digest = hashlib.md5()
+    size = 0
+    for chunk in iter(lambda: src.read(CHUNK), b""):
+        digest.update(chunk)
+        dst.write(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 

@@ -62,10 +62,14 @@ def decode(cls: type[T], body: bytes) -> T:
 
 
 def decode_task(name: str, body: bytes) -> Any:
+    return _structure_task(name, json.loads(body))
+
+
+def _structure_task(name: str, fields: Any) -> Any:
     cls = TASKS.get(name)
     if cls is None:
         raise TaskError("COMMON_ERROR", f"unknown task type: {name}")
-    return decode(cls, body)
+    return converter.structure(fields, cls)
 
 
 # ---- tasks ---------------------------------------------------------------------------------------------
@@ -393,4 +397,4 @@ def _put_command(task_obj: Any) -> bytes:
 def decode_command(command: bytes) -> Any:
     """The task of a do_put descriptor or do_get ticket."""
     body = json.loads(command)
-    return decode_task(body["task"], json.dumps(body["body"]).encode())
+    return _structure_task(body["task"], body["body"])

@@ -148,7 +148,7 @@ def commit_restore(be: BackendService, task: rpc.CommitRestore) -> rpc.Done:
         if not tablet.is_dir():
             raise rpc.TaskError("NOT_FOUND", f"tablet {t.tablet_id} does not exist on this backend")
         for v in range(2, t.version + 1):
-            name = f"v{v}.parquet"
+            name = be.storage.version_path(t.tablet_id, v).name
             if (staged / name).exists():
                 os.replace(staged / name, tablet / name)
             elif not (tablet / name).exists():  # neither staged nor moved by an earlier try

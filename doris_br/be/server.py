@@ -6,7 +6,6 @@ import logging
 import signal
 import socket
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import pyarrow.flight as flight
 from doris_br import __version__, rpc
 from doris_br.be.background import BackgroundTasks
 from doris_br.be.storage import Storage
+from doris_br.clock import now_ms
 from doris_br.config import BeConfig
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,17 @@ def handles(task_cls: type) -> Callable[[Handler], Handler]:
 
 
 class BackendService(flight.FlightServerBase):
-    def __init__(self, config: BeConfig, port: int) -> None:
+    def __init__(self, config: BeConfig, storage: Storage, port: int) -> None:
         super().__init__(f"grpc+tcp://{config.host}:{port}")
         self.config = config
-        self.storage = Storage(config.storage_root)
-        self.start_time_ms = int(time.time() * 1000)
+        self.storage = storage
+        self.start_time_ms = now_ms()
         self.tasks = BackgroundTasks(config.task_workers)
 
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         try:
             task = rpc.decode_task(action.type, action.body.to_pybytes())
-            handler = HANDLERS.get(type(task))
-            if handler is None:
-                raise rpc.TaskError("COMMON_ERROR", f"task {action.type} is not supported by this BE")
-            return [rpc.encode(handler(self, task))]
+            return [rpc.encode(self._handler(task)(self, task))]
         except rpc.TaskError as e:
             raise flight.FlightServerError(e.to_wire()) from None
         except Exception as e:  # a task's bug must come back as its error, not kill the BE
@@ -123,7 +120,7 @@ def choose_port(config: BeConfig, storage: Storage) -> int:
 
 def run_be(config: BeConfig) -> None:
     storage = Storage(config.storage_root)
-    service = BackendService(config, choose_port(config, storage))
+    service = BackendService(config, storage, choose_port(config, storage))
     storage.port_file.write_text(str(service.port))
     # The line the launcher and the tests wait for; keep its shape.
     print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root}", flush=True)

@@ -45,10 +45,6 @@ class Grant:
     table: str = "*"
     privileges: tuple[str, ...] = ()
 
-    @property
-    def scope(self) -> str:
-        return f"{self.db}.{self.table}"
-
 
 @attrs.frozen
 class User:

@@ -44,7 +44,6 @@ class Frontend:
         self.start_time = time.time()
         self.frontend_config: dict[str, str] = {}
         # Last failed ping per repository, "<time>: <msg>" as SHOW REPOSITORIES prints it.
-        self.repository_errors: dict[str, str] = {}
         self.query_port = config.query_port
         self.http_port = config.http_port  # the bound ports once serving
         self._bootstrap_users()
@@ -63,9 +62,6 @@ class Frontend:
         # Doris matches the most specific host first; '%' is the catch-all.
         candidates.sort(key=lambda u: u.host == "%")
         return candidates[0] if candidates else None
-
-    def repository_in_use(self, name: str) -> bool:
-        return self.jobs.repository_in_use(name)
 
     def database_names(self) -> list[str]:
         from doris_br.fe.olap import Database

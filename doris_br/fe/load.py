@@ -24,15 +24,16 @@ from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import query as queries
 from doris_br.fe import routing
+from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
     LoadLabel,
     Partition,
     Table,
     Tablet,
-    get_database,
     get_table,
     partitions_of,
     resolve_partitions,
+    session_table,
 )
 from doris_br.fe.placement import create_partitions
 from doris_br.fe.privileges import require_on_table
@@ -110,8 +111,7 @@ async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
 async def insert(session: Any, node: exp.Insert) -> int:
     fe = session.fe
     target = _target_table(node)
-    db = get_database(fe.catalog, target.db or session.database)
-    table = get_table(fe.catalog, db, target.name)
+    db, table = session_table(session, (target.db, target.name))
     require_on_table(session.user, "LOAD_PRIV", db.name, table.name)
     columns = _target_columns(table, node)
     partition_node = target.args.get("partition")
@@ -317,7 +317,7 @@ class Load:
         return {}
 
     def _open(self, w: _Write) -> rpc.PutStream:
-        backend = next((b for b in self._fe.backends.all() if b.id == w.backend_id), None)
+        backend = self._fe.catalog.get(Backend, str(w.backend_id))
         try:
             if backend is None:
                 raise rpc.TaskError("NOT_FOUND", f"backend of tablet {w.tablet.id} was dropped")

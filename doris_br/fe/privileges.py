@@ -7,7 +7,7 @@ db.* to every table of the database.
 from __future__ import annotations
 
 from doris_br.errors import ER_DBACCESS_DENIED, DorisError, access_denied_need
-from doris_br.fe.catalog import PRIVILEGES, User
+from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, User
 
 ALL_PRIVILEGES = tuple(p for p in PRIVILEGES if p != "NODE_PRIV")
 
@@ -55,7 +55,7 @@ def normalise_privileges(names: list[str], db: str, table: str) -> tuple[str, ..
             upper += "_PRIV"
         if upper not in PRIVILEGES:
             raise DorisError(f"Unknown privilege: {name}")
-        if upper in ("NODE_PRIV", "ADMIN_PRIV") and db != "*":
+        if upper in GLOBAL_ONLY_PRIVILEGES and db != "*":
             raise DorisError(f"{upper.title()} can only be granted/revoked on *.*")
         result.append(upper)
     return tuple(p for p in PRIVILEGES if p in result)

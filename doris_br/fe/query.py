@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from doris_br import duck, rpc
 from doris_br.errors import DorisError
-from doris_br.fe import partial_agg
+from doris_br.fe import partial_agg, routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
     Database,
@@ -39,11 +39,6 @@ from doris_br.fe.privileges import require_on_table
 from doris_br.schema import base_type, duckdb_type, normalise_key
 from doris_br.sql import parse
 
-
-def table_schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.arrow) for c in table.columns])
-
-
 # ---- scans -------------------------------------------------------------------------------------------------
 
 
@@ -51,7 +46,7 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
                with_order: bool, sql: str | None = None) -> pa.Table:
     """The visible rows of `partitions`, from one alive replica per tablet; a failed BE's tablets are retried
     on their other replicas."""
-    schema = table_schema(table)
+    schema = routing.table_schema(table)
     wanted = [(t, p.visible_version) for p in partitions if p.visible_version > 1 for t in p.tablets]
     failed: set[int] = set()
     parts: list[pa.Table] = []
@@ -363,7 +358,7 @@ def split_aggregation(p: Plan) -> None:
         return
     p.query = found.final
     if found.counts_only:
-        rows = sum(t.row_count for part in s.partitions for t in part.tablets)
+        rows = sum(p.row_count for p in s.partitions)
         s.data = pa.table({name: pa.array([rows], pa.int64()) for name in found.counts_only})
     else:
         s.partial_sql = found.partial_sql

@@ -23,29 +23,16 @@ from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row, task_counts
 from doris_br.fe.olap import find_database, find_table, find_view
 from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
-from doris_br.http.auth import AuthFailed, authenticate
+from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.metastore import layout
 from doris_br.metastore.backup import MetastoreError
 from doris_br.metastore.cli import BACKUPS_FOLDER, run_backup
-from doris_br.metastore.listing import list_backups
+from doris_br.metastore.listing import describe, list_backups
 from doris_br.sql import parse
 
 ACCESS_DENIED = {1044, 1045, 1142, 1227}
 NOT_FOUND = {1049, 1146}
 CONSOLE_HEADER = "X-Doris-Console"
-
-
-class _Writer:
-    def __init__(self, port: int) -> None:
-        self._port = port
-
-    def get_extra_info(self, name: str) -> Any:
-        return ("127.0.0.1", self._port) if name == "sockname" else None
-
-
-class _Connection:
-    def __init__(self, port: int) -> None:
-        self.stream = type("Stream", (), {"writer": _Writer(port)})()
 
 
 class HttpSession:
@@ -55,7 +42,6 @@ class HttpSession:
         self.fe = fe
         self.username = user.name
         self.database: str | None = None
-        self.connection = _Connection(getattr(fe, "query_port", fe.config.query_port))
 
     @property
     def user(self) -> User:
@@ -137,7 +123,7 @@ async def start_meta_backup(fe: Any, user: User, body: dict[str, Any]) -> dict[s
     require_global(user, "ADMIN_PRIV")
     scope = scope_from(body)
     path = await asyncio.to_thread(run_backup, fe.config.data_dir, scope, meta_backups_dir(fe), "off")
-    row = next((r for r in list_backups(path.parent) if r["name"] == path.name), None)
+    row = await asyncio.to_thread(describe, path)
     return {"name": path.name, "path": str(path), "scope": scope, **({"backup": row} if row else {})}
 
 
@@ -158,8 +144,7 @@ def backup_zip(fe: Any, name: str) -> bytes:
 
 def error_response(e: Exception) -> web.Response:
     if isinstance(e, AuthFailed):
-        return web.json_response({"status": "FAILED", "msg": e.message}, status=401,
-                                 headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
+        return unauthorized(e)
     if isinstance(e, DorisError):
         code = int(getattr(e, "code", 0) or 0)
         status = 403 if code in ACCESS_DENIED else 404 if code in NOT_FOUND else 400

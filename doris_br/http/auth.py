@@ -72,6 +72,12 @@ class AuthFailed(Exception):
         self.message = message
 
 
+def unauthorized(e: AuthFailed) -> web.Response:
+    """HTTP's 401 with Doris's JSON body, asking for basic auth."""
+    return web.json_response({"status": "FAILED", "msg": e.message}, status=401,
+                             headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
+
+
 def authenticate(request: web.Request, allow_cookie: bool = True) -> tuple[User, str]:
     """The request's user and how it proved it ("basic" or "cookie"); AuthFailed otherwise."""
     fe = request.app["fe"]

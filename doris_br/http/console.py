@@ -14,7 +14,7 @@ from aiohttp import web
 
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import User
-from doris_br.fe.privileges import has_privilege
+from doris_br.fe.privileges import has_privilege, require_global
 from doris_br.http import api
 from doris_br.http.auth import COOKIE, SESSION_TTL_S, AuthFailed, authenticate, check_password
 from doris_br.metastore.backup import MetastoreError
@@ -188,9 +188,7 @@ async def jobs_page(request: web.Request, fe: Any, user: User) -> tuple[str, str
 
 @console
 async def meta_backups_page(request: web.Request, fe: Any, user: User) -> tuple[str, str]:
-    if not has_privilege(user, "ADMIN_PRIV"):
-        raise DorisError("Access denied; you need (at least one of) the (ADMIN) privilege(s) for this operation",
-                         1227)
+    require_global(user, "ADMIN_PRIV")
     rows = await asyncio.to_thread(list_backups, api.meta_backups_dir(fe))
     for r in rows:
         r["objects"] = sum(r["counts"].values())

@@ -42,7 +42,7 @@ from doris_br.errors import DorisError
 from doris_br.fe.load import LabelAlreadyUsed, Load, check_label
 from doris_br.fe.olap import Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
-from doris_br.http.auth import AuthFailed, authenticate
+from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.schema import duckdb_type, type_params
 
 log = logging.getLogger(__name__)
@@ -549,8 +549,7 @@ async def stream_load(request: web.Request) -> web.Response:
     try:
         user, _ = authenticate(request, allow_cookie=False)
     except AuthFailed as e:
-        return web.json_response({"status": "FAILED", "msg": e.message}, status=401,
-                                 headers={"WWW-Authenticate": 'Basic realm="doris-br"'})
+        return unauthorized(e)
     db_name, table_name = request.match_info["db"], request.match_info["table"]
     try:
         opts = options(request.headers, int(fe.frontend_config.get("stream_load_default_timeout_second", 0)))

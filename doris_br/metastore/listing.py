@@ -14,6 +14,12 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def describe(folder: Path) -> dict[str, Any] | None:
+    """One backup folder's row, or None when the folder is not a backup (a temporary or foreign one)."""
+    match = layout.BACKUP_NAME.match(folder.name)
+    return _describe(folder, match["stamp"]) if folder.is_dir() and match is not None else None
+
+
 def _describe(folder: Path, stamp: str) -> dict[str, Any]:
     """A backup's row; one whose manifest is missing or unreadable is shown as incomplete, not skipped."""
     row: dict[str, Any] = {"name": folder.name, "path": str(folder), "size": folder_size(folder)}
@@ -29,12 +35,7 @@ def _describe(folder: Path, stamp: str) -> dict[str, Any]:
 def list_backups(out_dir: Path) -> list[dict[str, Any]]:
     if not out_dir.is_dir():
         return []
-    rows = []
-    for folder in sorted(out_dir.iterdir()):
-        match = layout.BACKUP_NAME.match(folder.name)
-        if folder.is_dir() and match is not None:  # temporary (.tmp-...) and foreign folders are not backups
-            rows.append(_describe(folder, match["stamp"]))
-    return rows
+    return [row for row in map(describe, sorted(out_dir.iterdir())) if row is not None]
 
 
 def human_size(size: float) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
 
-from doris_br.checksum import CHUNK, file_md5, record_md5, recorded_md5
+from doris_br.checksum import copy_md5, file_md5, record_md5, recorded_md5
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
 
@@ -194,21 +194,15 @@ class RepositoryStore:
             self.fs.put_file(local_path, f"{directory}/{name}")
             return name, size, md5
         tmp = f"{directory}/{base_name}.{uuid.uuid4().hex}.part"
-        digest = hashlib.md5()
-        size = 0
         with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
-            for chunk in iter(lambda: src.read(CHUNK), b""):
-                digest.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
+            md5, size = copy_md5(src, dst)
         recorded = recorded_md5(local_path)
-        if recorded and recorded != digest.hexdigest():  # a damaged replica is refused, not backed up
+        if recorded and recorded != md5:  # a damaged replica is refused, not backed up
             self.fs.rm_file(tmp)
-            raise BadFile(f"md5sum does not equal. local: {digest.hexdigest()}, when written: {recorded}, "
-                          f"file: {local_path}")
-        name = layout.with_md5(base_name, digest.hexdigest())
+            raise BadFile(f"md5sum does not equal. local: {md5}, when written: {recorded}, file: {local_path}")
+        name = layout.with_md5(base_name, md5)
         self.fs.mv(tmp, f"{directory}/{name}")
-        return name, size, digest.hexdigest()
+        return name, size, md5
 
     def download(self, remote_path: str, local_path: str, expected_md5: str, expected_size: int | None) -> None:
         """Copy a stored file to local_path (written under a temporary name), checking size and md5."""
@@ -235,14 +229,8 @@ class RepositoryStore:
         return file_md5(tmp)  # the copy's md5 is what the tablet will hold
 
     def _copy_stream(self, remote_path: str, tmp: str) -> tuple[str, int]:
-        digest = hashlib.md5()
-        size = 0
         with self.fs.open(remote_path, "rb") as src, open(tmp, "wb") as dst:
-            for chunk in iter(lambda: src.read(CHUNK), b""):
-                digest.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-        return digest.hexdigest(), size
+            return copy_md5(src, dst)
 
 
 def _check_etag(answer: Any, md5: str, path: str) -> None:

@@ -62,21 +62,24 @@ def _charset_of(collation: Collation) -> str:
     return next(cs.name for cs in CharacterSet if collation.name.startswith(cs.name + "_") or collation.name == cs.name)
 
 
+# Built once: Connector/J asks for collations on every connection.
+_DEFAULT_COLLATIONS = {cs.default_collation for cs in CharacterSet}
+_COLLATION_ROWS = tuple(
+    (c.name, _charset_of(c), int(c.value), "Yes" if c in _DEFAULT_COLLATIONS else "", "Yes", 1)
+    for c in sorted(Collation, key=lambda c: c.name)
+)
+_CHARSET_ROWS = tuple(
+    (cs.name, f"{cs.name} character set", cs.default_collation.name, _MAXLEN.get(cs.name, 1))
+    for cs in sorted(CharacterSet, key=lambda c: c.name)
+)
+
+
 def show_collation(like: str | None) -> tuple[list[tuple], list[str]]:
-    defaults = {cs.default_collation for cs in CharacterSet}
-    rows = [
-        (c.name, _charset_of(c), int(c.value), "Yes" if c in defaults else "", "Yes", 1)
-        for c in sorted(Collation, key=lambda c: c.name)
-    ]
-    return _filter(rows, like), ["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]
+    return _filter(list(_COLLATION_ROWS), like), ["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]
 
 
 def show_charset(like: str | None) -> tuple[list[tuple], list[str]]:
-    rows = [
-        (cs.name, f"{cs.name} character set", cs.default_collation.name, _MAXLEN.get(cs.name, 1))
-        for cs in sorted(CharacterSet, key=lambda c: c.name)
-    ]
-    return _filter(rows, like), ["Charset", "Description", "Default collation", "Maxlen"]
+    return _filter(list(_CHARSET_ROWS), like), ["Charset", "Description", "Default collation", "Maxlen"]
 
 
 def show_engines() -> tuple[list[tuple], list[str]]:

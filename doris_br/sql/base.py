@@ -30,6 +30,7 @@ class StatementNode(exp.Expression):
 
 class ParserBase(DorisParser):
     STATEMENTS: dict[tuple[str, ...], StatementParser] = {}
+    LONGEST_STATEMENT = 0  # words in the longest key of STATEMENTS, set where they are merged
 
     def _leading_words(self, count: int) -> tuple[str, ...]:
         words = []
@@ -49,8 +50,7 @@ class ParserBase(DorisParser):
     def _parse_top_level(self) -> exp.Expression | None:
         if not self._curr:
             return None
-        longest = max((len(k) for k in self.STATEMENTS), default=0)
-        words = self._leading_words(longest)
+        words = self._leading_words(self.LONGEST_STATEMENT)
         for size in range(len(words), 0, -1):
             parse_fn = self.STATEMENTS.get(words[:size])
             if parse_fn is not None:

@@ -18,6 +18,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 class DorisBRParser(AdminParser, DdlParser, BackupParser):
     STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS}
+    LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
 
 
 class DorisBR(Doris):

@@ -21,6 +21,7 @@ from doris_br.repository import layout
 
 META_VERSION = 1
 FORMAT_VERSION = (2, 1, 0)  # the Doris release whose snapshot layout we write
+MAX_BACKUP_TABLETS = 300000  # Doris's FE config max_backup_tablets_per_job
 
 
 class BackupRunner(JobRunner):
@@ -49,8 +50,9 @@ class BackupRunner(JobRunner):
                         backend_id=_pick_replica(tablet.replicas, alive),
                         remote_dir=layout.tablet_dir(root, db.id, table.id, part.id, index_id, tablet.id),
                     ))
-        if len(plans) > 300000:
-            return self.cancelled(job, "COMMON_ERROR", f"too many tablets in one backup job: {len(plans)} > 300000")
+        if len(plans) > MAX_BACKUP_TABLETS:
+            return self.cancelled(job, "COMMON_ERROR",
+                                  f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
         return job.at("SNAPSHOTING", tablets=tuple(plans), meta=self._meta(job, db, tables))
 
     def _partitions(self, table: Table, names: tuple[str, ...]) -> list[Partition]:

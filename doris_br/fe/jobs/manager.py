@@ -72,7 +72,7 @@ class JobManager:
     # ---- changes -----------------------------------------------------------------------------------------
 
     def submit(self, job: Job) -> Job:
-        running = [j for j in self.all() if not j.done and (j.db_id == job.db_id or j.db_name == job.db_name)]
+        running = [j for j in self.unfinished() if j.db_id == job.db_id or j.db_name == job.db_name]
         if running:
             raise DorisError(
                 "Can only run one backup or restore job of a database at same time, current running: "

@@ -12,10 +12,6 @@ from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import register_kind
 
-BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED",
-                 "CANCELLED")
-RESTORE_STATES = ("PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED",
-                  "CANCELLED")
 DONE_STATES = ("FINISHED", "CANCELLED")
 
 

@@ -281,11 +281,7 @@ class RestoreRunner(JobRunner):
                 rpc.TabletDownload(t.tablet_id, t.remote_dir, list(t.stored)) for t in plans[task.backend_id]])
 
         job, _ = await self.poll_be_tasks(job, submit)
-        live = self.fe.jobs.progress_of(job)
-        for task in job.be_tasks:  # a damaged or missing file in the repository ends the job at once
-            status = live.get(task.signature)
-            if status is not None and status.error_code == "BAD_FILE":
-                return await self.cancel(job, "BAD_FILE", status.error)
+        # A damaged or missing file in the repository ends the job at once (a failed task's error is recorded).
         bad = [m for m in job.task_errors.values() if m.startswith("BAD_FILE")]
         if bad:
             return await self.cancel(job, "BAD_FILE", bad[0].removeprefix("BAD_FILE: "))

@@ -94,8 +94,7 @@ def restore_row(job: Job, live: dict[int, rpc.TaskProgress], brief_form: bool) -
         "Progress": progress_text(job, live), "TaskErrMsg": errors_text(job), "Status": status_text(job),
         "Timeout": job.timeout_s,
     }
-    columns = [c for c in RESTORE_COLUMNS if not (brief_form and c in BRIEF_HIDDEN)]
-    return tuple(row[c] for c in columns)
+    return tuple(row[c] for c in restore_columns(brief_form))
 
 
 def restore_columns(brief_form: bool) -> list[str]:

@@ -97,7 +97,7 @@ async def drop_repository(session: Any, node: DropRepository) -> None:
     if node.name == layout.KEEP_ON_LOCAL:
         return
     repo = find_repository(session, node.name, "Repository does not exist")
-    if session.fe.repository_in_use(repo.name):
+    if session.fe.jobs.repository_in_use(repo.name):
         raise DorisError("Backup or restore job is running on this repository. Can not drop it")
     session.fe.catalog.commit(deletes=[repo])  # the stored snapshots stay where they are
 
@@ -107,7 +107,7 @@ async def show_repositories(session: Any, node: ShowRepositories) -> Any:
     require_global(session.user, "ADMIN_PRIV")
     rows = [
         (r.id, r.name, r.create_time, str(r.read_only).lower(), r.location, r.broker or "-", r.kind,
-         session.fe.repository_errors.get(r.name))
+         None)  # ErrMsg: a repository that cannot be reached is refused when created or altered
         for r in sorted(session.fe.catalog.all(Repository), key=lambda r: r.id)
     ]
     return text_result(["RepoId", "RepoName", "CreateTime", "IsReadOnly", "Location", "Broker", "Type", "ErrMsg"],

@@ -10,6 +10,8 @@ from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.backends import parse_host_port
 from doris_br.fe.catalog import Broker
+from doris_br.fe.jobs.backup import MAX_BACKUP_TABLETS
+from doris_br.fe.jobs.manager import MAX_JOBS_PER_DB
 from doris_br.fe.privileges import has_privilege, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import bool_text, text_result
@@ -81,7 +83,7 @@ async def show_frontends(session: Any, node: ShowFrontends) -> Any:
     require_global(session.user, "ADMIN_PRIV", "NODE_PRIV")
     fe = session.fe
     cfg = fe.config
-    port = session.connection.stream.writer.get_extra_info("sockname")[1]
+    port = fe.query_port
     now = now_ms()
     row = (
         f"fe_{cfg.host.replace('.', '_')}_{port}", cfg.host, -1, fe.http_port, port, -1, -1, "FOLLOWER",
@@ -96,7 +98,7 @@ async def show_broker(session: Any, node: ShowBroker) -> Any:
     require_global(session.user, "ADMIN_PRIV", "NODE_PRIV")
     # Our brokers are served in-process (fsspec), so they are alive whenever the FE is.
     started = time_text(session.fe.start_time * 1000)
-    rows = [(b.name, b.host, b.port, "true", started, time_text(time.time() * 1000), "")
+    rows = [(b.name, b.host, b.port, "true", started, time_text(now_ms()), "")
             for b in sorted(session.fe.catalog.all(Broker), key=lambda b: b.key)]
     return text_result(["Name", "Host", "Port", "Alive", "LastStartTime", "LastUpdateTime", "ErrMsg"], rows)
 
@@ -202,8 +204,8 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
     values = {
         "query_port": fe.config.query_port, "http_port": fe.config.http_port,
         "heartbeat_interval_second": fe.config.heartbeat_interval_s,
-        "max_backup_restore_job_num_per_db": 10, "backup_job_default_timeout_ms": 86400000,
-        "max_backup_tablets_per_job": 300000, "mysql_server_version": SERVER_VERSION,
+        "max_backup_restore_job_num_per_db": MAX_JOBS_PER_DB, "backup_job_default_timeout_ms": 86400000,
+        "max_backup_tablets_per_job": MAX_BACKUP_TABLETS, "mysql_server_version": SERVER_VERSION,
         **fe.frontend_config,
     }
     rows = [(k, str(v), "String", "true", "false", "") for k, v in sorted(values.items())]

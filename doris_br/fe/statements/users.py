@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from doris_br.errors import DorisError
-from doris_br.fe.catalog import PRIVILEGES, Grant, User, password_hash
+from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, Grant, User, password_hash
 from doris_br.fe.privileges import has_privilege, normalise_privileges, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
@@ -94,7 +94,7 @@ async def grant_or_revoke(session: Any, node: GrantPrivileges) -> None:
     if user is None:
         raise DorisError(f"user '{name}'@'{host}' does not exist")
     revoke = bool(node.args.get("revoke"))
-    if revoke and name == "root" and {"NODE_PRIV", "ADMIN_PRIV"} & set(privileges):
+    if revoke and name == "root" and GLOBAL_ONLY_PRIVILEGES & set(privileges):
         raise DorisError("Can not revoke NODE_PRIV or ADMIN_PRIV from root")
     grants = {(g.db, g.table): set(g.privileges) for g in user.grants}
     current = grants.setdefault((db, table), set())
