@@ -154,6 +154,15 @@ class ScanTablets:
     sql: str | None = None
 
 
+def scanned_schema(schema: pa.Schema, columns: list[str] | None, with_order: bool) -> pa.Schema:
+    """What a ScanTablets stream holds: the chosen columns (or, with none, __n for counting rows), and __o."""
+    fields = list(schema) if columns is None else [schema.field(c) for c in columns]
+    fields = fields or [pa.field("__n", pa.null())]
+    if with_order:
+        fields.append(pa.field("__o", pa.int64()))
+    return pa.schema(fields)
+
+
 def schema_to_text(schema: pa.Schema) -> str:
     return base64.b64encode(schema.serialize().to_pybytes()).decode()
 

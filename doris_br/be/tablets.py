@@ -72,11 +72,7 @@ def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> p
 
 def _empty(task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
     """What a scan of tablets holding no rows (all at version 1) returns."""
-    fields = list(schema) if task.columns is None else [schema.field(c) for c in task.columns]
-    fields = fields or [pa.field("__n", pa.null())]
-    if task.with_order:
-        fields.append(pa.field("__o", pa.int64()))
-    empty = pa.schema(fields).empty_table()
+    empty = rpc.scanned_schema(schema, task.columns, task.with_order).empty_table()
     return empty if task.sql is None else duck.run_over(empty, task.sql)
 
 

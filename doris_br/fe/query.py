@@ -79,21 +79,12 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
                 wanted.extend(owners[backend_id])
             else:
                 parts.append(result)
-    expected = _scan_schema(schema, columns, with_order)
+    expected = rpc.scanned_schema(schema, columns, with_order)
     if sql is not None:  # partial aggregates: BEs agree on their types; with no BE involved, compute them here
         return pa.concat_tables(parts) if parts else duck.run_over(expected.empty_table(), sql)
     if not parts:
         return expected.empty_table()
     return pa.concat_tables([p.cast(expected) for p in parts])
-
-
-def _scan_schema(schema: pa.Schema, columns: list[str] | None, with_order: bool) -> pa.Schema:
-    fields = list(schema) if columns is None else [schema.field(c) for c in columns]
-    if not fields:
-        fields = [pa.field("__n", pa.null())]
-    if with_order:
-        fields.append(pa.field("__o", pa.int64()))
-    return pa.schema(fields)
 
 
 # ---- pruning -----------------------------------------------------------------------------------------------

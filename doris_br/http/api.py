@@ -201,7 +201,8 @@ async def get_tables(request: web.Request, fe: Any, user: User) -> Any:
 
 async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str, Any]:
     db = visible_database(fe, user, db_name)
-    found = find_table(fe.catalog, db, name) or find_view(fe.catalog, db, name)
+    table = find_table(fe.catalog, db, name)
+    found = table or find_view(fe.catalog, db, name)
     if found is None or not any(has_privilege(user, p, db.name, found.name) for p in (
             "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV")):
         raise DorisError(f"Unknown table '{name}'", 1146)
@@ -209,7 +210,7 @@ async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str
     detail: dict[str, Any] = {"database": db.name, "name": found.name,
                               "columns": await run_show(fe, user, f"DESC {full}"),
                               "create": (await run_show(fe, user, f"SHOW CREATE TABLE {full}"))[0]}
-    if find_table(fe.catalog, db, name) is not None:
+    if table is not None:
         detail["partitions"] = await run_show(fe, user, f"SHOW PARTITIONS FROM {full}")
     return detail
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def parse_error(error: ParseError | TokenError, sql: str) -> DorisError:
+def parse_error(error: ParseError | TokenError) -> DorisError:
     if isinstance(error, ParseError) and error.errors:
         first = error.errors[0]
         near = first.get("highlight") or ""
@@ -113,7 +113,7 @@ class DorisSession(Session):
         try:
             expressions = parse(sql)
         except (ParseError, TokenError) as e:
-            raise parse_error(e, sql) from None
+            raise parse_error(e) from None
         if not expressions:
             raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
         self.command, self.current_sql, self.query_started = "Query", redact_sql(sql), time.time()

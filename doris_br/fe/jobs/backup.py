@@ -37,12 +37,13 @@ class BackupRunner(JobRunner):
         plans: list[TabletPlan] = []
         metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
         alive = self._alive_ids()
-        for ref in job.objects:
-            table = tables.get(ref.table)
-            if table is None:
-                continue  # a view: its definition goes into the meta, it has no tablets
+        # Views are not in here: their definitions go into the meta, they have no tablets.
+        chosen = {ref.table: self._partitions(tables[ref.table], ref.partitions)
+                  for ref in job.objects if ref.table in tables}
+        for name, parts in chosen.items():
+            table = tables[name]
             index_id = table.index_id or table.id
-            for part in self._partitions(table, ref.partitions):
+            for part in parts:
                 for tablet in () if metadata_only else part.tablets:
                     plans.append(TabletPlan(
                         tablet_id=tablet.id, table=table.name, table_id=table.id, partition=part.name,
@@ -53,7 +54,7 @@ class BackupRunner(JobRunner):
         if len(plans) > MAX_BACKUP_TABLETS:
             return self.cancelled(job, "COMMON_ERROR",
                                   f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
-        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=self._meta(job, db, tables))
+        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=self._meta(job, db, tables, chosen))
 
     def _partitions(self, table: Table, names: tuple[str, ...]) -> list[Partition]:
         parts = partitions_of(self.fe.catalog, table)
@@ -62,7 +63,8 @@ class BackupRunner(JobRunner):
     def _alive_ids(self) -> set[int]:
         return {b.id for b in self.fe.backends.alive()}
 
-    def _meta(self, job: Job, db: Database, tables: dict[str, Table]) -> dict[str, Any]:
+    def _meta(self, job: Job, db: Database, tables: dict[str, Table],
+              chosen: dict[str, list[Partition]]) -> dict[str, Any]:
         """__meta: the schema of what is backed up, enough to create the tables again on any cluster."""
         meta: dict[str, Any] = {"meta_version": META_VERSION, "database": to_json(db), "tables": {}, "views": {}}
         views = {v.name: v for v in self.fe.catalog.all(View) if v.db_id == db.id}
@@ -71,7 +73,7 @@ class BackupRunner(JobRunner):
                 table = tables[ref.table]
                 meta["tables"][table.name] = {
                     "table": to_json(table),
-                    "partitions": [to_json(p) for p in self._partitions(table, ref.partitions)],
+                    "partitions": [to_json(p) for p in chosen[ref.table]],
                 }
             elif ref.table in views:
                 meta["views"][ref.table] = to_json(views[ref.table])

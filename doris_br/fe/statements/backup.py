@@ -28,15 +28,20 @@ MIN_TIMEOUT_S = 600
 SUBMIT_LOCK = asyncio.Lock()
 
 
-def job_database(session: Any, db_name: str | None) -> Database:
+def job_database_name(session: Any, db_name: str | None) -> str:
+    """The statement's database, else the session's; a restore may name one that does not exist yet."""
     name = db_name or session.database
     if not name:
         raise DorisError("No database selected", ER_NO_DB)
-    return get_database(session.fe.catalog, name)
+    return name
 
 
-def require_load(session: Any, db: Database) -> None:
-    if not has_privilege(session.user, "LOAD_PRIV", db.name):
+def job_database(session: Any, db_name: str | None) -> Database:
+    return get_database(session.fe.catalog, job_database_name(session, db_name))
+
+
+def require_load(session: Any, db_name: str) -> None:
+    if not has_privilege(session.user, "LOAD_PRIV", db_name):
         raise access_denied_need("LOAD_PRIV")
 
 
@@ -129,7 +134,7 @@ def check_backup_properties(properties: dict[str, str]) -> None:
 @handles(BackupSnapshot)
 async def backup(session: Any, node: BackupSnapshot) -> None:
     db = job_database(session, node.args.get("db"))
-    require_load(session, db)
+    require_load(session, db.name)
     label = node.name
     check_label(label)
     repo = writable_repository(session, node.args["repo"])
@@ -198,5 +203,5 @@ async def cancel_running(session: Any, db_id: int | None, job_type: str, message
 @handles(CancelBackup)
 async def cancel_backup(session: Any, node: CancelBackup) -> None:
     db = job_database(session, node.args.get("db"))
-    require_load(session, db)
+    require_load(session, db.name)
     await cancel_running(session, db.id, "BACKUP", "user cancelled")

@@ -6,19 +6,21 @@ import asyncio
 from typing import Any
 
 from doris_br.clock import now_ms
-from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
+from doris_br.errors import DorisError
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import restore_columns, restore_row
 from doris_br.fe.olap import find_database
-from doris_br.fe.privileges import has_privilege, require_on_db
+from doris_br.fe.privileges import require_on_db
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.backup import (
     SUBMIT_LOCK,
     cancel_running,
     check_label,
     job_database,
+    job_database_name,
     label_filter,
     parse_timeout,
+    require_load,
 )
 from doris_br.fe.statements.repositories import find_repository, open_store
 from doris_br.fe.statements.results import text_result
@@ -107,11 +109,8 @@ def restore_objects(node: RestoreSnapshot, info: dict[str, Any]) -> tuple[Object
 
 @handles(RestoreSnapshot)
 async def restore(session: Any, node: RestoreSnapshot) -> None:
-    db_name = node.args.get("db") or session.database
-    if not db_name:
-        raise DorisError("No database selected", ER_NO_DB)
-    if not has_privilege(session.user, "LOAD_PRIV", db_name):
-        raise access_denied_need("LOAD_PRIV")
+    db_name = job_database_name(session, node.args.get("db"))
+    require_load(session, db_name)
     label = node.name
     check_label(label)
     if node.args["repo"] == layout.KEEP_ON_LOCAL:
@@ -143,9 +142,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
 
 def restore_database(session: Any, db_name: str | None) -> tuple[str, int | None]:
     """SHOW / CANCEL RESTORE may name a database that only a running restore is creating."""
-    name = db_name or session.database
-    if not name:
-        raise DorisError("No database selected", ER_NO_DB)
+    name = job_database_name(session, db_name)
     db = find_database(session.fe.catalog, name)
     if db is not None:
         return db.name, db.id
@@ -170,7 +167,6 @@ async def show_restore(session: Any, node: ShowRestore) -> Any:
 @handles(CancelRestore)
 async def cancel_restore(session: Any, node: CancelRestore) -> None:
     name, db_id = restore_database(session, node.args.get("db"))
-    if not has_privilege(session.user, "LOAD_PRIV", name):
-        raise access_denied_need("LOAD_PRIV")
+    require_load(session, name)
     await cancel_running(session, db_id, "RESTORE",
                          "user cancelled, current state: {state}")
