@@ -280,12 +280,6 @@ class Load:
             if isinstance(r, BaseException):
                 raise r
         stored.update(put)  # type: ignore[union-attr]
-        txn_id = 0
-        extra = []
-        if self._label is not None:
-            txn_id = self._fe.catalog.allocate_ids()
-            extra.append(LoadLabel(db_id=self._db.id, label=self._label, txn_id=txn_id, table_id=self.table.id,
-                                   rows=self.rows, finish_time_ms=now_ms()))
         now = now_ms()
         published = []
         for p in self._touched.values():
@@ -295,7 +289,12 @@ class Load:
                 tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows, data_size=t.data_size + size.bytes))
             published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
                                           tablets=tuple(tablets)))
-        self._fe.catalog.commit([*published, *extra])
+        if self._label is None:
+            self._fe.catalog.commit(published)
+            return LoadOutcome(rows=self.rows, txn_id=0)
+        label = self._label
+        txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
+            db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows, finish_time_ms=now)])
         return LoadOutcome(rows=self.rows, txn_id=txn_id)
 
     # ---- writing ----------------------------------------------------------------------------------------
