@@ -33,6 +33,10 @@ class BeConfig:
     be_port: int = 0
     task_workers: int = 4
     storage_root: str = "./doris_br_data/be0"
+    # A tablet's newest rowsets are merged once this many are small enough to (be/compaction.py).
+    cumulative_compaction_min_deltas: int = 5
+    # How long merged rowsets stay on disk for the scans and snapshots that were planned before the merge.
+    tablet_rowset_stale_sweep_time_sec: float = 300.0
 
 
 def read_conf_file(path: str | Path) -> dict[str, str]:

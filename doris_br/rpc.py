@@ -192,6 +192,16 @@ class SnapshotResult:
 
 @task
 @attrs.frozen
+class CompactTablets:
+    """Merge each tablet's small rowsets up to `version` (published, so no later load replaces them) in the
+    background; answered at once."""
+
+    Result: ClassVar[type] = Done
+    tablets: list[TabletVersion]
+
+
+@task
+@attrs.frozen
 class MakeSnapshots:
     """Hard-link each tablet's files up to `version` into snapshot/<job_id>/<tablet_id>/, plus a header."""
 

@@ -19,7 +19,8 @@ heartbeat_timeout_s = 2
 
 
 class Cluster:
-    def __init__(self, root: Path, backends: int = 3) -> None:
+    def __init__(self, root: Path, backends: int = 3, be_conf: str = "") -> None:
+        """`be_conf`: be.conf lines for every BE, instead of conf/be.conf."""
         self.root = root
         self.backend_count = backends
         self.fe: subprocess.Popen[bytes] | None = None
@@ -30,6 +31,10 @@ class Cluster:
         self.conf = root / "fe.conf"
         root.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(FAST_FE_CONF)
+        self.be_conf: Path | None = None
+        if be_conf:
+            self.be_conf = root / "be.conf"
+            self.be_conf.write_text(be_conf)
 
     # ---- processes ---------------------------------------------------------------------------------------
 
@@ -40,7 +45,10 @@ class Cluster:
         return self
 
     def start_be(self, i: int) -> str:
-        proc, line = spawn(["be", "--storage-root", str(self.root / f"be{i}")], self.root / "log" / f"be{i}.log")
+        args = ["be", "--storage-root", str(self.root / f"be{i}")]
+        if self.be_conf is not None:
+            args += ["--conf", str(self.be_conf)]
+        proc, line = spawn(args, self.root / "log" / f"be{i}.log")
         self.bes[i] = proc
         self.be_addresses[i] = line.split(" ready on ")[1].split()[0]
         return self.be_addresses[i]

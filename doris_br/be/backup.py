@@ -11,6 +11,7 @@ from pathlib import Path
 from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
+from doris_br.be.storage import Rowset
 from doris_br.repository.store import BadFile, RepositoryStore, open_store
 
 # Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
@@ -31,11 +32,12 @@ def make_snapshots(be: BackendService, task: rpc.MakeSnapshots) -> rpc.SnapshotR
         target = be.storage.snapshot_dir(task.job_id) / str(tv.tablet_id)
         shutil.rmtree(target, ignore_errors=True)  # a resent task starts over
         target.mkdir(parents=True)
+        try:
+            sources = be.storage.version_files(tv.tablet_id, tv.version)
+        except FileNotFoundError as e:
+            raise rpc.TaskError("NOT_FOUND", f"{e} on this backend") from None
         listed = []
-        for v in range(2, tv.version + 1):
-            source = be.storage.version_path(tv.tablet_id, v)
-            if not source.exists():
-                raise rpc.TaskError("NOT_FOUND", f"tablet {tv.tablet_id} misses version {v} on this backend")
+        for source in sources:
             os.link(source, target / source.name)
             listed.append(rpc.SnapshotFile(source.name, source.stat().st_size))
         header = json.dumps({"tablet_id": tv.tablet_id, "version": tv.version,
@@ -141,16 +143,20 @@ def cancel_job_tasks(be: BackendService, task: rpc.CancelJobTasks) -> rpc.Done:
 
 @handles(rpc.CommitRestore)
 def commit_restore(be: BackendService, task: rpc.CommitRestore) -> rpc.Done:
-    """Move the downloaded version files into their (new, not yet visible) tablets."""
+    """Move the downloaded rowsets into their (new, not yet visible) tablets, which must then hold every version
+    up to the restored one. A retry finds what an earlier try moved already in place."""
     for t in task.tablets:
         staged = be.storage.restore_dir(task.job_id) / str(t.tablet_id)
         tablet = be.storage.tablet_dir(t.tablet_id)
         if not tablet.is_dir():
             raise rpc.TaskError("NOT_FOUND", f"tablet {t.tablet_id} does not exist on this backend")
-        for v in range(2, t.version + 1):
-            name = be.storage.version_path(t.tablet_id, v).name
-            if (staged / name).exists():
-                os.replace(staged / name, tablet / name)
-            elif not (tablet / name).exists():  # neither staged nor moved by an earlier try
-                raise rpc.TaskError("BAD_FILE", f"restored tablet {t.tablet_id} misses version {v}")
+        if staged.is_dir():
+            for path in staged.iterdir():
+                rowset = Rowset.parse(path)
+                if rowset is not None and rowset.end <= t.version:
+                    os.replace(path, tablet / path.name)
+        try:
+            be.storage.version_files(t.tablet_id, t.version)
+        except FileNotFoundError as e:
+            raise rpc.TaskError("BAD_FILE", f"restored {e}") from None
     return rpc.Done()

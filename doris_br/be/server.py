@@ -14,6 +14,7 @@ import pyarrow.flight as flight
 
 from doris_br import __version__, rpc
 from doris_br.be.background import BackgroundTasks
+from doris_br.be.compaction import Compactor
 from doris_br.be.storage import Storage
 from doris_br.clock import now_ms
 from doris_br.config import BeConfig
@@ -39,6 +40,8 @@ class BackendService(flight.FlightServerBase):
         self.storage = storage
         self.start_time_ms = now_ms()
         self.tasks = BackgroundTasks(config.task_workers)
+        self.compactor = Compactor(storage, config.cumulative_compaction_min_deltas,
+                                   config.tablet_rowset_stale_sweep_time_sec)
 
     def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import time
 import uuid
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -19,6 +21,50 @@ from doris_br.checksum import record_md5
 
 # How stale SHOW BACKENDS' DataUsedCapacity may be.
 USAGE_TTL_S = 30.0
+
+_ROWSET_NAME = re.compile(r"v(\d+)(?:-(\d+))?\.parquet")
+
+
+@attrs.frozen
+class Rowset:
+    """A tablet file holding versions start..end: one load's version (`v<N>.parquet`), or consecutive versions
+    merged by compaction (`v<start>-<end>.parquet`)."""
+
+    start: int
+    end: int
+    path: Path
+
+    @staticmethod
+    def name(start: int, end: int) -> str:
+        return f"v{start}.parquet" if start == end else f"v{start}-{end}.parquet"
+
+    @staticmethod
+    def parse(path: Path) -> Rowset | None:
+        """The rowset a file name stands for; None for anything else (temporary files, headers)."""
+        m = _ROWSET_NAME.fullmatch(path.name)
+        if m is None:
+            return None
+        start = int(m.group(1))
+        return Rowset(start, int(m.group(2) or start), path)
+
+
+def covering(rowsets: list[Rowset], version: int) -> list[Rowset]:
+    """The fewest rowsets holding versions 2..version, oldest first: from version 2 on, the widest one that
+    starts where the last ended. Rowsets past `version` (a load not yet published) are never taken, and the
+    inputs of a compaction, kept for a while after it, are passed over for its output."""
+    widest: dict[int, Rowset] = {}
+    for r in rowsets:
+        if r.end <= version and (r.start not in widest or r.end > widest[r.start].end):
+            widest[r.start] = r
+    chain: list[Rowset] = []
+    wanted = 2
+    while wanted <= version:
+        r = widest.get(wanted)
+        if r is None:
+            raise FileNotFoundError(f"misses version {wanted}")
+        chain.append(r)
+        wanted = r.end + 1
+    return chain
 
 class Storage:
     def __init__(self, root: str | Path) -> None:
@@ -58,13 +104,10 @@ class Storage:
         usage = shutil.disk_usage(self.root)
         return usage.total, usage.free
 
-    # ---- tablets: each version of a tablet is one Parquet file, data/<tablet_id>/v<N>.parquet -------------
+    # ---- tablets: data/<tablet_id>/ holds Parquet rowsets, v<N>.parquet, or v<start>-<end>.parquet ---------
 
     def tablet_dir(self, tablet_id: int) -> Path:
         return self.root / "data" / str(tablet_id)
-
-    def version_path(self, tablet_id: int, version: int) -> Path:
-        return self.tablet_dir(tablet_id) / f"v{version}.parquet"
 
     def snapshot_dir(self, job_id: int) -> Path:
         """Where a backup job's snapshot (hard links to tablet files) lives until released."""
@@ -87,7 +130,10 @@ class Storage:
     def write_version(self, tablet_id: int, version: int, rows: pa.RecordBatchReader) -> int:
         """Write a version whole or not at all: to a temporary file, then renamed over any orphan. The rows are
         written as they come, a row group at a time, so that the BE never holds a whole version."""
-        path = self.version_path(tablet_id, version)
+        return self.write_rowset(tablet_id, version, version, rows)
+
+    def write_rowset(self, tablet_id: int, start: int, end: int, rows: pa.RecordBatchReader) -> int:
+        path = self.tablet_dir(tablet_id) / Rowset.name(start, end)
         if not path.parent.exists():
             raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -106,13 +152,21 @@ class Storage:
         tmp.rename(path)
         return path.stat().st_size
 
+    def rowsets(self, tablet_id: int) -> list[Rowset]:
+        folder = self.tablet_dir(tablet_id)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
+        return [r for r in map(Rowset.parse, folder.iterdir()) if r is not None]
+
     def version_files(self, tablet_id: int, version: int) -> list[Path]:
-        """The files of versions 2..version (version 1 holds no rows); a missing one is an error."""
-        paths = [self.version_path(tablet_id, v) for v in range(2, version + 1)]
-        for path in paths:
-            if not path.exists():
-                raise FileNotFoundError(f"tablet {tablet_id} misses {path.name}")
-        return paths
+        """The files holding versions 2..version (version 1 holds no rows); a missing version is an error."""
+        if version < 2:
+            return []
+        rowsets = self.rowsets(tablet_id)
+        try:
+            return [r.path for r in covering(rowsets, version)]
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"tablet {tablet_id} {e}") from None
 
 
 # Smaller than pyarrow's default (1 Mi rows): a BE writes many tablets at once and buffers a group of each.

@@ -53,14 +53,15 @@ def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: flight.Metad
 
 def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
     """DuckDB reads all the files in one multi-threaded pass, running the first aggregation phase in the same
-    query when there is one. With `with_order`, __o numbers each row by its version and place in the file."""
+    query when there is one. With `with_order`, __o numbers each row by its version and place in the file: a
+    compacted rowset's rows keep their versions' order, so its last version numbers them all."""
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     names = schema.names if task.columns is None else task.columns
     projection = [duck.quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
     options = ""
     if task.with_order:
         options = ", filename = true, file_row_number = true"
-        projection.append(r"(CAST(regexp_extract(filename, 'v(\d+)\.parquet$', 1) AS BIGINT) << 40) "
+        projection.append(r"(CAST(regexp_extract(filename, 'v(?:\d+-)?(\d+)\.parquet$', 1) AS BIGINT) << 40) "
                           "| file_row_number AS __o")
     cur = duck.cursor()
     try:
@@ -87,3 +88,9 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     except duckdb.Error as e:
         raise rpc.TaskError("COMMON_ERROR", str(e).split("\n")[0]) from None
+
+
+@handles(rpc.CompactTablets)
+def compact_tablets(be: BackendService, task: rpc.CompactTablets) -> rpc.Done:
+    be.compactor.submit(task.tablets)
+    return rpc.Done()

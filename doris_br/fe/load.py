@@ -22,8 +22,8 @@ from sqlglot import exp
 from doris_br import duck, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe import compaction, routing
 from doris_br.fe import query as queries
-from doris_br.fe import routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
     LoadLabel,
@@ -291,10 +291,13 @@ class Load:
                                           tablets=tuple(tablets)))
         if self._label is None:
             self._fe.catalog.commit(published)
-            return LoadOutcome(rows=self.rows, txn_id=0)
-        label = self._label
-        txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
-            db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows, finish_time_ms=now)])
+            txn_id = 0
+        else:
+            label = self._label
+            txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
+                db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows,
+                finish_time_ms=now)])
+        compaction.request(self._fe, self.table, published)
         return LoadOutcome(rows=self.rows, txn_id=txn_id)
 
     # ---- writing ----------------------------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Cumulative compaction: a tablet's newest small rowsets merged into one, in the background, as Doris's BEs do.
+
+Every load adds a version file to each tablet it touches. Left alone, a tablet loaded a thousand times is a
+thousand files for every scan to open and every backup to send one request each. After a load is published
+the FE names its tablets and their new visible version (rpc.CompactTablets); only versions up to it are
+merged, never an orphan of a failed load. The rows keep their versions' order, so a UNIQUE KEY scan still
+finds the latest row last.
+
+The merged rowsets stay on disk for `tablet_rowset_stale_sweep_time_sec`, because a scan or snapshot planned
+just before the merge may still name them; the chain of files a read takes prefers the merged one at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from doris_br import rpc
+from doris_br.be.storage import Rowset, Storage, covering
+
+log = logging.getLogger(__name__)
+
+
+def pick(chain: list[Rowset], min_deltas: int) -> list[Rowset]:
+    """The rowsets to merge: from the newest back, while the next older one is at most twice the size of all
+    taken so far (so a big base is not rewritten for every few small loads); none unless min_deltas of them."""
+    taken: list[Rowset] = []
+    total = 0
+    for r in reversed(chain):
+        size = r.path.stat().st_size
+        if taken and size > 2 * total:
+            break
+        taken.append(r)
+        total += size
+    return taken[::-1] if len(taken) >= min_deltas else []
+
+
+def _rows(files: list[pq.ParquetFile]) -> Iterator[pa.RecordBatch]:
+    for f in files:
+        for i in range(f.num_row_groups):  # a row group at a time: a tablet is never held whole
+            yield from f.read_row_group(i).to_batches()
+
+
+class Compactor:
+    """One background thread, so compaction never takes more than a core from loads and scans."""
+
+    def __init__(self, storage: Storage, min_deltas: int, stale_keep_s: float) -> None:
+        self._storage = storage
+        self._min_deltas = max(2, min_deltas)
+        self._stale_keep_s = stale_keep_s
+        self._pending: dict[int, int] = {}  # tablet id -> published version
+        self._stale: list[tuple[float, list[Path]]] = []  # (when to delete, files)
+        self._wake = threading.Condition()
+        threading.Thread(target=self._run, name="compaction", daemon=True).start()
+
+    def submit(self, tablets: list[rpc.TabletVersion]) -> None:
+        with self._wake:
+            for tv in tablets:
+                self._pending[tv.tablet_id] = max(tv.version, self._pending.get(tv.tablet_id, 0))
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._pending, timeout=1.0 if self._stale else None)
+                item = self._pending.popitem() if self._pending else None
+            self._sweep()
+            if item is not None:
+                try:
+                    self.compact(*item)
+                except Exception as e:  # a dropped tablet, a full disk: the files stay as they are
+                    log.warning("compaction of tablet %s failed: %s", item[0], e)
+
+    def compact(self, tablet_id: int, version: int) -> Rowset | None:
+        rowsets = self._storage.rowsets(tablet_id)
+        chain = covering(rowsets, version)
+        self._sweep_leftovers(rowsets, chain)
+        inputs = pick(chain, self._min_deltas)
+        if not inputs:
+            return None
+        started = time.monotonic()
+        start, end = inputs[0].start, inputs[-1].end
+        files = [pq.ParquetFile(r.path) for r in inputs]
+        try:
+            schema = files[0].schema_arrow
+            if any(not f.schema_arrow.equals(schema) for f in files[1:]):
+                log.info("tablet %s: rowsets %s differ in schema; not merged", tablet_id, [r.path.name for r in inputs])
+                return None
+            size = self._storage.write_rowset(tablet_id, start, end,
+                                              pa.RecordBatchReader.from_batches(schema, _rows(files)))
+        finally:
+            for f in files:
+                f.close()
+        log.info("tablet %s: %d rowsets merged into %s (%d bytes) in %.2f s", tablet_id, len(inputs),
+                 Rowset.name(start, end), size, time.monotonic() - started)
+        with self._wake:
+            self._stale.append((time.monotonic() + self._stale_keep_s, [r.path for r in inputs]))
+        return Rowset(start, end, self._storage.tablet_dir(tablet_id) / Rowset.name(start, end))
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        with self._wake:
+            due = [paths for when, paths in self._stale if when <= now]
+            self._stale = [(when, paths) for when, paths in self._stale if when > now]
+        for paths in due:
+            for path in paths:
+                path.unlink(missing_ok=True)
+
+    def _sweep_leftovers(self, rowsets: list[Rowset], chain: list[Rowset]) -> None:
+        """Merged rowsets a restart kept from being swept: each lies inside a chain rowset, whose age says
+        how long ago the merge was."""
+        deadline = time.time() - self._stale_keep_s
+        for r in rowsets:
+            if r in chain:
+                continue
+            outer = next((c for c in chain if c.start <= r.start and r.end <= c.end), None)
+            if outer is not None and outer.path.stat().st_mtime < deadline:
+                r.path.unlink(missing_ok=True)
