@@ -4,7 +4,7 @@
 
 1. Loads about `size-mb` of Parquet data into `tablets` tablets (one replica each) with INSERT ... SELECT
    FROM numbers(), backs it up to a local repository, restores the snapshot into a new database (one
-   replica) and prints the restore time divided by `cp -r` of the snapshot's data files plus `md5sum` of
+   replica) and prints the restore time divided by `cp` of the snapshot's data files plus `md5sum` of
    the copies: the same bytes read, written and checksummed. Target: 1.5 or below. Restores and copies
    alternate `runs` times and the medians are compared: on this kind of machine a GiB of writes leaves
    the disk busy with writeback for seconds, so each timed step starts after a `sync` and one run alone
@@ -73,7 +73,7 @@ def big_case(cluster: Cluster, work: Path, size_mb: int, tablets: int, runs: int
         base_runs.append(baseline_copy(files, work / "cp_target"))
         shutil.rmtree(work / "cp_target")
     ours, base = statistics.median(ours_runs), statistics.median(base_runs)
-    print(f"local restore: {', '.join(f'{t:.2f}' for t in ours_runs)} s; cp -r + md5sum: "
+    print(f"local restore: {', '.join(f'{t:.2f}' for t in ours_runs)} s; cp + md5sum: "
           f"{', '.join(f'{t:.2f}' for t in base_runs)} s; median ratio {ours / base:.2f} (target <= 1.5); "
           f"{size / 2**20 / ours:.0f} MiB/s")
 

@@ -81,9 +81,13 @@ def submit_upload(be: BackendService, task: rpc.SubmitUpload) -> rpc.Done:
             local = be.storage.snapshot_dir(task.job_id) / str(t.tablet_id)
             if not local.is_dir():
                 raise rpc.TaskError("NOT_FOUND", f"snapshot of tablet {t.tablet_id} is missing on this backend")
-            jobs += [(t.tablet_id, t.remote_dir, p) for p in sorted(local.iterdir())]
+            jobs += [(t.tablet_id, t.remote_dir, p) for p in local.iterdir()]
+        sizes = {p: p.stat().st_size for _, _, p in jobs}
+        # Largest first: the small files (headers, single loads) fill in at the end, so no worker is left
+        # sending one big file alone while the others are done.
+        jobs.sort(key=lambda job: sizes[job[2]], reverse=True)
         run.files_total = len(jobs)
-        run.bytes_total = sum(p.stat().st_size for _, _, p in jobs)
+        run.bytes_total = sum(sizes.values())
 
         def upload(job: tuple[int, str, Path]) -> None:
             run.check_cancelled()
