@@ -123,6 +123,8 @@ def choose_port(config: BeConfig, storage: Storage) -> int:
 
 def run_be(config: BeConfig) -> None:
     storage = Storage(config.storage_root)
+    if removed := storage.remove_partial_files():
+        log.info("removed %d partial files of writes a previous run did not finish", removed)
     service = BackendService(config, storage, choose_port(config, storage))
     storage.port_file.write_text(str(service.port))
     # The line the launcher and the tests wait for; keep its shape.
