@@ -39,6 +39,11 @@ def is_chain(names: list[str], version: int) -> bool:
     return [v for start, end in rowsets for v in range(start, end + 1)] == list(range(2, version + 1))
 
 
+def kv_table(cluster: Cluster, name: str, keys: str, buckets: int, replicas: int, properties: str = "") -> None:
+    cluster.query(f"CREATE TABLE {name} (k INT, v INT) {keys} KEY(k) DISTRIBUTED BY HASH(k) BUCKETS {buckets} "
+                  f"PROPERTIES ('replication_num' = '{replicas}'{properties})")
+
+
 def load_versions(cluster: Cluster, db: str, table: str, loads: int) -> None:
     for i in range(loads):  # key 0..9 again and again: a UNIQUE KEY table keeps the last load's values
         values = ", ".join(f"({k}, {i * 100 + k})" for k in range(10))
@@ -72,10 +77,8 @@ def test_the_newest_small_rowsets_are_picked(tmp_path: Path) -> None:
 def test_loads_are_merged_and_read_the_same(compacting: Cluster) -> None:
     c = compacting
     c.query("CREATE DATABASE cdb")
-    c.query("CREATE TABLE cdb.u (k INT, v INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2 "
-             "PROPERTIES ('replication_num' = '3')")
-    c.query("CREATE TABLE cdb.d (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2 "
-             "PROPERTIES ('replication_num' = '2')")
+    kv_table(c, "cdb.u", "UNIQUE", buckets=2, replicas=3)
+    kv_table(c, "cdb.d", "DUPLICATE", buckets=2, replicas=2)
     load_versions(c, "cdb", "u", 6)
     load_versions(c, "cdb", "d", 6)
 
@@ -97,8 +100,7 @@ def test_loads_are_merged_and_read_the_same(compacting: Cluster) -> None:
 def test_merged_tablets_back_up_and_restore_whole(compacting: Cluster, tmp_path: Path) -> None:
     c = compacting
     c.query("CREATE DATABASE cbk")
-    c.query("CREATE TABLE cbk.u (k INT, v INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
-             "PROPERTIES ('replication_num' = '1')")
+    kv_table(c, "cbk.u", "UNIQUE", buckets=1, replicas=1)
     load_versions(c, "cbk", "u", 3)
     c.wait_for(lambda: list(tablet_files(c, "cbk", "u").values()) == [["v2-4.parquet"]], timeout=30)
     load_versions(c, "cbk", "u", 1)  # version 5, after the merge of 2..4: i = 0 again
@@ -119,10 +121,8 @@ def test_merged_tablets_back_up_and_restore_whole(compacting: Cluster, tmp_path:
 def test_disable_auto_compaction_keeps_every_rowset(compacting: Cluster) -> None:
     c = compacting
     c.query("CREATE DATABASE cno")
-    c.query("CREATE TABLE cno.t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
-             "PROPERTIES ('replication_num' = '1', 'disable_auto_compaction' = 'true')")
-    c.query("CREATE TABLE cno.on (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
-             "PROPERTIES ('replication_num' = '1')")
+    kv_table(c, "cno.t", "DUPLICATE", buckets=1, replicas=1, properties=", 'disable_auto_compaction' = 'true'")
+    kv_table(c, "cno.on", "DUPLICATE", buckets=1, replicas=1)
     load_versions(c, "cno", "t", 3)
     load_versions(c, "cno", "on", 3)
     c.wait_for(lambda: list(tablet_files(c, "cno", "on").values()) == [["v2-4.parquet"]], timeout=30)
