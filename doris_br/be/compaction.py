@@ -77,13 +77,13 @@ class Compactor:
                 except Exception as e:  # a dropped tablet, a full disk: the files stay as they are
                     log.warning("compaction of tablet %s failed: %s", item[0], e)
 
-    def compact(self, tablet_id: int, version: int) -> Rowset | None:
+    def compact(self, tablet_id: int, version: int) -> None:
         rowsets = self._storage.rowsets(tablet_id)
         chain = covering(rowsets, version)
         self._sweep_leftovers(rowsets, chain)
         inputs = pick(chain, self._min_deltas)
         if not inputs:
-            return None
+            return
         started = time.monotonic()
         start, end = inputs[0].start, inputs[-1].end
         files = [pq.ParquetFile(r.path) for r in inputs]
@@ -91,7 +91,7 @@ class Compactor:
             schema = files[0].schema_arrow
             if any(not f.schema_arrow.equals(schema) for f in files[1:]):
                 log.info("tablet %s: rowsets %s differ in schema; not merged", tablet_id, [r.path.name for r in inputs])
-                return None
+                return
             size = self._storage.write_rowset(tablet_id, start, end,
                                               pa.RecordBatchReader.from_batches(schema, _rows(files)))
         finally:
@@ -101,7 +101,6 @@ class Compactor:
                  Rowset.name(start, end), size, time.monotonic() - started)
         with self._wake:
             self._stale.append((time.monotonic() + self._stale_keep_s, [r.path for r in inputs]))
-        return Rowset(start, end, self._storage.tablet_dir(tablet_id) / Rowset.name(start, end))
 
     def _sweep(self) -> None:
         now = time.monotonic()
