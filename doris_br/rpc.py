@@ -123,11 +123,11 @@ class WriteResult:
 @task
 @attrs.frozen
 class WriteTablet:
-    """do_put: store the rows sent as version `version` of the tablet, replacing any orphan of a failed load."""
+    """do_put: stage the rows sent for the tablet as load `txn`'s, unseen until PublishTablets (a hex id)."""
 
     Result: ClassVar[type] = WriteResult
     tablet_id: int
-    version: int
+    txn: str
 
 
 @attrs.frozen
@@ -188,6 +188,26 @@ class SnapshotResult:
     """Per tablet id (as text, JSON keys are strings): the files of its snapshot."""
 
     files: dict[str, list[SnapshotFile]]
+
+
+@task
+@attrs.frozen
+class PublishTablets:
+    """Load `txn`'s staged rows become version `version` of each tablet."""
+
+    Result: ClassVar[type] = Done
+    txn: str
+    tablets: list[TabletVersion]
+
+
+@task
+@attrs.frozen
+class AbortTablets:
+    """Delete what load `txn` staged in these tablets (those it staged nothing in are skipped)."""
+
+    Result: ClassVar[type] = Done
+    txn: str
+    tablet_ids: list[int]
 
 
 @task

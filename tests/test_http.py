@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -339,6 +340,7 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         assert answer["Status"] == "Fail" and "no partition for this tuple" in answer["Message"], answer
         assert sorted(p.name for p in (tmp_path / "cluster").rglob("v*.parquet")) == before
         assert not list((tmp_path / "cluster").rglob("*.tmp"))
+        cluster.wait_for(lambda: not list((tmp_path / "cluster").rglob("txn_*.parquet")))  # what it staged is gone
         assert version(cluster, "sl_blocks", "r") == 1
         # kill -9 of a BE while its streams are open: the load fails with a clear message, nothing is kept,
         # and once the BE is back the table loads again.
@@ -365,8 +367,8 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
 
 
 def test_stream_load_from_a_stalled_client_is_given_up(cluster: Cluster) -> None:
-    """A load holds its table until it ends: a client that stops sending is answered with [TIMEOUT] after
-    stream_load_idle_timeout_second, and the next load of the table goes through."""
+    """A client that stops sending is answered with [TIMEOUT] after stream_load_idle_timeout_second, and the
+    next load of the table goes through."""
     make_table(cluster, "sl_stall")
     assert "timeout must be between" in stream_load(cluster, "sl_stall", "t", b"1\n", timeout="0")["Message"]
     cluster.query("ADMIN SET FRONTEND CONFIG ('stream_load_idle_timeout_second' = '1')")
@@ -390,6 +392,41 @@ def test_stream_load_from_a_stalled_client_is_given_up(cluster: Cluster) -> None
         cluster.query("ADMIN SET FRONTEND CONFIG ('stream_load_idle_timeout_second' = '300')")
     assert stream_load(cluster, "sl_stall", "t", b"2,b,2.00,2024-01-02\n", column_separator=",")["Status"] == "Success"
     assert cluster.query("SELECT k FROM sl_stall.t") == [(2,)]
+
+
+def test_a_slow_stream_load_holds_its_table_only_to_commit(cluster: Cluster) -> None:
+    """Its rows are staged while the body arrives, so an INSERT into the table does not wait for it; a TRUNCATE
+    meanwhile fails the load, with nothing loaded."""
+    make_table(cluster, "sl_slow")
+    url = f"{cluster.http}/api/sl_slow/t/_stream_load"
+
+    def load_around(step: str) -> dict:
+        gate = threading.Event()
+
+        def body() -> Iterator[bytes]:
+            yield b"1,a,1.00,2024-01-01\n"
+            gate.wait(30)
+            yield b"2,b,2.00,2024-01-02\n"
+
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(requests.put, url, data=body(), auth=ROOT, headers={"column_separator": ","},
+                                  timeout=60)
+            time.sleep(1)  # the load has begun and waits for the rest of its body
+            started = time.monotonic()
+            cluster.query(step)
+            waited = time.monotonic() - started
+            gate.set()
+            answer = pending.result().json()
+        assert waited < 5, waited
+        return answer
+
+    answer = load_around("INSERT INTO sl_slow.t VALUES (3, 'c', 3.00, '2024-01-03')")
+    assert answer["Status"] == "Success", answer
+    assert sorted(cluster.query("SELECT k FROM sl_slow.t")) == [(1,), (2,), (3,)]
+    answer = load_around("TRUNCATE TABLE sl_slow.t")
+    assert answer["Status"] == "Fail", answer
+    assert cluster.query("SELECT count(*) FROM sl_slow.t") == [(0,)]
+    assert stream_load(cluster, "sl_slow", "t", b"4,d,4.00,2024-01-04\n", column_separator=",")["Status"] == "Success"
 
 
 def test_stream_load_column_mappings(cluster: Cluster) -> None:

@@ -47,8 +47,14 @@ def _rows(files: list[pq.ParquetFile]) -> Iterator[pa.RecordBatch]:
             yield from f.read_row_group(i).to_batches()
 
 
+# Staged rows older than the longest load (Stream Load's largest timeout, 3 days) belong to no load any more.
+STAGED_MAX_AGE_S = 3 * 86400 + 3600
+STAGED_SWEEP_EVERY_S = 3600
+
+
 class Compactor:
-    """One background thread, so compaction never takes more than a core from loads and scans."""
+    """One background thread, so compaction never takes more than a core from loads and scans. It also deletes
+    what loads staged and never published or aborted (their FE was killed)."""
 
     def __init__(self, storage: Storage, min_deltas: int, stale_keep_s: float) -> None:
         self._storage = storage
@@ -66,11 +72,15 @@ class Compactor:
             self._wake.notify()
 
     def _run(self) -> None:
+        next_staged_sweep = time.monotonic() + STAGED_SWEEP_EVERY_S
         while True:
             with self._wake:
-                self._wake.wait_for(lambda: self._pending, timeout=1.0 if self._stale else None)
+                self._wake.wait_for(lambda: self._pending, timeout=1.0 if self._stale else STAGED_SWEEP_EVERY_S)
                 item = self._pending.popitem() if self._pending else None
             self._sweep()
+            if time.monotonic() >= next_staged_sweep:
+                next_staged_sweep = time.monotonic() + STAGED_SWEEP_EVERY_S
+                self._storage.remove_staged(STAGED_MAX_AGE_S)
             if item is not None:
                 try:
                     self.compact(*item)

@@ -23,6 +23,7 @@ from doris_br.checksum import record_md5
 USAGE_TTL_S = 30.0
 
 _ROWSET_NAME = re.compile(r"v(\d+)(?:-(\d+))?\.parquet")
+_TXN = re.compile(r"[0-9a-f]{1,64}")
 
 
 @attrs.frozen
@@ -124,25 +125,57 @@ class Storage:
         shutil.rmtree(self.tablet_dir(tablet_id), ignore_errors=True)
 
     def remove_partial_files(self) -> int:
-        """Delete the temporary files of writes and merges a killed BE left in its tablets; returns how many.
-        No reader ever names them, but they would hold their disk space for good."""
-        removed = 0
+        """Delete what a stopped BE left in its tablets: temporary files of writes and merges, and rows staged
+        by loads (their FE lost this BE's answer, so the load fails); returns how many. No reader ever names
+        them, but they would hold their disk space for good."""
+        removed = self.remove_staged(older_than_s=0)
         for path in (self.root / "data").glob("*/.*.tmp"):
             path.unlink(missing_ok=True)
             removed += 1
+        return removed
+
+    def remove_staged(self, older_than_s: float) -> int:
+        """Delete rows loads staged longer ago than this (their FE was killed, or lost its answer); returns how
+        many files."""
+        deadline = time.time() - older_than_s
+        removed = 0
+        for path in (self.root / "data").glob("*/txn_*.parquet"):
+            with contextlib.suppress(FileNotFoundError):  # published or aborted meanwhile
+                if path.stat().st_mtime <= deadline:
+                    path.unlink()
+                    removed += 1
         return removed
 
     def tablet_count(self) -> int:
         data = self.root / "data"
         return sum(1 for _ in data.iterdir()) if data.exists() else 0
 
-    def write_version(self, tablet_id: int, version: int, rows: pa.RecordBatchReader) -> int:
-        """Write a version whole or not at all: to a temporary file, then renamed over any orphan. The rows are
-        written as they come, a row group at a time, so that the BE never holds a whole version."""
-        return self.write_rowset(tablet_id, version, version, rows)
+    def staged_path(self, tablet_id: int, txn: str) -> Path:
+        """Where a load's rows wait for their version: no read takes them, as the name is not a rowset's."""
+        if not _TXN.fullmatch(txn):
+            raise ValueError(f"bad load id {txn!r}")
+        return self.tablet_dir(tablet_id) / f"txn_{txn}.parquet"
+
+    def write_staged(self, tablet_id: int, txn: str, rows: pa.RecordBatchReader) -> int:
+        """Stage a load's rows for the tablet, whole or not at all, until publish() names their version."""
+        return self._write(tablet_id, self.staged_path(tablet_id, txn), rows)
+
+    def publish(self, tablet_id: int, txn: str, version: int) -> None:
+        """The staged rows become version `version`, replacing any orphan of a load that failed to publish it."""
+        try:
+            os.replace(self.staged_path(tablet_id, txn), self.tablet_dir(tablet_id) / Rowset.name(version, version))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"tablet {tablet_id} holds no rows of load {txn}") from None
+
+    def abort(self, tablet_id: int, txn: str) -> None:
+        self.staged_path(tablet_id, txn).unlink(missing_ok=True)
 
     def write_rowset(self, tablet_id: int, start: int, end: int, rows: pa.RecordBatchReader) -> int:
-        path = self.tablet_dir(tablet_id) / Rowset.name(start, end)
+        return self._write(tablet_id, self.tablet_dir(tablet_id) / Rowset.name(start, end), rows)
+
+    def _write(self, tablet_id: int, path: Path, rows: pa.RecordBatchReader) -> int:
+        """To a temporary file, then renamed. The rows are written as they come, a row group at a time, so that
+        the BE never holds a whole load or tablet."""
         if not path.parent.exists():
             raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -44,11 +44,28 @@ def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: flight.Metad
             raise rpc.TaskError("CANCELLED", f"the write of tablet {task.tablet_id} was given up")
 
     try:
-        size = be.storage.write_version(task.tablet_id, task.version,
-                                        pa.RecordBatchReader.from_batches(reader.schema, whole()))
+        size = be.storage.write_staged(task.tablet_id, task.txn,
+                                       pa.RecordBatchReader.from_batches(reader.schema, whole()))
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     return rpc.WriteResult(rows=rows, bytes=size)
+
+
+@handles(rpc.PublishTablets)
+def publish_tablets(be: BackendService, task: rpc.PublishTablets) -> rpc.Done:
+    try:
+        for tv in task.tablets:
+            be.storage.publish(tv.tablet_id, task.txn, tv.version)
+    except FileNotFoundError as e:
+        raise rpc.TaskError("NOT_FOUND", str(e)) from None
+    return rpc.Done()
+
+
+@handles(rpc.AbortTablets)
+def abort_tablets(be: BackendService, task: rpc.AbortTablets) -> rpc.Done:
+    for tablet_id in task.tablet_ids:
+        be.storage.abort(tablet_id, task.txn)
+    return rpc.Done()
 
 
 def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:

@@ -43,6 +43,7 @@ class BackendRegistry:
         self.fe = fe
         self.status: dict[int, BackendStatus] = {}
         self._clients: dict[int, rpc.BackendClient] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def all(self) -> list[Backend]:
         return sorted(self.fe.catalog.all(Backend), key=lambda b: b.id)
@@ -63,6 +64,23 @@ class BackendRegistry:
     async def call(self, backend: Backend, task: object, timeout_s: float | None = None) -> object:
         """Run a task on a BE from a thread, so the event loop keeps serving other sessions."""
         return await asyncio.to_thread(self.client(backend).call, task, timeout_s)
+
+    def send_later(self, backend_id: int, task: object, timeout_s: float = 10.0) -> None:
+        """Send a task nobody waits for (cleanup, compaction) in the background, if the BE is alive; a failure
+        is only logged."""
+        backend = self.fe.catalog.get(Backend, str(backend_id))
+        if backend is None or not self.status_of(backend_id).alive:
+            return
+
+        async def send() -> None:
+            try:
+                await self.call(backend, task, timeout_s)
+            except Exception as e:  # noqa: BLE001 - best effort by definition
+                log.info("backend %s did not take %s: %s", backend_id, type(task).__name__, e)
+
+        request = asyncio.get_running_loop().create_task(send())
+        self._background.add(request)  # kept until done, or it could be collected before it runs
+        request.add_done_callback(self._background.discard)
 
     async def open_repository(self, target: rpc.RepositoryTarget) -> None:
         """Have every alive BE open the repository's client now (best effort: a job reports real failures)."""

@@ -3,16 +3,18 @@
 Row work is vectorised (`doris_br.fe.routing`): DuckDB casts and computes each row's partition and bucket,
 Arrow orders the rows so each tablet's rows are one slice.
 
-Atomicity: loads of one table are serialised. Each touched partition gets version V = visible + 1, written as
-v<V>.parquet to every replica of every tablet of the partition (empty if no rows went there); only when every
-write succeeded are the new visible versions committed, in one journal transaction. Scans read versions up to
-the visible one, so a failed load leaves nothing visible, and its orphan files are overwritten by the next.
+Atomicity: a load stages its rows on every replica of every tablet of the partitions it touches (no rows if
+none went there); only when every write succeeded does it take the table's lock, publish the staged files as
+version V = visible + 1 of each touched partition and commit the new visible versions in one journal
+transaction. Scans read versions up to the visible one, so a failed load leaves nothing visible, and a file it
+published before failing is overwritten by the next load's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from typing import Any
 
 import attrs
@@ -45,12 +47,14 @@ _TABLE_LOCKS: dict[int, asyncio.Lock] = {}
 STREAM_TIMEOUT_S = 6 * 3600.0
 # Each open stream holds a BE thread until the commit; tablets past this many get their rows in one put then.
 MAX_OPEN_STREAMS = 240
+# Renaming a load's staged files is quick; a BE that does not answer in this long fails the load.
+PUBLISH_TIMEOUT_S = 60.0
 # One-shot puts in flight per load: enough to keep every BE busy without a thread per tablet.
 _PUTS = asyncio.Semaphore(32)
 
 
 def table_lock(table_id: int) -> asyncio.Lock:
-    """Loads, truncates, partition changes and drops of one table run one at a time."""
+    """Load commits, truncates, partition changes, drops and restore commits of one table run one at a time."""
     return _TABLE_LOCKS.setdefault(table_id, asyncio.Lock())
 
 
@@ -186,15 +190,18 @@ class Load:
     """One atomic load, fed block by block: `async with Load(...) as load`, `await load.add(...)` per block,
     then `await load.commit()`. Leaving the block without a commit gives the load up.
 
-    The table's loads are serialised from entry to exit, so each touched partition's new version V is its
-    visible version + 1 throughout. With `streaming` (Stream Load), each replica of a touched tablet gets a do_put
-    stream, opened when its first rows arrive and written as blocks are routed, so the FE holds one block at a
-    time, never the whole load; past MAX_OPEN_STREAMS tablet replicas, rows are held until the commit instead.
-    Otherwise (INSERT) all rows are held. The commit sends the held rows and version V (empty) to the touched
-    partitions' other tablets, waits for every replica to store its file, then publishes the versions and the
-    label in one journal transaction. A BE keeps a version only when its stream ended as a whole (rpc.PutStream),
-    so a load given up leaves nothing behind; one that fails on some replica may leave files of version V that no
-    scan reads (V is not visible) and that the next load of the partition replaces.
+    The rows are staged on every replica under the load's own id (rpc.WriteTablet) without holding the table,
+    so other loads and DDL of the table go on meanwhile. With `streaming` (Stream Load), each replica of a
+    touched tablet gets a do_put stream, opened when its first rows arrive and written as blocks are routed, so
+    the FE holds one block at a time, never the whole load; past MAX_OPEN_STREAMS tablet replicas, rows are held
+    until the commit instead. Otherwise (INSERT) all rows are held. The commit stages the held rows, and no rows
+    for the touched partitions' other tablets, then takes the table's lock: the touched partitions must still
+    have the tablets the rows went to, each gets version V = visible + 1, every replica publishes its staged
+    file as V (rpc.PublishTablets), and the versions and the label are committed in one journal transaction.
+
+    A BE stages a file only when its stream ended as a whole (rpc.PutStream); whatever a load given up staged is
+    deleted. A publish that fails on some replica may leave files of version V that no scan reads (V is not
+    visible) and that the next load's publish replaces.
     """
 
     def __init__(self, fe: Any, db: Any, table: Table, named: list[str] | None = None,
@@ -205,6 +212,8 @@ class Load:
         self._named = named
         self._label = label
         self._streaming = streaming
+        self._txn = uuid.uuid4().hex
+        self._committed = False
         self.rows = 0
         self._partitions: list[Partition] = []
         self._touched: dict[int, Partition] = {}  # id -> the partition as the load found it
@@ -214,26 +223,29 @@ class Load:
 
     async def __aenter__(self) -> Load:
         if self._label is not None:
-            check_label(self._fe, self._db.id, self._label)  # fail fast, before waiting for the table
-        await self._lock.acquire()
-        try:
-            self.table = get_table(self._fe.catalog, self._db, self.table.name)  # as it is now no other load runs
-            self._partitions = _load_partitions(self._fe, self.table, self._named)
-            if self._label is not None:
-                check_label(self._fe, self._db.id, self._label)
-        except BaseException:
-            self._lock.release()
-            raise
+            check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
+        self.table = get_table(self._fe.catalog, self._db, self.table.name)
+        self._partitions = _load_partitions(self._fe, self.table, self._named)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            if self._streams:  # given up: the BEs drop what they got
-                streams = list(self._streams.values())
-                self._streams.clear()
-                await asyncio.to_thread(lambda: [s.close() for s in streams])
-        finally:
-            self._lock.release()
+        if self._streams:  # given up: the BEs drop what they got
+            streams = list(self._streams.values())
+            self._streams.clear()
+            await asyncio.to_thread(lambda: [s.close() for s in streams])
+        if not self._committed:
+            for backend_id, tablet_ids in self._replicas_by_backend(self._touched.values()).items():
+                self._fe.backends.send_later(backend_id, rpc.AbortTablets(self._txn, [t for t, _ in tablet_ids]))
+
+    @staticmethod
+    def _replicas_by_backend(partitions: Any) -> dict[int, list[tuple[int, Partition]]]:
+        """(tablet id, its partition) of every replica of these partitions, by backend."""
+        by_backend: dict[int, list[tuple[int, Partition]]] = {}
+        for p in partitions:
+            for t in p.tablets:
+                for r in t.replicas:
+                    by_backend.setdefault(r.backend_id, []).append((t.id, p))
+        return by_backend
 
     async def add(self, data: pa.Table, source_columns: list[str], columns: list[str]) -> None:
         """Route a block (`source_columns[i]` of `data` goes to table column `columns[i]`) and send it."""
@@ -246,7 +258,8 @@ class Load:
 
         rows, routed = await asyncio.to_thread(prepare)
         if routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
-            await _auto_partitions(self._fe, self.table, routed.unrouted)
+            async with self._lock:  # two loads needing the same new partition make it once
+                await _auto_partitions(self._fe, self.table, routed.unrouted)
             self.table = get_table(self._fe.catalog, self._db, self.table.name)
             self._partitions = _load_partitions(self._fe, self.table, self._named)
             routed = await asyncio.to_thread(routing.route, self.table, self._partitions, rows)
@@ -264,7 +277,8 @@ class Load:
         self.rows += data.num_rows
 
     async def commit(self) -> LoadOutcome:
-        """Every replica stores its version; then the versions (and the label) are published at once."""
+        """Every replica stages its rows; then, holding the table, the versions are published everywhere and
+        committed (with the label) at once."""
         empty = routing.table_schema(self.table).empty_table()
         puts = [ws for ws in self._held.values()]
         puts += [[_Write(p, t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
@@ -280,25 +294,56 @@ class Load:
             if isinstance(r, BaseException):
                 raise r
         stored.update(put)  # type: ignore[union-attr]
-        now = now_ms()
-        published = []
-        for p in self._touched.values():
-            tablets = []
-            for t in p.tablets:
-                size = stored[(t.id, t.replicas[0].backend_id)]  # type: ignore[index]  # replicas hold the same rows
-                tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows, data_size=t.data_size + size.bytes))
-            published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
-                                          tablets=tuple(tablets)))
-        if self._label is None:
-            self._fe.catalog.commit(published)
-            txn_id = 0
-        else:
-            label = self._label
-            txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
-                db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows,
-                finish_time_ms=now)])
+        async with self._lock:
+            current = self._current_partitions()
+            if self._label is not None:
+                check_label(self._fe, self._db.id, self._label)
+            publish = {backend_id: [rpc.TabletVersion(tablet_id, p.visible_version + 1) for tablet_id, p in tablets]
+                       for backend_id, tablets in self._replicas_by_backend(current).items()}
+            await _per_backend(self._publish, publish)
+            now = now_ms()
+            published = []
+            for p in current:
+                tablets = []
+                for t in p.tablets:
+                    size = stored[(t.id, t.replicas[0].backend_id)]  # type: ignore[index]  # replicas hold the same rows
+                    tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows,
+                                                data_size=t.data_size + size.bytes))
+                published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
+                                              tablets=tuple(tablets)))
+            if self._label is None:
+                self._fe.catalog.commit(published)
+                txn_id = 0
+            else:
+                label = self._label
+                txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
+                    db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows,
+                    finish_time_ms=now)])
+            self._committed = True
         compaction.request(self._fe, self.table, published)
         return LoadOutcome(rows=self.rows, txn_id=txn_id)
+
+    def _current_partitions(self) -> list[Partition]:
+        """The touched partitions as they are now; the load fails if one was dropped, or given other tablets or
+        replicas (TRUNCATE, a restore), while its rows were staged."""
+        current = []
+        for p in self._touched.values():
+            now = self._fe.catalog.get(Partition, str(p.id))
+            if now is None or _placement(now) != _placement(p):
+                raise DorisError(f"table {self.table.name} changed while the load was running (partition {p.name} "
+                                 "was dropped, truncated or restored); nothing was loaded, load again")
+            current.append(now)
+        return current
+
+    def _publish(self, backend_id: int, tablets: list[rpc.TabletVersion]) -> dict[Any, Any]:
+        backend = self._fe.catalog.get(Backend, str(backend_id))
+        try:
+            if backend is None:
+                raise rpc.TaskError("NOT_FOUND", "the backend was dropped")
+            self._fe.backends.client(backend).call(rpc.PublishTablets(self._txn, tablets), PUBLISH_TIMEOUT_S)
+        except rpc.TaskError as e:
+            raise DorisError(f"failed to publish the load on backend {backend_id}: {e.message}") from None
+        return {}
 
     # ---- writing ----------------------------------------------------------------------------------------
 
@@ -323,7 +368,7 @@ class Load:
         try:
             if backend is None:
                 raise rpc.TaskError("NOT_FOUND", f"backend of tablet {w.tablet.id} was dropped")
-            task = rpc.WriteTablet(w.tablet.id, w.partition.visible_version + 1)
+            task = rpc.WriteTablet(w.tablet.id, self._txn)
             return self._fe.backends.client(backend).open_put(task, w.rows.schema, timeout_s=STREAM_TIMEOUT_S)
         except rpc.TaskError as e:
             raise _failed(w, e) from None
@@ -364,6 +409,10 @@ class Load:
         except rpc.TaskError as e:
             stream.close()
             raise _failed(w, e) from None
+
+
+def _placement(p: Partition) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    return tuple((t.id, tuple(r.backend_id for r in t.replicas)) for t in p.tablets)
 
 
 def _failed(w: _Write, e: rpc.TaskError) -> DorisError:
