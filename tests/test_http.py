@@ -331,6 +331,16 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         assert (answer["NumberTotalRows"], answer["NumberLoadedRows"], answer["LoadBytes"]) == (200, 198, len(body))
         assert cluster.query("SELECT count(*), sum(k) FROM sl_blocks.t") == [(198, sum(range(1, 201)) - 50 - 150)]
         assert version(cluster, "sl_blocks", "t") == 2
+        # JSON lines go in blocks too, numbered by line across them (blank lines counted, as a text editor does).
+        lines = [b'{"k": %d, "name": "j"}' % i for i in range(1000, 1100)]
+        lines[10] = b""
+        lines[70] = b'{"k": "seventy"}'  # line 71
+        body = b"\n".join(lines) + b"\n"
+        answer = stream_load(cluster, "sl_blocks", "t", body, format="json", max_filter_ratio="0.05")
+        assert answer["Status"] == "Success" and answer["NumberFilteredRows"] == 1, answer
+        log = requests.get(answer["ErrorURL"], timeout=10).text
+        assert "line 71: " in log and "seventy" in log, log
+        assert cluster.query("SELECT count(*) FROM sl_blocks.t WHERE k >= 1000") == [(98,)]
         # A strict-mode failure in a late block gives up the streams already sent: nothing is kept.
         cluster.query("CREATE TABLE sl_blocks.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "
                       "(PARTITION p1 VALUES LESS THAN ('150')) DISTRIBUTED BY HASH(k) BUCKETS 2 "

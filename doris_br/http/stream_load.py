@@ -259,8 +259,10 @@ def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str,
                                              quoted_strings_can_be_null=False))
 
 
-def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]]) -> list[tuple[int, dict]]:
-    """The JSON objects with their line (JSON lines) or element (strip_outer_array) numbers."""
+def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]],
+                  first_line: int = 1) -> list[tuple[int, dict]]:
+    """The JSON objects with their line (JSON lines; the block's first is `first_line`) or element
+    (strip_outer_array) numbers."""
     text = body.to_pybytes().decode("utf-8", errors="replace")
     if opts.strip_outer_array:
         try:
@@ -272,7 +274,7 @@ def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]
         numbered = list(enumerate(items, 1))
     else:
         numbered = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(text.splitlines(), first_line):
             if not line.strip():
                 continue
             try:
@@ -354,7 +356,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
                     return Parsed(data.select(names), data.num_rows, [])
             except pa.ArrowInvalid:
                 pass
-        numbered = _json_records(body, opts, bad)
+        numbered = _json_records(body, opts, bad, first_line)
         records = [r for _, r in numbered]
         lowered = [{k.lower(): v for k, v in r.items()} for r in records]
         text = pa.table({n: pa.array([_json_text(r.get(n.lower())) for r in lowered], pa.string()) for n in names})
@@ -459,8 +461,9 @@ async def _chunks(content: Any, limits: Limits) -> AsyncIterator[bytes]:
 
 
 async def _blocks(content: Any, block_bytes: int | None, limits: Limits) -> AsyncIterator[bytes | memoryview]:
-    """The body in blocks of about `block_bytes`, each ending at a line end so that no CSV row straddles two
-    (values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as one block."""
+    """The body in blocks of about `block_bytes`, each ending at a line end so that no CSV row or JSON line
+    straddles two (CSV values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as
+    one block."""
     chunks: list[bytes] = []
     size = 0
     want = block_bytes
@@ -490,6 +493,7 @@ class Tally:
     bad: list[tuple[str, str]] = attrs.Factory(list)
     bytes: int = 0
     blocks: int = 0  # parsed
+    lines: int = 0  # JSON lines parsed
     blank: bool = True  # nothing but white space so far
 
     @property
@@ -508,13 +512,19 @@ class Tally:
 
 
 async def _load_block(table: Table, opts: Options, block: bytes | memoryview, load: Load, tally: Tally) -> None:
-    # Rows are numbered as in one read of the whole body; the blocks before this one are all counted.
-    first_line = 1 if tally.blocks == 0 else tally.total + opts.skip_lines + 1
+    # Rows are numbered as in one read of the whole body; the blocks before this one are all counted: CSV
+    # numbers rows as pyarrow does (blank lines not counted), JSON lines number every line.
+    if opts.format == "csv":
+        first_line = 1 if tally.blocks == 0 else tally.total + opts.skip_lines + 1
+    else:
+        first_line = tally.lines + 1
     try:
         parsed = await asyncio.to_thread(parse, table, opts, pa.py_buffer(block), first_line)
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
     tally.add(parsed)
+    if opts.format == "json":
+        tally.lines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))  # no copy of the block
     if tally.filtered and opts.max_filter_ratio == 0:
         return  # the load fails: the rest is only parsed, to count the rows in the answer
     names = parsed.data.column_names
@@ -526,7 +536,9 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
     """Parse and send each block while the next one arrives (one block in flight, so memory stays bounded)."""
     pending: asyncio.Future | None = None
     try:
-        async for block in _blocks(request.content, block_bytes if opts.format == "csv" else None, limits):
+        # Every format but one JSON array is a sequence of lines, cut into blocks at line ends.
+        whole = opts.format == "json" and opts.strip_outer_array
+        async for block in _blocks(request.content, None if whole else block_bytes, limits):
             tally.bytes += len(block)
             if tally.blank:
                 if bytes(block).isspace():
