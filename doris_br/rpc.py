@@ -193,17 +193,19 @@ class SnapshotResult:
 @task
 @attrs.frozen
 class PublishTablets:
-    """Load `txn`'s staged rows become version `version` of each tablet."""
+    """Load `txn`'s staged rows become version `version` of each tablet. `sequence` grows with each publish of a
+    table: a BE refuses one older than a publish it already made (a late request of a load given up)."""
 
     Result: ClassVar[type] = Done
     txn: str
     tablets: list[TabletVersion]
+    sequence: int
 
 
 @task
 @attrs.frozen
 class AbortTablets:
-    """Delete what load `txn` staged in these tablets (those it staged nothing in are skipped)."""
+    """Delete what load `txn` staged in these tablets, and keep nothing it stages here later."""
 
     Result: ClassVar[type] = Done
     txn: str

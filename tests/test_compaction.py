@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from doris_br.be.compaction import pick
-from doris_br.be.storage import Rowset, covering
-from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
+from doris_br.be.compaction import Compactor, pick
+from doris_br.be.storage import Rowset, Storage, covering
+from tests.backup_helpers import backup_and_wait, create_local_repo, hold, release, wait_job
 from tests.cluster import Cluster
 
 # Merge from 3 rowsets on; merged inputs are deleted a second after the merge.
@@ -74,6 +77,48 @@ def test_the_newest_small_rowsets_are_picked(tmp_path: Path) -> None:
     assert pick(small, 2) == small
 
 
+def rows_file(path: Path, values: list[int]) -> None:
+    pq.write_table(pa.table({"k": pa.array(values, pa.int32())}), path)
+
+
+def rows_of(path: Path) -> list[int]:
+    return pq.read_table(path).column("k").to_pylist()
+
+
+def test_a_late_publish_of_an_older_load_is_refused(tmp_path: Path) -> None:
+    """An older load's publish that reaches a BE after a newer load's (its FE gave up waiting for it) must not
+    replace the newer version; rows of a load given up that arrive after its abort are not kept."""
+    storage = Storage(tmp_path)
+    storage.create_tablet(7)
+    schema = pa.schema([("k", pa.int32())])
+    for txn, value in (("aa", 1), ("bb", 2)):
+        storage.write_staged(7, txn, pa.RecordBatchReader.from_batches(schema, [pa.record_batch([[value]], schema)]))
+    storage.publish(7, "bb", 2, sequence=20)
+    with pytest.raises(FileExistsError):
+        storage.publish(7, "aa", 2, sequence=10)
+    assert rows_of(storage.tablet_dir(7) / "v2.parquet") == [2]
+    storage.abort([7], "cc")
+    with pytest.raises(FileNotFoundError, match="given up"):
+        storage.write_staged(7, "cc", pa.RecordBatchReader.from_batches(schema, [pa.record_batch([[3]], schema)]))
+    assert sorted(p.name for p in storage.tablet_dir(7).iterdir()) == ["txn_aa.parquet", "v2.parquet"]
+
+
+def test_merges_skip_old_requests_and_a_restart_sweeps_their_inputs(tmp_path: Path) -> None:
+    storage = Storage(tmp_path)
+    storage.create_tablet(7)
+    folder = storage.tablet_dir(7)
+    for v in range(2, 9):
+        rows_file(folder / f"v{v}.parquet", [v])
+    compactor = Compactor(storage, min_deltas=2, stale_keep_s=3600)
+    compactor.compact(7, 8)
+    compactor.compact(7, 7)  # a request that arrived late: versions 2..7 are merged already
+    names = sorted(p.name for p in folder.iterdir())
+    assert "v2-8.parquet" in names and "v2-7.parquet" not in names
+    assert rows_of(folder / "v2-8.parquet") == list(range(2, 9))  # in version order
+    assert storage.remove_partial_files() == 7  # after a restart: the merged inputs go at once
+    assert [p.name for p in folder.iterdir()] == ["v2-8.parquet"]
+
+
 def test_loads_are_merged_and_read_the_same(compacting: Cluster) -> None:
     c = compacting
     c.query("CREATE DATABASE cdb")
@@ -127,3 +172,25 @@ def test_disable_auto_compaction_keeps_every_rowset(compacting: Cluster) -> None
     load_versions(c, "cno", "on", 3)
     c.wait_for(lambda: list(tablet_files(c, "cno", "on").values()) == [["v2-4.parquet"]], timeout=30)
     assert list(tablet_files(c, "cno", "t").values()) == [["v2.parquet", "v3.parquet", "v4.parquet"]]
+
+
+def test_a_table_waiting_for_its_backup_snapshot_is_not_merged(compacting: Cluster, tmp_path: Path) -> None:
+    """A backup asks for the versions it planned at its start: the table's rowsets are not merged past them
+    until the snapshot is taken."""
+    c = compacting
+    c.query("CREATE DATABASE cbp")
+    kv_table(c, "cbp.t", "DUPLICATE", buckets=1, replicas=1)
+    load_versions(c, "cbp", "t", 1)
+    create_local_repo(c, "cbp_repo", tmp_path / "repo")
+    hold(c, "BACKUP.SNAPSHOTING")
+    try:
+        c.query("BACKUP SNAPSHOT cbp.snap TO cbp_repo")
+        wait_job(c, "BACKUP", "cbp", "snap", ("SNAPSHOTING",))
+        load_versions(c, "cbp", "t", 3)
+        time.sleep(1)  # a merge would be done by now (see the tests above)
+        assert list(tablet_files(c, "cbp", "t").values()) == [[f"v{v}.parquet" for v in range(2, 6)]]
+    finally:
+        release(c)
+    assert wait_job(c, "BACKUP", "cbp", "snap")["State"] == "FINISHED"
+    load_versions(c, "cbp", "t", 1)
+    c.wait_for(lambda: list(tablet_files(c, "cbp", "t").values()) == [["v2-6.parquet"]], timeout=30)

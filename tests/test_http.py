@@ -332,14 +332,16 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         assert cluster.query("SELECT count(*), sum(k) FROM sl_blocks.t") == [(198, sum(range(1, 201)) - 50 - 150)]
         assert version(cluster, "sl_blocks", "t") == 2
         # JSON lines go in blocks too, numbered by line across them (blank lines counted, as a text editor does).
+        # A first block of blank lines counts too, and a line break inside a JSON string (U+2028) is no line end.
         lines = [b'{"k": %d, "name": "j"}' % i for i in range(1000, 1100)]
         lines[10] = b""
-        lines[70] = b'{"k": "seventy"}'  # line 71
-        body = b"\n".join(lines) + b"\n"
+        lines[20] = '{"k": 1020, "name": "\u2028"}'.encode()
+        lines[70] = b'{"k": "seventy"}'  # line 71 of the lines, 191 of the body
+        body = b"\n" * 120 + b"\n".join(lines) + b"\n"
         answer = stream_load(cluster, "sl_blocks", "t", body, format="json", max_filter_ratio="0.05")
         assert answer["Status"] == "Success" and answer["NumberFilteredRows"] == 1, answer
         log = requests.get(answer["ErrorURL"], timeout=10).text
-        assert "line 71: " in log and "seventy" in log, log
+        assert "line 191: " in log and "seventy" in log, log
         assert cluster.query("SELECT count(*) FROM sl_blocks.t WHERE k >= 1000") == [(98,)]
         # A strict-mode failure in a late block gives up the streams already sent: nothing is kept.
         cluster.query("CREATE TABLE sl_blocks.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "

@@ -12,6 +12,7 @@ just before the merge may still name them; the chain of files a read takes prefe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -77,18 +78,20 @@ class Compactor:
             with self._wake:
                 self._wake.wait_for(lambda: self._pending, timeout=1.0 if self._stale else STAGED_SWEEP_EVERY_S)
                 item = self._pending.popitem() if self._pending else None
-            self._sweep()
-            if time.monotonic() >= next_staged_sweep:
-                next_staged_sweep = time.monotonic() + STAGED_SWEEP_EVERY_S
-                self._storage.remove_staged(STAGED_MAX_AGE_S)
-            if item is not None:
-                try:
+            try:  # nothing may end this thread: the BE would silently stop compacting and sweeping
+                self._sweep()
+                if time.monotonic() >= next_staged_sweep:
+                    next_staged_sweep = time.monotonic() + STAGED_SWEEP_EVERY_S
+                    self._storage.remove_staged(STAGED_MAX_AGE_S)
+                if item is not None:
                     self.compact(*item)
-                except Exception as e:  # a dropped tablet, a full disk: the files stay as they are
-                    log.warning("compaction of tablet %s failed: %s", item[0], e)
+            except Exception as e:  # a dropped tablet, a full disk: the files stay as they are
+                log.warning("compaction of tablet %s failed: %s", item[0] if item else "-", e)
 
     def compact(self, tablet_id: int, version: int) -> None:
         rowsets = self._storage.rowsets(tablet_id)
+        if any(r.start <= version < r.end for r in rowsets):
+            return  # a later request, served first, merged past this version already
         chain = covering(rowsets, version)
         self._sweep_leftovers(rowsets, chain)
         inputs = pick(chain, self._min_deltas)
@@ -119,7 +122,8 @@ class Compactor:
             self._stale = [(when, paths) for when, paths in self._stale if when > now]
         for paths in due:
             for path in paths:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # the tablet was dropped, or the disk refuses: not this thread's end
+                    path.unlink(missing_ok=True)
 
     def _sweep_leftovers(self, rowsets: list[Rowset], chain: list[Rowset]) -> None:
         """Merged rowsets a restart kept from being swept: each lies inside a chain rowset, whose age says

@@ -7,9 +7,10 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from doris_br.checksum import record_md5
 
 # How stale SHOW BACKENDS' DataUsedCapacity may be.
 USAGE_TTL_S = 30.0
+# Loads given up that a BE remembers, so that their rows still on the way are not kept.
+ABORTED_KEPT = 10_000
 
 _ROWSET_NAME = re.compile(r"v(\d+)(?:-(\d+))?\.parquet")
 _TXN = re.compile(r"[0-9a-f]{1,64}")
@@ -78,6 +81,9 @@ class Storage:
             tmp.rename(id_file)
         self.instance_id = id_file.read_text().strip()
         self._usage: tuple[float, int] | None = None  # (when walked, bytes)
+        self._loads_lock = threading.Lock()  # publishes and aborts against each other and staged writes
+        self._published: dict[int, int] = {}  # tablet id -> sequence of its last publish
+        self._aborted: dict[str, None] = {}  # loads given up, oldest first
 
     @property
     def port_file(self) -> Path:
@@ -122,16 +128,53 @@ class Storage:
         self.tablet_dir(tablet_id).mkdir(parents=True, exist_ok=True)
 
     def drop_tablet(self, tablet_id: int) -> None:
-        shutil.rmtree(self.tablet_dir(tablet_id), ignore_errors=True)
+        """Moved aside in one rename, then deleted: a write or merge that lands in the folder meanwhile cannot
+        keep the tablet's folder alive (what is left in trash/ goes at the next start)."""
+        trash = self.root / "trash"
+        trash.mkdir(exist_ok=True)
+        moved = trash / f"{tablet_id}.{uuid.uuid4().hex}"
+        try:
+            os.rename(self.tablet_dir(tablet_id), moved)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(moved, ignore_errors=True)
+
+    def tablet_count(self) -> int:
+        data = self.root / "data"
+        return sum(1 for _ in data.iterdir()) if data.exists() else 0
+
+    def _tablet_files(self, wanted: Callable[[str], bool]) -> Iterator[Path]:
+        """The files of every tablet whose names are `wanted`; tablets dropped while listed are skipped."""
+        try:
+            tablets = [entry.path for entry in os.scandir(self.root / "data")]
+        except FileNotFoundError:
+            return
+        for folder in tablets:
+            try:
+                names = os.listdir(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            yield from (Path(folder) / name for name in names if wanted(name))
 
     def remove_partial_files(self) -> int:
-        """Delete what a stopped BE left in its tablets: temporary files of writes and merges, and rows staged
-        by loads (their FE lost this BE's answer, so the load fails); returns how many. No reader ever names
-        them, but they would hold their disk space for good."""
+        """Delete what a stopped BE left: temporary files of writes and merges, rows staged by loads (their FE
+        lost this BE's answer, so the load fails), merged rowsets not yet swept, dropped tablets; returns how
+        many files. No reader ever names them, but they would hold their disk space for good."""
+        shutil.rmtree(self.root / "trash", ignore_errors=True)
         removed = self.remove_staged(older_than_s=0)
-        for path in (self.root / "data").glob("*/.*.tmp"):
+        for path in self._tablet_files(lambda name: name.startswith(".") and name.endswith(".tmp")):
             path.unlink(missing_ok=True)
             removed += 1
+        by_tablet: dict[Path, list[Rowset]] = {}
+        for path in self._tablet_files(lambda name: _ROWSET_NAME.fullmatch(name) is not None):
+            rowset = Rowset.parse(path)
+            if rowset is not None:
+                by_tablet.setdefault(path.parent, []).append(rowset)
+        for rowsets in by_tablet.values():
+            for r in rowsets:
+                if any(o.start <= r.start and r.end <= o.end and o != r for o in rowsets):
+                    r.path.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     def remove_staged(self, older_than_s: float) -> int:
@@ -139,16 +182,14 @@ class Storage:
         many files."""
         deadline = time.time() - older_than_s
         removed = 0
-        for path in (self.root / "data").glob("*/txn_*.parquet"):
+        for path in self._tablet_files(lambda name: name.startswith("txn_")):
             with contextlib.suppress(FileNotFoundError):  # published or aborted meanwhile
                 if path.stat().st_mtime <= deadline:
                     path.unlink()
                     removed += 1
         return removed
 
-    def tablet_count(self) -> int:
-        data = self.root / "data"
-        return sum(1 for _ in data.iterdir()) if data.exists() else 0
+    # ---- a load's rows: staged, then published as a version, or aborted ------------------------------------
 
     def staged_path(self, tablet_id: int, txn: str) -> Path:
         """Where a load's rows wait for their version: no read takes them, as the name is not a rowset's."""
@@ -157,23 +198,48 @@ class Storage:
         return self.tablet_dir(tablet_id) / f"txn_{txn}.parquet"
 
     def write_staged(self, tablet_id: int, txn: str, rows: pa.RecordBatchReader) -> int:
-        """Stage a load's rows for the tablet, whole or not at all, until publish() names their version."""
-        return self._write(tablet_id, self.staged_path(tablet_id, txn), rows)
+        """Stage a load's rows for the tablet, whole or not at all, until publish() names their version. Rows of
+        a load already aborted here (its FE gave up while they were on their way) are not kept."""
+        return self._write(tablet_id, self.staged_path(tablet_id, txn), rows, self._kept_unless_aborted(txn))
 
-    def publish(self, tablet_id: int, txn: str, version: int) -> None:
-        """The staged rows become version `version`, replacing any orphan of a load that failed to publish it."""
-        try:
-            os.replace(self.staged_path(tablet_id, txn), self.tablet_dir(tablet_id) / Rowset.name(version, version))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"tablet {tablet_id} holds no rows of load {txn}") from None
+    def _kept_unless_aborted(self, txn: str) -> Callable[[Path, Path], None]:
+        def rename(tmp: Path, path: Path) -> None:
+            with self._loads_lock:
+                if txn in self._aborted:
+                    tmp.unlink(missing_ok=True)
+                    raise FileNotFoundError(f"load {txn} was given up")
+                tmp.rename(path)
 
-    def abort(self, tablet_id: int, txn: str) -> None:
-        self.staged_path(tablet_id, txn).unlink(missing_ok=True)
+        return rename
+
+    def publish(self, tablet_id: int, txn: str, version: int, sequence: int) -> None:
+        """The staged rows become version `version`, replacing any orphan of a load that failed to publish it.
+        `sequence` grows with every publish of the table: an older load's publish that arrives late (its FE
+        gave up waiting) must not replace what a newer one published."""
+        with self._loads_lock:
+            if sequence < self._published.get(tablet_id, 0):
+                raise FileExistsError(f"tablet {tablet_id}: a later load was published; load {txn} is refused")
+            try:
+                os.replace(self.staged_path(tablet_id, txn), self.tablet_dir(tablet_id) / Rowset.name(version, version))
+            except FileNotFoundError:
+                raise FileNotFoundError(f"tablet {tablet_id} holds no rows of load {txn}") from None
+            self._published[tablet_id] = sequence
+
+    def abort(self, tablet_ids: list[int], txn: str) -> None:
+        with self._loads_lock:
+            self._aborted[txn] = None
+            while len(self._aborted) > ABORTED_KEPT:
+                self._aborted.pop(next(iter(self._aborted)))
+            for tablet_id in tablet_ids:
+                self.staged_path(tablet_id, txn).unlink(missing_ok=True)
+
+    # ---- writing rowsets --------------------------------------------------------------------------------------
 
     def write_rowset(self, tablet_id: int, start: int, end: int, rows: pa.RecordBatchReader) -> int:
         return self._write(tablet_id, self.tablet_dir(tablet_id) / Rowset.name(start, end), rows)
 
-    def _write(self, tablet_id: int, path: Path, rows: pa.RecordBatchReader) -> int:
+    def _write(self, tablet_id: int, path: Path, rows: pa.RecordBatchReader,
+               rename: Callable[[Path, Path], None] = Path.rename) -> int:
         """To a temporary file, then renamed. The rows are written as they come, a row group at a time, so that
         the BE never holds a whole load or tablet."""
         if not path.parent.exists():
@@ -191,7 +257,7 @@ class Storage:
             tmp.unlink(missing_ok=True)
             raise
         record_md5(tmp, digest.hexdigest())  # a backup then uploads without reading it twice
-        tmp.rename(path)
+        rename(tmp, path)
         return path.stat().st_size
 
     def rowsets(self, tablet_id: int) -> list[Rowset]:

@@ -55,16 +55,15 @@ def write_tablet(be: BackendService, task: rpc.WriteTablet, reader: flight.Metad
 def publish_tablets(be: BackendService, task: rpc.PublishTablets) -> rpc.Done:
     try:
         for tv in task.tablets:
-            be.storage.publish(tv.tablet_id, task.txn, tv.version)
-    except FileNotFoundError as e:
-        raise rpc.TaskError("NOT_FOUND", str(e)) from None
+            be.storage.publish(tv.tablet_id, task.txn, tv.version, task.sequence)
+    except (FileNotFoundError, FileExistsError) as e:
+        raise rpc.TaskError("NOT_FOUND" if isinstance(e, FileNotFoundError) else "ALREADY_EXIST", str(e)) from None
     return rpc.Done()
 
 
 @handles(rpc.AbortTablets)
 def abort_tablets(be: BackendService, task: rpc.AbortTablets) -> rpc.Done:
-    for tablet_id in task.tablet_ids:
-        be.storage.abort(tablet_id, task.txn)
+    be.storage.abort(task.tablet_ids, task.txn)
     return rpc.Done()
 
 

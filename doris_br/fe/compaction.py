@@ -19,7 +19,7 @@ def auto_compaction(table: Table) -> bool:
 
 def request(fe: Any, table: Table, published: list[Partition]) -> None:
     """Name each replica's tablets of the published partitions, with their new visible version, to its BE."""
-    if not auto_compaction(table):
+    if not auto_compaction(table) or _snapshot_pending(fe, table):
         return
     by_backend: dict[int, list[rpc.TabletVersion]] = {}
     for p in published:
@@ -30,3 +30,10 @@ def request(fe: Any, table: Table, published: list[Partition]) -> None:
                 by_backend.setdefault(r.backend_id, []).append(rpc.TabletVersion(t.id, p.visible_version))
     for backend_id, tablets in by_backend.items():
         fe.backends.send_later(backend_id, rpc.CompactTablets(tablets))
+
+
+def _snapshot_pending(fe: Any, table: Table) -> bool:
+    """A backup that has not taken its snapshot yet asks the BEs for the versions it planned; merged past them,
+    those versions' own files are swept after a while, so the table is left alone until the snapshot is taken
+    (a later load asks again)."""
+    return any(table.id in fe.jobs.locked_tables(job) for job in fe.jobs.unfinished() if job.type == "BACKUP")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -43,6 +44,7 @@ from doris_br.schema import PartitionDesc
 from doris_br.sql.values import RowValues, literal_rows
 
 _TABLE_LOCKS: dict[int, asyncio.Lock] = {}
+_LAST_PUBLISH: dict[int, int] = {}  # table id -> sequence of its last publish
 # A load's do_put streams stay open while its rows arrive, which for a big Stream Load takes a while.
 STREAM_TIMEOUT_S = 6 * 3600.0
 # Each open stream holds a BE thread until the commit; tablets past this many get their rows in one put then.
@@ -298,7 +300,9 @@ class Load:
             current = self._current_partitions()
             if self._label is not None:
                 check_label(self._fe, self._db.id, self._label)
-            publish = {backend_id: [rpc.TabletVersion(tablet_id, p.visible_version + 1) for tablet_id, p in tablets]
+            sequence = _publish_sequence(self.table.id)
+            publish = {backend_id: rpc.PublishTablets(self._txn, [rpc.TabletVersion(tablet_id, p.visible_version + 1)
+                                                                  for tablet_id, p in tablets], sequence)
                        for backend_id, tablets in self._replicas_by_backend(current).items()}
             await _per_backend(self._publish, publish)
             now = now_ms()
@@ -335,12 +339,12 @@ class Load:
             current.append(now)
         return current
 
-    def _publish(self, backend_id: int, tablets: list[rpc.TabletVersion]) -> dict[Any, Any]:
+    def _publish(self, backend_id: int, task: rpc.PublishTablets) -> dict[Any, Any]:
         backend = self._fe.catalog.get(Backend, str(backend_id))
         try:
             if backend is None:
                 raise rpc.TaskError("NOT_FOUND", "the backend was dropped")
-            self._fe.backends.client(backend).call(rpc.PublishTablets(self._txn, tablets), PUBLISH_TIMEOUT_S)
+            self._fe.backends.client(backend).call(task, PUBLISH_TIMEOUT_S)
         except rpc.TaskError as e:
             raise DorisError(f"failed to publish the load on backend {backend_id}: {e.message}") from None
         return {}
@@ -409,6 +413,13 @@ class Load:
         except rpc.TaskError as e:
             stream.close()
             raise _failed(w, e) from None
+
+
+def _publish_sequence(table_id: int) -> int:
+    """Larger than the table's last one, also across FE restarts (the clock in ns); taken under its lock."""
+    sequence = max(time.time_ns(), _LAST_PUBLISH.get(table_id, 0) + 1)
+    _LAST_PUBLISH[table_id] = sequence
+    return sequence
 
 
 def _placement(p: Partition) -> tuple[tuple[int, tuple[int, ...]], ...]:

@@ -274,7 +274,9 @@ def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]
         numbered = list(enumerate(items, 1))
     else:
         numbered = []
-        for n, line in enumerate(text.splitlines(), first_line):
+        # Lines end at \n only, as the blocks are cut and counted: a JSON string may hold U+2028 and the like.
+        for n, line in enumerate(text.removesuffix("\n").split("\n"), first_line):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             try:
@@ -388,7 +390,7 @@ def _check_rows(table: Table, text: pa.Table, names: list[str], opts: Options, r
         if not c.nullable:
             conds.append(f"{q} IS NULL")
         if c.type.startswith(("varchar", "char")):
-            conds.append(f"coalesce(octet_length({q}::BLOB), 0) > {type_params(c.type)[0]}")
+            conds.append(f"coalesce(strlen({q}), 0) > {type_params(c.type)[0]}")  # bytes, as Doris counts
         checks.append(" OR ".join(conds) + f" AS {q}")
     if text.num_rows == 0:
         return text, []
@@ -506,6 +508,10 @@ class Tally:
         self.loaded += parsed.data.num_rows
         self.bad.extend(parsed.bad[:MAX_LOGGED_ROWS - len(self.bad)])
 
+    def count_lines(self, opts: Options, block: bytes | memoryview) -> None:
+        if opts.format == "json":  # JSON lines are numbered by line, blank ones included
+            self.lines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))  # no copy
+
     def log(self) -> list[tuple[str, str]]:
         more = self.filtered - len(self.bad)
         return [*self.bad, ("...", f"{more} more bad rows")] if more > 0 else self.bad
@@ -523,8 +529,7 @@ async def _load_block(table: Table, opts: Options, block: bytes | memoryview, lo
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         raise LoadFailed(f"{QUALITY_ERROR}: the data cannot be read as {opts.format}: {e}") from None
     tally.add(parsed)
-    if opts.format == "json":
-        tally.lines += int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))  # no copy of the block
+    tally.count_lines(opts, block)
     if tally.filtered and opts.max_filter_ratio == 0:
         return  # the load fails: the rest is only parsed, to count the rows in the answer
     names = parsed.data.column_names
@@ -542,6 +547,7 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
             tally.bytes += len(block)
             if tally.blank:
                 if bytes(block).isspace():
+                    tally.count_lines(opts, block)
                     continue
                 tally.blank = False
             if pending is not None:
