@@ -212,6 +212,30 @@ class AbortTablets:
     tablet_ids: list[int]
 
 
+@attrs.frozen
+class RowsetInfo:
+    start: int
+    end: int
+    bytes: int
+    rows: int
+
+
+@attrs.frozen
+class TabletRowsetsResult:
+    rowsets: list[RowsetInfo]  # the files a read of every version takes
+    stale: list[RowsetInfo]  # merged, kept a while for reads planned before the merge
+    staged: int  # files of loads not yet published
+
+
+@task
+@attrs.frozen
+class TabletRowsets:
+    """A replica's rowsets, for the compaction status operators look at."""
+
+    Result: ClassVar[type] = TabletRowsetsResult
+    tablet_id: int
+
+
 @task
 @attrs.frozen
 class CompactTablets:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from doris_br.be.compaction import Compactor, pick
 from doris_br.be.storage import Rowset, Storage, covering
@@ -140,6 +141,18 @@ def test_loads_are_merged_and_read_the_same(compacting: Cluster) -> None:
     # A load after the merge is read after it: its values win.
     c.query("INSERT INTO cdb.u VALUES (3, -3)")
     assert c.query("SELECT v FROM cdb.u WHERE k = 3") == [(-3,)]
+
+    # SHOW TABLETS links each replica's compaction status, in the shape of Doris's BE answer.
+    row = c.query_dicts("SHOW TABLETS FROM cdb.u")[0]
+    url = row["CompactionStatus"]
+    assert requests.get(url, timeout=10).status_code == 401
+    status = requests.get(url, auth=("root", ""), timeout=10).json()
+    assert status["backend_id"] == int(row["BackendId"]) and status["cumulative policy type"] == "SIZE_BASED"
+    assert status["rowsets"][0].startswith("[2-") and " DATA OVERLAPPING " in status["rowsets"][0], status
+    ranges = [tuple(map(int, line[1:line.index("]")].split("-"))) for line in status["rowsets"]]
+    assert is_chain([Rowset.name(*r) for r in ranges], 8), status  # versions 2..8, each once
+    unknown = requests.get(url.replace(f"tablet_id={row['TabletId']}", "tablet_id=1"), auth=("root", ""), timeout=10)
+    assert unknown.status_code == 404 and "Unknown tablet 1" in unknown.json()["msg"]
 
 
 def test_merged_tablets_back_up_and_restore_whole(compacting: Cluster, tmp_path: Path) -> None:

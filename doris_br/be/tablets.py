@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
+import pyarrow.parquet as pq
 
 from doris_br import duck, rpc
 from doris_br.be.server import BackendService, handles
+from doris_br.be.storage import Rowset, covering
 
 
 @handles(rpc.CreateTablets)
@@ -110,3 +112,21 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
 def compact_tablets(be: BackendService, task: rpc.CompactTablets) -> rpc.Done:
     be.compactor.submit(task.tablets)
     return rpc.Done()
+
+
+@handles(rpc.TabletRowsets)
+def tablet_rowsets(be: BackendService, task: rpc.TabletRowsets) -> rpc.TabletRowsetsResult:
+    def info(r: Rowset) -> rpc.RowsetInfo:
+        return rpc.RowsetInfo(r.start, r.end, r.path.stat().st_size, pq.read_metadata(r.path).num_rows)
+
+    try:
+        rowsets = sorted(be.storage.rowsets(task.tablet_id), key=lambda r: (r.start, r.end))
+        staged = sum(1 for p in be.storage.tablet_dir(task.tablet_id).iterdir() if p.name.startswith("txn_"))
+        try:  # every version on disk: the BE does not know which are visible, and reads never go past them
+            chain = covering(rowsets, max((r.end for r in rowsets), default=1))
+        except FileNotFoundError:
+            chain = []
+        return rpc.TabletRowsetsResult(rowsets=[info(r) for r in chain],
+                                       stale=[info(r) for r in rowsets if r not in chain], staged=staged)
+    except FileNotFoundError as e:  # the tablet, or a rowset swept while looked at
+        raise rpc.TaskError("NOT_FOUND", str(e)) from None

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from doris_br.http import api, console
 from doris_br.http.auth import Sessions
+from doris_br.http.compaction import compaction_show
 from doris_br.http.stream_load import load_error_log, stream_load
 
 # Stream Load bodies can be large (Doris's default streaming_load_max_mb is 10 GB).
@@ -20,6 +21,7 @@ def build_app(fe: Any) -> web.Application:
     app["sessions"] = Sessions()
     app.router.add_put("/api/{db}/{table}/_stream_load", stream_load)
     app.router.add_get("/api/_load_error_log", load_error_log)
+    app.router.add_get("/api/compaction/show", compaction_show)
     api.add_routes(app)
     console.add_routes(app)
     return app

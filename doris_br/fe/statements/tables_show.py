@@ -358,6 +358,7 @@ async def show_tablets(session: Any, node: ShowTablets) -> Any:
     if wanted:
         partitions = [p for p in partitions if p.name in wanted]
     backends: dict[int, Backend] = {b.id: b for b in session.fe.backends.all()}
+    fe_http = f"http://{session.fe.config.host}:{session.fe.http_port}"  # serves the compaction status
     rows = []
     for p in partitions:
         for t in p.tablets:
@@ -367,7 +368,8 @@ async def show_tablets(session: Any, node: ShowTablets) -> Any:
                 rows.append((
                     t.id, r.id, r.backend_id, table.schema_hash, p.visible_version, p.visible_version, -1, None,
                     t.data_size, 0, t.row_count, "NORMAL", None, -1, p.visible_version, 0, 0,
-                    f"{base}/api/meta/header/{t.id}", f"{base}/api/compaction/show?tablet_id={t.id}", -1, "",
+                    f"{base}/api/meta/header/{t.id}",
+                    f"{fe_http}/api/compaction/show?tablet_id={t.id}&backend_id={r.backend_id}", -1, "",
                 ))
     rows = filter_rows(TABLET_COLUMNS, rows, node, allowed=["version", "backendid", "state"])
     return text_result(TABLET_COLUMNS, rows)
