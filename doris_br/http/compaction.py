@@ -21,11 +21,12 @@ from doris_br.http.auth import AuthFailed, authenticate
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError
+    size, unit = float(n), "B"
+    for larger in ("KB", "MB", "GB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, larger
+    return f"{size:.2f} {unit}"
 
 
 def rowset_line(r: rpc.RowsetInfo) -> str:
