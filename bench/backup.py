@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Cluster, backup, baseline_copy, cpu_seconds, load_big, load_many  # noqa: E402
 
-from doris_br.be.storage import Rowset, covering  # noqa: E402
+from doris_br.be.storage import covering, rowsets_in  # noqa: E402
 from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, S3Server  # noqa: E402
 
 
@@ -39,8 +39,7 @@ def tablet_files(cluster: Cluster, db: str, table: str) -> list[Path]:
     files: list[Path] = []
     for folder in cluster.root.glob("be*/data/*"):
         if int(folder.name) in versions:
-            rowsets = [r for r in map(Rowset.parse, folder.iterdir()) if r is not None]
-            files += [r.path for r in covering(rowsets, versions[int(folder.name)])]
+            files += [r.path for r in covering(rowsets_in(folder.iterdir()), versions[int(folder.name)])]
     return files
 
 

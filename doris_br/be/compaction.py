@@ -92,9 +92,7 @@ class Compactor:
         rowsets = self._storage.rowsets(tablet_id)
         if any(r.start <= version < r.end for r in rowsets):
             return  # a later request, served first, merged past this version already
-        chain = covering(rowsets, version)
-        self._sweep_leftovers(rowsets, chain)
-        inputs = pick(chain, self._min_deltas)
+        inputs = pick(covering(rowsets, version), self._min_deltas)
         if not inputs:
             return
         started = time.monotonic()
@@ -124,14 +122,3 @@ class Compactor:
             for path in paths:
                 with contextlib.suppress(OSError):  # the tablet was dropped, or the disk refuses: not this thread's end
                     path.unlink(missing_ok=True)
-
-    def _sweep_leftovers(self, rowsets: list[Rowset], chain: list[Rowset]) -> None:
-        """Merged rowsets a restart kept from being swept: each lies inside a chain rowset, whose age says
-        how long ago the merge was."""
-        deadline = time.time() - self._stale_keep_s
-        for r in rowsets:
-            if r in chain:
-                continue
-            outer = next((c for c in chain if c.start <= r.start and r.end <= c.end), None)
-            if outer is not None and outer.path.stat().st_mtime < deadline:
-                r.path.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,10 @@ USAGE_TTL_S = 30.0
 ABORTED_KEPT = 10_000
 
 _ROWSET_NAME = re.compile(r"v(\d+)(?:-(\d+))?\.parquet")
+# The same names for DuckDB's regexp_extract over a scanned file's name: group 1 is the rowset's last version.
+ROWSET_END_SQL_PATTERN = r"v(?:\d+-)?(\d+)\.parquet$"
+# A load's rows wait for their version as txn_<load id>.parquet, which no read takes.
+STAGED_PREFIX = "txn_"
 _TXN = re.compile(r"[0-9a-f]{1,64}")
 
 
@@ -50,6 +54,11 @@ class Rowset:
             return None
         start = int(m.group(1))
         return Rowset(start, int(m.group(2) or start), path)
+
+
+def rowsets_in(paths: Iterable[Path]) -> list[Rowset]:
+    """The rowsets among these files."""
+    return [r for r in map(Rowset.parse, paths) if r is not None]
 
 
 def covering(rowsets: list[Rowset], version: int) -> list[Rowset]:
@@ -145,44 +154,43 @@ class Storage:
 
     def _tablet_files(self, wanted: Callable[[str], bool]) -> Iterator[Path]:
         """The files of every tablet whose names are `wanted`; tablets dropped while listed are skipped."""
+        for folder, names in self._tablet_listings():
+            yield from (folder / name for name in names if wanted(name))
+
+    def _tablet_listings(self) -> Iterator[tuple[Path, list[str]]]:
         try:
             tablets = [entry.path for entry in os.scandir(self.root / "data")]
         except FileNotFoundError:
             return
         for folder in tablets:
             try:
-                names = os.listdir(folder)
+                yield Path(folder), os.listdir(folder)
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            yield from (Path(folder) / name for name in names if wanted(name))
 
     def remove_partial_files(self) -> int:
         """Delete what a stopped BE left: temporary files of writes and merges, rows staged by loads (their FE
         lost this BE's answer, so the load fails), merged rowsets not yet swept, dropped tablets; returns how
-        many files. No reader ever names them, but they would hold their disk space for good."""
+        many files. No reader ever names them, but they would hold their disk space for good. One listing of
+        each tablet: a BE may hold many thousands."""
         shutil.rmtree(self.root / "trash", ignore_errors=True)
-        removed = self.remove_staged(older_than_s=0)
-        for path in self._tablet_files(lambda name: name.startswith(".") and name.endswith(".tmp")):
+        leftovers: list[Path] = []
+        for folder, names in self._tablet_listings():
+            leftovers += [folder / n for n in names
+                          if n.startswith(STAGED_PREFIX) or (n.startswith(".") and n.endswith(".tmp"))]
+            rowsets = rowsets_in(folder / n for n in names)
+            leftovers += [r.path for r in rowsets
+                          if any(o.start <= r.start and r.end <= o.end and o != r for o in rowsets)]
+        for path in leftovers:
             path.unlink(missing_ok=True)
-            removed += 1
-        by_tablet: dict[Path, list[Rowset]] = {}
-        for path in self._tablet_files(lambda name: _ROWSET_NAME.fullmatch(name) is not None):
-            rowset = Rowset.parse(path)
-            if rowset is not None:
-                by_tablet.setdefault(path.parent, []).append(rowset)
-        for rowsets in by_tablet.values():
-            for r in rowsets:
-                if any(o.start <= r.start and r.end <= o.end and o != r for o in rowsets):
-                    r.path.unlink(missing_ok=True)
-                    removed += 1
-        return removed
+        return len(leftovers)
 
     def remove_staged(self, older_than_s: float) -> int:
         """Delete rows loads staged longer ago than this (their FE was killed, or lost its answer); returns how
         many files."""
         deadline = time.time() - older_than_s
         removed = 0
-        for path in self._tablet_files(lambda name: name.startswith("txn_")):
+        for path in self._tablet_files(lambda name: name.startswith(STAGED_PREFIX)):
             with contextlib.suppress(FileNotFoundError):  # published or aborted meanwhile
                 if path.stat().st_mtime <= deadline:
                     path.unlink()
@@ -195,7 +203,7 @@ class Storage:
         """Where a load's rows wait for their version: no read takes them, as the name is not a rowset's."""
         if not _TXN.fullmatch(txn):
             raise ValueError(f"bad load id {txn!r}")
-        return self.tablet_dir(tablet_id) / f"txn_{txn}.parquet"
+        return self.tablet_dir(tablet_id) / f"{STAGED_PREFIX}{txn}.parquet"
 
     def write_staged(self, tablet_id: int, txn: str, rows: pa.RecordBatchReader) -> int:
         """Stage a load's rows for the tablet, whole or not at all, until publish() names their version. Rows of
@@ -261,10 +269,16 @@ class Storage:
         return path.stat().st_size
 
     def rowsets(self, tablet_id: int) -> list[Rowset]:
+        return self.contents(tablet_id)[0]
+
+    def contents(self, tablet_id: int) -> tuple[list[Rowset], list[Path]]:
+        """The tablet's rowsets and its staged load files, from one listing."""
         folder = self.tablet_dir(tablet_id)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend")
-        return [r for r in map(Rowset.parse, folder.iterdir()) if r is not None]
+        try:
+            paths = list(folder.iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(f"tablet {tablet_id} does not exist on this backend") from None
+        return rowsets_in(paths), [p for p in paths if p.name.startswith(STAGED_PREFIX)]
 
     def version_files(self, tablet_id: int, version: int) -> list[Path]:
         """The files holding versions 2..version (version 1 holds no rows); a missing version is an error."""

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from doris_br import duck, rpc
 from doris_br.be.server import BackendService, handles
-from doris_br.be.storage import Rowset, covering
+from doris_br.be.storage import ROWSET_END_SQL_PATTERN, Rowset, covering
 
 
 @handles(rpc.CreateTablets)
@@ -79,7 +79,7 @@ def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> p
     options = ""
     if task.with_order:
         options = ", filename = true, file_row_number = true"
-        projection.append(r"(CAST(regexp_extract(filename, 'v(?:\d+-)?(\d+)\.parquet$', 1) AS BIGINT) << 40) "
+        projection.append(f"(CAST(regexp_extract(filename, '{ROWSET_END_SQL_PATTERN}', 1) AS BIGINT) << 40) "
                           "| file_row_number AS __o")
     cur = duck.cursor()
     try:
@@ -120,13 +120,13 @@ def tablet_rowsets(be: BackendService, task: rpc.TabletRowsets) -> rpc.TabletRow
         return rpc.RowsetInfo(r.start, r.end, r.path.stat().st_size, pq.read_metadata(r.path).num_rows)
 
     try:
-        rowsets = sorted(be.storage.rowsets(task.tablet_id), key=lambda r: (r.start, r.end))
-        staged = sum(1 for p in be.storage.tablet_dir(task.tablet_id).iterdir() if p.name.startswith("txn_"))
+        found, staged = be.storage.contents(task.tablet_id)
+        rowsets = sorted(found, key=lambda r: (r.start, r.end))
         try:  # every version on disk: the BE does not know which are visible, and reads never go past them
             chain = covering(rowsets, max((r.end for r in rowsets), default=1))
         except FileNotFoundError:
             chain = []
         return rpc.TabletRowsetsResult(rowsets=[info(r) for r in chain],
-                                       stale=[info(r) for r in rowsets if r not in chain], staged=staged)
+                                       stale=[info(r) for r in rowsets if r not in chain], staged=len(staged))
     except FileNotFoundError as e:  # the tablet, or a rowset swept while looked at
         raise rpc.TaskError("NOT_FOUND", str(e)) from None

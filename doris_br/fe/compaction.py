@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from doris_br import rpc
-from doris_br.fe.olap import Partition, Table
+from doris_br.fe.olap import Partition, Table, replicas_by_backend
 
 
 def auto_compaction(table: Table) -> bool:
@@ -21,15 +21,10 @@ def request(fe: Any, table: Table, published: list[Partition]) -> None:
     """Name each replica's tablets of the published partitions, with their new visible version, to its BE."""
     if not auto_compaction(table) or _snapshot_pending(fe, table):
         return
-    by_backend: dict[int, list[rpc.TabletVersion]] = {}
-    for p in published:
-        if p.visible_version < 3:  # a single data version: nothing to merge
-            continue
-        for t in p.tablets:
-            for r in t.replicas:
-                by_backend.setdefault(r.backend_id, []).append(rpc.TabletVersion(t.id, p.visible_version))
-    for backend_id, tablets in by_backend.items():
-        fe.backends.send_later(backend_id, rpc.CompactTablets(tablets))
+    several = [p for p in published if p.visible_version >= 3]  # a single data version: nothing to merge
+    for backend_id, tablets in replicas_by_backend(several).items():
+        fe.backends.send_later(backend_id, rpc.CompactTablets([rpc.TabletVersion(t, p.visible_version)
+                                                               for t, p in tablets]))
 
 
 def _snapshot_pending(fe: Any, table: Table) -> bool:

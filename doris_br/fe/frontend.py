@@ -43,7 +43,6 @@ class Frontend:
         self.sessions: dict[int, Any] = {}
         self.start_time = time.time()
         self.frontend_config: dict[str, str] = {}
-        # Last failed ping per repository, "<time>: <msg>" as SHOW REPOSITORIES prints it.
         self.query_port = config.query_port
         self.http_port = config.http_port  # the bound ports once serving
         self._bootstrap_users()

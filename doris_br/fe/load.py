@@ -35,6 +35,7 @@ from doris_br.fe.olap import (
     Tablet,
     get_table,
     partitions_of,
+    replicas_by_backend,
     resolve_partitions,
     session_table,
 )
@@ -178,7 +179,6 @@ def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Par
 class _Write:
     """Rows for one replica of one tablet of a partition the load touches."""
 
-    partition: Partition
     tablet: Tablet
     backend_id: int
     rows: pa.Table
@@ -236,18 +236,8 @@ class Load:
             self._streams.clear()
             await asyncio.to_thread(lambda: [s.close() for s in streams])
         if not self._committed:
-            for backend_id, tablet_ids in self._replicas_by_backend(self._touched.values()).items():
+            for backend_id, tablet_ids in replicas_by_backend(self._touched.values()).items():
                 self._fe.backends.send_later(backend_id, rpc.AbortTablets(self._txn, [t for t, _ in tablet_ids]))
-
-    @staticmethod
-    def _replicas_by_backend(partitions: Any) -> dict[int, list[tuple[int, Partition]]]:
-        """(tablet id, its partition) of every replica of these partitions, by backend."""
-        by_backend: dict[int, list[tuple[int, Partition]]] = {}
-        for p in partitions:
-            for t in p.tablets:
-                for r in t.replicas:
-                    by_backend.setdefault(r.backend_id, []).append((t.id, p))
-        return by_backend
 
     async def add(self, data: pa.Table, source_columns: list[str], columns: list[str]) -> None:
         """Route a block (`source_columns[i]` of `data` goes to table column `columns[i]`) and send it."""
@@ -273,7 +263,7 @@ class Load:
             partition = self._touched.setdefault(self._partitions[index].id, self._partitions[index])
             tablet = partition.tablets[bucket]
             for replica in tablet.replicas:
-                w = _Write(partition, tablet, replica.backend_id, routed.rows.slice(start, end - start))
+                w = _Write(tablet, replica.backend_id, routed.rows.slice(start, end - start))
                 by_backend.setdefault(w.backend_id, []).append(w)
         await _per_backend(self._write, by_backend)
         self.rows += data.num_rows
@@ -282,20 +272,18 @@ class Load:
         """Every replica stages its rows; then, holding the table, the versions are published everywhere and
         committed (with the label) at once."""
         empty = routing.table_schema(self.table).empty_table()
-        puts = [ws for ws in self._held.values()]
-        puts += [[_Write(p, t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
+        puts = list(self._held.values())
+        puts += [[_Write(t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
                  for r in t.replicas if (t.id, r.backend_id) not in self._streams
                  and (t.id, r.backend_id) not in self._held]
         by_backend: dict[int, list[tuple[int, int]]] = {}
         for key in self._streams:
             by_backend.setdefault(key[1], []).append(key)
-        stored, put = await asyncio.gather(_per_backend(self._store, by_backend), self._put_all(puts),
-                                           return_exceptions=True)
-        self._streams.clear()
-        for r in (stored, put):
-            if isinstance(r, BaseException):
-                raise r
-        stored.update(put)  # type: ignore[union-attr]
+        try:
+            stored, put = await _all(_per_backend(self._store, by_backend), self._put_all(puts))
+        finally:
+            self._streams.clear()
+        stored.update(put)
         async with self._lock:
             current = self._current_partitions()
             if self._label is not None:
@@ -303,7 +291,7 @@ class Load:
             sequence = _publish_sequence(self.table.id)
             publish = {backend_id: rpc.PublishTablets(self._txn, [rpc.TabletVersion(tablet_id, p.visible_version + 1)
                                                                   for tablet_id, p in tablets], sequence)
-                       for backend_id, tablets in self._replicas_by_backend(current).items()}
+                       for backend_id, tablets in replicas_by_backend(current).items()}
             await _per_backend(self._publish, publish)
             now = now_ms()
             published = []
@@ -398,10 +386,7 @@ class Load:
                 rows = pa.concat_tables([x.rows for x in writes])
                 return await asyncio.to_thread(self._put, attrs.evolve(w, rows=rows))
 
-        results = await asyncio.gather(*(put(ws) for ws in puts), return_exceptions=True)
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
+        results = await _all(*(put(ws) for ws in puts))
         return {ws[0].key: r for ws, r in zip(puts, results, strict=True)}
 
     def _put(self, w: _Write) -> rpc.WriteResult:
@@ -430,14 +415,20 @@ def _failed(w: _Write, e: rpc.TaskError) -> DorisError:
     return DorisError(f"failed to load tablet {w.tablet.id} on backend {w.backend_id}: {e.message}")
 
 
-async def _per_backend(work: Any, by_backend: dict[int, list[Any]]) -> dict[Any, Any]:
-    """`work(backend_id, items)` in one thread per backend, so that every BE receives at once; results merged."""
-    results = await asyncio.gather(*(asyncio.to_thread(work, b, items) for b, items in by_backend.items()),
-                                   return_exceptions=True)  # all threads done before a failure closes streams
+async def _all(*awaitables: Any) -> list[Any]:
+    """Their results, once every one has ended; then the first failure, if any, is raised."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
     for r in results:
         if isinstance(r, BaseException):
             raise r
-    return {k: v for r in results for k, v in r.items()}  # type: ignore[union-attr]
+    return results
+
+
+async def _per_backend(work: Any, by_backend: dict[int, list[Any]]) -> dict[Any, Any]:
+    """`work(backend_id, items)` in one thread per backend, so that every BE receives at once; results merged."""
+    # all threads done before a failure closes streams
+    results = await _all(*(asyncio.to_thread(work, b, items) for b, items in by_backend.items()))
+    return {k: v for r in results for k, v in r.items()}
 
 
 async def _auto_partitions(fe: Any, table: Table, rows: pa.Table) -> None:

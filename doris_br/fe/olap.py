@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import attrs
@@ -226,6 +227,25 @@ def get_table(catalog: Catalog, db: Database, name: str) -> Table:
 def partitions_of(catalog: Catalog, table: Table, temporary: bool = False) -> list[Partition]:
     parts = [p for p in catalog.all(Partition) if p.table_id == table.id and p.temporary == temporary]
     return sorted(parts, key=_partition_order(table))
+
+
+def find_tablet(catalog: Catalog, tablet_id: int) -> tuple[Partition, int, Tablet] | None:
+    """The tablet's partition, its place (bucket) in it, and the tablet."""
+    for p in catalog.all(Partition):
+        for order, t in enumerate(p.tablets):
+            if t.id == tablet_id:
+                return p, order, t
+    return None
+
+
+def replicas_by_backend(partitions: Iterable[Partition]) -> dict[int, list[tuple[int, Partition]]]:
+    """(tablet id, its partition) of every replica of these partitions, by backend."""
+    by_backend: dict[int, list[tuple[int, Partition]]] = {}
+    for p in partitions:
+        for t in p.tablets:
+            for r in t.replicas:
+                by_backend.setdefault(r.backend_id, []).append((t.id, p))
+    return by_backend
 
 
 def _partition_order(table: Table):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from typing import Any
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
-from doris_br.fe.olap import Partition, Table, ids_per_partition, place_tablets
+from doris_br.fe.olap import Partition, Table, ids_per_partition, place_tablets, replicas_by_backend
 from doris_br.schema import PartitionDesc
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,10 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
             values=d.values, temporary=temporary, visible_version=1, visible_version_time_ms=now_ms(),
             replication_num=replication,
         ))
-    by_backend = _tablets_by_backend(partitions)
     backends = {b.id: b for b in alive}
     results = await asyncio.gather(*(
-        fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=ids)) for b, ids in by_backend.items()
+        fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=[t for t, _ in tablets]))
+        for b, tablets in replicas_by_backend(partitions).items()
     ), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
@@ -53,21 +53,12 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
     return partitions
 
 
-def _tablets_by_backend(partitions: Sequence[Partition]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for p in partitions:
-        for t in p.tablets:
-            for r in t.replicas:
-                out.setdefault(r.backend_id, []).append(t.id)
-    return out
-
-
 async def drop_tablets(fe: Any, partitions: Sequence[Partition]) -> None:
     """Remove the partitions' files from the BEs, best effort: the catalog no longer names them anyway, and
     a BE that is down keeps orphans that never become visible."""
     backends = {b.id: b for b in fe.backends.alive()}
-    calls = [fe.backends.call(backends[b], rpc.DropTablets(tablet_ids=ids))
-             for b, ids in _tablets_by_backend(partitions).items() if b in backends]
+    calls = [fe.backends.call(backends[b], rpc.DropTablets(tablet_ids=[t for t, _ in tablets]))
+             for b, tablets in replicas_by_backend(partitions).items() if b in backends]
     for r in await asyncio.gather(*calls, return_exceptions=True):
         if isinstance(r, BaseException):
             log.warning("dropping tablets failed: %s", r)

@@ -114,8 +114,9 @@ def _run(cur: Any, sql: str) -> pa.Table:
 def typed(table: Table, data: pa.Table, source_columns: list[str], target: list[str]) -> pa.Table:
     """The block with exactly the table's columns and Arrow types; DuckDB casts only when it must."""
     schema = table_schema(table)
-    if source_columns == target == schema.names and data.select(source_columns).schema.equals(schema):
-        rows = data.select(source_columns)
+    selected = data.select(source_columns) if source_columns == target == schema.names else None
+    if selected is not None and selected.schema.equals(schema):
+        rows = selected
     else:
         cur = duck.cursor()
         try:

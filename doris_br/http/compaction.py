@@ -14,7 +14,7 @@ from aiohttp import web
 from doris_br import rpc
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Backend
-from doris_br.fe.olap import Partition
+from doris_br.fe.olap import find_tablet
 from doris_br.fe.privileges import require_global
 from doris_br.http.api import error_response
 from doris_br.http.auth import AuthFailed, authenticate
@@ -36,20 +36,17 @@ def rowset_line(r: rpc.RowsetInfo) -> str:
 
 
 def _replica_backend(fe: Any, tablet_id: int, backend_id: int | None) -> Backend:
-    for p in fe.catalog.all(Partition):
-        for t in p.tablets:
-            if t.id != tablet_id:
-                continue
-            ids = [r.backend_id for r in t.replicas]
-            if backend_id is not None and backend_id not in ids:
-                raise DorisError(f"tablet {tablet_id} has no replica on backend {backend_id}", 1146)
-            chosen = [backend_id] if backend_id is not None else \
-                [b for b in ids if fe.backends.status_of(b).alive] or ids
-            backend = fe.catalog.get(Backend, str(chosen[0]))
-            if backend is None:
-                raise DorisError(f"backend {chosen[0]} of tablet {tablet_id} was dropped", 1146)
-            return backend
-    raise DorisError(f"Unknown tablet {tablet_id}", 1146)
+    found = find_tablet(fe.catalog, tablet_id)
+    if found is None:
+        raise DorisError(f"Unknown tablet {tablet_id}", 1146)
+    ids = [r.backend_id for r in found[2].replicas]
+    if backend_id is not None and backend_id not in ids:
+        raise DorisError(f"tablet {tablet_id} has no replica on backend {backend_id}", 1146)
+    chosen = [backend_id] if backend_id is not None else [b for b in ids if fe.backends.status_of(b).alive] or ids
+    backend = fe.catalog.get(Backend, str(chosen[0]))
+    if backend is None:
+        raise DorisError(f"backend {chosen[0]} of tablet {tablet_id} was dropped", 1146)
+    return backend
 
 
 async def compaction_show(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -205,17 +206,24 @@ def _mapped(table: Table, opts: Options) -> str:
     outputs = [f"{raw[n.lower()]} AS {duck.quote(n)}" for n in _loaded_as_read(table, opts)]
     for target, sql in opts.mappings:
         column = table.column(target)
-        value = _numbers_where_needed(sqlglot.parse_one(sql, read="duckdb"), known).sql(dialect="duckdb")
+        value = _mapping_value(sql, frozenset(known))
         typed = f"TRY_CAST(({value}) AS {duckdb_type(column.type)})"  # as Doris outside strict mode: NULL
         outputs.append(f"CAST({typed} AS VARCHAR) AS {duck.quote(column.name)}")
     return f"WITH __src AS (SELECT {source} FROM __text) SELECT {', '.join(outputs)} FROM __src"
 
 
+@functools.lru_cache(maxsize=256)
+def _mapping_value(sql: str, table_columns: frozenset[str]) -> str:
+    """A mapping's DuckDB SQL with its implicit casts: parsed once per load, not once per block."""
+    return _numbers_where_needed(sqlglot.parse_one(sql, read="duckdb"), table_columns).sql(dialect="duckdb")
+
+
+_BLANK = re.compile(rb"\s+")
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 _COMPARISON = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)
 
 
-def _numbers_where_needed(expression: exp.Expression, table_columns: set[str]) -> exp.Expression:
+def _numbers_where_needed(expression: exp.Expression, table_columns: frozenset[str]) -> exp.Expression:
     def numeric(node: exp.Expression) -> bool:
         return isinstance(node, _ARITHMETIC) or (isinstance(node, exp.Literal) and not node.is_string)
 
@@ -546,7 +554,7 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
         async for block in _blocks(request.content, None if whole else block_bytes, limits):
             tally.bytes += len(block)
             if tally.blank:
-                if bytes(block).isspace():
+                if _BLANK.fullmatch(block):  # no copy of the block
                     tally.count_lines(opts, block)
                     continue
                 tally.blank = False

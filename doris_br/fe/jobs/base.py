@@ -26,6 +26,11 @@ def repository_target(repo: Repository) -> rpc.RepositoryTarget:
     return rpc.RepositoryTarget(repo.name, repo.storage)
 
 
+def store_of(repo: Repository) -> RepositoryStore:
+    """The repository's store, kept open in this process (repository.store.open_store)."""
+    return open_store(repo.name, repo.storage)
+
+
 def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, list[TabletPlan]]:
     groups: dict[int, list[TabletPlan]] = defaultdict(list)
     for t in tablets:
@@ -57,8 +62,7 @@ class JobRunner:
         return repo
 
     async def store(self, job: Job) -> RepositoryStore:
-        repo = self.repository(job)
-        return await asyncio.to_thread(open_store, repo.name, repo.storage)
+        return await asyncio.to_thread(store_of, self.repository(job))
 
     async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.

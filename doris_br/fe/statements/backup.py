@@ -11,12 +11,13 @@ from sqlglot import exp
 from doris_br.clock import now_ms
 from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
 from doris_br.fe.catalog import Repository
+from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row
 from doris_br.fe.olap import Database, find_table, find_view, get_database, partitions_of, tables_of, views_of
 from doris_br.fe.privileges import has_privilege, require_on_db
 from doris_br.fe.statements import handles
-from doris_br.fe.statements.repositories import find_repository, open_store
+from doris_br.fe.statements.repositories import find_repository
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
 from doris_br.server.compat import like_regex
@@ -143,7 +144,7 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
     timeout = parse_timeout(session, properties)
     objects = backup_objects(session, db, node)
     async with SUBMIT_LOCK:
-        store = await asyncio.to_thread(open_store, repo)
+        store = await asyncio.to_thread(store_of, repo)
         if label in await asyncio.to_thread(store.snapshot_names):
             if properties.get("type", "full").lower() == "incremental":
                 raise DorisError("Currently does not support incremental backup")

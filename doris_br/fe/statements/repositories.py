@@ -11,12 +11,11 @@ from sqlglot import exp
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Broker, Repository, mask_secrets
-from doris_br.fe.jobs.base import repository_target
+from doris_br.fe.jobs.base import repository_target, store_of
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
-from doris_br.repository import store as repository_store
 from doris_br.repository.filesystems import RepositoryUnreachable
 from doris_br.repository.info import brief
 from doris_br.repository.store import BadFile, RepositoryStore
@@ -28,10 +27,6 @@ from doris_br.sql.backup import (
     ShowRepositories,
     ShowSnapshot,
 )
-
-
-def open_store(repo: Repository) -> RepositoryStore:
-    return repository_store.open_store(repo.name, repo.storage)
 
 
 def find_repository(session: Any, name: str, message: str | None = None) -> Repository:
@@ -60,7 +55,7 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
                       broker=broker, read_only=read_only, create_time=time_text(now_ms()))
 
     def connect() -> str:
-        store = open_store(repo)
+        store = store_of(repo)
         if delete_if_exists and kind == "S3" and store.fs.exists(store.root):
             store.fs.rm(store.root, recursive=True)
         return store.init(repo.create_time, read_only)
@@ -71,9 +66,8 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
         raise DorisError(f"Failed to create repository: failed to connect to the repo: {e}") from None
     if catalog.get(Repository, name) is not None:  # created concurrently while we were connecting
         raise DorisError(f"Failed to create repository: repository with same name already exist: {name}")
-    created = attrs.evolve(repo, id=catalog.allocate_ids(), create_time=create_time)
-    catalog.commit([created])
-    await session.fe.backends.open_repository(repository_target(created))
+    catalog.commit_numbered(1, lambda repo_id: [attrs.evolve(repo, id=repo_id, create_time=create_time)])
+    await session.fe.backends.open_repository(repository_target(catalog.get(Repository, name)))
 
 
 @handles(AlterRepository)
@@ -84,7 +78,7 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
         raise DorisError("Only support alter s3 or azure repository")
     updated = attrs.evolve(repo, properties={**repo.properties, **node.args["properties"]})
     try:
-        await asyncio.to_thread(open_store(updated).ping)
+        await asyncio.to_thread(store_of(updated).ping)
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
     session.fe.catalog.commit([updated])
@@ -178,7 +172,7 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
     if node.name == layout.KEEP_ON_LOCAL:
         return text_result(columns, [])
     repo = find_repository(session, node.name)
-    store = await asyncio.to_thread(open_store, repo)
+    store = await asyncio.to_thread(store_of, repo)
     label = conditions.get("SNAPSHOT")
     if "TIMESTAMP" not in conditions:
         def rows() -> list[tuple]:

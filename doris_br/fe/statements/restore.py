@@ -7,6 +7,7 @@ from typing import Any
 
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import restore_columns, restore_row
 from doris_br.fe.olap import find_database
@@ -22,7 +23,7 @@ from doris_br.fe.statements.backup import (
     parse_timeout,
     require_load,
 )
-from doris_br.fe.statements.repositories import find_repository, open_store
+from doris_br.fe.statements.repositories import find_repository
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
 from doris_br.repository.store import BadFile
@@ -120,7 +121,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
     replication = check_restore_properties(properties)
     timeout = parse_timeout(session, properties)
     timestamp = properties["backup_timestamp"]
-    store = await asyncio.to_thread(open_store, repo)
+    store = await asyncio.to_thread(store_of, repo)
     try:
         info = await asyncio.to_thread(store.read_info, label, timestamp)
     except (BadFile, OSError, ValueError) as e:

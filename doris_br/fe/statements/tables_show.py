@@ -19,6 +19,7 @@ from doris_br.fe.olap import (
     View,
     find_database,
     find_table,
+    find_tablet,
     find_view,
     get_table,
     partitions_of,
@@ -382,20 +383,14 @@ async def show_tablet(session: Any, node: ShowTablet) -> Any:
                          1227)
     tablet_id = int(node.this)
     catalog = session.fe.catalog
-    rows = []
-    for p in catalog.all(Partition):
-        for order, t in enumerate(p.tablets):
-            if t.id != tablet_id:
-                continue
-            table = catalog.get(Table, str(p.table_id))
-            db = catalog.get(Database, str(table.db_id)) if table else None
-            if table is None or db is None:
-                continue
-            rows.append((db.name, table.name, p.name, table.name, db.id, table.id, p.id, table.index_id, "true",
-                         order, 0, f"SHOW PROC '/dbs/{db.id}/{table.id}/partitions/{p.id}/{table.index_id}/"
-                                   f"{tablet_id}';"))
-    if not rows:
+    found = find_tablet(catalog, tablet_id)
+    table = catalog.get(Table, str(found[0].table_id)) if found else None
+    db = catalog.get(Database, str(table.db_id)) if table else None
+    if found is None or table is None or db is None:
         raise DorisError(f"Tablet {tablet_id} does not exist")
+    p, order, _ = found
+    rows = [(db.name, table.name, p.name, table.name, db.id, table.id, p.id, table.index_id, "true", order, 0,
+             f"SHOW PROC '/dbs/{db.id}/{table.id}/partitions/{p.id}/{table.index_id}/{tablet_id}';")]
     return text_result(["DbName", "TableName", "PartitionName", "IndexName", "DbId", "TableId", "PartitionId",
                         "IndexId", "IsSync", "Order", "QueryHits", "DetailCmd"], rows)
 
