@@ -1,4 +1,11 @@
-"""The process's in-memory DuckDB, shared by the FE (queries, loads) and the BE (first aggregation phase).
+"""The process's two in-memory DuckDB engines.
+
+- `cursor()`: the sandbox. Every piece of SQL that carries anything a user wrote runs here: queries, INSERT ...
+  SELECT, Stream Load's column mappings, views, the partial aggregates a BE runs for a query. It cannot touch
+  a file or the network, load an extension, scan a Python variable by name, or change its own settings
+  (`lock_configuration`), and its memory is capped. The FE uses nothing else.
+- `files_cursor()`: a BE's reads of its own tablet files, with SQL built only from our own names. It is made
+  on first use, so a process that never reads tablet files (the FE) has no engine that can open one.
 
 Registrations and temporary views belong to a connection, so each piece of work takes a cursor of its own.
 """
@@ -10,31 +17,49 @@ import threading
 import duckdb
 import pyarrow as pa
 
-_DUCKDB = duckdb.connect()
-# Tablet files never change once renamed into place (an orphan of a failed load is never read before the
-# next load replaces it), so their Parquet footers can be kept between scans.
-_DUCKDB.execute("SET parquet_metadata_cache = true")
+# The sandbox's memory cap (hash tables, sorts, aggregate states), as Doris's exec_mem_limit: 2 GiB.
+SANDBOX_MEMORY_LIMIT = "2GiB"
+
+_SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+    "python_enable_replacements": False,
+    "memory_limit": SANDBOX_MEMORY_LIMIT,
+    # Last: nothing, SQL included, can change the settings above afterwards.
+    "lock_configuration": True,
+}
+
 _LOCK = threading.Lock()
-# For SQL a user wrote (Stream Load's column mappings): no files, no network, no extensions.
-_SANDBOX = duckdb.connect(config={"enable_external_access": False})
+_SANDBOX = duckdb.connect(config=_SANDBOX_CONFIG)
+_FILES: duckdb.DuckDBPyConnection | None = None
 
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sandbox_cursor() -> duckdb.DuckDBPyConnection:
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the sandbox."""
     with _LOCK:
         return _SANDBOX.cursor()
 
 
-def cursor() -> duckdb.DuckDBPyConnection:
+def files_cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor of the engine that reads tablet files (BEs only; never given SQL a user wrote)."""
+    global _FILES
     with _LOCK:
-        return _DUCKDB.cursor()
+        if _FILES is None:
+            _FILES = duckdb.connect()
+            # Tablet files never change once renamed into place, so their Parquet footers can be kept.
+            _FILES.execute("SET parquet_metadata_cache = true")
+        return _FILES.cursor()
 
 
-def run_over(data: pa.Table, sql: str, name: str = "__data") -> pa.Table:
-    """Run `sql` with `data` registered as `name`."""
+def run_over(data: pa.Table | pa.RecordBatchReader, sql: str, name: str = "__data") -> pa.Table:
+    """Run `sql` in the sandbox with `data` registered as `name`."""
     cur = cursor()
     try:
         cur.register(name, data)

@@ -465,7 +465,7 @@ def test_stream_load_column_mappings(cluster: Cluster) -> None:
         assert answer["Status"] == "Fail" and message in answer["Message"], answer
     assert cluster.query("SELECT count(*) FROM sl_map.t") == [(3,)]
     # And the DuckDB that runs them cannot read files, should an expression find a way to ask.
-    cur = duck.sandbox_cursor()
+    cur = duck.cursor()
     with pytest.raises(duckdb.PermissionException):
         cur.sql("SELECT * FROM read_text('/etc/hostname')").fetchall()
     cur.close()

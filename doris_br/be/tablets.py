@@ -81,10 +81,14 @@ def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> p
         options = ", filename = true, file_row_number = true"
         projection.append(f"(CAST(regexp_extract(filename, '{ROWSET_END_SQL_PATTERN}', 1) AS BIGINT) << 40) "
                           "| file_row_number AS __o")
-    cur = duck.cursor()
+    read = f"SELECT {', '.join(projection)} FROM read_parquet({listing}{options})"
+    cur = duck.files_cursor()
     try:
-        cur.execute(f"CREATE TEMP VIEW __data AS SELECT {', '.join(projection)} FROM read_parquet({listing}{options})")
-        return cur.sql(task.sql or "SELECT * FROM __data").to_arrow_table()
+        if task.sql is None:
+            return cur.sql(read).to_arrow_table()
+        # The partial aggregate comes from a user's query: it runs in the sandbox, over the files' rows as a
+        # stream, never where files can be opened.
+        return duck.run_over(cur.sql(read).fetch_record_batch(), task.sql)
     finally:
         cur.close()
 

