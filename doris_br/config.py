@@ -25,6 +25,11 @@ class FeConfig:
     heartbeat_timeout_s: float = 10.0
     # A Stream Load's CSV body is parsed and sent in blocks of about this many bytes while the rest arrives.
     stream_load_block_bytes: int = 16 << 20
+    # A client must log in within this many seconds (MySQL's connect_timeout).
+    connect_timeout_s: float = 10.0
+    # Sessions the FE serves at once, and per user (Doris's qe_max_connection and max_user_connections).
+    qe_max_connection: int = 1024
+    max_user_connections: int = 100
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ Registrations and temporary views belong to a connection, so each piece of work 
 
 from __future__ import annotations
 
+import re
 import threading
 
 import duckdb
@@ -66,3 +67,39 @@ def run_over(data: pa.Table | pa.RecordBatchReader, sql: str, name: str = "__dat
         return cur.sql(sql).to_arrow_table()
     finally:
         cur.close()
+
+
+# ---- the engine's errors, in Doris's words --------------------------------------------------------------------
+
+# DuckDB's message shapes that users meet, and how Doris says the same. Names a query used internally (our scan
+# relations) never appear: they only name what the user wrote.
+_TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r'Referenced column "(?P<name>[^"]*)" not found'), "Unknown column '{name}' in 'table list'"),
+    (re.compile(r'Referenced table "(?P<name>[^"]*)" not found'), "Unknown table '{name}'"),
+    (re.compile(r"Scalar Function with name (?P<name>\S+) does not exist"), "Can not found function '{name}'"),
+    (re.compile(r"(?:Aggregate|Table) Function with name (?P<name>\S+) does not exist"),
+     "Can not found function '{name}'"),
+    (re.compile(r"No function matches the given name and argument types '(?P<sig>[^']*)'"),
+     "Can not find the compatibility function signature: {sig}"),
+    (re.compile(r'column "(?P<name>[^"]*)" must appear in the GROUP BY clause'),
+     "{name} not in aggregate's output"),
+    (re.compile(r"Could not convert string '(?P<value>.*)' to (?P<type>\w+)"),
+     "can not cast from origin type VARCHAR to target type={type} for value '{value}'"),
+    (re.compile(r"Out of Memory Error: (?P<detail>.*)"),
+     "[MEM_LIMIT_EXCEEDED]the query needs more memory than exec_mem_limit allows: {detail}"),
+]
+# "Binder Error: ", "Invalid Input Error: ", ...: the engine's error class, which no Doris message carries.
+_KIND_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*(?: [A-Za-z]+)*) Error: ")
+
+
+def error_text(error: duckdb.Error) -> str:
+    """One line a client may read: Doris's wording where we know it, else the engine's sentence without its
+    error class, source excerpt or suggestions."""
+    text = str(error)
+    first = text.split("\n", 1)[0]
+    for pattern, doris in _TRANSLATIONS:
+        found = pattern.search(first)
+        if found:
+            return doris.format(**found.groupdict())
+    first = _KIND_PREFIX.sub("", first)
+    return first.split(" Did you mean", 1)[0].rstrip(" !") or "the query failed in the engine"

@@ -52,3 +52,8 @@ def access_denied_need(*privileges: str) -> DorisError:
         f"Access denied; you need (at least one of) the ({names}) privilege(s) for this operation",
         ER_SPECIFIC_ACCESS_DENIED,
     )
+
+
+def unexpected() -> DorisError:
+    """What a client is told when something failed that no check foresaw; the traceback goes to fe.log."""
+    return DorisError("Unexpected exception: the statement failed inside the server; fe.log has the details")

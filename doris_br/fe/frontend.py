@@ -8,8 +8,6 @@ import signal
 import time
 from typing import Any
 
-from mysql_mimic import MysqlServer
-from mysql_mimic import server as mimic_server
 from mysql_mimic.control import LocalControl
 
 from doris_br.config import FeConfig
@@ -22,12 +20,10 @@ from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
 from doris_br.server import compat
 from doris_br.server.auth import CatalogIdentityProvider
-from doris_br.server.connection import DorisConnection
+from doris_br.server.listener import DorisServer, raise_file_limit
+from doris_br.sql.limits import ExpressionLimits, raise_recursion_limit
 
 log = logging.getLogger(__name__)
-
-# mysql-mimic builds its Connection by this module-level name; ours closes its protocol holes.
-mimic_server.Connection = DorisConnection  # type: ignore[misc]
 
 SYSTEM_DATABASES = ("information_schema",)
 
@@ -56,6 +52,15 @@ class Frontend:
             User("admin", grants=(Grant("*", "*", ("ADMIN_PRIV",)),)),
         ])
 
+    def expression_limits(self) -> ExpressionLimits:
+        """Doris's expr_depth_limit and expr_children_limit, as ADMIN SET FRONTEND CONFIG last set them."""
+        default = ExpressionLimits()
+        try:
+            return ExpressionLimits(depth=int(self.frontend_config.get("expr_depth_limit", default.depth)),
+                                    children=int(self.frontend_config.get("expr_children_limit", default.children)))
+        except ValueError:
+            return default
+
     def find_user(self, name: str) -> User | None:
         candidates = [u for u in self.catalog.all(User) if u.name == name]
         # Doris matches the most specific host first; '%' is the catch-all.
@@ -81,10 +86,14 @@ class Frontend:
         for address in auto_backends:
             await self.backends.adopt(*parse_host_port(address))
         await self.backends.heartbeat_all()
-        server = MysqlServer(
+        # Sessions, logins in progress, BE clients, journal and tablet files must all fit under the file limit.
+        raise_file_limit(2 * self.config.qe_max_connection + 1024)
+        server = DorisServer(
             session_factory=self._new_session,
             identity_provider=CatalogIdentityProvider(self.find_user),
             control=LocalControl(server_id=1),
+            max_handshakes=self.config.qe_max_connection,
+            packet_limit=lambda: int(self.global_variables.get("max_allowed_packet")),
         )
         await server.start_server(host=self.config.host, port=self.config.query_port)
         port = server.sockets()[0].getsockname()[1]
@@ -116,4 +125,5 @@ class Frontend:
 
 def run_fe(config: FeConfig, auto_backends: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_recursion_limit()
     asyncio.run(Frontend(config).serve(auto_backends))

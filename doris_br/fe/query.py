@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -23,8 +23,9 @@ from sqlglot import exp
 
 from doris_br import duck, rpc
 from doris_br.errors import DorisError
-from doris_br.fe import partial_agg, routing
+from doris_br.fe import info_schema, partial_agg, routing
 from doris_br.fe.catalog import Backend
+from doris_br.fe.info_schema import INFO_SCHEMA
 from doris_br.fe.olap import (
     Database,
     Partition,
@@ -37,7 +38,7 @@ from doris_br.fe.olap import (
 )
 from doris_br.fe.privileges import require_on_table
 from doris_br.schema import base_type, duckdb_type, normalise_key
-from doris_br.sql import parse
+from doris_br.sql import parse, sandbox
 
 # ---- scans -------------------------------------------------------------------------------------------------
 
@@ -188,6 +189,8 @@ class ScanPlan:
 class Plan:
     query: exp.Expression
     scans: list[ScanPlan] = attrs.field(factory=list)
+    # Relations that are not tables of the catalog (information_schema), by the name the query uses for them.
+    static: dict[str, pa.Table] = attrs.field(factory=dict)
 
     def explain(self) -> list[str]:
         lines = ["PLAN FRAGMENT 0", f"  {self.query.sql(dialect='duckdb')}"]
@@ -227,10 +230,14 @@ def _referenced_columns(query: exp.Expression) -> set[str] | None:
 
 
 def plan(session: Any, query: exp.Expression, default_db: str | None = None, depth: int = 0) -> Plan:
-    """Resolve every table reference of `query` (a copy is planned): views inlined, tables to scans."""
+    """Resolve every table reference of `query` (a copy is planned): views inlined, tables to scans.
+
+    Runs in a worker thread: the tree can be big. The query is checked by the sandbox first (a view's query too,
+    as it is inlined), so nothing but Doris's functions and the catalog's relations reaches the engine."""
     if depth > 16:
         raise DorisError("View nesting is too deep")
-    query = query.copy()
+    sandbox.check(query)
+    query = query.copy().transform(_without_collation, copy=False)
     result = Plan(query=query)
     catalog = session.fe.catalog
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
@@ -243,12 +250,18 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         if not node.name or (not node.db and node.name.lower() in ctes):
             continue
         db_name = node.db or default_db or session.database
-        db = get_database(catalog, db_name)
         alias = node.alias or node.name
+        if db_name and db_name.lower() == INFO_SCHEMA:
+            relation = f"__info{len(result.static)}_{depth}"
+            result.static[relation] = info_schema.relation(session, node.name)
+            node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
+            continue
+        db = get_database(catalog, db_name)
         view = find_view(catalog, db, node.name)
         if view is not None:
             inner = plan(session, _view_query(view), db.name, depth + 1)
             result.scans.extend(inner.scans)
+            result.static.update(inner.static)
             node.replace(inner.query.subquery(alias))
             continue
         table = find_table(catalog, db, node.name)
@@ -269,7 +282,14 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
                                      total_partitions=len(all_parts), columns=columns,
                                      total_tablets=sum(len(p.tablets) for p in all_parts)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
+    if depth == 0:
+        sandbox.bound_values(result.query)
     return result
+
+
+def _without_collation(node: exp.Expression) -> exp.Expression:
+    """COLLATE clauses name MySQL collations, which Doris accepts and ignores."""
+    return node.this if isinstance(node, exp.Collate) else node
 
 
 def _view_query(view: View) -> exp.Expression:
@@ -321,6 +341,8 @@ async def fetch(session: Any, p: Plan) -> None:
 def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection where each scan's relation name is its table, merged by its key model."""
     cur = duck.cursor()
+    for name, data in p.static.items():
+        cur.register(name, data)
     for s in p.scans:
         assert s.data is not None
         if s.table.keys_type == "DUP_KEYS":  # rows as stored: no merge view needed
@@ -332,11 +354,24 @@ def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
     return cur
 
 
-def run(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+# The most a query's result may hold in the FE, as Doris's exec_mem_limit (2 GiB).
+RESULT_BYTES_LIMIT = 2 << 30
+
+
+def run(cur: duckdb.DuckDBPyConnection, sql: str, limit: int = RESULT_BYTES_LIMIT) -> pa.Table:
+    """The query's result, read batch by batch so that one bigger than `limit` bytes stops early."""
     try:
-        return cur.sql(sql).to_arrow_table()
+        reader = cur.sql(sql).fetch_record_batch(64 * 1024)
+        batches, held = [], 0
+        for batch in reader:
+            held += batch.nbytes
+            if held > limit:
+                raise DorisError(f"[MEM_LIMIT_EXCEEDED]the query's result is bigger than exec_mem_limit ({limit} "
+                                 "bytes); add a LIMIT or a WHERE clause")
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=reader.schema)
     except duckdb.Error as e:
-        raise DorisError(str(e).split("\n")[0]) from None
+        raise DorisError(duck.error_text(e)) from None
 
 
 def split_aggregation(p: Plan) -> None:
@@ -356,10 +391,13 @@ def split_aggregation(p: Plan) -> None:
 
 
 async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
-    p = plan(session, query)
-    split_aggregation(p)
+    def planned() -> tuple[Plan, str]:
+        p = plan(session, query)
+        split_aggregation(p)
+        return p, p.query.sql(dialect="duckdb")
+
+    p, sql = await asyncio.to_thread(planned)
     await fetch(session, p)
-    sql = p.query.sql(dialect="duckdb")
 
     def work() -> pa.Table:
         cur = prepare_cursor(p)
@@ -369,6 +407,20 @@ async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
             cur.close()
 
     return await asyncio.to_thread(work)
+
+
+def constant_value(expression: exp.Expression) -> Any:
+    """The value of an expression that reads no table (a SET statement's), computed in the sandbox."""
+    query = exp.select(expression.copy())
+    sandbox.check(query)
+    if query.find(exp.Table, exp.Subquery):
+        raise DorisError("Variable value must be a constant")
+    sandbox.bound_values(query)
+    cur = duck.cursor()
+    try:
+        return run(cur, query.sql(dialect="duckdb")).column(0)[0].as_py()
+    finally:
+        cur.close()
 
 
 # ---- results -----------------------------------------------------------------------------------------------
@@ -418,12 +470,22 @@ def _float32_text(column: ResultColumn, value: Any) -> bytes:
     return str(np.float32(value)).encode()
 
 
-def to_result(table: pa.Table) -> tuple[list[tuple], list[ResultColumn]]:
+# Results with more rows than this are turned into Python rows slice by slice as they are sent.
+_ROWS_AT_ONCE = 50_000
+
+
+def to_result(table: pa.Table) -> tuple[list[tuple] | Iterator[tuple], list[ResultColumn]]:
     table = _narrow(table)
     columns = [ResultColumn(f.name, _mysql_type(f.type), text_encoder=_float32_text if pa.types.is_float32(f.type)
                             else None) for f in table.schema]
+    if table.num_rows <= _ROWS_AT_ONCE:
+        return _rows(table), columns
+    return (row for start in range(0, table.num_rows, _ROWS_AT_ONCE)
+            for row in _rows(table.slice(start, _ROWS_AT_ONCE))), columns
+
+
+def _rows(table: pa.Table) -> list[tuple]:
     data = [col.to_pylist() for col in table.columns]
     if any(not pa.types.is_primitive(f.type) and not pa.types.is_string(f.type) for f in table.schema):
         data = [[_text(v) for v in col] for col in data]
-    rows = list(zip(*data, strict=True)) if data else []
-    return rows, columns
+    return list(zip(*data, strict=True)) if data else []

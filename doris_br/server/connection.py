@@ -1,9 +1,14 @@
 """mysql-mimic's Connection with its holes closed (see shared/reference/mysql-mimic-and-sqlglot.md):
 
+- every packet is read through doris_br.server.wire (bounded fields, linear time, a size limit), so no byte
+  sequence can loop, blow up or make Python's own error text reach the client;
+- a client must log in within connect_timeout seconds, and the FE serves at most qe_max_connection sessions
+  (and max_user_connections per user), as Doris does;
 - a failed login (or COM_CHANGE_USER) closes the connection instead of entering the command phase;
-- prepared-statement parameters are bound as escaped literals, DATE/DATETIME/TIME/DECIMAL included;
+- prepared statements: placeholders as the lexer sees them, parameters bound as escaped literals;
 - COM_STMT_PREPARE ends its parameter definitions with an EOF only when the client expects one;
-- the OK packet that ends a result set carries no row count; a statement's OK can carry affected rows.
+- the OK packet that ends a result set carries no row count; a statement's OK can carry affected rows;
+- an unexpected failure is logged here and answered with a fixed text, never the exception's.
 """
 
 from __future__ import annotations
@@ -11,23 +16,39 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from mysql_mimic import packets, types
 from mysql_mimic.connection import Connection
 from mysql_mimic.constants import KillKind
-from mysql_mimic.errors import ErrorCode
+from mysql_mimic.errors import ErrorCode, MysqlError
+from mysql_mimic.packets import SSLRequest
 from mysql_mimic.prepared import PreparedStatement
 from mysql_mimic.results import ensure_result_set
+from mysql_mimic.schema import com_field_list_to_show_statement
+from mysql_mimic.stream import ConnectionClosed
+from mysql_mimic.types import Commands
 from mysql_mimic.utils import aiterate, cooperative_iterate
 
+from doris_br.errors import unexpected
 from doris_br.fe.statements.results import Affected
-from doris_br.server.prepared import parse_execute
+from doris_br.server import wire
+from doris_br.server.prepared import Prepared, parse_execute, parse_query
+
+if TYPE_CHECKING:
+    from doris_br.server.session import DorisSession
 
 log = logging.getLogger(__name__)
 
 # The client's address, for "Access denied for user 'u'@'host'" and SHOW PROCESSLIST.
 client_host: contextvars.ContextVar[str] = contextvars.ContextVar("client_host", default="")
+
+ER_CON_COUNT = 1040
+ER_TOO_MANY_USER_CONNECTIONS = 1203
+ER_MAX_PREPARED_STMT_COUNT_REACHED = 1461
+# MySQL's max_prepared_stmt_count, per connection here: each holds its SQL and parameter buffers.
+MAX_PREPARED_STATEMENTS = 16382
 
 
 class LoginRejected(BaseException):
@@ -38,20 +59,28 @@ class LoginRejected(BaseException):
 
 
 class DorisConnection(Connection):
+    session: DorisSession
+    stream: wire.BoundedStream  # type: ignore[assignment]
+    # Called once the login is over, however it ended (the listener counts connections still logging in).
+    on_login: Callable[[], None] | None = None
+
     async def _start(self) -> None:
         peer = self.stream.writer.get_extra_info("peername")
         client_host.set(peer[0] if peer else "")
         try:
-            await self.connection_phase()
+            await asyncio.wait_for(self.connection_phase(), self.session.fe.config.connect_timeout_s)
             if self.session.username is None:
                 raise LoginRejected
             await self.session.init(self)
-        except LoginRejected:
-            log.info("connection %s closed after a failed login", self.connection_id)
+        except (LoginRejected, ConnectionClosed, TimeoutError):
             return
-        except Exception as e:  # noqa: BLE001 - the handshake's failure goes to the client, then we close
-            await self.stream.write(self.error(msg=str(e), code=ErrorCode.HANDSHAKE_ERROR))
+        except MysqlError as e:  # a malformed handshake or a connection limit: say so, then close
+            await self._write_error(e)
             return
+        finally:
+            if self.on_login is not None:
+                self.on_login()
+        self.stream.logged_in()
         try:
             await self.command_phase()
         except asyncio.CancelledError:
@@ -64,18 +93,174 @@ class DorisConnection(Connection):
         finally:
             await self.session.close()
 
+    async def _write_error(self, e: MysqlError) -> None:
+        try:
+            await self.stream.write(self.error(msg=e.msg, code=e.code))
+        except (ConnectionError, ConnectionClosed):
+            pass
+
+    # ---- connection phase --------------------------------------------------------------------------------
+
+    async def connection_phase(self) -> None:
+        default_plugin = self.identity_provider.get_default_plugin()
+        auth_data, auth_state = await default_plugin.start()
+        assert isinstance(auth_data, bytes)
+        self.handshake_auth_data = auth_data
+        self.handshake_auth_plugin = default_plugin.name
+        await self.stream.write(packets.make_handshake_v10(
+            capabilities=self.server_capabilities, server_charset=self.server_charset,
+            server_version=str(self.session.variables.get("version")), connection_id=self.connection_id,
+            auth_data=auth_data, status_flags=self.status_flags, auth_plugin_name=default_plugin.name,
+        ))
+        response = await self._handshake_response()
+        if isinstance(response, SSLRequest):
+            if self.ssl is None:
+                raise wire.MalformedPacket("Bad handshake")
+            await self.stream.start_tls(self.ssl)
+            response = await self._handshake_response()
+            if isinstance(response, SSLRequest):
+                raise wire.MalformedPacket("Bad handshake")
+        self.session.check_connection_limits(response.username)
+        self.capabilities = response.capabilities
+        self.max_packet_size = response.max_packet_size
+        self.session.variables.set("character_set_client", response.client_charset.name)
+        self.session.database = response.database
+        self.client_plugin_name = response.client_plugin
+        self.client_connect_attrs = response.connect_attrs
+        self.zstd_compression_level = response.zstd_compression_level
+        self.session.variables.set("external_user", response.username, force=True)
+        await self.authenticate(
+            auth_state=auth_state, server_plugin=default_plugin, username=response.username,
+            client_plugin_name=response.client_plugin, auth_response=response.auth_response,
+            connect_attrs=response.connect_attrs,
+        )
+        self.stream.reset_seq()
+
+    async def _handshake_response(self) -> packets.HandshakeResponse41 | SSLRequest:
+        data = await self.stream.read()
+        try:
+            return wire.parse_handshake_response(self.server_capabilities, data)
+        except wire.MalformedPacket:
+            raise MysqlError("Bad handshake", wire.ER_HANDSHAKE_ERROR) from None  # type: ignore[arg-type]
+
     async def handle_change_user(self, data: bytes) -> None:
+        change = wire.parse_change_user(self.capabilities, self.client_charset, data)
         # Drop the old identity first: a failed COM_CHANGE_USER must not keep running as the previous user.
         self.session.username = None
-        await super().handle_change_user(data)
+        self.session.database = change.database or None
+        self.session.variables.set("external_user", change.username, force=True)
+        if change.client_charset:
+            self.session.variables.set("character_set_client", change.client_charset.name)
+        if change.connect_attrs:
+            self.client_connect_attrs = change.connect_attrs
+        await self.authenticate(username=change.username, auth_response=change.auth_response,
+                                client_plugin_name=change.client_plugin, connect_attrs=change.connect_attrs)
         if self.session.username is None:
             raise LoginRejected
+        await self.session.reset()
+
+    # ---- command phase -----------------------------------------------------------------------------------
+
+    def _commands(self) -> dict[int, Callable[[bytes], Awaitable[None]]]:
+        return {
+            Commands.COM_QUERY: self.handle_query,
+            Commands.COM_STMT_PREPARE: self.handle_stmt_prepare,
+            Commands.COM_STMT_SEND_LONG_DATA: self.handle_stmt_send_long_data,
+            Commands.COM_STMT_EXECUTE: self.handle_stmt_execute,
+            Commands.COM_STMT_FETCH: self.handle_stmt_fetch,
+            Commands.COM_STMT_RESET: self.handle_stmt_reset,
+            Commands.COM_STMT_CLOSE: self.handle_stmt_close,
+            Commands.COM_PING: self.handle_ping,
+            Commands.COM_CHANGE_USER: self.handle_change_user,
+            Commands.COM_RESET_CONNECTION: self.handle_reset_connection,
+            Commands.COM_DEBUG: self.handle_debug,
+            Commands.COM_INIT_DB: self.handle_init_db,
+            Commands.COM_FIELD_LIST: self.handle_field_list,
+        }
+
+    async def command_phase(self) -> None:
+        commands = self._commands()
+        while True:
+            try:
+                data = await self.stream.read()
+            except ConnectionClosed:
+                return
+            except wire.PacketTooLarge as e:  # the rest of the packet is still unread: the connection is done
+                await self._write_error(e)
+                return
+            except wire.PacketsOutOfOrder as e:
+                await self._write_error(e)
+                return
+            try:
+                if not data:
+                    raise wire.MalformedPacket()
+                if data[0] == Commands.COM_QUIT:
+                    return
+                handler = commands.get(data[0])
+                if handler is None:
+                    raise MysqlError(f"Unsupported Command: {hex(data[0])}", ErrorCode.UNKNOWN_COM_ERROR)
+                await handler(data[1:])
+            except MysqlError as e:
+                await self.stream.write(self.error(msg=e.msg, code=e.code))
+            except asyncio.CancelledError:
+                if self._kill != KillKind.QUERY:
+                    raise
+                if self._task is not None:
+                    self._task.uncancel()
+                await self.stream.write(self.error(msg="Query was killed", code=ErrorCode.SESSION_WAS_KILLED))
+                self._kill = None
+            except (LoginRejected, ConnectionError):
+                raise
+            except Exception:  # noqa: BLE001 - logged with its traceback; the client gets a fixed text
+                log.exception("command %#x failed on connection %s", data[0], self.connection_id)
+                error = unexpected()
+                await self.stream.write(self.error(msg=error.msg, code=error.code))
+            finally:
+                self.stream.reset_seq()
+
+    async def handle_init_db(self, data: bytes) -> None:
+        await self.session.use(wire.decode(self.client_charset, data))
+        await self.stream.write(self.ok())
+
+    async def handle_field_list(self, data: bytes) -> None:
+        field_list = wire.parse_field_list(self.client_charset, data)
+        result = await self.query(sql=com_field_list_to_show_statement(field_list), query_attrs={})
+        columns = [
+            packets.make_column_definition_41(server_charset=self.server_charset, table=field_list.table,
+                                              name=row[0], is_com_field_list=True, default=row[4])
+            async for row in aiterate(result.rows)
+        ]
+        await self.stream.write(b"".join(columns))
+        await self.stream.write(self.ok_or_eof())
 
     async def handle_query(self, data: bytes) -> None:
-        com_query = packets.parse_com_query(
-            capabilities=self.capabilities, client_charset=self.client_charset, data=data
-        )
-        await self._respond(await self.session.handle_query(com_query.sql, com_query.query_attrs))
+        sql, attrs = parse_query(self.capabilities, self.client_charset, data)
+        await self._respond(await self.session.handle_query(sql, attrs))
+
+    # ---- prepared statements -----------------------------------------------------------------------------
+
+    async def handle_stmt_prepare(self, data: bytes) -> None:
+        if len(self.prepared_stmts) >= MAX_PREPARED_STATEMENTS:
+            raise MysqlError(f"Can't create more than max_prepared_stmt_count statements (current value: "
+                             f"{MAX_PREPARED_STATEMENTS})", ER_MAX_PREPARED_STMT_COUNT_REACHED)  # type: ignore[arg-type]
+        stmt = Prepared(next(self.prepared_stmt_seq), wire.decode(self.client_charset, data))
+        self.prepared_stmts[stmt.stmt_id] = stmt
+        for packet in self.com_stmt_prepare_response(stmt):
+            await self.stream.write(packet, drain=False)
+        await self.stream.drain()
+
+    async def handle_stmt_send_long_data(self, data: bytes) -> None:
+        r = wire.PacketReader(data)
+        stmt = self.get_stmt(r.uint(4))
+        param = r.uint(2)
+        if stmt.param_buffers is None:
+            stmt.param_buffers = {}
+        buffer = stmt.param_buffers.setdefault(param, bytearray())
+        chunk = r.rest()
+        if sum(len(b) for b in stmt.param_buffers.values()) + len(chunk) > self.stream.limit:
+            stmt.param_buffers = None
+            raise wire.PacketTooLarge()
+        buffer.extend(chunk)  # no answer: COM_STMT_SEND_LONG_DATA has none
 
     async def handle_stmt_execute(self, data: bytes) -> None:
         stmt, sql, attrs, use_cursor = parse_execute(self.capabilities, self.client_charset, data, self.get_stmt)
@@ -94,7 +279,7 @@ class DorisConnection(Connection):
                 )
             )
 
-        async def rows() -> Any:
+        async def rows() -> AsyncIterator[bytes]:
             async for r in cooperative_iterate(aiterate(result_set.rows)):
                 yield packets.make_binary_resultrow(r, result_set.columns)
 
@@ -107,6 +292,41 @@ class DorisConnection(Connection):
         async for row in rows():
             await self.stream.write(row)
         await self.stream.write(self.ok_or_eof())
+
+    async def handle_stmt_fetch(self, data: bytes) -> None:
+        r = wire.PacketReader(data)
+        stmt, wanted = self.get_stmt(r.uint(4)), r.uint(4)
+        if stmt.cursor is None:
+            raise MysqlError("The statement has no open cursor", ErrorCode.UNKNOWN_PROCEDURE)
+        sent = 0
+        async for packet in cooperative_iterate(stmt.cursor):
+            if sent >= wanted:
+                break
+            await self.stream.write(packet, drain=False)
+            sent += 1
+        await self.stream.drain()
+        flags = types.ServerStatus.SERVER_STATUS_LAST_ROW_SENT if sent < wanted else \
+            types.ServerStatus.SERVER_STATUS_CURSOR_EXISTS
+        await self.stream.write(self.ok_or_eof(flags=flags))
+
+    async def handle_stmt_reset(self, data: bytes) -> None:
+        stmt = self.get_stmt(wire.PacketReader(data).uint(4))
+        stmt.param_buffers = None
+        stmt.cursor = None
+        await self.session.reset()
+        await self.stream.write(self.ok())
+
+    async def handle_stmt_close(self, data: bytes) -> None:
+        self.prepared_stmts.pop(wire.PacketReader(data).uint(4), None)  # no answer: COM_STMT_CLOSE has none
+
+    def get_stmt(self, stmt_id: int) -> Prepared:
+        stmt = self.prepared_stmts.get(stmt_id)
+        if not isinstance(stmt, Prepared):
+            raise MysqlError(f"Unknown prepared statement handler ({stmt_id}) given to mysqld_stmt_execute",
+                             1243)  # type: ignore[arg-type]
+        return stmt
+
+    # ---- answers -----------------------------------------------------------------------------------------
 
     async def _respond(self, result: Any) -> None:
         if isinstance(result, Affected):
@@ -122,7 +342,7 @@ class DorisConnection(Connection):
         # Real servers end a result set with affected_rows = 0; MariaDB Connector/J fails otherwise.
         return super().ok_or_eof(0, last_insert_id, warnings, flags)
 
-    def com_stmt_prepare_response(self, statement: PreparedStatement) -> Any:
+    def com_stmt_prepare_response(self, statement: PreparedStatement) -> Iterator[bytes]:
         yield packets.make_com_stmt_prepare_ok(statement)
         if statement.num_params:
             for _ in range(statement.num_params):

@@ -1,33 +1,45 @@
 """One client session: parse with our dialect, run mysql-mimic's middlewares, dispatch to the FE's statements.
 
+A statement is prepared off the event loop (parsed, checked against Doris's size limits and the sandbox, its
+variables and session functions replaced by their values; see `prepare`), in a pool of statement threads, so
+that a big statement never delays another client; only short ones are prepared inline. mysql-mimic's
+middlewares that ran SQL in sqlglot's Python executor (FROM-less SELECTs, information_schema, SET values) are
+not used: all SQL runs in the sandboxed engine through the query planner.
+
 Whatever goes wrong reaches the client as a MySQL error with Doris's code and text, never as a traceback:
 parse errors as 1064 with line, column and near text (no terminal colours), statement errors as
-`errCode = 2, detailMessage = ...`, anything unexpected as 1105 with its message (and logged here).
+`errCode = 2, detailMessage = ...`, anything unexpected as a fixed text (its traceback logged here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zoneinfo
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from mysql_mimic import Session
 from mysql_mimic.errors import MysqlError
 from mysql_mimic.intercept import expression_to_value
 from mysql_mimic.results import AllowedResult
-from mysql_mimic.session import Query
+from mysql_mimic.session import Query, mysql_function_mapping
+from mysql_mimic.variable_processor import VariableProcessor, _get_var_assignments
 from mysql_mimic.variables import SessionVariables
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.executor import execute as sqlglot_execute
 
-from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError
+from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError, unexpected
+from doris_br.fe import query as queries
 from doris_br.fe import statements
 from doris_br.fe.catalog import User, redact_sql
-from doris_br.sql import DorisBR, parse
+from doris_br.server.connection import ER_TOO_MANY_USER_CONNECTIONS
+from doris_br.sql import DorisBR, limits, parse, sandbox
 
 if TYPE_CHECKING:
     from mysql_mimic.connection import Connection
@@ -35,6 +47,18 @@ if TYPE_CHECKING:
     from doris_br.fe.frontend import Frontend
 
 log = logging.getLogger(__name__)
+
+# Statements are prepared in these threads; shorter ones than INLINE_PREPARE_CHARS are cheaper to prepare inline.
+STATEMENT_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="statement")
+INLINE_PREPARE_CHARS = 200
+
+
+@attrs.frozen
+class Prepared:
+    """A statement ready to run: its tree with values in place, and its SET_VAR hints' variables."""
+
+    expression: exp.Expression
+    hint_variables: dict[str, Any]
 
 
 def parse_error(error: ParseError | TokenError) -> DorisError:
@@ -70,8 +94,12 @@ class DorisSession(Session):
     def __init__(self, fe: Frontend) -> None:
         super().__init__(variables=SessionVariables(fe.global_variables))
         self.fe = fe
-        # mysql-mimic's KILL knows no privileges; ours (doris_br.fe.statements.system) does.
-        self.middlewares = [m for m in self.middlewares if m != self._kill_middleware]
+        # mysql-mimic's KILL knows no privileges; ours (doris_br.fe.statements.system) does. Its SET_VAR and
+        # function replacement runs in `prepare`; its FROM-less SELECT and information_schema middlewares ran
+        # SQL in sqlglot's Python executor: those queries go to the planner like any other.
+        replaced = (self._kill_middleware, self._set_var_middleware, self._static_query_middleware,
+                    self._info_schema_middleware)
+        self.middlewares = [m for m in self.middlewares if m not in replaced]
         self.login_time = time.time()
         self.command = "Sleep"
         self.current_sql = ""
@@ -108,30 +136,88 @@ class DorisSession(Session):
 
     # ---- queries -----------------------------------------------------------------------------------------
 
+    def check_connection_limits(self, username: str) -> None:
+        """Doris's qe_max_connection and max_user_connections, checked before a login is accepted."""
+        config = self.fe.config
+        sessions = list(self.fe.sessions.values())
+        mine = sum(1 for other in sessions if other.username == username)
+        if len(sessions) >= config.qe_max_connection or mine >= config.max_user_connections:
+            raise MysqlError(f"Reach limit of connections. Total: {config.qe_max_connection}, User: "
+                             f"{config.max_user_connections}, Current: {len(sessions)}",
+                             ER_TOO_MANY_USER_CONNECTIONS)  # type: ignore[arg-type]
+
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> AllowedResult:
         self.timestamp = datetime.now(tz=self.timezone())
-        try:
-            expressions = parse(sql)
-        except (ParseError, TokenError) as e:
-            raise parse_error(e) from None
-        if not expressions:
-            raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
-        self.command, self.current_sql, self.query_started = "Query", redact_sql(sql), time.time()
+        self.command, self.current_sql, self.query_started = "Query", redact_sql(sql[:4096]), time.time()
         self.running = asyncio.current_task()
         try:
+            if len(sql) <= INLINE_PREPARE_CHARS:
+                prepared = self.prepare(sql)
+            else:
+                prepared = await asyncio.get_running_loop().run_in_executor(STATEMENT_THREADS, self.prepare, sql)
             result: AllowedResult = None
-            for expression in expressions:
-                q = Query(expression=expression, sql=sql, attrs=attrs, _middlewares=self.middlewares,
-                          _query=self.query)
-                result = await q.start()
+            for statement in prepared:
+                with self._hint_variables(statement.hint_variables):
+                    q = Query(expression=statement.expression, sql=sql, attrs=attrs, _middlewares=self.middlewares,
+                              _query=self.query)
+                    result = await q.start()
             return result
         except (MysqlError, asyncio.CancelledError):
             raise
-        except Exception as e:
+        except RecursionError:
+            raise limits.too_deep(self.fe.expression_limits()) from None
+        except Exception:
             log.exception("statement failed: %s", self.current_sql)
-            raise DorisError(str(e) or type(e).__name__) from None
+            raise unexpected() from None
         finally:
             self.command, self.running = "Sleep", None
+
+    def prepare(self, sql: str) -> list[Prepared]:
+        """Parse `sql` within Doris's limits, check it against the sandbox, and put the session's values in
+        (SET_VAR hints, @@variables, DATABASE(), NOW(), ...). Runs in a statement thread for all but short SQL."""
+        try:
+            expressions = parse(sql, self.fe.expression_limits())
+        except (ParseError, TokenError) as e:
+            raise parse_error(e) from None
+        except RecursionError:
+            raise limits.too_deep(self.fe.expression_limits()) from None
+        if not expressions:
+            raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
+        return [self._prepare_one(e) for e in expressions]
+
+    def _prepare_one(self, expression: exp.Expression) -> Prepared:
+        sandbox.check(expression)
+        hints = _get_var_assignments(expression)
+        with self._hint_variables(hints):
+            VariableProcessor(mysql_function_mapping(self), self.variables, expression)._replace_variables()
+            if isinstance(expression, exp.Set):
+                self._fold_set_values(expression)
+        return Prepared(expression, hints)
+
+    @contextlib.contextmanager
+    def _hint_variables(self, hints: dict[str, Any]) -> Iterator[None]:
+        """The variables of SET_VAR hints, for the statement's time."""
+        saved = {k: self.variables.get(k) for k in hints}
+        for k, v in hints.items():
+            self.variables.set(k, v)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                self.variables.set(k, v)
+
+    def _fold_set_values(self, statement: exp.Set) -> None:
+        """`SET x = <expression>` (Connector/J: sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES')): the
+        value computed by the engine (its @@ references already replaced), as a literal."""
+        for item in statement.expressions:
+            assignment = item.this
+            if not isinstance(assignment, exp.Binary):
+                continue
+            right = assignment.right
+            if isinstance(right, (exp.Literal, exp.Boolean, exp.Null, exp.Var, exp.Column, exp.Identifier)):
+                continue
+            value = queries.constant_value(right)
+            assignment.set("expression", exp.convert(value))
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, str]) -> AllowedResult:
         return await statements.execute(self, expression, sql)
@@ -155,16 +241,13 @@ class DorisSession(Session):
 
     def _set_variable(self, setitem: exp.SetItem) -> None:
         assignment = setitem.this
-        right = assignment.right
-        if not isinstance(right, (exp.Literal, exp.Boolean, exp.Null, exp.Var, exp.Column, exp.Identifier)):
-            # e.g. Connector/J's sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES'): fold it to a value
-            # (the @@ reference was already replaced with a literal by mysql-mimic's variable middleware).
-            value = sqlglot_execute(exp.select(right.copy())).rows[0][0]
-            assignment.set("expression", exp.convert(value))
-        name = assignment.left.name.lower()
-        if name == "time_zone":
+        if assignment.left.name.lower() == "time_zone":
             parse_time_zone(str(expression_to_value(assignment.right)))
         super()._set_variable(setitem)
+
+    async def _query_info_schema(self, expression: exp.Expression) -> AllowedResult:
+        """mysql-mimic's SHOW statements as queries of information_schema, run by the planner."""
+        return queries.to_result(await queries.execute_query(self, expression))
 
     def timezone(self) -> Any:  # type: ignore[override]
         return parse_time_zone(str(self.variables.get("time_zone")))

@@ -14,6 +14,8 @@ from sqlglot import exp
 from sqlglot.parsers.doris import DorisParser
 from sqlglot.tokens import TokenType
 
+from doris_br.sql.sandbox import WRITTEN_AS
+
 StatementParser = Callable[[Any], exp.Expression]
 
 
@@ -62,6 +64,16 @@ class ParserBase(DorisParser):
             # sqlglot's fallback swallows anything it does not know; we would rather say where it went wrong.
             self.raise_error("Syntax error, unsupported or malformed statement", start)
         return statement
+
+    def _parse_function_call(self, functions: Any = None, anonymous: bool = False, optional_parens: bool = True,
+                             any_token: bool = False) -> exp.Expression | None:
+        # The sandbox allows functions by the name the user wrote, which sqlglot's typed nodes do not keep.
+        token = self._curr
+        node = super()._parse_function_call(functions, anonymous, optional_parens, any_token)
+        target = node.this if isinstance(node, exp.Window) else node
+        if isinstance(target, exp.Func) and token is not None and WRITTEN_AS not in target.meta:
+            target.meta[WRITTEN_AS] = token.text
+        return node
 
     # ---- helpers shared by the families ------------------------------------------------------------------
 

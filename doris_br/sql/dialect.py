@@ -10,6 +10,7 @@ from sqlglot.dialects.doris import Doris
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
 from doris_br.sql.ddl import DdlParser
+from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
@@ -28,10 +29,23 @@ class DorisBR(Doris):
 _DIALECT = DorisBR()
 
 
-def parse(sql: str) -> list[exp.Expression]:
-    """Every statement in `sql`; raises sqlglot's ParseError or TokenError on malformed input."""
+DEFAULT_LIMITS = ExpressionLimits()
+
+
+def parse(sql: str, limits: ExpressionLimits = DEFAULT_LIMITS) -> list[exp.Expression]:
+    """Every statement in `sql`, within Doris's size limits (a DorisError otherwise); raises sqlglot's ParseError
+    or TokenError on malformed input."""
     fast = fast_insert(sql, _parse)  # long INSERT ... VALUES of plain literals skip sqlglot's per-literal nodes
-    return [fast] if fast is not None else _parse(sql)
+    if fast is not None:
+        return [fast]
+    check_text(sql, limits)
+    try:
+        statements = _parse(sql)
+    except RecursionError:
+        raise too_deep(limits) from None
+    for statement in statements:
+        check_expressions(statement, limits)
+    return statements
 
 
 def _parse(sql: str) -> list[exp.Expression]:
