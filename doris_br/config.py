@@ -25,6 +25,8 @@ class FeConfig:
     heartbeat_timeout_s: float = 10.0
     # A Stream Load's CSV body is parsed and sent in blocks of about this many bytes while the rest arrives.
     stream_load_block_bytes: int = 16 << 20
+    # A Stream Load of one JSON array (strip_outer_array) larger than this is refused, as Doris's BE config.
+    streaming_load_json_max_mb: int = 100
 
 
 @attrs.frozen
