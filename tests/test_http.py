@@ -297,6 +297,41 @@ def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
 
 
+def console_login(cluster: Cluster, user: str, password: str) -> requests.Session:
+    s = requests.Session()
+    ok = s.post(f"{cluster.http}/login", data={"username": user, "password": password}, allow_redirects=False,
+                timeout=10)
+    assert ok.status_code == 302, ok.text
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+    return s
+
+
+def test_console_cookie_ends_with_its_password_and_user_and_redirects_stay_here(cluster: Cluster) -> None:
+    """Issue 13: a console cookie survived SET PASSWORD and came back to life when a dropped user was created
+    again; POST /login?next=%2F%09%2Fevil.example redirected to //evil.example (a browser drops the tab)."""
+    jobs = f"{cluster.http}/rest/v1/jobs"
+    cluster.query("CREATE USER 'cookie_u' IDENTIFIED BY 'pw1'")
+    s = console_login(cluster, "cookie_u", "pw1")
+    assert s.get(jobs, timeout=10).status_code == 200
+    cluster.query("SET PASSWORD FOR 'cookie_u' = PASSWORD('pw2')")
+    assert s.get(jobs, timeout=10).status_code == 401
+    s = console_login(cluster, "cookie_u", "pw2")
+    assert s.get(jobs, timeout=10).status_code == 200
+    cluster.query("DROP USER 'cookie_u'")
+    assert s.get(jobs, timeout=10).status_code == 401
+    cluster.query("CREATE USER 'cookie_u' IDENTIFIED BY 'pw2'")  # the same name and password: another user
+    assert s.get(jobs, timeout=10).status_code == 401
+    assert console_login(cluster, "cookie_u", "pw2").get(jobs, timeout=10).status_code == 200
+    cluster.query("DROP USER 'cookie_u'")
+    for target, location in (("%2F%09%2Fevil.example", "/"), ("%2F%0A%2Fevil.example", "/"), ("//evil.example", "/"),
+                             ("%2F%5Cevil.example", "/"), ("https%3A%2F%2Fevil.example", "/"), ("%20/jobs", "/"),
+                             ("/%0D%0ASet-Cookie:x=1", "/"), ("%2Fjobs%3Fx%3D1", "/jobs?x=1"), ("/jobs", "/jobs")):
+        r = requests.post(f"{cluster.http}/login?next={target}", data={"username": "root", "password": ""},
+                          allow_redirects=False, timeout=10)
+        assert (r.status_code, r.headers["Location"]) == (302, location), target
+
+
 def test_stream_loads_racing_for_one_label(cluster: Cluster) -> None:
     make_table(cluster, "sl_race")
     body = b"".join(b"%d,n,1,2024-01-01\n" % i for i in range(20000))

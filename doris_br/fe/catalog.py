@@ -55,6 +55,9 @@ class User:
     auth_string: str = ""
     grants: tuple[Grant, ...] = ()
     comment: str = ""
+    # Random, new at each CREATE USER: a user dropped and created again under the same name is not the same
+    # user to what was bound to the first one (the console's logins). "" for the built-in users.
+    incarnation: str = ""
 
     @property
     def key(self) -> str:
