@@ -26,7 +26,7 @@ from sqlglot.executor import execute as sqlglot_execute
 
 from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError
 from doris_br.fe import statements
-from doris_br.fe.catalog import User, redact_sql
+from doris_br.fe.catalog import User, redact_quoted, redact_sql
 from doris_br.sql import DorisBR, parse
 
 if TYPE_CHECKING:
@@ -37,16 +37,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def parse_error(error: ParseError | TokenError) -> DorisError:
+def parse_error(error: ParseError | TokenError, sql: str) -> DorisError:
+    """Doris's 1064 for a statement that cannot be parsed; what it quotes of `sql` shows no secret."""
     if isinstance(error, ParseError) and error.errors:
         first = error.errors[0]
         near = first.get("highlight") or ""
         col = max(1, (first.get("col") or 1) - len(near) + 1)
         return DorisError(
-            f"Syntax error in line {first.get('line')}, column {col} near '{near}': {first.get('description')}",
+            f"Syntax error in line {first.get('line')}, column {col} near '{redact_quoted(near, sql)}': "
+            f"{redact_quoted(str(first.get('description')), sql)}",
             ER_PARSE,
         )
-    text = str(error).split("\n")[0]
+    text = redact_quoted(str(error), sql).split("\n")[0]
     return DorisError(f"Syntax error: {text}", ER_PARSE)
 
 
@@ -113,7 +115,7 @@ class DorisSession(Session):
         try:
             expressions = parse(sql)
         except (ParseError, TokenError) as e:
-            raise parse_error(e) from None
+            raise parse_error(e, sql) from None
         if not expressions:
             raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
         self.command, self.current_sql, self.query_started = "Query", redact_sql(sql), time.time()
