@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
 import pytest
+import requests
 
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import file_names
@@ -20,6 +23,7 @@ from doris_br.metastore.restore import target_objects
 from doris_br.metastore.scope import select_scope
 from tests.backup_helpers import wait_job
 from tests.cluster import Cluster
+from tests.s3server import SECRET_KEY, S3Server
 
 STAMP = r"\d{4}(_\d{2}){5}"
 
@@ -427,3 +431,61 @@ def test_backup_errors_leave_no_half_backup(cluster: Cluster, tmp_path: Path) ->
     assert result.returncode == 1 and "manifest.json is missing" in result.stderr
     with pytest.raises(pymysql.err.MySQLError):  # the server is untouched by all this
         cluster.query("USE no_such_db")
+
+
+def rewrite(folder: Path, rel: str, body: dict) -> None:
+    """Change one file of a backup and its manifest entry to match, as an older writer might have left it."""
+    data = (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+    (folder / rel).write_bytes(data)
+    manifest = read_json(folder, "manifest.json")
+    manifest["files"][rel].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def test_backups_leave_secrets_out_and_restore_says_which_to_set_again(own_cluster: Cluster, s3: S3Server) -> None:
+    """Issue 13: the S3 secret key was in clear in repositories/<name>.json and in the REST zip. Backups leave
+    secrets out and list them in the manifest; a restore keeps the journal's own where it has the repository,
+    else names the repository to ALTER, which then works again."""
+    c = own_cluster
+    bucket = s3.create_bucket("meta-secrets")
+    c.query(f'CREATE REPOSITORY meta_s3 WITH S3 ON LOCATION "s3://{bucket}/b" {s3.properties()}')
+    folder = backup(c)
+    assert all(SECRET_KEY.encode() not in p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    repo = read_json(folder, "repositories/meta_s3.json")
+    assert "s3.secret_key" not in repo["properties"] and repo["properties"]["s3.access_key"]
+    assert read_json(folder, "manifest.json")["secrets_left_out"] == [
+        {"kind": "repositories", "key": "meta_s3", "name": "meta_s3", "properties": ["s3.secret_key"]}]
+    # The REST zip holds none either, also of a backup written before backups left secrets out.
+    rewrite(folder, "repositories/meta_s3.json", {**repo, "properties": {**repo["properties"],
+                                                                         "s3.secret_key": SECRET_KEY}})
+    z = requests.get(f"{c.http}/rest/v1/meta_backups/{folder.name}/download", auth=("root", ""), timeout=30)
+    assert z.status_code == 200, z.text
+    entries = zipfile.ZipFile(io.BytesIO(z.content))
+    assert all(SECRET_KEY.encode() not in entries.read(n) for n in entries.namelist())
+    zipped = json.loads(entries.read(f"{folder.name}/manifest.json"))
+    assert zipped["secrets_left_out"][0]["properties"] == ["s3.secret_key"]
+    rewrite(folder, "repositories/meta_s3.json", repo)
+
+    # The journal still has the repository: its secret stays, nothing to do.
+    c.kill_fe()
+    kept = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert kept.returncode == 0 and "ALTER REPOSITORY" not in kept.stdout, kept.stdout + kept.stderr
+    c.start_fe(auto_backends=False)
+    assert c.query_dicts("SHOW SNAPSHOT ON meta_s3") == []
+    # It was dropped since: restored without its secret, and the restore says how to set it again.
+    c.query("DROP REPOSITORY meta_s3")
+    c.kill_fe()
+    done = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert done.returncode == 0, done.stderr
+    assert ('repository meta_s3: s3.secret_key not restored (metadata backups leave secrets out); set them with '
+            'ALTER REPOSITORY meta_s3 PROPERTIES ("s3.secret_key" = "...")') in done.stdout, done.stdout
+    c.start_fe(auto_backends=False)
+    assert [r["RepoName"] for r in c.query_dicts("SHOW REPOSITORIES")] == ["meta_s3"]
+    c.query(f'ALTER REPOSITORY meta_s3 PROPERTIES ("s3.secret_key" = "{SECRET_KEY}")')
+    c.query("CREATE DATABASE meta_s3_db")
+    c.query("CREATE TABLE meta_s3_db.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+            "PROPERTIES ('replication_num' = '1')")
+    c.query("INSERT INTO meta_s3_db.t VALUES (1)")
+    c.query("BACKUP SNAPSHOT meta_s3_db.s1 TO meta_s3 ON (t)")
+    assert wait_job(c, "BACKUP", "meta_s3_db", "s1")["State"] == "FINISHED"
+    assert [r["Snapshot"] for r in c.query_dicts("SHOW SNAPSHOT ON meta_s3")] == ["s1"]

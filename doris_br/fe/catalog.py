@@ -163,9 +163,13 @@ def redact_quoted(text: str, sql: str) -> str:
     return text
 
 
+def is_secret(property_name: str) -> bool:
+    return any(m in property_name.lower() for m in SECRET_MARKERS)
+
+
 def mask_secrets(properties: dict[str, str]) -> dict[str, str]:
     """Properties as SHOW and logs may print them: secrets become *XXX, as Doris prints them."""
-    return {k: ("*XXX" if any(m in k.lower() for m in SECRET_MARKERS) else v) for k, v in properties.items()}
+    return {k: (SECRET_SHOWN if is_secret(k) else v) for k, v in properties.items()}
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ import attrs
 from doris_br.fe.journal import Journal
 from doris_br.fe.lock import FeLock
 from doris_br.metastore import layout
-from doris_br.metastore.backup import fsync_dir, read_objects
+from doris_br.metastore.backup import LeftOut, fsync_dir, read_objects
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import Objects
 from doris_br.metastore.progress import progress
@@ -41,6 +41,11 @@ class RestoreResult:
     target: Objects
     previous: Objects
     kept: list[Path]
+    # Secrets the backup left out that the journal did not have either: the operator sets them again.
+    missing_secrets: list[LeftOut] = attrs.Factory(list)
+
+    def secret_lines(self) -> list[str]:
+        return [_set_again(entry) for entry in self.missing_secrets]
 
     def lines(self) -> list[str]:
         """One line per change: `+ kind/key (name)`, the name shown where the key is only an id."""
@@ -53,6 +58,46 @@ class RestoreResult:
             shown = f" ({name})" if name != layout.safe(key) else ""
             out.append(f"{SIGNS[op]} {kind}/{key}{shown}")
         return out
+
+
+def _set_again(entry: LeftOut) -> str:
+    names = ", ".join(entry.properties)
+    if entry.kind != "repositories":
+        return f"{entry.kind}/{entry.key}: {names} not restored (metadata backups leave secrets out)"
+    what = f"repository {entry.name}: {names} not restored (metadata backups leave secrets out)"
+    if entry.properties and all(p.lower().startswith(("s3.", "aws_")) for p in entry.properties):
+        values = ", ".join(f'"{p}" = "..."' for p in entry.properties)
+        return f"{what}; set them with ALTER REPOSITORY {entry.name} PROPERTIES ({values})"
+    return f"{what}; DROP REPOSITORY {entry.name} and CREATE it again with them (its snapshots stay where they are)"
+
+
+def _put_back_secrets(current: Objects, target: Objects, left_out: list[LeftOut]) -> list[LeftOut]:
+    """Secrets the backup left out, taken from the journal being replaced where it has the same object (same
+    kind, key and location); the entries for which it has not."""
+    missing = []
+    for entry in left_out:
+        body = target.get(entry.kind, {}).get(entry.key)
+        if body is None:
+            continue
+        props = dict(body.get("properties") or {})
+        now = current.get(entry.kind, {}).get(entry.key) or {}
+        same = now.get("location") == body.get("location")
+        known = (now.get("properties") or {}) if same else {}
+        lacking = tuple(p for p in entry.properties if p not in props and p not in known)
+        props.update({p: known[p] for p in entry.properties if p not in props and p in known})
+        target[entry.kind][entry.key] = {**body, "properties": props}
+        if lacking:
+            missing.append(attrs.evolve(entry, properties=lacking))
+    return missing
+
+
+def left_out_of(manifest: dict[str, Any], path: Path) -> list[LeftOut]:
+    entries = manifest.get("secrets_left_out", [])
+    try:
+        return [LeftOut(str(e["kind"]), str(e["key"]), str(e["name"]), tuple(str(p) for p in e["properties"]))
+                for e in entries]
+    except (TypeError, KeyError):
+        raise MetastoreError(f"{path} is damaged: 'secrets_left_out' is malformed") from None
 
 
 # ---- reading and checking a backup -------------------------------------------------------------------------
@@ -264,7 +309,8 @@ def restore(folder: Path, journal_path: Path, dry_run: bool, progress_mode: str 
     try:
         current = read_objects(journal_path) if journal_path.exists() else {}
         target = target_objects(current, backup, manifest["scope"])
+        missing = _put_back_secrets(current, target, left_out_of(manifest, folder / layout.MANIFEST))
         kept = [] if dry_run else write_journal(journal_path, target)
     finally:
         lock.release()
-    return RestoreResult(diff(current, target), target, current, kept)
+    return RestoreResult(diff(current, target), target, current, kept, missing)
