@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -489,3 +491,86 @@ def test_backups_leave_secrets_out_and_restore_says_which_to_set_again(own_clust
     c.query("BACKUP SNAPSHOT meta_s3_db.s1 TO meta_s3 ON (t)")
     assert wait_job(c, "BACKUP", "meta_s3_db", "s1")["State"] == "FINISHED"
     assert [r["Snapshot"] for r in c.query_dicts("SHOW SNAPSHOT ON meta_s3")] == ["s1"]
+
+
+def list_files(folder: Path, rel: str, body: bytes) -> None:
+    """List one more file in a backup's manifest (wherever `rel` points), with its true size and checksum."""
+    manifest = read_json(folder, "manifest.json")
+    manifest["files"][rel] = {"kind": "users", "key": "intruder@%", "size": len(body),
+                              "sha256": hashlib.sha256(body).hexdigest()}
+    manifest["counts"]["users"] += 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_restore_and_list_treat_a_backup_folder_as_hostile(cluster: Cluster, tmp_path: Path) -> None:
+    """Issue 13: `metastore restore` read manifest entries with `../` or absolute paths outside the backup folder.
+    Such entries, symbolic links out of the folder, huge and malformed JSON are refused with a clear message and
+    exit code 1, changing nothing; `list` shows such a folder without failing."""
+    cluster.query("CREATE USER IF NOT EXISTS hostile_keep")
+    good = backup(cluster, "--out", str(tmp_path / "made"))
+    data_dir = tmp_path / "data"
+    assert metastore("restore", str(good), "--data-dir", str(data_dir)).returncode == 0
+    journal = data_dir / "fe" / "meta.db"
+    before = journal.read_bytes()
+    user = (good / "users" / "hostile_keep@%.json").read_bytes()
+    outside = tmp_path / "outside"
+    (outside / "users").mkdir(parents=True)
+    (outside / "users" / "intruder@%.json").write_bytes(user)
+    (outside / "users" / "hostile_keep@%.json").write_bytes(user)
+
+    def variant(name: str) -> Path:
+        folder = tmp_path / "hostile" / f"meta_2020_01_01_00_00_{len(list((tmp_path / 'hostile').glob('*'))):02d}"
+        shutil.copytree(good, folder)
+        return folder
+
+    (tmp_path / "hostile").mkdir()
+    cases: list[tuple[Path, str]] = []
+    for rel in ("../../outside/users/intruder@%.json", str(outside / "users" / "intruder@%.json"),
+                "users/../../../outside/users/intruder@%.json", "users\\..\\x.json"):
+        folder = variant(rel)
+        list_files(folder, rel, user)
+        cases.append((folder, f"lists {rel!r}, a path outside the backup folder: refused"))
+    folder = variant("file link")
+    (folder / "users" / "hostile_keep@%.json").unlink()
+    (folder / "users" / "hostile_keep@%.json").symlink_to(outside / "users" / "hostile_keep@%.json")
+    cases.append((folder, "users/hostile_keep@%.json is a symbolic link"))
+    folder = variant("folder link")
+    shutil.rmtree(folder / "users")
+    shutil.copytree(good / "users", outside / "users_copy")
+    (folder / "users").symlink_to(outside / "users_copy")
+    cases.append((folder, "is a symbolic link"))
+    folder = variant("manifest link")
+    os.replace(folder / "manifest.json", outside / "manifest.json")
+    (folder / "manifest.json").symlink_to(outside / "manifest.json")
+    cases.append((folder, "manifest.json is a symbolic link"))
+    folder = variant("huge")
+    with open(folder / "manifest.json", "r+b") as f:
+        f.truncate(300 << 20)  # sparse: refused by its size before it is read
+    cases.append((folder, f"manifest.json is {300 << 20} bytes, more than a metadata backup's file may be"))
+    folder = variant("deep")
+    deep = b"[" * 100000 + b"]" * 100000
+    (folder / "users" / "deep.json").write_bytes(deep)
+    list_files(folder, "users/deep.json", deep)
+    cases.append((folder, "users/deep.json is nested more than 64 levels deep"))
+    for broken, message in (([], "not a doris-br-metastore/1 manifest"),
+                            ({"scope": {"kind": "../x"}}, "'scope' is malformed"),
+                            ({"counts": {"users": "1"}}, "'counts' is malformed"),
+                            ({"files": {"users/x.json": {"kind": "users", "key": "x", "size": "1", "sha256": ""}}},
+                             "bad entry for users/x.json"),
+                            ({"files": {"sequences/x.json": {"kind": "users", "key": "x", "size": 1, "sha256": ""}}},
+                             "sequences/x.json is not a file of kind users")):
+        folder = variant("malformed")
+        manifest = read_json(folder, "manifest.json")
+        (folder / "manifest.json").write_text(json.dumps(broken if isinstance(broken, list) else {**manifest,
+                                                                                                   **broken}))
+        cases.append((folder, message))
+    for folder, message in cases:
+        result = metastore("restore", str(folder), "--data-dir", str(data_dir))
+        assert result.returncode == 1 and message in result.stderr, (folder.name, message, result.stderr)
+        assert result.stderr.startswith("doris-br metastore: error: ") and "Traceback" not in result.stderr
+        assert metastore("restore", str(folder), "--data-dir", str(data_dir), "--dry-run").returncode == 1
+        assert journal.read_bytes() == before
+    assert (outside / "users" / "intruder@%.json").read_bytes() == user
+    listing = metastore("list", "--out", str(tmp_path / "hostile"))
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
+    assert listing.stdout.count("INCOMPLETE") == 11, listing.stdout  # all but the links and the deep file
