@@ -30,6 +30,8 @@ class FeConfig:
     # Sessions the FE serves at once, and per user (Doris's qe_max_connection and max_user_connections).
     qe_max_connection: int = 1024
     max_user_connections: int = 100
+    # A Stream Load of one JSON array (strip_outer_array) larger than this is refused, as Doris's BE config.
+    streaming_load_json_max_mb: int = 100
 
 
 @attrs.frozen

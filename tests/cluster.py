@@ -67,6 +67,12 @@ class Cluster:
         """The FE's HTTP base address: Stream Load, the REST API and the console."""
         return f"http://127.0.0.1:{self.http_port}"
 
+    def fe_peak_rss(self) -> int:
+        """The FE process's peak resident memory so far, in bytes (Linux's VmHWM)."""
+        assert self.fe is not None
+        status = Path(f"/proc/{self.fe.pid}/status").read_text()
+        return int(status.split("VmHWM:", 1)[1].split()[0]) * 1024
+
     def kill_fe(self, sig: int = signal.SIGKILL) -> None:
         assert self.fe is not None
         os.kill(self.fe.pid, sig)

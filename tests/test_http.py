@@ -24,6 +24,7 @@ import requests
 
 from doris_br import duck
 from tests.backup_helpers import backup_and_wait, make_sales_db
+from tests.bodies import BENCH_COLUMNS, write_json_array
 from tests.cluster import Cluster
 from tests.s3server import SECRET_KEY, S3Server
 
@@ -296,6 +297,41 @@ def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     assert s.get(f"{cluster.http}/rest/v1/jobs", timeout=10).status_code == 401
 
 
+def console_login(cluster: Cluster, user: str, password: str) -> requests.Session:
+    s = requests.Session()
+    ok = s.post(f"{cluster.http}/login", data={"username": user, "password": password}, allow_redirects=False,
+                timeout=10)
+    assert ok.status_code == 302, ok.text
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+    return s
+
+
+def test_console_cookie_ends_with_its_password_and_user_and_redirects_stay_here(cluster: Cluster) -> None:
+    """Issue 13: a console cookie survived SET PASSWORD and came back to life when a dropped user was created
+    again; POST /login?next=%2F%09%2Fevil.example redirected to //evil.example (a browser drops the tab)."""
+    jobs = f"{cluster.http}/rest/v1/jobs"
+    cluster.query("CREATE USER 'cookie_u' IDENTIFIED BY 'pw1'")
+    s = console_login(cluster, "cookie_u", "pw1")
+    assert s.get(jobs, timeout=10).status_code == 200
+    cluster.query("SET PASSWORD FOR 'cookie_u' = PASSWORD('pw2')")
+    assert s.get(jobs, timeout=10).status_code == 401
+    s = console_login(cluster, "cookie_u", "pw2")
+    assert s.get(jobs, timeout=10).status_code == 200
+    cluster.query("DROP USER 'cookie_u'")
+    assert s.get(jobs, timeout=10).status_code == 401
+    cluster.query("CREATE USER 'cookie_u' IDENTIFIED BY 'pw2'")  # the same name and password: another user
+    assert s.get(jobs, timeout=10).status_code == 401
+    assert console_login(cluster, "cookie_u", "pw2").get(jobs, timeout=10).status_code == 200
+    cluster.query("DROP USER 'cookie_u'")
+    for target, location in (("%2F%09%2Fevil.example", "/"), ("%2F%0A%2Fevil.example", "/"), ("//evil.example", "/"),
+                             ("%2F%5Cevil.example", "/"), ("https%3A%2F%2Fevil.example", "/"), ("%20/jobs", "/"),
+                             ("/%0D%0ASet-Cookie:x=1", "/"), ("%2Fjobs%3Fx%3D1", "/jobs?x=1"), ("/jobs", "/jobs")):
+        r = requests.post(f"{cluster.http}/login?next={target}", data={"username": "root", "password": ""},
+                          allow_redirects=False, timeout=10)
+        assert (r.status_code, r.headers["Location"]) == (302, location), target
+
+
 def test_stream_loads_racing_for_one_label(cluster: Cluster) -> None:
     make_table(cluster, "sl_race")
     body = b"".join(b"%d,n,1,2024-01-01\n" % i for i in range(20000))
@@ -343,6 +379,32 @@ def test_stream_load_in_blocks_keeps_line_numbers_and_atomicity(tmp_path: Path) 
         log = requests.get(answer["ErrorURL"], timeout=10).text
         assert "line 191: " in log and "seventy" in log, log
         assert cluster.query("SELECT count(*) FROM sl_blocks.t WHERE k >= 1000") == [(98,)]
+        # A JSON array goes in blocks cut between its elements, numbered by element across them, pretty-printed
+        # or not, with strings holding brackets, commas, quotes and backslashes.
+        items = [{"k": i, "name": ["a,]", "b\\\"", "[{"][i % 3]} for i in range(2000, 2100)]
+        items[70] = {"k": "seventy"}
+        items[80] = [2080]  # an element that is not an object
+        for indent in (None, 1):
+            body = b" \n" + json.dumps(items, indent=indent).encode() + b"\n"
+            answer = stream_load(cluster, "sl_blocks", "t", body, format="json", strip_outer_array="true",
+                                 max_filter_ratio="0.05", label=f"array{indent}")
+            assert answer["Status"] == "Success" and answer["NumberFilteredRows"] == 2, answer
+            assert answer["LoadBytes"] == len(body)
+            log = requests.get(answer["ErrorURL"], timeout=10).text.splitlines()
+            assert "line 71: " in log[0] and "seventy" in log[0] and "line 81: [2080]" in log[1], log
+        assert cluster.query("SELECT count(*), max(name) FROM sl_blocks.t WHERE k >= 2000") == [(196, "b\\\"")]
+        # An array broken anywhere fails the whole load, late blocks included: nothing is loaded.
+        good = json.dumps(items[:60])[1:-1]
+        before = version(cluster, "sl_blocks", "t")
+        for broken, reason in ((f"[{good}, {{\"k\": 1,}}]", "element 61"), (f"[{good},, {{}}]", "element 61 is empty"),
+                               (f"[{good}] x", "follows its closing ']'"), (f"[{good}", "ends inside the array"),
+                               (f"{{{good}}}", "not a JSON array")):
+            answer = stream_load(cluster, "sl_blocks", "t", broken.encode(), format="json", strip_outer_array="true",
+                                 max_filter_ratio="1")
+            assert answer["Status"] == "Fail" and reason in answer["Message"], (broken[-20:], answer)
+        assert version(cluster, "sl_blocks", "t") == before
+        answer = stream_load(cluster, "sl_blocks", "t", b" [ ]\n", format="json", strip_outer_array="true")
+        assert answer["Status"] == "Fail" and answer["Message"] == "all partitions have no load data", answer
         # A strict-mode failure in a late block gives up the streams already sent: nothing is kept.
         cluster.query("CREATE TABLE sl_blocks.r (k INT, v VARCHAR(10)) DUPLICATE KEY(k) PARTITION BY RANGE(k) "
                       "(PARTITION p1 VALUES LESS THAN ('150')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
@@ -469,3 +531,56 @@ def test_stream_load_column_mappings(cluster: Cluster) -> None:
     with pytest.raises(duckdb.PermissionException):
         cur.sql("SELECT * FROM read_text('/etc/hostname')").fetchall()
     cur.close()
+
+
+JSON_LIMIT = 100 << 20  # Doris's streaming_load_json_max_mb
+
+
+def json_too_big(size: int) -> str:
+    return (f"[INTERNAL_ERROR]The size of this batch exceed the max size [{JSON_LIMIT}]  of json type data  data "
+            f"[ {size} ]. Split the file, or use 'read_json_by_line'")
+
+
+def test_a_100_mb_json_array_loads_in_bounded_memory_and_a_bigger_one_is_refused(tmp_path: Path) -> None:
+    """Issue 13: a 100 MB JSON array (strip_outer_array) took the FE to 1.5 GB, 200 MB to 8.9 GB. The array is
+    parsed in blocks now: 100 MB loads with the FE's peak RSS under 1 GiB. Above streaming_load_json_max_mb
+    (100, as Doris) it is refused with Doris's text: by its Content-Length before it is read, and a chunked one
+    once that much has arrived; ADMIN SET FRONTEND CONFIG raises the limit."""
+    cluster = Cluster(tmp_path / "cluster").start()
+    try:
+        cluster.query("CREATE DATABASE sl_big")
+        cluster.query(f"CREATE TABLE sl_big.t ({BENCH_COLUMNS}) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 8 "
+                      "PROPERTIES ('replication_num' = '3')")
+        path = tmp_path / "array.json"
+        rows = write_json_array(path, JSON_LIMIT)
+        assert JSON_LIMIT - (1 << 20) < path.stat().st_size <= JSON_LIMIT
+        url = f"{cluster.http}/api/sl_big/t/_stream_load"
+        headers = {"format": "json", "strip_outer_array": "true"}
+        with open(path, "rb") as body:
+            answer = requests.put(url, data=body, auth=ROOT, headers={**headers, "label": "big"}, timeout=300).json()
+        assert answer["Status"] == "Success", answer
+        assert answer["NumberLoadedRows"] == rows and answer["LoadBytes"] == path.stat().st_size
+        peak = cluster.fe_peak_rss()
+        assert peak < 1 << 30, f"FE peak RSS {peak >> 20} MiB"
+        assert cluster.query("SELECT count(*), sum(id), min(d), max(name) FROM sl_big.t") == [
+            (rows, rows * (rows - 1) // 2, date(2024, 1, 1), "name_999")]
+        # One byte over the limit (white space after the array): refused, and nothing loaded.
+        with open(path, "ab") as f:
+            f.write(b" " * (JSON_LIMIT - path.stat().st_size + 1))
+        with open(path, "rb") as body:
+            answer = requests.put(url, data=body, auth=ROOT, headers={**headers, "label": "over"}, timeout=300).json()
+        assert (answer["Status"], answer["Message"]) == ("Fail", json_too_big(JSON_LIMIT + 1)), answer
+
+        def chunked() -> Iterator[bytes]:
+            with open(path, "rb") as f:
+                yield from iter(lambda: f.read(1 << 20), b"")
+
+        answer = requests.put(url, data=chunked(), auth=ROOT, headers={**headers, "label": "over"}, timeout=300).json()
+        assert answer["Status"] == "Fail" and answer["Message"].startswith(json_too_big(0).split("data [")[0]), answer
+        assert cluster.query("SELECT count(*) FROM sl_big.t") == [(rows,)]
+        cluster.query('ADMIN SET FRONTEND CONFIG ("streaming_load_json_max_mb" = "101")')
+        answer = requests.put(url, data=chunked(), auth=ROOT, headers={**headers, "label": "over"}, timeout=300).json()
+        assert answer["Status"] == "Success", answer
+        assert cluster.query("SELECT count(*) FROM sl_big.t") == [(2 * rows,)]
+    finally:
+        cluster.stop()

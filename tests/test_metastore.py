@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
 import pytest
+import requests
 
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import file_names
@@ -20,6 +25,7 @@ from doris_br.metastore.restore import target_objects
 from doris_br.metastore.scope import select_scope
 from tests.backup_helpers import wait_job
 from tests.cluster import Cluster
+from tests.s3server import SECRET_KEY, S3Server
 
 STAMP = r"\d{4}(_\d{2}){5}"
 
@@ -427,3 +433,144 @@ def test_backup_errors_leave_no_half_backup(cluster: Cluster, tmp_path: Path) ->
     assert result.returncode == 1 and "manifest.json is missing" in result.stderr
     with pytest.raises(pymysql.err.MySQLError):  # the server is untouched by all this
         cluster.query("USE no_such_db")
+
+
+def rewrite(folder: Path, rel: str, body: dict) -> None:
+    """Change one file of a backup and its manifest entry to match, as an older writer might have left it."""
+    data = (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
+    (folder / rel).write_bytes(data)
+    manifest = read_json(folder, "manifest.json")
+    manifest["files"][rel].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def test_backups_leave_secrets_out_and_restore_says_which_to_set_again(own_cluster: Cluster, s3: S3Server) -> None:
+    """Issue 13: the S3 secret key was in clear in repositories/<name>.json and in the REST zip. Backups leave
+    secrets out and list them in the manifest; a restore keeps the journal's own where it has the repository,
+    else names the repository to ALTER, which then works again."""
+    c = own_cluster
+    bucket = s3.create_bucket("meta-secrets")
+    c.query(f'CREATE REPOSITORY meta_s3 WITH S3 ON LOCATION "s3://{bucket}/b" {s3.properties()}')
+    folder = backup(c)
+    assert all(SECRET_KEY.encode() not in p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    repo = read_json(folder, "repositories/meta_s3.json")
+    assert "s3.secret_key" not in repo["properties"] and repo["properties"]["s3.access_key"]
+    assert read_json(folder, "manifest.json")["secrets_left_out"] == [
+        {"kind": "repositories", "key": "meta_s3", "name": "meta_s3", "properties": ["s3.secret_key"]}]
+    # The REST zip holds none either, also of a backup written before backups left secrets out.
+    rewrite(folder, "repositories/meta_s3.json", {**repo, "properties": {**repo["properties"],
+                                                                         "s3.secret_key": SECRET_KEY}})
+    z = requests.get(f"{c.http}/rest/v1/meta_backups/{folder.name}/download", auth=("root", ""), timeout=30)
+    assert z.status_code == 200, z.text
+    entries = zipfile.ZipFile(io.BytesIO(z.content))
+    assert all(SECRET_KEY.encode() not in entries.read(n) for n in entries.namelist())
+    zipped = json.loads(entries.read(f"{folder.name}/manifest.json"))
+    assert zipped["secrets_left_out"][0]["properties"] == ["s3.secret_key"]
+    rewrite(folder, "repositories/meta_s3.json", repo)
+
+    # The journal still has the repository: its secret stays, nothing to do.
+    c.kill_fe()
+    kept = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert kept.returncode == 0 and "ALTER REPOSITORY" not in kept.stdout, kept.stdout + kept.stderr
+    c.start_fe(auto_backends=False)
+    assert c.query_dicts("SHOW SNAPSHOT ON meta_s3") == []
+    # It was dropped since: restored without its secret, and the restore says how to set it again.
+    c.query("DROP REPOSITORY meta_s3")
+    c.kill_fe()
+    done = metastore("restore", str(folder), "--data-dir", str(c.root))
+    assert done.returncode == 0, done.stderr
+    assert ('repository meta_s3: s3.secret_key not restored (metadata backups leave secrets out); set them with '
+            'ALTER REPOSITORY meta_s3 PROPERTIES ("s3.secret_key" = "...")') in done.stdout, done.stdout
+    c.start_fe(auto_backends=False)
+    assert [r["RepoName"] for r in c.query_dicts("SHOW REPOSITORIES")] == ["meta_s3"]
+    c.query(f'ALTER REPOSITORY meta_s3 PROPERTIES ("s3.secret_key" = "{SECRET_KEY}")')
+    c.query("CREATE DATABASE meta_s3_db")
+    c.query("CREATE TABLE meta_s3_db.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+            "PROPERTIES ('replication_num' = '1')")
+    c.query("INSERT INTO meta_s3_db.t VALUES (1)")
+    c.query("BACKUP SNAPSHOT meta_s3_db.s1 TO meta_s3 ON (t)")
+    assert wait_job(c, "BACKUP", "meta_s3_db", "s1")["State"] == "FINISHED"
+    assert [r["Snapshot"] for r in c.query_dicts("SHOW SNAPSHOT ON meta_s3")] == ["s1"]
+
+
+def list_files(folder: Path, rel: str, body: bytes) -> None:
+    """List one more file in a backup's manifest (wherever `rel` points), with its true size and checksum."""
+    manifest = read_json(folder, "manifest.json")
+    manifest["files"][rel] = {"kind": "users", "key": "intruder@%", "size": len(body),
+                              "sha256": hashlib.sha256(body).hexdigest()}
+    manifest["counts"]["users"] += 1
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_restore_and_list_treat_a_backup_folder_as_hostile(cluster: Cluster, tmp_path: Path) -> None:
+    """Issue 13: `metastore restore` read manifest entries with `../` or absolute paths outside the backup folder.
+    Such entries, symbolic links out of the folder, huge and malformed JSON are refused with a clear message and
+    exit code 1, changing nothing; `list` shows such a folder without failing."""
+    cluster.query("CREATE USER IF NOT EXISTS hostile_keep")
+    good = backup(cluster, "--out", str(tmp_path / "made"))
+    data_dir = tmp_path / "data"
+    assert metastore("restore", str(good), "--data-dir", str(data_dir)).returncode == 0
+    journal = data_dir / "fe" / "meta.db"
+    before = journal.read_bytes()
+    user = (good / "users" / "hostile_keep@%.json").read_bytes()
+    outside = tmp_path / "outside"
+    (outside / "users").mkdir(parents=True)
+    (outside / "users" / "intruder@%.json").write_bytes(user)
+    (outside / "users" / "hostile_keep@%.json").write_bytes(user)
+
+    def variant(name: str) -> Path:
+        folder = tmp_path / "hostile" / f"meta_2020_01_01_00_00_{len(list((tmp_path / 'hostile').glob('*'))):02d}"
+        shutil.copytree(good, folder)
+        return folder
+
+    (tmp_path / "hostile").mkdir()
+    cases: list[tuple[Path, str]] = []
+    for rel in ("../../outside/users/intruder@%.json", str(outside / "users" / "intruder@%.json"),
+                "users/../../../outside/users/intruder@%.json", "users\\..\\x.json"):
+        folder = variant(rel)
+        list_files(folder, rel, user)
+        cases.append((folder, f"lists {rel!r}, a path outside the backup folder: refused"))
+    folder = variant("file link")
+    (folder / "users" / "hostile_keep@%.json").unlink()
+    (folder / "users" / "hostile_keep@%.json").symlink_to(outside / "users" / "hostile_keep@%.json")
+    cases.append((folder, "users/hostile_keep@%.json is a symbolic link"))
+    folder = variant("folder link")
+    shutil.rmtree(folder / "users")
+    shutil.copytree(good / "users", outside / "users_copy")
+    (folder / "users").symlink_to(outside / "users_copy")
+    cases.append((folder, "is a symbolic link"))
+    folder = variant("manifest link")
+    os.replace(folder / "manifest.json", outside / "manifest.json")
+    (folder / "manifest.json").symlink_to(outside / "manifest.json")
+    cases.append((folder, "manifest.json is a symbolic link"))
+    folder = variant("huge")
+    with open(folder / "manifest.json", "r+b") as f:
+        f.truncate(300 << 20)  # sparse: refused by its size before it is read
+    cases.append((folder, f"manifest.json is {300 << 20} bytes, more than a metadata backup's file may be"))
+    folder = variant("deep")
+    deep = b"[" * 100000 + b"]" * 100000
+    (folder / "users" / "deep.json").write_bytes(deep)
+    list_files(folder, "users/deep.json", deep)
+    cases.append((folder, "users/deep.json is nested more than 64 levels deep"))
+    for broken, message in (([], "not a doris-br-metastore/1 manifest"),
+                            ({"scope": {"kind": "../x"}}, "'scope' is malformed"),
+                            ({"counts": {"users": "1"}}, "'counts' is malformed"),
+                            ({"files": {"users/x.json": {"kind": "users", "key": "x", "size": "1", "sha256": ""}}},
+                             "bad entry for users/x.json"),
+                            ({"files": {"sequences/x.json": {"kind": "users", "key": "x", "size": 1, "sha256": ""}}},
+                             "sequences/x.json is not a file of kind users")):
+        folder = variant("malformed")
+        manifest = read_json(folder, "manifest.json")
+        (folder / "manifest.json").write_text(json.dumps(broken if isinstance(broken, list) else {**manifest,
+                                                                                                   **broken}))
+        cases.append((folder, message))
+    for folder, message in cases:
+        result = metastore("restore", str(folder), "--data-dir", str(data_dir))
+        assert result.returncode == 1 and message in result.stderr, (folder.name, message, result.stderr)
+        assert result.stderr.startswith("doris-br metastore: error: ") and "Traceback" not in result.stderr
+        assert metastore("restore", str(folder), "--data-dir", str(data_dir), "--dry-run").returncode == 1
+        assert journal.read_bytes() == before
+    assert (outside / "users" / "intruder@%.json").read_bytes() == user
+    listing = metastore("list", "--out", str(tmp_path / "hostile"))
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
+    assert listing.stdout.count("INCOMPLETE") == 11, listing.stdout  # all but the links and the deep file

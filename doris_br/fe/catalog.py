@@ -55,6 +55,9 @@ class User:
     auth_string: str = ""
     grants: tuple[Grant, ...] = ()
     comment: str = ""
+    # Random, new at each CREATE USER: a user dropped and created again under the same name is not the same
+    # user to what was bound to the first one (the console's logins). "" for the built-in users.
+    incarnation: str = ""
 
     @property
     def key(self) -> str:
@@ -92,27 +95,81 @@ class Backend:
 
 
 SECRET_MARKERS = ("secret", "password", "token", "passwd")
-_SECRET_IN_SQL = re.compile(
-    r"""(["'`]?[\w.]*(?:secret|password|token|passwd)[\w.]*["'`]?\s*=\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""",
-    re.IGNORECASE,
+_SECRET_NAME = r"""["'`]?[\w.]*(?:secret|password|token|passwd)[\w.]*["'`]?"""
+
+
+def _quoted(group: str) -> str:
+    """A quoted value into `group` (its text without the quotes); one left open runs to the end."""
+    return rf"""(?P<{group}_q>["'])(?P<{group}>(?:\\.|(?!(?P={group}_q)).)*)(?:(?P={group}_q)|\Z)"""
+
+
+_SECRET_VALUE = re.compile(
+    rf"""{_SECRET_NAME}\s*=\s*(?:{_quoted("quoted")}|(?P<bare>[^\s"'`,()=;]+))
+         | (?:{_SECRET_NAME}|IDENTIFIED\s+BY(?:\s+PASSWORD)?|PASSWORD\s*\()\s*{_quoted("unnamed")}""",
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
-_PASSWORD_CLAUSE = re.compile(
-    r"""((?:IDENTIFIED\s+BY(?:\s+PASSWORD)?|PASSWORD\s*\()\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""",
-    re.IGNORECASE,
-)
+SECRET_SHOWN = "*XXX"
+
+
+def secret_spans(sql: str) -> list[tuple[int, int]]:
+    """Where a statement holds secrets, whatever its shape (broken ones too: this also serves syntax errors):
+    the value after a secret-looking property name (s3.secret_key, AWS_SECRET_KEY, password, ...; with or
+    without `=`, quoted or not), after IDENTIFIED BY [PASSWORD] and inside PASSWORD(...). A string left open
+    runs to the end of the statement."""
+    lowered = sql.lower()
+    if not any(marker in lowered for marker in (*SECRET_MARKERS, "identified")):
+        return []  # the common case, and long INSERTs must not pay for the regular expression
+    spans = []
+    for match in _SECRET_VALUE.finditer(sql):
+        group = next(g for g in ("quoted", "bare", "unnamed") if match.group(g) is not None)
+        spans.append(match.span(group))
+    return spans
+
+
+def redact_slice(sql: str, start: int = 0, end: int | None = None) -> str:
+    """sql[start:end] with every secret in it, whole or in part, shown as *XXX: the one place that decides
+    what of a statement logs, SHOW PROCESSLIST and error messages may show."""
+    end = len(sql) if end is None else end
+    out, at = [], start
+    for a, b in secret_spans(sql):
+        if b <= at or a >= end or a == b:
+            continue
+        out += [sql[at:max(a, at)], SECRET_SHOWN]
+        at = min(b, end)
+    return "".join(out) + sql[at:end] if out else sql[start:end]
 
 
 def redact_sql(sql: str) -> str:
     """A statement as logs and SHOW PROCESSLIST may show it: property secrets and passwords masked."""
-    lowered = sql.lower()
-    if not any(marker in lowered for marker in (*SECRET_MARKERS, "identified")):
-        return sql  # the common case, and long INSERTs must not pay for the regular expressions
-    return _PASSWORD_CLAUSE.sub(r"\1'*XXX'", _SECRET_IN_SQL.sub(r'\1"*XXX"', sql))
+    redacted = redact_slice(sql)
+    return sql if redacted == sql else redacted
+
+
+def redact_quoted(text: str, sql: str) -> str:
+    """A message about `sql` that may quote it (a syntax error's near text, or the tokenizer's context, which
+    may cut a secret in two): the slice of `sql` between its first and last quote redacted where it lies in
+    `sql`, and any whole secret value of `sql` left elsewhere in it shown as *XXX."""
+    spans = secret_spans(sql)
+    if not spans:
+        return text
+    first, last = text.find("'"), text.rfind("'")
+    piece = text[first + 1:last] if first < last else ""
+    at = sql.find(piece) if piece else -1
+    if at >= 0:
+        text = text[:first + 1] + redact_slice(sql, at, at + len(piece)) + text[last:]
+    for a, b in sorted(spans, key=lambda span: span[0] - span[1]):  # the longest first
+        if b > a:
+            text = text.replace(sql[a:b], SECRET_SHOWN)
+    return text
+
+
+def is_secret(property_name: str) -> bool:
+    return any(m in property_name.lower() for m in SECRET_MARKERS)
 
 
 def mask_secrets(properties: dict[str, str]) -> dict[str, str]:
     """Properties as SHOW and logs may print them: secrets become *XXX, as Doris prints them."""
-    return {k: ("*XXX" if any(m in k.lower() for m in SECRET_MARKERS) else v) for k, v in properties.items()}
+    return {k: (SECRET_SHOWN if is_secret(k) else v) for k, v in properties.items()}
 
 
 @attrs.frozen

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import secrets
 import time
 from typing import Any
 
+import attrs
 from aiohttp import web
 
 from doris_br.fe.catalog import User, password_hash
@@ -21,28 +23,45 @@ COOKIE = "doris_br_session"
 SESSION_TTL_S = 8 * 3600
 
 
+@attrs.frozen
+class Login:
+    """One console login: whose, until when, and the user as it was then (`binding`)."""
+
+    user_key: str
+    expires: float
+    binding: str
+
+
+def _binding(user: User) -> str:
+    """What a login is bound to: the user's password hash and incarnation, so that SET PASSWORD, DROP USER and
+    a user created again under the same name end it."""
+    return hashlib.sha256(f"{user.key}\0{user.auth_string}\0{user.incarnation}".encode()).hexdigest()
+
+
 class Sessions:
     """Console logins: a random token per login, kept in memory (a restart logs everyone out)."""
 
     def __init__(self) -> None:
-        self._tokens: dict[str, tuple[str, float]] = {}
+        self._logins: dict[str, Login] = {}
 
-    def create(self, username: str) -> str:
+    def create(self, user: User) -> str:
         token = secrets.token_urlsafe(32)
-        self._tokens[token] = (username, time.time() + SESSION_TTL_S)
+        self._logins[token] = Login(user.key, time.time() + SESSION_TTL_S, _binding(user))
         return token
 
-    def username(self, token: str | None) -> str | None:
-        if not token:
+    def user(self, fe: Any, token: str | None) -> User | None:
+        """The token's user, if its login has not expired and the user is still the one who logged in."""
+        login = self._logins.get(token or "")
+        if login is None:
             return None
-        found = self._tokens.get(token)
-        if found is None or found[1] < time.time():
-            self._tokens.pop(token or "", None)
+        user = fe.catalog.get(User, login.user_key)
+        if login.expires < time.time() or user is None or not hmac.compare_digest(login.binding, _binding(user)):
+            self._logins.pop(token or "", None)
             return None
-        return found[0]
+        return user
 
     def drop(self, token: str | None) -> None:
-        self._tokens.pop(token or "", None)
+        self._logins.pop(token or "", None)
 
 
 def check_password(fe: Any, username: str, password: str) -> User | None:
@@ -89,9 +108,7 @@ def authenticate(request: web.Request, allow_cookie: bool = True) -> tuple[User,
             raise AuthFailed(f"Access denied for user '{creds[0]}'@'{request.remote}' (using password: {using})")
         return user, "basic"
     if allow_cookie:
-        name = request.app["sessions"].username(request.cookies.get(COOKIE))
-        if name is not None:
-            user = fe.find_user(name)
-            if user is not None:
-                return user, "cookie"
+        user = request.app["sessions"].user(fe, request.cookies.get(COOKIE))
+        if user is not None:
+            return user, "cookie"
     raise AuthFailed("Authentication required: use HTTP basic auth with a doris-br user")

@@ -222,13 +222,19 @@ async def login_post(request: web.Request) -> web.Response:
     user = check_password(request.app["fe"], username, password)
     if user is None:
         return _login_form(request, f"Access denied for user '{username}'", 401)
-    nxt = request.query.get("next", "/")
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = "/"
-    response = web.HTTPFound(nxt)
-    response.set_cookie(COOKIE, request.app["sessions"].create(user.name), httponly=True, samesite="Strict",
+    response = web.HTTPFound(local_path(request.query.get("next", "/")))
+    response.set_cookie(COOKIE, request.app["sessions"].create(user), httponly=True, samesite="Strict",
                         max_age=SESSION_TTL_S, path="/")
     raise response
+
+
+def local_path(target: str) -> str:
+    """Where to go after logging in: only a path on this server, else "/". Browsers drop tabs and line ends
+    from a URL and read a backslash as a slash, so `/\t/evil.example` or `/\\evil.example` would leave it."""
+    printable = all("!" <= c <= "~" for c in target)
+    if not printable or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -3,9 +3,11 @@
 Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
 (`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once.
 
-A CSV body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB) cut at line ends: each block is
-parsed, routed and streamed to the replicas while the next one arrives, so the FE never holds the whole body
-(fresh memory is what cost most: the kernel zeroes every new page). JSON bodies are read whole.
+A body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB): each block is parsed, routed and
+streamed to the replicas while the next one arrives, so the FE never holds the whole body (fresh memory is what
+cost most: the kernel zeroes every new page). CSV and JSON lines are cut at line ends; one JSON array
+(strip_outer_array) is cut between its elements, which become JSON lines (doris_br.http.json_array), and is
+refused above streaming_load_json_max_mb, as Doris refuses it.
 
 Parsing is pyarrow's (multi-threaded CSV and JSON readers, typed by the table's schema). When the typed read of
 a block fails or a row breaks a constraint, the block is read again as text and every row is checked in DuckDB
@@ -44,6 +46,7 @@ from doris_br.fe.load import LabelAlreadyUsed, Load, check_label
 from doris_br.fe.olap import Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate, unauthorized
+from doris_br.http.json_array import JsonArraySplitter, NotAJsonArray
 from doris_br.schema import duckdb_type, type_params
 
 log = logging.getLogger(__name__)
@@ -269,28 +272,22 @@ def _csv_read(body: pa.Buffer, opts: Options, names: list[str], types: dict[str,
 
 def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]],
                   first_line: int = 1) -> list[tuple[int, dict]]:
-    """The JSON objects with their line (JSON lines; the block's first is `first_line`) or element
-    (strip_outer_array) numbers."""
+    """The JSON objects with their line numbers (the block's first is `first_line`). A JSON array's blocks
+    are JSON lines too, one element per line: their numbers are the elements', and an element that is not
+    valid JSON fails the load, as one read of the whole array did."""
     text = body.to_pybytes().decode("utf-8", errors="replace")
-    if opts.strip_outer_array:
+    numbered = []
+    # Lines end at \n only, as the blocks are cut and counted: a JSON string may hold U+2028 and the like.
+    for n, line in enumerate(text.removesuffix("\n").split("\n"), first_line):
+        line = line.removesuffix("\r")
+        if not line.strip():
+            continue
         try:
-            items = json.loads(text)
+            numbered.append((n, json.loads(line)))
         except ValueError as e:
-            raise LoadFailed(f"{QUALITY_ERROR}: the body is not a JSON array: {e}") from None
-        if not isinstance(items, list):
-            raise LoadFailed(f"{QUALITY_ERROR}: strip_outer_array is true but the body is not a JSON array")
-        numbered = list(enumerate(items, 1))
-    else:
-        numbered = []
-        # Lines end at \n only, as the blocks are cut and counted: a JSON string may hold U+2028 and the like.
-        for n, line in enumerate(text.removesuffix("\n").split("\n"), first_line):
-            line = line.removesuffix("\r")
-            if not line.strip():
-                continue
-            try:
-                numbered.append((n, json.loads(line)))
-            except ValueError as e:
-                bad.append((n, f"line {n}: {line}", f"not valid JSON: {e}"))
+            if opts.strip_outer_array:
+                raise LoadFailed(f"{QUALITY_ERROR}: the body is not a JSON array: element {n}: {e}") from None
+            bad.append((n, f"line {n}: {line}", f"not valid JSON: {e}"))
     out = []
     for n, record in numbered:
         if isinstance(record, dict):
@@ -298,6 +295,19 @@ def _json_records(body: pa.Buffer, opts: Options, bad: list[tuple[int, str, str]
         else:
             bad.append((n, f"line {n}: {json.dumps(record)}", "not a JSON object"))
     return out
+
+
+def _json_read(body: pa.Buffer, names: list[str], types: dict[str, pa.DataType]) -> pa.Table:
+    """JSON lines read by pyarrow, typed by the table. pyarrow's reader takes dates and times only as numbers,
+    so they are read as text and cast after (ArrowInvalid for a value that is not one, as for any bad value)."""
+    as_text = [n for n in names if pa.types.is_temporal(types[n])]
+    schema = pa.schema([(n, pa.string() if n in as_text else types[n]) for n in names])
+    data = pajson.read_json(pa.BufferReader(body), read_options=pajson.ReadOptions(block_size=16 << 20),
+                            parse_options=pajson.ParseOptions(explicit_schema=schema,
+                                                              unexpected_field_behavior="ignore"))
+    for n in as_text:
+        data = data.set_column(data.schema.get_field_index(n), n, pc.cast(data.column(n), types[n]))
+    return data
 
 
 def _json_text(value: Any) -> str | None:
@@ -356,12 +366,9 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
         rows_text = None
     else:
         bad = []
-        if not opts.strip_outer_array and not mapped:
+        if not mapped:
             try:
-                schema = pa.schema([(n, types[n]) for n in names])
-                data = pajson.read_json(pa.BufferReader(body), read_options=pajson.ReadOptions(block_size=16 << 20),
-                                        parse_options=pajson.ParseOptions(explicit_schema=schema,
-                                                                          unexpected_field_behavior="ignore"))
+                data = _json_read(body, names, types)
                 if not _problems(table, data):
                     return Parsed(data.select(names), data.num_rows, [])
             except pa.ArrowInvalid:
@@ -470,17 +477,16 @@ async def _chunks(content: Any, limits: Limits) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _blocks(content: Any, block_bytes: int | None, limits: Limits) -> AsyncIterator[bytes | memoryview]:
+async def _blocks(content: Any, block_bytes: int, limits: Limits) -> AsyncIterator[bytes | memoryview]:
     """The body in blocks of about `block_bytes`, each ending at a line end so that no CSV row or JSON line
-    straddles two (CSV values never hold line ends: pyarrow's newlines_in_values is off); with None, the body as
-    one block."""
+    straddles two (CSV values never hold line ends: pyarrow's newlines_in_values is off)."""
     chunks: list[bytes] = []
     size = 0
     want = block_bytes
     async for chunk in _chunks(content, limits):
         chunks.append(chunk)
         size += len(chunk)
-        if want is None or size < want:
+        if size < want:
             continue
         data = b"".join(chunks)
         end = data.rfind(b"\n") + 1
@@ -492,6 +498,52 @@ async def _blocks(content: Any, block_bytes: int | None, limits: Limits) -> Asyn
         yield memoryview(data)[:end]  # a view: the block is not copied
     if size:
         yield b"".join(chunks)
+
+
+async def _array_blocks(content: Any, block_bytes: int, limits: Limits, splitter: JsonArraySplitter,
+                        max_bytes: int) -> AsyncIterator[memoryview]:
+    """One JSON array's complete elements, about `block_bytes` at a time, as JSON lines (one per element); a
+    body over `max_bytes` (streaming_load_json_max_mb) fails the load as soon as it has sent that much."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in _chunks(content, limits):
+        chunks.append(chunk)
+        size += len(chunk)
+        if splitter.offset + size > max_bytes:
+            raise LoadFailed(json_too_big(max_bytes, splitter.offset + size))
+        if size >= block_bytes:
+            block = await asyncio.to_thread(_split, splitter, chunks, False)
+            chunks, size = [], 0
+            if block:
+                yield block
+    block = await asyncio.to_thread(_split, splitter, chunks, True)
+    if block:
+        yield block
+
+
+def _split(splitter: JsonArraySplitter, chunks: list[bytes], last: bool) -> memoryview:
+    try:
+        block = splitter.feed(b"".join(chunks))
+        if last:
+            splitter.finish()
+        return block
+    except NotAJsonArray as e:
+        raise LoadFailed(f"{QUALITY_ERROR}: {e}") from None
+
+
+def json_too_big(max_bytes: int, size: int) -> str:
+    """Doris's answer to a JSON body over streaming_load_json_max_mb (be/src/http/action/stream_load.cpp)."""
+    return (f"[INTERNAL_ERROR]The size of this batch exceed the max size [{max_bytes}]  of json type data  data "
+            f"[ {size} ]. Split the file, or use 'read_json_by_line'")
+
+
+def json_max_bytes(fe: Any) -> int:
+    """streaming_load_json_max_mb in bytes: ADMIN SET FRONTEND CONFIG's value, else fe.conf's."""
+    text = fe.frontend_config.get("streaming_load_json_max_mb", fe.config.streaming_load_json_max_mb)
+    try:
+        return int(float(text) * (1 << 20))
+    except ValueError:
+        raise DorisError(f"streaming_load_json_max_mb must be a number of MB, got {text!r}") from None
 
 
 @attrs.define
@@ -545,13 +597,14 @@ async def _load_block(table: Table, opts: Options, block: bytes | memoryview, lo
 
 
 async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally,
-                   block_bytes: int, limits: Limits) -> None:
+                   block_bytes: int, limits: Limits, json_max: int) -> None:
     """Parse and send each block while the next one arrives (one block in flight, so memory stays bounded)."""
     pending: asyncio.Future | None = None
+    splitter = JsonArraySplitter() if opts.format == "json" and opts.strip_outer_array else None
+    blocks = (_blocks(request.content, block_bytes, limits) if splitter is None
+              else _array_blocks(request.content, block_bytes, limits, splitter, json_max))
     try:
-        # Every format but one JSON array is a sequence of lines, cut into blocks at line ends.
-        whole = opts.format == "json" and opts.strip_outer_array
-        async for block in _blocks(request.content, None if whole else block_bytes, limits):
+        async for block in blocks:
             tally.bytes += len(block)
             if tally.blank:
                 if _BLANK.fullmatch(block):  # no copy of the block
@@ -563,6 +616,8 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
             pending = asyncio.ensure_future(_load_block(table, opts, block, load, tally))
         if pending is not None:
             await pending
+        if splitter is not None:  # the body, not the JSON lines it was made into
+            tally.bytes, tally.blank = splitter.offset, tally.blank and not splitter.started
     finally:
         if pending is not None and not pending.done():  # a failed receive: let the block's threads finish
             await asyncio.gather(pending, return_exceptions=True)
@@ -585,13 +640,17 @@ async def stream_load(request: web.Request) -> web.Response:
         db = get_database(fe.catalog, db_name)
         table = get_table(fe.catalog, db, table_name)
         require_on_table(user, "LOAD_PRIV", db.name, table.name)
+        json_max = json_max_bytes(fe)
+        if opts.format == "json" and opts.strip_outer_array and (request.content_length or 0) > json_max:
+            raise LoadFailed(json_too_big(json_max, request.content_length or 0))  # as Doris: before reading it
         check_label(fe, db.id, label)  # before any of the body is read
         if opts.format == "csv" and opts.line_delimiter not in ("\n", "\r\n"):
             raise DorisError("line_delimiter other than \\n is not supported")
         read_start = time.monotonic()
         tally = Tally()
         async with Load(fe, db, table, opts.partitions, label, streaming=True) as load:
-            await _receive(request, load.table, opts, load, tally, fe.config.stream_load_block_bytes, limits)
+            await _receive(request, load.table, opts, load, tally, fe.config.stream_load_block_bytes, limits,
+                           json_max)
             read_ms = int((time.monotonic() - read_start) * 1000)  # receiving, parsing, most of the writing
             if tally.blank:
                 raise LoadFailed("all partitions have no load data: the request body is empty")

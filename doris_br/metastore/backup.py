@@ -12,15 +12,29 @@ import sqlite3
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
+
+from doris_br.fe.catalog import is_secret
 from doris_br.fe.journal import Journal
 from doris_br.metastore import layout
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import Objects
 from doris_br.metastore.progress import progress
 from doris_br.metastore.scope import Scope
+
+
+@attrs.frozen
+class LeftOut:
+    """The secret properties a backup left out of one object (by name only: their values are not kept)."""
+
+    kind: str
+    key: str
+    name: str
+    properties: tuple[str, ...]
 
 # How long a backup waits for a free folder name when others of the same scope finish in the same second.
 NAME_ATTEMPTS = 5
@@ -65,20 +79,50 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _write_objects(folder: Path, objects: Objects, progress_mode: str) -> dict[str, dict[str, Any]]:
-    """One file per object; returns the manifest's `files`: path -> kind, key, size, sha256."""
+def without_secrets(objects: Objects) -> tuple[Objects, list[LeftOut]]:
+    """The objects with every secret-looking property (catalog.SECRET_MARKERS: s3.secret_key, AWS_SECRET_KEY,
+    password, ...) taken out, and what was taken out of which object. A backup is a folder of plain files that
+    gets copied and downloaded; the secrets stay in the FE's journal only."""
+    out: Objects = {}
+    left_out: list[LeftOut] = []
+    for kind, objs in objects.items():
+        out[kind] = {}
+        for key, body in objs.items():
+            props = body.get("properties")
+            secret = sorted(k for k in props if is_secret(k)) if isinstance(props, dict) else []
+            if secret:
+                body = {**body, "properties": {k: v for k, v in props.items() if k not in secret}}
+                left_out.append(LeftOut(kind, key, str(body.get("name", key)), tuple(secret)))
+            out[kind][key] = body
+    return out, left_out
+
+
+def backup_files(objects: Objects, scope: Scope, source: str, created: str, progress_mode: str = "off",
+                 left_out_before: tuple[LeftOut, ...] = ()) -> Iterator[tuple[str, bytes]]:
+    """A backup's files, (path, bytes), one per object and the manifest last: what is written to a folder
+    and what the REST API zips. Secrets are left out, and the manifest lists what was left out (with
+    `left_out_before`, what an earlier writing of these objects left out)."""
+    objects, left_out = without_secrets(objects)
+    left_out = [*left_out_before, *left_out]
     names = layout.file_names(objects)
     files: dict[str, dict[str, Any]] = {}
     with progress(len(names), "backing up metadata", progress_mode) as bar:
         for kind in sorted(objects):
-            (folder / kind).mkdir(parents=True)
             for key, body in sorted(objects[kind].items()):
                 rel = names[(kind, key)]
                 data = encode(body)
-                write_file(folder / rel, data)
+                yield rel, data
                 files[rel] = {"kind": kind, "key": key, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                 bar.update(1)
-    return files
+    yield layout.MANIFEST, encode({
+        "format": layout.FORMAT,
+        "created": created,
+        "scope": scope,
+        "source": source,
+        "counts": {kind: len(objs) for kind, objs in sorted(objects.items())},
+        "files": files,
+        "secrets_left_out": [attrs.asdict(entry) for entry in left_out],
+    })
 
 
 def _next_second() -> None:
@@ -109,16 +153,9 @@ def write_backup(objects: Objects, out_dir: Path, scope: Scope, source: str, pro
     tmp = out_dir / f"{layout.TEMPORARY_PREFIX}{uuid.uuid4().hex}"
     try:
         tmp.mkdir()
-        files = _write_objects(tmp, objects, progress_mode)
-        manifest = {
-            "format": layout.FORMAT,
-            "created": created,
-            "scope": scope,
-            "source": source,
-            "counts": {kind: len(objs) for kind, objs in sorted(objects.items())},
-            "files": files,
-        }
-        write_file(tmp / layout.MANIFEST, encode(manifest))  # last: a folder without one is never whole
+        for rel, data in backup_files(objects, scope, source, created, progress_mode):  # the manifest last:
+            (tmp / rel).parent.mkdir(exist_ok=True)  # a folder without one is never whole
+            write_file(tmp / rel, data)
         fsync_dir(tmp)
         return _rename_into_place(tmp, out_dir, scope)
     except BaseException:

@@ -51,6 +51,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     result = restore(folder, target_journal, args.dry_run, args.progress)
     for line in result.lines():
         print(line)
+    for line in result.secret_lines():
+        print(line)
     counts = ", ".join(f"{sum(1 for c in result.changes if c[0] == op)} to {op}" for op in ("add", "change", "remove"))
     if args.dry_run:
         print(f"dry run: {counts}; nothing was changed")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import stat
 from pathlib import Path
 from typing import Any
 
 from doris_br.metastore import layout
+from doris_br.metastore.errors import MetastoreError
+from doris_br.metastore.restore import read_manifest
 from doris_br.metastore.scope import scope_text
 
 
 def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    """The bytes of the folder's regular files (a symbolic link counts as itself, not what it points to)."""
+    return sum(s.st_size for s in (p.lstat() for p in folder.rglob("*")) if stat.S_ISREG(s.st_mode))
 
 
 def describe(folder: Path) -> dict[str, Any] | None:
@@ -24,10 +27,10 @@ def _describe(folder: Path, stamp: str) -> dict[str, Any]:
     """A backup's row; one whose manifest is missing or unreadable is shown as incomplete, not skipped."""
     row: dict[str, Any] = {"name": folder.name, "path": str(folder), "size": folder_size(folder)}
     try:
-        manifest = json.loads((folder / layout.MANIFEST).read_bytes())
+        manifest = read_manifest(folder)
         row.update(time=manifest["created"], scope=scope_text(manifest["scope"]), counts=manifest["counts"],
                    status="OK")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, MetastoreError):
         row.update(time=stamp, scope="?", counts={}, status="INCOMPLETE: no readable manifest")
     return row
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
@@ -20,13 +21,16 @@ import attrs
 from doris_br.fe.journal import Journal
 from doris_br.fe.lock import FeLock
 from doris_br.metastore import layout
-from doris_br.metastore.backup import fsync_dir, read_objects
+from doris_br.metastore.backup import LeftOut, fsync_dir, read_objects
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import Objects
 from doris_br.metastore.progress import progress
 from doris_br.metastore.scope import OWNED_KINDS, Scope, owned
 
 FIRST_ID = 10000  # as IdSequence starts
+# No file of a backup may be larger: a journal object is kilobytes, a manifest of a million objects ~200 MiB.
+MAX_FILE_BYTES = 256 << 20
+MAX_DEPTH = 64
 JOURNAL_FILES = ("", "-wal", "-shm")
 # Fields holding ids the FE's object_id sequence handed out (others, like db_id or backend_id, refer to them).
 ID_FIELDS = frozenset({"id", "txn_id", "index_id", "job_id"})
@@ -41,6 +45,11 @@ class RestoreResult:
     target: Objects
     previous: Objects
     kept: list[Path]
+    # Secrets the backup left out that the journal did not have either: the operator sets them again.
+    missing_secrets: list[LeftOut] = attrs.Factory(list)
+
+    def secret_lines(self) -> list[str]:
+        return [_set_again(entry) for entry in self.missing_secrets]
 
     def lines(self) -> list[str]:
         """One line per change: `+ kind/key (name)`, the name shown where the key is only an id."""
@@ -55,37 +64,135 @@ class RestoreResult:
         return out
 
 
+def _set_again(entry: LeftOut) -> str:
+    names = ", ".join(entry.properties)
+    if entry.kind != "repositories":
+        return f"{entry.kind}/{entry.key}: {names} not restored (metadata backups leave secrets out)"
+    what = f"repository {entry.name}: {names} not restored (metadata backups leave secrets out)"
+    if entry.properties and all(p.lower().startswith(("s3.", "aws_")) for p in entry.properties):
+        values = ", ".join(f'"{p}" = "..."' for p in entry.properties)
+        return f"{what}; set them with ALTER REPOSITORY {entry.name} PROPERTIES ({values})"
+    return f"{what}; DROP REPOSITORY {entry.name} and CREATE it again with them (its snapshots stay where they are)"
+
+
+def _put_back_secrets(current: Objects, target: Objects, left_out: list[LeftOut]) -> list[LeftOut]:
+    """Secrets the backup left out, taken from the journal being replaced where it has the same object (same
+    kind, key and location); the entries for which it has not."""
+    missing = []
+    for entry in left_out:
+        body = target.get(entry.kind, {}).get(entry.key)
+        if body is None:
+            continue
+        props = dict(body.get("properties") or {})
+        now = current.get(entry.kind, {}).get(entry.key) or {}
+        same = now.get("location") == body.get("location")
+        known = (now.get("properties") or {}) if same else {}
+        lacking = tuple(p for p in entry.properties if p not in props and p not in known)
+        props.update({p: known[p] for p in entry.properties if p not in props and p in known})
+        target[entry.kind][entry.key] = {**body, "properties": props}
+        if lacking:
+            missing.append(attrs.evolve(entry, properties=lacking))
+    return missing
+
+
+def left_out_of(manifest: dict[str, Any], path: Path) -> list[LeftOut]:
+    entries = manifest.get("secrets_left_out", [])
+    try:
+        return [LeftOut(str(e["kind"]), str(e["key"]), str(e["name"]), tuple(str(p) for p in e["properties"]))
+                for e in entries]
+    except (TypeError, KeyError):
+        raise MetastoreError(f"{path} is damaged: 'secrets_left_out' is malformed") from None
+
+
 # ---- reading and checking a backup -------------------------------------------------------------------------
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / layout.MANIFEST
-    if not path.is_file():
-        raise MetastoreError(f"{folder} is not a complete metadata backup: {layout.MANIFEST} is missing")
+def _check_inside(folder: Path, rel: str) -> tuple[str, ...]:
+    """The parts of `rel`, a path the manifest names: a plain relative one, `<kind>/<name>.json` at most."""
+    parts = PurePosixPath(rel).parts
+    if (not rel or "\\" in rel or "\0" in rel or PurePosixPath(rel).is_absolute()
+            or any(part in ("..", ".") for part in parts) or len(parts) > 2 or "//" in rel):
+        raise MetastoreError(f"{folder / layout.MANIFEST} lists {rel!r}, a path outside the backup folder: refused")
+    return parts
+
+
+def _read_file(folder: Path, rel: str) -> bytes:
+    """A file of the backup, which is hostile input: `rel` must be a plain relative path inside the folder, no
+    step of it a symbolic link, the file a regular one of at most MAX_FILE_BYTES."""
+    path = folder
+    for part in _check_inside(folder, rel):
+        path = path / part
+        try:
+            mode = path.lstat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            raise MetastoreError(f"{rel} is listed in the manifest but missing") from None
+        if stat.S_ISLNK(mode):
+            raise MetastoreError(f"{rel} is a symbolic link: a backup's files must be inside its folder")
+    if not stat.S_ISREG(mode):
+        raise MetastoreError(f"{rel} is not a regular file")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            raise MetastoreError(f"{rel} is {size} bytes, more than a metadata backup's file may be "
+                                 f"({MAX_FILE_BYTES}): refused")
+        return f.read(MAX_FILE_BYTES + 1)
+
+
+def _parse_json(data: bytes, rel: str) -> Any:
+    """JSON of at most MAX_DEPTH levels: a journal object has a few, and the restore walks them recursively."""
+    too_deep = MetastoreError(f"{rel} is nested more than {MAX_DEPTH} levels deep: not a metadata backup's file")
     try:
-        manifest = json.loads(path.read_bytes())
+        value = json.loads(data)
     except ValueError as e:
-        raise MetastoreError(f"{path} is damaged: {e}") from None
+        raise MetastoreError(f"{rel} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise too_deep from None
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [v for c in level if isinstance(c, dict | list) for v in (c.values() if isinstance(c, dict) else c)]
+        if not level:
+            return value
+    raise too_deep
+
+
+def _bad_manifest(path: Path, what: str) -> MetastoreError:
+    return MetastoreError(f"{path} is damaged: {what}")
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The backup's manifest, checked field by field: a backup folder can hold anything."""
+    path = folder / layout.MANIFEST
+    if not path.is_file() and not path.is_symlink():
+        raise MetastoreError(f"{folder} is not a complete metadata backup: {layout.MANIFEST} is missing")
+    manifest = _parse_json(_read_file(folder, layout.MANIFEST), str(path))
     if not isinstance(manifest, dict) or manifest.get("format") != layout.FORMAT:
         raise MetastoreError(f"{path}: not a {layout.FORMAT} manifest")
-    for field, kind in (("scope", dict), ("files", dict), ("counts", dict)):
+    for field, kind in (("scope", dict), ("files", dict), ("counts", dict), ("created", str)):
         if not isinstance(manifest.get(field), kind):
-            raise MetastoreError(f"{path} is damaged: '{field}' is missing or malformed")
+            raise _bad_manifest(path, f"'{field}' is missing or malformed")
+    scope = manifest["scope"]
+    fields = {"system": (), "database": ("database",), "table": ("database", "table")}.get(scope.get("kind"))
+    if fields is None or set(scope) != {"kind", *fields} or not all(isinstance(scope[f], str) for f in fields):
+        raise _bad_manifest(path, "'scope' is malformed")
+    if not all(isinstance(k, str) and type(v) is int for k, v in manifest["counts"].items()):
+        raise _bad_manifest(path, "'counts' is malformed")
+    for rel, entry in manifest["files"].items():
+        _check_inside(folder, rel)
+        if not (isinstance(entry, dict) and isinstance(entry.get("kind"), str) and isinstance(entry.get("key"), str)
+                and type(entry.get("size")) is int and isinstance(entry.get("sha256"), str)):
+            raise _bad_manifest(path, f"bad entry for {rel}")
+        if rel.split("/", 1)[0] != entry["kind"] or not rel.endswith(".json"):
+            raise _bad_manifest(path, f"{rel} is not a file of kind {entry['kind']}")
     return manifest
 
 
 def _read_object(folder: Path, rel: str, entry: dict[str, Any]) -> dict[str, Any]:
-    path = folder / rel
-    if not path.is_file():
-        raise MetastoreError(f"{rel} is listed in the manifest but missing")
-    data = path.read_bytes()
-    if len(data) != entry.get("size") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+    data = _read_file(folder, rel)
+    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise MetastoreError(f"{rel} does not match the manifest (size or checksum differs): it was changed "
                              "or truncated after the backup")
-    try:
-        body = json.loads(data)
-    except ValueError as e:
-        raise MetastoreError(f"{rel} is not valid JSON: {e}") from None
+    body = _parse_json(data, rel)
     if not isinstance(body, dict):
         raise MetastoreError(f"{rel} does not hold a JSON object")
     return body
@@ -93,13 +200,11 @@ def _read_object(folder: Path, rel: str, entry: dict[str, Any]) -> dict[str, Any
 
 def load_backup(folder: Path, progress_mode: str = "auto") -> tuple[dict[str, Any], Objects]:
     """The manifest and every object, each file checked for presence, size, checksum and JSON."""
-    manifest = _read_manifest(folder)
+    manifest = read_manifest(folder)
     files: dict[str, Any] = manifest["files"]
     objects: Objects = {}
     with progress(len(files), "checking backup", progress_mode) as bar:
         for rel, entry in sorted(files.items()):
-            if not isinstance(entry, dict) or "kind" not in entry or "key" not in entry:
-                raise MetastoreError(f"{folder / layout.MANIFEST} is damaged: bad entry for {rel}")
             objects.setdefault(entry["kind"], {})[entry["key"]] = _read_object(folder, rel, entry)
             bar.update(1)
     extra = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.json")
@@ -264,7 +369,8 @@ def restore(folder: Path, journal_path: Path, dry_run: bool, progress_mode: str 
     try:
         current = read_objects(journal_path) if journal_path.exists() else {}
         target = target_objects(current, backup, manifest["scope"])
+        missing = _put_back_secrets(current, target, left_out_of(manifest, folder / layout.MANIFEST))
         kept = [] if dry_run else write_journal(journal_path, target)
     finally:
         lock.release()
-    return RestoreResult(diff(current, target), target, current, kept)
+    return RestoreResult(diff(current, target), target, current, kept, missing)

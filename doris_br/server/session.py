@@ -37,7 +37,7 @@ from sqlglot.errors import ParseError, TokenError
 from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError, unexpected
 from doris_br.fe import query as queries
 from doris_br.fe import statements
-from doris_br.fe.catalog import User, redact_sql
+from doris_br.fe.catalog import User, redact_quoted, redact_sql
 from doris_br.server.connection import ER_TOO_MANY_USER_CONNECTIONS
 from doris_br.sql import DorisBR, limits, parse, sandbox
 
@@ -61,17 +61,27 @@ class Prepared:
     hint_variables: dict[str, Any]
 
 
-def parse_error(error: ParseError | TokenError) -> DorisError:
+def parse_error(error: ParseError | TokenError, sql: str) -> DorisError:
+    """Doris's 1064 for a statement that cannot be parsed; what it quotes of `sql` shows no secret, and no text
+    of sqlglot's own (its class names) reaches the client."""
     if isinstance(error, ParseError) and error.errors:
         first = error.errors[0]
         near = first.get("highlight") or ""
         col = max(1, (first.get("col") or 1) - len(near) + 1)
         return DorisError(
-            f"Syntax error in line {first.get('line')}, column {col} near '{near}': {first.get('description')}",
+            f"Syntax error in line {first.get('line')}, column {col} near '{redact_quoted(near, sql)}': "
+            f"{redact_quoted(_description(str(first.get('description'))), sql)}",
             ER_PARSE,
         )
-    text = str(error).split("\n")[0]
-    return DorisError(f"Syntax error: {text}", ER_PARSE)
+    return DorisError("Syntax error: a quoted string, name or comment is not closed", ER_PARSE)
+
+
+def _description(text: str) -> str:
+    """sqlglot's own explanation where it names its classes ("Required keyword: 'this' missing for <class ...>")
+    becomes the words a user needs."""
+    if "<class" in text or "sqlglot" in text:
+        return "Syntax error, unsupported or malformed statement"
+    return text
 
 
 def parse_time_zone(name: str) -> timezone | zoneinfo.ZoneInfo:
@@ -178,7 +188,7 @@ class DorisSession(Session):
         try:
             expressions = parse(sql, self.fe.expression_limits())
         except (ParseError, TokenError) as e:
-            raise parse_error(e) from None
+            raise parse_error(e, sql) from None
         except RecursionError:
             raise limits.too_deep(self.fe.expression_limits()) from None
         if not expressions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import attrs
@@ -45,7 +46,8 @@ async def create_user(session: Any, node: CreateUser) -> None:
             return
         raise DorisError(f"Operation CREATE USER failed for '{name}'@'{host}'", ER_CANNOT_USER)
     auth = _stored_hash(node.args.get("password"), bool(node.args.get("hashed")))
-    catalog.commit([User(name=name, host=host, auth_string=auth, comment=node.args.get("comment") or "")])
+    catalog.commit([User(name=name, host=host, auth_string=auth, comment=node.args.get("comment") or "",
+                         incarnation=secrets.token_hex(16))])
 
 
 @handles(DropUser)
