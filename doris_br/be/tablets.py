@@ -109,7 +109,7 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     except duckdb.Error as e:
-        raise rpc.TaskError("COMMON_ERROR", str(e).split("\n")[0]) from None
+        raise rpc.TaskError("COMMON_ERROR", duck.error_text(e)) from None
 
 
 @handles(rpc.CompactTablets)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -107,8 +108,8 @@ class Routed:
 def _run(cur: Any, sql: str) -> pa.Table:
     try:
         return cur.sql(sql).to_arrow_table()
-    except Exception as e:  # a value that does not convert: strict mode refuses the whole load
-        raise DorisError(STRICT_MODE_ERROR.format(reason=str(e).split("\n")[0])) from None
+    except duckdb.Error as e:  # a value that does not convert: strict mode refuses the whole load
+        raise DorisError(STRICT_MODE_ERROR.format(reason=duck.error_text(e))) from None
 
 
 def typed(table: Table, data: pa.Table, source_columns: list[str], target: list[str]) -> pa.Table:

@@ -48,6 +48,8 @@ from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.http.json_array import JsonArraySplitter, NotAJsonArray
 from doris_br.schema import duckdb_type, type_params
+from doris_br.sql import parse as parse_sql
+from doris_br.sql import sandbox
 
 log = logging.getLogger(__name__)
 QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
@@ -153,9 +155,15 @@ def _columns(text: str) -> tuple[list[str], tuple[tuple[str, str], ...]]:
     """The `columns` header: the file's columns in order, and the mappings `target = expression` (Doris SQL,
     turned into DuckDB's). An expression reads only the row's columns: no subqueries, no tables."""
     try:
-        items = sqlglot.parse_one(f"SELECT {text}", read="doris").expressions
-    except sqlglot.errors.ParseError as e:
-        raise DorisError(f"columns header cannot be parsed: {text}: {str(e).splitlines()[0]}") from None
+        parsed = parse_sql(f"SELECT {text}")
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError, RecursionError):
+        raise DorisError(f"columns header cannot be parsed: {text}") from None
+    select = parsed[0] if len(parsed) == 1 else None
+    if not isinstance(select, exp.Select) or any(v for k, v in select.args.items() if k != "expressions"):
+        raise DorisError(f"columns header cannot be parsed: {text}")
+    sandbox.check(select)  # Doris's functions only: a mapping is the user's SQL
+    sandbox.bound_values(select)
+    items = select.expressions
     names: list[str] = []
     mappings: list[tuple[str, str]] = []
     for item in items:
@@ -385,8 +393,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
             cur.register("__text", text)
             text, names = cur.sql(_mapped(table, opts)).to_arrow_table(), _targets(table, opts)
         except duckdb.Error as e:
-            raise LoadFailed(f"{QUALITY_ERROR}: a column mapping cannot be computed: {str(e).splitlines()[0]}") \
-                from None
+            raise LoadFailed(f"{QUALITY_ERROR}: a column mapping cannot be computed: {duck.error_text(e)}") from None
         finally:
             cur.close()
     good, row_bad = _check_rows(table, text, names, opts, rows_text, lines)
