@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from doris_br import __version__, rpc
+from doris_br import __version__, logs, rpc
 from doris_br.be.background import BackgroundTasks
 from doris_br.be.compaction import Compactor
 from doris_br.be.storage import Storage
@@ -122,6 +122,7 @@ def choose_port(config: BeConfig, storage: Storage) -> int:
 
 
 def run_be(config: BeConfig) -> None:
+    logs.configure()
     storage = Storage(config.storage_root)
     if removed := storage.remove_partial_files():
         log.info("removed %d partial files of writes a previous run did not finish", removed)

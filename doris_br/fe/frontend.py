@@ -10,6 +10,7 @@ from typing import Any
 
 from mysql_mimic.control import LocalControl
 
+from doris_br import logs
 from doris_br.config import FeConfig
 from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe.backends import BackendRegistry, parse_host_port
@@ -124,6 +125,6 @@ class Frontend:
 
 
 def run_fe(config: FeConfig, auto_backends: list[str]) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     raise_recursion_limit()
     asyncio.run(Frontend(config).serve(auto_backends))
