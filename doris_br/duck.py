@@ -29,6 +29,8 @@ _SANDBOX_CONFIG = {
     "allow_unsigned_extensions": False,
     "python_enable_replacements": False,
     "memory_limit": SANDBOX_MEMORY_LIMIT,
+    # Doris's expr_depth_limit (3000) is checked on the parsed tree; the engine must not refuse less.
+    "max_expression_depth": 4000,
     # Last: nothing, SQL included, can change the settings above afterwards.
     "lock_configuration": True,
 }

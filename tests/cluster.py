@@ -15,6 +15,7 @@ from doris_br.cli import spawn, stop
 FAST_FE_CONF = """\
 heartbeat_interval_s = 0.5
 heartbeat_timeout_s = 2
+connect_timeout_s = 3
 """
 
 
