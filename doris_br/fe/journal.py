@@ -41,6 +41,8 @@ class Journal:
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The journal holds repositories' keys and users' password hashes: only the FE's own user reads it.
+            self.path.parent.chmod(0o700)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-from collections.abc import Iterator, Sequence
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -213,9 +216,12 @@ def _numbers(table: exp.Table) -> exp.Expression | None:
     count = None
     for arg in fn.expressions:
         if isinstance(arg, exp.EQ) and str(arg.this.name).lower() == "number":
-            count = int(arg.expression.name)
+            text = arg.expression.name
+            if not re.fullmatch(r"[+-]?[0-9]{1,18}", text.strip()):  # Java's Long.parseLong
+                raise DorisError(f"cannot parse param value {text}")
+            count = max(0, int(text))
     if count is None:
-        raise DorisError('numbers table function requires "number" property')
+        raise DorisError("number not set")
     alias = table.alias or "numbers"
     return exp.select(exp.alias_(exp.column("range"), "number")).from_(f"range({count})").subquery(alias)
 
@@ -399,14 +405,46 @@ async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
     p, sql = await asyncio.to_thread(planned)
     await fetch(session, p)
 
+    cur = prepare_cursor(p)
+
     def work() -> pa.Table:
-        cur = prepare_cursor(p)
         try:
             return run(cur, sql)
         finally:
             cur.close()
 
-    return await asyncio.to_thread(work)
+    return await in_engine(session, cur, work)
+
+
+# Queries run in threads of their own: a long one never holds the threads of asyncio's default pool that the
+# FE's other work (journal, repositories, planning) uses, and many of them queue here instead.
+ENGINE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="engine")
+
+
+def query_timeout_s(session: Any) -> float:
+    """The session's query_timeout (seconds; Doris's default 900)."""
+    try:  # HTTP's sessions have no variables
+        return float(session.variables.get("query_timeout"))
+    except (AttributeError, TypeError, ValueError):
+        return 900.0
+
+
+async def in_engine(session: Any, cur: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table]) -> pa.Table:
+    """work() (which runs on `cur`) in an engine thread; stopped by the engine's interrupt when the statement
+    is cancelled (KILL QUERY, the client gone) or runs past its query_timeout, so no thread keeps working for
+    nobody."""
+    timeout = query_timeout_s(session)
+    left = max(0.0, timeout - (time.time() - getattr(session, "query_started", time.time())))
+    future = asyncio.get_running_loop().run_in_executor(ENGINE_THREADS, work)
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())  # an abandoned one's error is read
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), left)
+    except TimeoutError:
+        cur.interrupt()
+        raise DorisError(f"Query timeout. query_timeout: {timeout:g} s") from None
+    except asyncio.CancelledError:
+        cur.interrupt()
+        raise
 
 
 def constant_value(expression: exp.Expression) -> Any:

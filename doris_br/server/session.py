@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import zoneinfo
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError, unexpect
 from doris_br.fe import query as queries
 from doris_br.fe import statements
 from doris_br.fe.catalog import User, redact_quoted, redact_sql
+from doris_br.server import compat
 from doris_br.server.connection import ER_TOO_MANY_USER_CONNECTIONS
 from doris_br.sql import DorisBR, limits, parse, sandbox
 
@@ -91,7 +93,11 @@ def parse_time_zone(name: str) -> timezone | zoneinfo.ZoneInfo:
     if text[:1] in "+-" and ":" in text:
         sign = -1 if text[0] == "-" else 1
         hours, minutes = text[1:].split(":", 1)
-        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+        if re.fullmatch(r"[0-9]{1,2}", hours) and re.fullmatch(r"[0-9]{2}", minutes):
+            offset = timedelta(hours=int(hours), minutes=int(minutes))
+            if offset <= timedelta(hours=14) and int(minutes) < 60:
+                return timezone(sign * offset)
+        raise DorisError(f"Unknown or incorrect time zone: '{text}'", ER_UNKNOWN_TIME_ZONE)
     try:
         return zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -254,6 +260,16 @@ class DorisSession(Session):
         if assignment.left.name.lower() == "time_zone":
             parse_time_zone(str(expression_to_value(assignment.right)))
         super()._set_variable(setitem)
+
+    def _show_variables(self, show: exp.Show) -> AllowedResult:
+        """SHOW VARIABLES [LIKE]: mysql-mimic's matches the pattern as a regular expression (a `(` fails, `max`
+        matches every name that starts so); ours is SQL's LIKE over the whole name."""
+        rows = [(k, None if v is None else str(v)) for k, v in self.variables.list()]
+        like = show.text("like")
+        if like:
+            pattern = compat.like_regex(like)
+            rows = [(k, v) for k, v in rows if pattern.match(k)]
+        return rows, ["Variable_name", "Value"]
 
     async def _query_info_schema(self, expression: exp.Expression) -> AllowedResult:
         """mysql-mimic's SHOW statements as queries of information_schema, run by the planner."""

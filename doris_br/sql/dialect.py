@@ -6,6 +6,7 @@ import logging
 
 from sqlglot import exp
 from sqlglot.dialects.doris import Doris
+from sqlglot.errors import ParseError
 
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
@@ -43,6 +44,13 @@ def parse(sql: str, limits: ExpressionLimits = DEFAULT_LIMITS) -> list[exp.Expre
         statements = _parse(sql)
     except RecursionError:
         raise too_deep(limits) from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError):
+        # sqlglot's parser trips on some malformed input (`SHOW TABLE` runs off the token list): still a
+        # syntax error to the user, quoting where the statement starts.
+        near = sql.strip()[:30]
+        raise ParseError("malformed statement", errors=[{
+            "description": "Syntax error, unsupported or malformed statement", "line": 1, "col": len(near),
+            "highlight": near}]) from None
     for statement in statements:
         check_expressions(statement, limits)
     return statements
