@@ -22,7 +22,7 @@ from doris_br.fe.catalog import Repository, User, mask_secrets
 from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row, task_counts
 from doris_br.fe.olap import find_database, find_table, find_view
-from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
+from doris_br.fe.privileges import can_see_table, has_any_on_db, has_privilege, require_global
 from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.metastore import layout
 from doris_br.metastore.backup import MetastoreError
@@ -42,6 +42,7 @@ class HttpSession:
         self.fe = fe
         self.username = user.name
         self.database: str | None = None
+        self.client_address = ""  # errors name the user's host instead
 
     @property
     def user(self) -> User:
@@ -203,8 +204,7 @@ async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str
     db = visible_database(fe, user, db_name)
     table = find_table(fe.catalog, db, name)
     found = table or find_view(fe.catalog, db, name)
-    if found is None or not any(has_privilege(user, p, db.name, found.name) for p in (
-            "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV")):
+    if found is None or not can_see_table(user, db.name, found.name):
         raise DorisError(f"Unknown table '{name}'", 1146)
     full = f"{quote(db.name)}.{quote(found.name)}"
     detail: dict[str, Any] = {"database": db.name, "name": found.name,
