@@ -22,7 +22,7 @@ import attrs
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import duck, rpc
+from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import compaction, routing
@@ -155,6 +155,8 @@ class LabelAlreadyUsed(DorisError):
 
 
 def check_label(fe: Any, db_id: int, label: str) -> None:
+    """Doris's label format (INSERT WITH LABEL and Stream Load's `label` header alike), then whether it is free."""
+    names.check_label(label)
     used = fe.catalog.get(LoadLabel, f"{db_id}/{label}")
     if used is not None:
         raise LabelAlreadyUsed(f"Label [{label}] has already been used, relate to txn [{used.txn_id}]")

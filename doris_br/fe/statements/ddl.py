@@ -31,6 +31,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
+from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec
 from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
@@ -58,6 +59,7 @@ async def create_database(session: Any, node: CreateDatabase) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Can't create database '{name}'; database exists", ER_DB_CREATE_EXISTS)
+    check_database_name(name)
     catalog.commit([Database(id=catalog.allocate_ids(), name=name, properties=node.args.get("properties") or {},
                              create_time_ms=now_ms())])
 
@@ -93,9 +95,19 @@ def _default_keys(columns: tuple[Column, ...]) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _check_partition_names(descs: tuple[PartitionDesc, ...] | list[PartitionDesc]) -> None:
+    """Partitions named in the statement (FROM .. TO .. INTERVAL names its own)."""
+    for d in descs:
+        if d.interval is None:
+            check_partition_name(d.name)
+
+
 def _check_spec(name: str, spec: TableSpec) -> TableSpec:
     """Fill in what CREATE TABLE may leave out, and refuse what Doris refuses."""
     columns = spec.columns
+    for c in columns:
+        check_column_name(c.name)
+    _check_partition_names(spec.partition.partitions)
     names = [c.name.lower() for c in columns]
     if not columns:
         raise DorisError("Table should contain at least one column")
@@ -196,6 +208,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    check_table_name(name)
     like = node.args.get("like")
     if like is not None:
         src_db = session_database(session, like[0])
@@ -254,9 +267,13 @@ async def create_view(session: Any, node: CreateView) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    if existing is None:
+        check_table_name(name)
     query = node.expression
     queries.plan(session, query, default_db=db.name)  # every table it names must exist
     columns = tuple(node.args.get("columns") or ())
+    for column in columns:
+        check_column_name(column)
     if columns and len(columns) != len(query.selects):
         raise DorisError("The number of columns in the view definition and the query differ")
     view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
@@ -283,6 +300,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if table.partition_kind == "UNPARTITIONED":
                 raise DorisError(f"Table[{name}]'s partition type is UNPARTITIONED, can not add partition")
             desc: PartitionDesc = node.args["partition"]
+            _check_partition_names([desc])
             if any(p.name == desc.name for p in partitions_of(catalog, table) + partitions_of(catalog, table, True)):
                 raise DorisError(f"Duplicate partition name {desc.name}")
             previous = None
@@ -309,6 +327,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             new_name = node.args["new_name"]
             if _exists(session, db, new_name):
                 raise DorisError(f"Table '{new_name}' already exists", ER_TABLE_EXISTS)
+            check_table_name(new_name)
             renamed = attrs.evolve(table, name=new_name)
             unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
                              if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
@@ -320,6 +339,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
                 raise DorisError(f"Partition {old} does not exist")
             if any(p.name == new_name for p in existing):
                 raise DorisError(f"Partition name[{new_name}] is already used")
+            check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
         else:
             props = {**table.properties, **node.args["properties"]}
