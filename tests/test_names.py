@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import sqlite3
 from pathlib import Path
 
 import pymysql
 import pytest
 import requests
 
+from doris_br.fe.journal import journal_path
 from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import folder_name
 from doris_br.metastore.restore import target_objects
@@ -186,3 +189,29 @@ def test_metadata_backups_keep_names_inside_their_folders() -> None:
         with pytest.raises(MetastoreError, match="is not a plain folder name"):
             target_objects({}, {kind: {"k": body}}, {"kind": "system"})
     assert target_objects({}, {"repositories": {"r": {"id": 1, "name": "old.repo name"}}}, {"kind": "system"})
+
+
+def test_names_already_in_the_journal_keep_working(own_cluster: Cluster, tmp_path: Path) -> None:
+    """A database, table and repository named before the rules (here: renamed in the journal while the FE is
+    stopped) are still read, backed up to, listed and dropped."""
+    c = own_cluster
+    c.query("CREATE DATABASE nm_old")
+    c.query("CREATE TABLE nm_old.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    c.query("INSERT INTO nm_old.t VALUES (7)")
+    create_local_repo(c, "nm_old_repo", tmp_path)
+    c.kill_fe(signal.SIGTERM)
+    with sqlite3.connect(journal_path(c.root)) as db:
+        db.execute("UPDATE objects SET body = json_set(body, '$.name', 'old.db') WHERE kind = 'databases' "
+                   "AND json_extract(body, '$.name') = 'nm_old'")
+        db.execute("UPDATE objects SET body = json_set(body, '$.name', '1tbl') WHERE kind = 'tables' "
+                   "AND json_extract(body, '$.name') = 't'")
+        db.execute("UPDATE objects SET key = 'old.repo', body = json_set(body, '$.name', 'old.repo') "
+                   "WHERE kind = 'repositories' AND key = 'nm_old_repo'")
+    c.start_fe()
+    assert c.query("SELECT * FROM `old.db`.`1tbl`") == [(7,)]
+    assert c.query("SHOW TABLES FROM `old.db`") == [("1tbl",)]
+    c.query("CREATE DATABASE IF NOT EXISTS `old.db`")
+    backup_and_wait(c, "`old.db`", "snap1", "`old.repo`")
+    assert [r[0] for r in c.query("SHOW SNAPSHOT ON `old.repo`")] == ["snap1"]
+    c.query("DROP TABLE `old.db`.`1tbl`")
+    c.query("DROP DATABASE `old.db`")
