@@ -126,3 +126,36 @@ def test_rest_api_shows_what_show_shows(one_table_user: Cluster) -> None:
     mine = requests.get(f"{c.http}/rest/v1/databases/{DB}/tables/t", auth=auth, timeout=10).json()["data"]
     assert [col["Field"] for col in mine["columns"]] == ["k"]
     assert requests.get(f"{c.http}/rest/v1/databases/{OTHER}/tables", auth=auth, timeout=10).status_code == 404
+
+
+def test_statements_on_tables_check_the_privilege_before_they_look(one_table_user: Cluster) -> None:
+    """One without the privilege learns nothing from the error, not even whether the table exists."""
+    c = one_table_user
+    for table in ("secret", "no_such_table"):
+        for sql, command in [(f"DROP TABLE {table}", "DROP"), (f"TRUNCATE TABLE {table}", "LOAD"),
+                             (f"ALTER TABLE {table} RENAME {table}2", "ALTER"),
+                             (f"INSERT INTO {table} VALUES (1)", "LOAD"),
+                             (f"CREATE TABLE copy_of LIKE {table}", "CREATE")]:
+            assert denied(c, sql).startswith(f"{command} command denied to user '{USER}'@'%'"), sql
+    for db in (OTHER, "no_such_db"):
+        with c.connect(USER, PASSWORD) as conn, conn.cursor() as cur:
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                cur.execute(f"DROP DATABASE {db}")
+            assert info.value.args[0] == 1044, info.value.args
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                cur.execute(f"SHOW CREATE DATABASE {db}")
+            assert info.value.args == (1225, "errCode = 2, detailMessage = Access denied; you need (at least one "
+                                             "of) the (Admin_priv,Select_priv,Load_priv,Alter_priv,Create_priv,"
+                                             f"Drop_priv) privilege(s) on database {db} for this operation")
+    assert as_user(c, f"SHOW CREATE DATABASE {DB}") == [(DB, f"CREATE DATABASE `{DB}`")]
+
+
+def test_show_view_priv_shows_a_views_text_only(one_table_user: Cluster) -> None:
+    c = one_table_user
+    c.query("CREATE USER vis_viewer IDENTIFIED BY 'pw'")
+    c.query(f"GRANT SHOW_VIEW_PRIV ON {DB}.sv TO vis_viewer")
+    with c.connect("vis_viewer", "pw") as conn, conn.cursor() as cur:
+        cur.execute(f"SHOW CREATE VIEW {DB}.sv")
+        assert cur.fetchone()[0] == "sv"
+        cur.execute(f"SHOW TABLES FROM {DB}")  # Doris's PrivPredicate.SHOW leaves SHOW_VIEW_PRIV out
+        assert cur.fetchall() == ()

@@ -30,7 +30,7 @@ from doris_br.metastore.cli import BACKUPS_FOLDER, run_backup
 from doris_br.metastore.listing import describe, list_backups
 from doris_br.sql import parse
 
-ACCESS_DENIED = {1044, 1045, 1142, 1227}
+ACCESS_DENIED = {1044, 1045, 1142, 1225, 1227}
 NOT_FOUND = {1049, 1146}
 CONSOLE_HEADER = "X-Doris-Console"
 

@@ -68,12 +68,12 @@ async def create_database(session: Any, node: CreateDatabase) -> None:
 async def drop_database(session: Any, node: DropDatabase) -> None:
     name = node.name
     catalog = session.fe.catalog
+    require_on_db(session.user, name, "DROP_PRIV")  # first, as Doris: existence is not told to just anyone
     db = find_database(catalog, name)
     if db is None:
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
-    require_on_db(session.user, name, "DROP_PRIV")
     tables = tables_of(catalog, db)
     session.fe.jobs.refuse_ddl([t.id for t in tables], "DROP DATABASE")
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
@@ -211,9 +211,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
     check_table_name(name)
     like = node.args.get("like")
     if like is not None:
-        src_db = session_database(session, like[0])
-        source = get_table(session.fe.catalog, src_db, like[1])
-        require_on_table(session.user, "SELECT_PRIV", src_db.name, source.name)
+        src_db, source = session_table(session, like, needs="SELECT_PRIV")
         spec = TableSpec(columns=source.columns, keys_type=source.keys_type, key_columns=source.key_columns,
                          distribution=source.distribution, properties=dict(source.properties),
                          comment=source.comment)
@@ -235,20 +233,19 @@ async def create_table(session: Any, node: CreateTable) -> None:
 async def drop_table(session: Any, node: DropTable) -> None:
     db_name, name = node.this
     db = session_database(session, db_name)
+    require_on_table(session.user, "DROP_PRIV", db.name, name)  # first: existence is not told to just anyone
     catalog = session.fe.catalog
     view = find_view(catalog, db, name)
     table = find_table(catalog, db, name)
     if node.args.get("view") and view is None and table is not None:
         raise DorisError(f"'{db.name}.{name}' is not VIEW")
     if view is not None and (node.args.get("view") or table is None):
-        require_on_table(session.user, "DROP_PRIV", db.name, name)
         catalog.commit(deletes=[view])
         return
     if table is None:
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
-    require_on_table(session.user, "DROP_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "DROP TABLE")
     async with table_lock(table.id):
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
@@ -287,9 +284,8 @@ async def create_view(session: Any, node: CreateView) -> None:
 
 @handles(AlterTable)
 async def alter_table(session: Any, node: AlterTable) -> None:
-    db, table = session_table(session, node.this)
+    db, table = session_table(session, node.this, needs="ALTER_PRIV")
     name, catalog = table.name, session.fe.catalog
-    require_on_table(session.user, "ALTER_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "ALTER TABLE")
     action = node.args["action"]
     temporary = bool(node.args.get("temporary"))
@@ -351,9 +347,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
 @handles(TruncateTable)
 async def truncate_table(session: Any, node: TruncateTable) -> None:
     """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
-    db, table = session_table(session, node.this)
+    db, table = session_table(session, node.this, needs="LOAD_PRIV")
     name, catalog = table.name, session.fe.catalog
-    require_on_table(session.user, "LOAD_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "TRUNCATE TABLE")
     async with table_lock(table.id):
         table = get_table(catalog, db, name)

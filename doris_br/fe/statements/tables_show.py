@@ -28,7 +28,7 @@ from doris_br.fe.olap import (
     tables_of,
     views_of,
 )
-from doris_br.fe.privileges import can_see_table, has_any_on_db, has_privilege, table_denied
+from doris_br.fe.privileges import can_see_table, has_any_on_db, has_privilege, require_see_db, table_denied
 from doris_br.fe.statements import NOT_HANDLED, handles, handles_show
 from doris_br.fe.statements.results import text_result
 from doris_br.fe.statements.system import size_text
@@ -232,6 +232,8 @@ async def show_create(session: Any, node: ShowCreate) -> Any:
     kind = node.args["kind"]
     catalog = session.fe.catalog
     if kind == "DATABASE":
+        if name.lower() not in SYSTEM_DATABASES:
+            require_see_db(session.user, name)  # before it is looked up, as Doris
         db = find_database(catalog, name)
         if db is None:
             if name.lower() in SYSTEM_DATABASES:
