@@ -3,10 +3,13 @@ the REST API show only the tables the user holds a privilege on, and name the ot
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pymysql
 import pytest
 import requests
 
+from tests.backup_helpers import backup_and_wait, create_local_repo
 from tests.cluster import Cluster
 
 DB = "vis"
@@ -116,7 +119,7 @@ def test_a_grant_that_shows_nothing_shows_no_database(one_table_user: Cluster) -
         assert cur.fetchall() == (("information_schema",),)
 
 
-def test_rest_api_shows_what_show_shows(one_table_user: Cluster) -> None:
+def test_rest_api_shows_what_show_shows(one_table_user: Cluster, tmp_path: Path) -> None:
     c = one_table_user
     auth = (USER, PASSWORD)
     tables = requests.get(f"{c.http}/rest/v1/databases/{DB}/tables", auth=auth, timeout=10)
@@ -126,6 +129,13 @@ def test_rest_api_shows_what_show_shows(one_table_user: Cluster) -> None:
     mine = requests.get(f"{c.http}/rest/v1/databases/{DB}/tables/t", auth=auth, timeout=10).json()["data"]
     assert [col["Field"] for col in mine["columns"]] == ["k"]
     assert requests.get(f"{c.http}/rest/v1/databases/{OTHER}/tables", auth=auth, timeout=10).status_code == 404
+    # Jobs as SHOW BACKUP shows them: LOAD_PRIV on the database, not a SELECT on one of its tables.
+    create_local_repo(c, "vis_repo", tmp_path)
+    backup_and_wait(c, DB, "vis_snap", "vis_repo", "ON (t)")
+    seen = requests.get(f"{c.http}/rest/v1/jobs", auth=auth, timeout=10).json()["data"]
+    assert [j for j in seen if j["database"] == DB] == []
+    everything = requests.get(f"{c.http}/rest/v1/jobs", auth=("root", ""), timeout=10).json()["data"]
+    assert [j["label"] for j in everything if j["database"] == DB] == ["vis_snap"]
 
 
 def test_statements_on_tables_check_the_privilege_before_they_look(one_table_user: Cluster) -> None:

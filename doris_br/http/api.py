@@ -94,8 +94,9 @@ def job_view(fe: Any, job: Job) -> dict[str, Any]:
 
 
 def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
-    """Backup and restore jobs the user may see, newest first."""
-    visible = [j for j in fe.jobs.all() if has_privilege(user, "ADMIN_PRIV") or has_any_on_db(user, j.db_name)]
+    """Backup and restore jobs the user may see, newest first: as SHOW BACKUP / RESTORE, LOAD_PRIV on the job's
+    database (a SELECT on one of its tables is not enough)."""
+    visible = [j for j in fe.jobs.all() if has_privilege(user, "LOAD_PRIV", j.db_name)]
     return [job_view(fe, j) for j in sorted(visible, key=lambda j: j.id, reverse=True)]
 
 
