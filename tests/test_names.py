@@ -18,7 +18,7 @@ from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import folder_name
 from doris_br.metastore.restore import target_objects
 from doris_br.names import UnsafeName, path_component
-from tests.backup_helpers import backup_and_wait, create_local_repo
+from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
 
 
@@ -157,6 +157,29 @@ def test_file_names_in_a_snapshot_info_never_leave_the_tablet(cluster: Cluster, 
     what, detail = cluster.wait_for(outcome, timeout=60)
     assert what == "ended", detail
     assert detail["State"] == "CANCELLED" and "names a file outside its tablet" in detail["Status"], detail
+
+
+def test_names_a_restore_would_create_follow_the_rules(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.query("CREATE DATABASE nm_rs")
+    cluster.query("CREATE TABLE nm_rs.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                  "PROPERTIES ('replication_num' = '1')")
+    create_local_repo(cluster, "nm_rs_repo", tmp_path)
+    ts = backup_and_wait(cluster, "nm_rs", "snap", "nm_rs_repo")
+    props = f"PROPERTIES ('backup_timestamp' = '{ts}', 'replication_num' = '1')"
+    assert error_of(cluster, f"RESTORE SNAPSHOT nm_rs2.snap FROM nm_rs_repo ON (t AS `t/../x`) {props}")[0] == 1103
+    assert error_of(cluster, f"RESTORE SNAPSHOT `nm/rs`.snap FROM nm_rs_repo {props}") == (
+        1102, "Incorrect database name 'nm/rs'")
+    # A column name in the snapshot's meta that Doris would not take cancels the restore of a new table.
+    snapshot = tmp_path / "__palo_repository_nm_rs_repo" / "__ss_snap"
+    old = next(snapshot.glob("__meta.*"))
+    meta = json.loads(old.read_bytes())
+    meta["tables"]["t"]["table"]["columns"][0]["name"] = "k'"
+    data = json.dumps(meta).encode()
+    old.unlink()
+    (snapshot / f"__meta.{hashlib.md5(data).hexdigest()}").write_bytes(data)
+    cluster.query(f"RESTORE SNAPSHOT nm_rs3.snap FROM nm_rs_repo {props}")
+    row = wait_job(cluster, "RESTORE", "nm_rs3", "snap")
+    assert row["State"] == "CANCELLED" and "Incorrect column name 'k''" in row["Status"], row
 
 
 def test_snapshot_folders_that_are_no_labels_are_not_listed(cluster: Cluster, tmp_path: Path) -> None:
