@@ -12,6 +12,7 @@ from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
 from doris_br.be.storage import Rowset
+from doris_br.names import UnsafeName, path_component
 from doris_br.repository.store import BadFile, RepositoryStore, open_store
 
 # Files moved at once per task: enough to keep a disk busy, few enough for 2 cores. Object stores answer
@@ -122,8 +123,12 @@ def submit_download(be: BackendService, task: rpc.SubmitDownload) -> rpc.Done:
             run.check_cancelled()
             local, remote_dir, f = job
             base = f.name[: -len(f.md5) - 1] if f.name.endswith("." + f.md5) else f.name
+            try:  # the name comes from the snapshot's info: it must stay one file in the tablet's folders
+                name, base = path_component(f.name), path_component(base)
+            except UnsafeName as e:
+                raise rpc.TaskError("BAD_FILE", str(e)) from None
             try:
-                store.download(f"{remote_dir}/{f.name}", str(local / base), f.md5, f.size)
+                store.download(f"{remote_dir}/{name}", str(local / base), f.md5, f.size)
             except BadFile as e:
                 raise rpc.TaskError("BAD_FILE", str(e)) from None
             run.file_done(f.size)

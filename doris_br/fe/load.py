@@ -22,7 +22,7 @@ import attrs
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import duck, rpc
+from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import compaction, routing
@@ -40,7 +40,6 @@ from doris_br.fe.olap import (
     session_table,
 )
 from doris_br.fe.placement import create_partitions
-from doris_br.fe.privileges import require_on_table
 from doris_br.schema import PartitionDesc
 from doris_br.sql.values import RowValues, literal_rows
 
@@ -118,8 +117,7 @@ async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
 async def insert(session: Any, node: exp.Insert) -> int:
     fe = session.fe
     target = _target_table(node)
-    db, table = session_table(session, (target.db, target.name))
-    require_on_table(session.user, "LOAD_PRIV", db.name, table.name)
+    db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
     columns = _target_columns(table, node)
     partition_node = target.args.get("partition")
     named = [e.name for e in partition_node.expressions] if partition_node else None
@@ -155,6 +153,8 @@ class LabelAlreadyUsed(DorisError):
 
 
 def check_label(fe: Any, db_id: int, label: str) -> None:
+    """Doris's label format (INSERT WITH LABEL and Stream Load's `label` header alike), then whether it is free."""
+    names.check_label(label)
     used = fe.catalog.get(LoadLabel, f"{db_id}/{label}")
     if used is not None:
         raise LabelAlreadyUsed(f"Label [{label}] has already been used, relate to txn [{used.txn_id}]")

@@ -16,6 +16,7 @@ import attrs
 
 from doris_br.errors import ER_BAD_DB, ER_NO_SUCH_TABLE, DorisError
 from doris_br.fe.catalog import Backend, Catalog, register_kind
+from doris_br.fe.privileges import require_on_table
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, min_key, normalise_key
 
 DEFAULT_REPLICATION = 3
@@ -194,10 +195,15 @@ def session_database(session: Any, name: str | None) -> Database:
     return get_database(session.fe.catalog, name or session.database)
 
 
-def session_table(session: Any, qualified: tuple[str | None, str]) -> tuple[Database, Table]:
-    """A statement's `[db.]table`: the database (named or current) and the table, or Doris's errors."""
+def session_table(session: Any, qualified: tuple[str | None, str], needs: str | None = None) -> tuple[Database, Table]:
+    """A statement's `[db.]table`: the database (named or current) and the table, or Doris's errors.
+
+    `needs`: the privilege the statement needs on the table, checked (as Doris does) before the table is looked
+    up, so one without it is not told whether the table exists."""
     db_name, name = qualified
     db = session_database(session, db_name)
+    if needs is not None:
+        require_on_table(session.user, needs, db.name, name)
     return db, get_table(session.fe.catalog, db, name)
 
 

@@ -6,10 +6,21 @@ db.* to every table of the database.
 
 from __future__ import annotations
 
-from doris_br.errors import ER_DBACCESS_DENIED, DorisError, access_denied_need
+from doris_br.errors import (
+    ER_DB_PRIV_DENIED,
+    ER_DBACCESS_DENIED,
+    ER_TABLEACCESS_DENIED,
+    DorisError,
+    access_denied_need,
+)
 from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, User
 
 ALL_PRIVILEGES = tuple(p for p in PRIVILEGES if p != "NODE_PRIV")
+# Doris's PrivPredicate.SHOW: any of these lets a user see a table (ADMIN_PRIV implies them all). SHOW_VIEW_PRIV
+# is not one: it lets SHOW CREATE VIEW show a view's text, nothing more.
+SHOW_PRIVILEGES = ("SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV")
+# How Doris prints PrivPredicate.SHOW's privileges in its errors.
+SHOW_PRIVILEGES_TEXT = "Admin_priv,Select_priv,Load_priv,Alter_priv,Create_priv,Drop_priv"
 
 
 def has_privilege(user: User, privilege: str, db: str | None = None, table: str | None = None) -> bool:
@@ -25,10 +36,31 @@ def has_privilege(user: User, privilege: str, db: str | None = None, table: str 
 
 
 def has_any_on_db(user: User, db: str) -> bool:
-    """Whether the user may see the database at all (any privilege on it or on one of its tables)."""
+    """Whether the user may see the database at all: a SHOW privilege on it, on one of its tables or globally
+    (Doris's checkDbPriv with PrivPredicate.SHOW; GRANT_PRIV or USAGE_PRIV alone show nothing)."""
     if has_privilege(user, "ADMIN_PRIV"):
         return True
-    return any(g.db == "*" or g.db.lower() == db.lower() for g in user.grants if g.privileges)
+    return any((g.db == "*" or g.db.lower() == db.lower()) and any(p in g.privileges for p in SHOW_PRIVILEGES)
+               for g in user.grants)
+
+
+def require_see_db(user: User, db: str) -> None:
+    """Raise Doris's 1225 unless the user may see the database (SHOW CREATE DATABASE)."""
+    if not has_any_on_db(user, db):
+        raise DorisError(f"Access denied; you need (at least one of) the ({SHOW_PRIVILEGES_TEXT}) privilege(s) on "
+                         f"database {db} for this operation", ER_DB_PRIV_DENIED)
+
+
+def can_see_table(user: User, db: str, table: str) -> bool:
+    """Doris's checkTblPriv(PrivPredicate.SHOW): a SHOW privilege on the table, its database or globally."""
+    return any(has_privilege(user, p, db, table) for p in SHOW_PRIVILEGES)
+
+
+def table_denied(command: str, user: User, client_host: str, table: str) -> DorisError:
+    """Doris's 1142 as its SHOW / DESCRIBE statements word it: the client's address, and the table as the
+    statement names it (`db.tbl` or `db: tbl`, as Doris writes each)."""
+    return DorisError(f"{command} command denied to user '{user.name}'@'{client_host or user.host}' for table "
+                      f"'{table}'", ER_TABLEACCESS_DENIED)
 
 
 def require_global(user: User, *privileges: str) -> None:
@@ -61,7 +93,6 @@ def normalise_privileges(names: list[str], db: str, table: str) -> tuple[str, ..
     return tuple(p for p in PRIVILEGES if p in result)
 
 
-ER_TABLEACCESS_DENIED = 1142
 _COMMANDS = {"SELECT_PRIV": "SELECT", "LOAD_PRIV": "LOAD", "ALTER_PRIV": "ALTER", "DROP_PRIV": "DROP",
              "CREATE_PRIV": "CREATE"}
 

@@ -22,7 +22,7 @@ from doris_br.fe.catalog import Repository, User, mask_secrets
 from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row, restore_columns, restore_row, task_counts
 from doris_br.fe.olap import find_database, find_table, find_view
-from doris_br.fe.privileges import has_any_on_db, has_privilege, require_global
+from doris_br.fe.privileges import can_see_table, has_any_on_db, has_privilege, require_global
 from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.metastore import layout
 from doris_br.metastore.backup import MetastoreError, backup_files
@@ -31,7 +31,7 @@ from doris_br.metastore.listing import describe, list_backups
 from doris_br.metastore.restore import left_out_of, load_backup
 from doris_br.sql import parse
 
-ACCESS_DENIED = {1044, 1045, 1142, 1227}
+ACCESS_DENIED = {1044, 1045, 1142, 1225, 1227}
 NOT_FOUND = {1049, 1146}
 CONSOLE_HEADER = "X-Doris-Console"
 
@@ -43,6 +43,7 @@ class HttpSession:
         self.fe = fe
         self.username = user.name
         self.database: str | None = None
+        self.client_address = ""  # errors name the user's host instead
 
     @property
     def user(self) -> User:
@@ -94,8 +95,9 @@ def job_view(fe: Any, job: Job) -> dict[str, Any]:
 
 
 def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
-    """Backup and restore jobs the user may see, newest first."""
-    visible = [j for j in fe.jobs.all() if has_privilege(user, "ADMIN_PRIV") or has_any_on_db(user, j.db_name)]
+    """Backup and restore jobs the user may see, newest first: as SHOW BACKUP / RESTORE, LOAD_PRIV on the job's
+    database (a SELECT on one of its tables is not enough)."""
+    visible = [j for j in fe.jobs.all() if has_privilege(user, "LOAD_PRIV", j.db_name)]
     return [job_view(fe, j) for j in sorted(visible, key=lambda j: j.id, reverse=True)]
 
 
@@ -208,8 +210,7 @@ async def table_detail(fe: Any, user: User, db_name: str, name: str) -> dict[str
     db = visible_database(fe, user, db_name)
     table = find_table(fe.catalog, db, name)
     found = table or find_view(fe.catalog, db, name)
-    if found is None or not any(has_privilege(user, p, db.name, found.name) for p in (
-            "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV")):
+    if found is None or not can_see_table(user, db.name, found.name):
         raise DorisError(f"Unknown table '{name}'", 1146)
     full = f"{quote(db.name)}.{quote(found.name)}"
     detail: dict[str, Any] = {"database": db.name, "name": found.name,

@@ -31,10 +31,11 @@ def stamp(epoch: float | None = None) -> str:
 
 
 def folder_name(scope: dict[str, str], when: str) -> str:
+    """The backup's folder; names are escaped as in file names, so an old database named `a/../x` stays inside."""
     if scope["kind"] == "database":
-        return f"project_{scope['database']}_{when}"
+        return f"project_{safe(scope['database'])}_{when}"
     if scope["kind"] == "table":
-        return f"table_{scope['database']}.{scope['table']}_{when}"
+        return f"table_{safe(scope['database'])}.{safe(scope['table'])}_{when}"
     return f"meta_{when}"
 
 

@@ -26,6 +26,7 @@ from doris_br.metastore.errors import MetastoreError
 from doris_br.metastore.layout import Objects
 from doris_br.metastore.progress import progress
 from doris_br.metastore.scope import OWNED_KINDS, Scope, owned
+from doris_br.names import UnsafeName, path_component
 
 FIRST_ID = 10000  # as IdSequence starts
 # No file of a backup may be larger: a journal object is kilobytes, a manifest of a million objects ~200 MiB.
@@ -286,8 +287,21 @@ def _check_unique(target: Objects) -> None:
                    f"tables or views named '{body.get('name')}' in one database")
 
 
+def _check_path_names(objects: Objects) -> None:
+    """Names the FE turns into folder names (a repository's, a job's snapshot) must stay one folder name."""
+    named = [("repositories", "name", "repository"), ("jobs", "label", "job label"), ("jobs", "repo", "job repository")]
+    for kind, field, what in named:
+        for key, body in objects.get(kind, {}).items():
+            try:
+                path_component(str(body.get(field) or "-"))
+            except UnsafeName:
+                raise MetastoreError(f"{kind}/{key}: the {what} {body.get(field)!r} is not a plain folder "
+                                     "name") from None
+
+
 def target_objects(current: Objects, backup: Objects, scope: Scope) -> Objects:
     """What the journal holds after the restore."""
+    _check_path_names(backup)
     if scope["kind"] == "system":
         target = {kind: dict(objs) for kind, objs in backup.items()}
     else:

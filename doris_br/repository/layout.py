@@ -1,4 +1,5 @@
-"""Doris's repository layout (Repository.java), names only:
+"""Doris's repository layout (Repository.java), names only; every name goes into a path through
+doris_br.names.path_component, so none leads outside the repository:
 
     <location>/__palo_repository_<repo>/
       __repo_info
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 import time
 
+from doris_br.names import path_component, path_id
+
 PREFIX_REPO = "__palo_repository_"
 REPO_INFO = "__repo_info"
 PREFIX_SNAPSHOT = "__ss_"
@@ -26,17 +29,19 @@ MD5_SUFFIX = re.compile(r"^(?P<name>.+)\.(?P<md5>[0-9a-f]{32})$")
 
 
 def repo_dir(location_path: str, repo: str) -> str:
-    return f"{location_path.rstrip('/')}/{PREFIX_REPO}{repo}"
+    return f"{location_path.rstrip('/')}/{path_component(PREFIX_REPO + repo)}"
 
 
 def snapshot_dir(repo_root: str, label: str) -> str:
-    return f"{repo_root}/{PREFIX_SNAPSHOT}{label}"
+    return f"{repo_root}/{path_component(PREFIX_SNAPSHOT + label)}"
 
 
-def tablet_dir(snapshot_root: str, db_id: int, table_id: int, partition_id: int, index_id: int,
-               tablet_id: int) -> str:
-    return (f"{snapshot_root}/{CONTENT}/__db_{db_id}/__tbl_{table_id}/__part_{partition_id}/__idx_{index_id}"
-            f"/__{tablet_id}")
+def tablet_dir(snapshot_root: str, db_id: object, table_id: object, partition_id: object, index_id: object,
+               tablet_id: object) -> str:
+    """Ids may come from a snapshot's info: anything but an int raises UnsafeName."""
+    ids = [path_id(i) for i in (db_id, table_id, partition_id, index_id, tablet_id)]
+    return (f"{snapshot_root}/{CONTENT}/__db_{ids[0]}/__tbl_{ids[1]}/__part_{ids[2]}/__idx_{ids[3]}"
+            f"/__{ids[4]}")
 
 
 def with_md5(name: str, md5: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from fsspec.implementations.local import LocalFileSystem
 
 from doris_br.checksum import copy_md5, file_md5, record_md5, recorded_md5
+from doris_br.names import is_label
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
 
@@ -117,11 +118,15 @@ class RepositoryStore:
             return []
 
     def snapshot_names(self) -> list[str]:
+        """Labels of the __ss_ folders; a folder whose name is no valid label (anyone may put one there) is
+        no snapshot of ours and is left out."""
         names = []
         for entry in self._names(self.root):
             base = posixpath.basename(entry["name"].rstrip("/"))
             if entry.get("type") == "directory" and base.startswith(layout.PREFIX_SNAPSHOT):
-                names.append(base[len(layout.PREFIX_SNAPSHOT):])
+                label = base[len(layout.PREFIX_SNAPSHOT):]
+                if is_label(label):
+                    names.append(label)
         return sorted(names)
 
     def snapshot_files(self, label: str) -> list[str]:

@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from doris_br import rpc
 from doris_br.clock import now_ms
+from doris_br.errors import DorisError
 from doris_br.fe.catalog import from_json, to_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
@@ -36,6 +37,7 @@ from doris_br.fe.olap import (
     tables_of,
 )
 from doris_br.fe.placement import create_partitions, drop_tablets
+from doris_br.names import UnsafeName, check_column_name, check_partition_name, path_component
 from doris_br.repository import layout
 from doris_br.schema import PartitionDesc
 
@@ -44,6 +46,18 @@ log = logging.getLogger(__name__)
 
 class RestoreFailed(Exception):
     """A check of PENDING failed: the job is cancelled with this message (Doris's COMMON_ERROR)."""
+
+
+def check_snapshot_names(table: Table, parts: list[Partition], columns: bool = True) -> None:
+    """Columns and partitions a restore creates from the snapshot's meta follow Doris's name rules (an
+    unpartitioned table's one partition is named after the table, as Doris names it)."""
+    try:
+        for column in table.columns if columns else ():
+            check_column_name(column.name)
+        for p in parts if table.partition_kind != "UNPARTITIONED" else ():
+            check_partition_name(p.name)
+    except DorisError as e:
+        raise RestoreFailed(e.detail) from None
 
 
 def _true(job: Job, key: str) -> bool:
@@ -160,6 +174,7 @@ class RestoreRunner(JobRunner):
             props["replication_allocation"] = f"tag.location.default: {replication}"
         if "dynamic_partition.enable" in props and not _true(job, "reserve_dynamic_partition_enable"):
             props["dynamic_partition.enable"] = "false"
+        check_snapshot_names(source, parts)
         table = attrs.evolve(source, id=table_id, db_id=db.id, name=name, index_id=table_id + 1,
                              properties=props, create_time_ms=now_ms())
         new_parts = []
@@ -172,8 +187,6 @@ class RestoreRunner(JobRunner):
 
     async def _create(self, table: Table, parts: list[Partition], replication: int,
                       created: dict[str, list[int]]) -> list[Partition]:
-        from doris_br.errors import DorisError
-
         descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in parts]
         try:
             made = await create_partitions(self.fe, table, descs, replication=replication)
@@ -209,6 +222,7 @@ class RestoreRunner(JobRunner):
             plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets]})
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         if additions:
+            check_snapshot_names(table, additions, columns=False)
             try:
                 check_overlaps(table, [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values)
                                        for p in [*current.values(), *additions]])
@@ -234,11 +248,15 @@ class RestoreRunner(JobRunner):
         sizes = info.get("file_sizes", {})
         plans = []
         for source_id, target in zip(index["tablets_order"], dst.tablets, strict=True):
-            names = [n for n in index["tablets"][str(source_id)] if not layout.split_md5(n)[0].endswith(".hdr")]
+            try:  # the info is the repository's word: its file names and ids must not lead out of the tablet
+                names = [path_component(n) for n in index["tablets"][str(source_id)]
+                         if not layout.split_md5(n)[0].endswith(".hdr")]
+                remote = layout.tablet_dir(snapshot_root, info["id"], table_info["id"], part_info["id"],
+                                           index["id"], source_id)
+            except UnsafeName as e:
+                raise RestoreFailed(f"the snapshot's info names a file outside its tablet: {e}") from None
             stored = tuple(rpc.StoredFile(n, sizes.get(str(source_id), {}).get(n, -1), layout.split_md5(n)[1] or "")
                            for n in names)
-            remote = layout.tablet_dir(snapshot_root, info["id"], table_info["id"], part_info["id"], index["id"],
-                                       source_id)
             for replica in target.replicas:
                 plans.append(TabletPlan(
                     tablet_id=target.id, table=table_name, table_id=dst.table_id, partition=dst.name,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from sqlglot import exp
@@ -19,11 +18,11 @@ from doris_br.fe.privileges import has_privilege, require_on_db
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.repositories import find_repository
 from doris_br.fe.statements.results import text_result
+from doris_br.names import check_label
 from doris_br.repository import layout
 from doris_br.server.compat import like_regex
 from doris_br.sql.backup import BackupSnapshot, CancelBackup, ShowBackup, TableRef
 
-LABEL_REGEX = r"^[-_A-Za-z0-9:]{1,128}$"
 MIN_TIMEOUT_S = 600
 # Submissions check the repository and then register the job: one at a time, as Doris's global lock does.
 SUBMIT_LOCK = asyncio.Lock()
@@ -44,11 +43,6 @@ def job_database(session: Any, db_name: str | None) -> Database:
 def require_load(session: Any, db_name: str) -> None:
     if not has_privilege(session.user, "LOAD_PRIV", db_name):
         raise access_denied_need("LOAD_PRIV")
-
-
-def check_label(label: str) -> None:
-    if not re.match(LABEL_REGEX, label):
-        raise DorisError(f"Label format error. regex: {LABEL_REGEX}, label: {label}")
 
 
 def parse_timeout(session: Any, properties: dict[str, str]) -> int:

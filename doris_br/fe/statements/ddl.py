@@ -31,6 +31,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
+from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec
 from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
@@ -58,6 +59,7 @@ async def create_database(session: Any, node: CreateDatabase) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Can't create database '{name}'; database exists", ER_DB_CREATE_EXISTS)
+    check_database_name(name)
     catalog.commit([Database(id=catalog.allocate_ids(), name=name, properties=node.args.get("properties") or {},
                              create_time_ms=now_ms())])
 
@@ -66,12 +68,12 @@ async def create_database(session: Any, node: CreateDatabase) -> None:
 async def drop_database(session: Any, node: DropDatabase) -> None:
     name = node.name
     catalog = session.fe.catalog
+    require_on_db(session.user, name, "DROP_PRIV")  # first, as Doris: existence is not told to just anyone
     db = find_database(catalog, name)
     if db is None:
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
-    require_on_db(session.user, name, "DROP_PRIV")
     tables = tables_of(catalog, db)
     session.fe.jobs.refuse_ddl([t.id for t in tables], "DROP DATABASE")
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
@@ -93,9 +95,19 @@ def _default_keys(columns: tuple[Column, ...]) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _check_partition_names(descs: tuple[PartitionDesc, ...] | list[PartitionDesc]) -> None:
+    """Partitions named in the statement (FROM .. TO .. INTERVAL names its own)."""
+    for d in descs:
+        if d.interval is None:
+            check_partition_name(d.name)
+
+
 def _check_spec(name: str, spec: TableSpec) -> TableSpec:
     """Fill in what CREATE TABLE may leave out, and refuse what Doris refuses."""
     columns = spec.columns
+    for c in columns:
+        check_column_name(c.name)
+    _check_partition_names(spec.partition.partitions)
     names = [c.name.lower() for c in columns]
     if not columns:
         raise DorisError("Table should contain at least one column")
@@ -196,11 +208,10 @@ async def create_table(session: Any, node: CreateTable) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    check_table_name(name)
     like = node.args.get("like")
     if like is not None:
-        src_db = session_database(session, like[0])
-        source = get_table(session.fe.catalog, src_db, like[1])
-        require_on_table(session.user, "SELECT_PRIV", src_db.name, source.name)
+        src_db, source = session_table(session, like, needs="SELECT_PRIV")
         spec = TableSpec(columns=source.columns, keys_type=source.keys_type, key_columns=source.key_columns,
                          distribution=source.distribution, properties=dict(source.properties),
                          comment=source.comment)
@@ -222,20 +233,19 @@ async def create_table(session: Any, node: CreateTable) -> None:
 async def drop_table(session: Any, node: DropTable) -> None:
     db_name, name = node.this
     db = session_database(session, db_name)
+    require_on_table(session.user, "DROP_PRIV", db.name, name)  # first: existence is not told to just anyone
     catalog = session.fe.catalog
     view = find_view(catalog, db, name)
     table = find_table(catalog, db, name)
     if node.args.get("view") and view is None and table is not None:
         raise DorisError(f"'{db.name}.{name}' is not VIEW")
     if view is not None and (node.args.get("view") or table is None):
-        require_on_table(session.user, "DROP_PRIV", db.name, name)
         catalog.commit(deletes=[view])
         return
     if table is None:
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
-    require_on_table(session.user, "DROP_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "DROP TABLE")
     async with table_lock(table.id):
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
@@ -254,9 +264,13 @@ async def create_view(session: Any, node: CreateView) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+    if existing is None:
+        check_table_name(name)
     query = node.expression
     queries.plan(session, query, default_db=db.name)  # every table it names must exist
     columns = tuple(node.args.get("columns") or ())
+    for column in columns:
+        check_column_name(column)
     if columns and len(columns) != len(query.selects):
         raise DorisError("The number of columns in the view definition and the query differ")
     view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
@@ -270,9 +284,8 @@ async def create_view(session: Any, node: CreateView) -> None:
 
 @handles(AlterTable)
 async def alter_table(session: Any, node: AlterTable) -> None:
-    db, table = session_table(session, node.this)
+    db, table = session_table(session, node.this, needs="ALTER_PRIV")
     name, catalog = table.name, session.fe.catalog
-    require_on_table(session.user, "ALTER_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "ALTER TABLE")
     action = node.args["action"]
     temporary = bool(node.args.get("temporary"))
@@ -283,6 +296,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if table.partition_kind == "UNPARTITIONED":
                 raise DorisError(f"Table[{name}]'s partition type is UNPARTITIONED, can not add partition")
             desc: PartitionDesc = node.args["partition"]
+            _check_partition_names([desc])
             if any(p.name == desc.name for p in partitions_of(catalog, table) + partitions_of(catalog, table, True)):
                 raise DorisError(f"Duplicate partition name {desc.name}")
             previous = None
@@ -309,6 +323,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             new_name = node.args["new_name"]
             if _exists(session, db, new_name):
                 raise DorisError(f"Table '{new_name}' already exists", ER_TABLE_EXISTS)
+            check_table_name(new_name)
             renamed = attrs.evolve(table, name=new_name)
             unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
                              if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
@@ -320,6 +335,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
                 raise DorisError(f"Partition {old} does not exist")
             if any(p.name == new_name for p in existing):
                 raise DorisError(f"Partition name[{new_name}] is already used")
+            check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
         else:
             props = {**table.properties, **node.args["properties"]}
@@ -331,9 +347,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
 @handles(TruncateTable)
 async def truncate_table(session: Any, node: TruncateTable) -> None:
     """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
-    db, table = session_table(session, node.this)
+    db, table = session_table(session, node.this, needs="LOAD_PRIV")
     name, catalog = table.name, session.fe.catalog
-    require_on_table(session.user, "LOAD_PRIV", db.name, name)
     session.fe.jobs.refuse_ddl([table.id], "TRUNCATE TABLE")
     async with table_lock(table.id):
         table = get_table(catalog, db, name)

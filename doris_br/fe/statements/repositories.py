@@ -15,6 +15,7 @@ from doris_br.fe.jobs.base import repository_target, store_of
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
+from doris_br.names import check_repository_name
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable
 from doris_br.repository.info import brief
@@ -41,6 +42,7 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
     require_global(session.user, "ADMIN_PRIV")
     catalog = session.fe.catalog
     name: str = node.name
+    check_repository_name(name)  # it names a folder in the location: no '..', '/', quotes or newlines
     if name == layout.KEEP_ON_LOCAL or catalog.get(Repository, name) is not None:
         raise DorisError(f"Failed to create repository: repository with same name already exist: {name}")
     kind, broker = node.args["kind"], node.args.get("broker") or ""

@@ -7,16 +7,16 @@ from typing import Any
 
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe.catalog import Catalog
 from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import restore_columns, restore_row
-from doris_br.fe.olap import find_database
+from doris_br.fe.olap import Database, find_database, find_table, find_view
 from doris_br.fe.privileges import require_on_db
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.backup import (
     SUBMIT_LOCK,
     cancel_running,
-    check_label,
     job_database,
     job_database_name,
     label_filter,
@@ -25,6 +25,7 @@ from doris_br.fe.statements.backup import (
 )
 from doris_br.fe.statements.repositories import find_repository
 from doris_br.fe.statements.results import text_result
+from doris_br.names import check_database_name, check_label, check_table_name
 from doris_br.repository import layout
 from doris_br.repository.store import BadFile
 from doris_br.sql.backup import CancelRestore, RestoreSnapshot, ShowRestore, TableRef
@@ -108,6 +109,17 @@ def restore_objects(node: RestoreSnapshot, info: dict[str, Any]) -> tuple[Object
     return tuple(ObjectRef(name) for name in sorted(in_snapshot) if name not in excluded)
 
 
+def check_new_names(catalog: Catalog, db: Database | None, db_name: str, objects: tuple[ObjectRef, ...]) -> None:
+    """The names a restore creates (its database, tables and views, from the statement or the snapshot) follow
+    Doris's rules; a table restored over one that exists keeps that one's name."""
+    if db is None:
+        check_database_name(db_name)
+    for ref in objects:
+        target = ref.alias or ref.table
+        if db is None or (find_table(catalog, db, target) is None and find_view(catalog, db, target) is None):
+            check_table_name(target)
+
+
 @handles(RestoreSnapshot)
 async def restore(session: Any, node: RestoreSnapshot) -> None:
     db_name = job_database_name(session, node.args.get("db"))
@@ -131,6 +143,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
     if not objects:
         raise DorisError(f"Nothing to restore from snapshot {label}")
     existing = find_database(session.fe.catalog, db_name)
+    check_new_names(session.fe.catalog, existing, db_name, objects)
     async with SUBMIT_LOCK:
         session.fe.jobs.submit(Job(
             # A database the restore creates gets its id now, so the job can be found by it meanwhile.

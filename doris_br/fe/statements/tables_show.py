@@ -9,7 +9,7 @@ from typing import Any
 from sqlglot import exp
 
 from doris_br.clock import time_text
-from doris_br.errors import DorisError
+from doris_br.errors import ER_NO_DB, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
@@ -28,7 +28,7 @@ from doris_br.fe.olap import (
     tables_of,
     views_of,
 )
-from doris_br.fe.privileges import has_any_on_db, has_privilege
+from doris_br.fe.privileges import can_see_table, has_any_on_db, has_privilege, require_see_db, table_denied
 from doris_br.fe.statements import NOT_HANDLED, handles, handles_show
 from doris_br.fe.statements.results import text_result
 from doris_br.fe.statements.system import size_text
@@ -41,9 +41,20 @@ SYSTEM_DATABASES = ("information_schema",)
 
 
 def _visible_table(session: Any, db: Database, table: str) -> bool:
-    user = session.user
-    return any(has_privilege(user, p, db.name, table) for p in (
-        "SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DROP_PRIV", "SHOW_VIEW_PRIV"))
+    return can_see_table(session.user, db.name, table)
+
+
+def _denied(session: Any, command: str, table: str) -> DorisError:
+    """Doris's 1142 for a SHOW or DESCRIBE of a table the user cannot see, with the client's address."""
+    return table_denied(command, session.user, session.client_address.rsplit(":", 1)[0], table)
+
+
+def _statement_db_name(session: Any, db_name: str | None) -> str:
+    """The database a statement names, else the session's (checked for existence later)."""
+    name = db_name or session.database
+    if not name:
+        raise DorisError("No database selected", ER_NO_DB)
+    return name
 
 
 # ---- databases and tables ----------------------------------------------------------------------------------
@@ -79,7 +90,10 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
 
 
 def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
-    """{db: {table: {column: type}}} of what the user may see, for mysql-mimic's information_schema."""
+    """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS).
+
+    As Doris's schema scanners ask the FE: a database with a SHOW privilege on it or on one of its tables,
+    and in it only the tables and views the user may see."""
     catalog = session.fe.catalog
     out: dict[str, dict[str, dict[str, str]]] = {}
     for db in catalog.all(Database):
@@ -87,9 +101,11 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
             continue
         tables = out.setdefault(db.name, {})
         for t in tables_of(catalog, db):
-            tables[t.name] = {c.name: c.type.upper() for c in t.columns}
+            if _visible_table(session, db, t.name):
+                tables[t.name] = {c.name: c.type.upper() for c in t.columns}
         for v in views_of(catalog, db):
-            tables[v.name] = {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+            if _visible_table(session, db, v.name):
+                tables[v.name] = {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
     return out
 
 
@@ -97,6 +113,8 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
 async def describe(session: Any, node: Describe) -> Any:
     db_name, name = node.this
     db = session_database(session, db_name)
+    if not _visible_table(session, db, name):  # before the table is looked up: no hint whether it exists
+        raise _denied(session, "DESCRIBE", f"{db.name}.{name}")
     catalog = session.fe.catalog
     table = find_table(catalog, db, name)
     if table is None:
@@ -214,6 +232,8 @@ async def show_create(session: Any, node: ShowCreate) -> Any:
     kind = node.args["kind"]
     catalog = session.fe.catalog
     if kind == "DATABASE":
+        if name.lower() not in SYSTEM_DATABASES:
+            require_see_db(session.user, name)  # before it is looked up, as Doris
         db = find_database(catalog, name)
         if db is None:
             if name.lower() in SYSTEM_DATABASES:
@@ -224,10 +244,13 @@ async def show_create(session: Any, node: ShowCreate) -> Any:
             text += "\nPROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in db.properties.items()) + "\n)"
         return text_result(["Database", "Create Database"], [(db.name, text)])
     db = session_database(session, db_name)
-    if not _visible_table(session, db, name):
-        raise DorisError(f"SHOW command denied to user '{session.user.name}'@'{session.user.host}' for table "
-                         f"'{db.name}.{name}'", 1142)
     view = find_view(catalog, db, name)
+    # Doris asks SHOW_VIEW_PRIV of a view and any SHOW privilege of a table; one who may see neither learns
+    # nothing, not even whether the name exists.
+    visible = has_privilege(session.user, "SHOW_VIEW_PRIV", db.name, name) if view is not None else \
+        _visible_table(session, db, name)
+    if not visible:
+        raise _denied(session, "SHOW CREATE TABLE", f"{db.name}: {name}")
     if view is not None:
         return text_result(["View", "Create View", "character_set_client", "collation_connection"],
                            [(view.name, create_view_text(view), "utf8mb4", "utf8mb4_0900_bin")])
@@ -319,10 +342,11 @@ def range_text(table: Table, p: Partition) -> str:
 @handles(ShowPartitions)
 async def show_partitions(session: Any, node: ShowPartitions) -> Any:
     db_name, name = node.this
-    db = session_database(session, db_name)
+    named_db = _statement_db_name(session, db_name)
+    if not can_see_table(session.user, named_db, name):  # Doris checks before it looks anything up
+        raise _denied(session, "SHOW PARTITIONS", f"{named_db}: {name}")
+    db = session_database(session, named_db)
     table = get_table(session.fe.catalog, db, name)
-    if not _visible_table(session, db, name):
-        raise DorisError(f"SHOW PARTITIONS command denied to user '{session.user.name}'", 1142)
     dist = table.distribution
     rows = []
     for p in partitions_of(session.fe.catalog, table, temporary=bool(node.args.get("temporary"))):
@@ -401,6 +425,8 @@ async def show_data(session: Any, node: ShowData) -> Any:
     target = node.this
     if target is not None:
         db = session_database(session, target[0])
+        if not _visible_table(session, db, target[1]):
+            raise _denied(session, "SHOW DATA", f"{db.name}: {db.name}.{target[1]}")  # sic, as Doris
         table = get_table(catalog, db, target[1])
         parts = partitions_of(catalog, table)
         size = sum(p.data_size for p in parts)
@@ -413,7 +439,7 @@ async def show_data(session: Any, node: ShowData) -> Any:
     db = session_database(session, None)
     out = []
     total = total_replicas = 0
-    for table in tables_of(catalog, db):
+    for table in (t for t in tables_of(catalog, db) if _visible_table(session, db, t.name)):
         parts = partitions_of(catalog, table)
         size = sum(p.data_size for p in parts)
         replicas = sum(len(t.replicas) for p in parts for t in p.tablets)

@@ -12,6 +12,7 @@ from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, Grant, User,
 from doris_br.fe.privileges import has_privilege, normalise_privileges, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
+from doris_br.names import check_user_name
 from doris_br.sql.admin import CreateUser, DropUser, GrantPrivileges, SetPassword, ShowGrants, UserIdentity
 
 ER_CANNOT_USER = 1396
@@ -45,6 +46,7 @@ async def create_user(session: Any, node: CreateUser) -> None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Operation CREATE USER failed for '{name}'@'{host}'", ER_CANNOT_USER)
+    check_user_name(name)
     auth = _stored_hash(node.args.get("password"), bool(node.args.get("hashed")))
     catalog.commit([User(name=name, host=host, auth_string=auth, comment=node.args.get("comment") or "",
                          incarnation=secrets.token_hex(16))])
@@ -58,6 +60,7 @@ async def drop_user(session: Any, node: DropUser) -> None:
         raise DorisError(f"Can not drop user {name}")
     user = session.fe.catalog.get(User, f"{name}@{host}")
     if user is None:
+        check_user_name(name)  # an unknown user's name is refused as Doris refuses it
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Operation DROP USER failed for '{name}'@'{host}'", ER_CANNOT_USER)
@@ -74,6 +77,7 @@ async def set_password(session: Any, node: SetPassword) -> None:
             raise DorisError("Only root user can change root's password")
     user = session.fe.catalog.get(User, f"{name}@{host}")
     if user is None:
+        check_user_name(name)
         raise DorisError(f"user '{name}'@'{host}' does not exist")
     auth = _stored_hash(node.args["password"], bool(node.args.get("hashed")))
     session.fe.catalog.commit([attrs.evolve(user, auth_string=auth)])
@@ -94,6 +98,7 @@ async def grant_or_revoke(session: Any, node: GrantPrivileges) -> None:
     name, host = _target(session, node.this)
     user = session.fe.catalog.get(User, f"{name}@{host}")
     if user is None:
+        check_user_name(name)
         raise DorisError(f"user '{name}'@'{host}' does not exist")
     revoke = bool(node.args.get("revoke"))
     if revoke and name == "root" and GLOBAL_ONLY_PRIVILEGES & set(privileges):
@@ -151,6 +156,7 @@ async def show_grants(session: Any, node: ShowGrants) -> Any:
             require_global(me, "GRANT_PRIV", "ADMIN_PRIV")
         user = catalog.get(User, f"{name}@{host}")
         if user is None:
+            check_user_name(name)
             raise DorisError(f"user '{name}'@'{host}' does not exist")
         users = [user]
     return text_result(SHOW_GRANTS_COLUMNS, [grants_row(u) for u in users])
