@@ -104,6 +104,27 @@ def test_a_select_only_user_reads_no_file_and_no_other_database(cluster: Cluster
     assert cluster.query('SELECT count(*) FROM numbers("number" = "1000")', user, password) == [(1000,)]
 
 
+def test_privileges_are_checked_before_names_are_looked_up(cluster: Cluster, reader: tuple[str, str]) -> None:
+    user, password = reader
+    # A login naming a database is checked as USE is: before the client is in.
+    with pytest.raises(pymysql.err.OperationalError) as e:
+        cluster.connect(user, password, database="trust_secret")
+    assert e.value.args == (1044, "errCode = 2, detailMessage = Access denied for user 'u1' to database "
+                                  "'trust_secret'"), e.value.args
+    with pytest.raises(pymysql.err.OperationalError) as e:
+        cluster.connect(user, password, database="no_such_db")
+    assert e.value.args[0] == 1049, e.value.args
+    cluster.connect(user, password, database="trust").close()
+    # A table the user may not read: the same answer whether or not it exists.
+    missing = refused(cluster, "SELECT * FROM trust.no_such_table", user, password)
+    hidden = refused(cluster, "SELECT * FROM trust_secret.t", user, password)
+    assert missing[0] == hidden[0] == 1142, (missing, hidden)
+    # As in Doris, a view's reader needs SELECT on the view, not on what it reads.
+    cluster.query("CREATE VIEW IF NOT EXISTS trust.secret_count AS SELECT count(*) AS n FROM trust_secret.t")
+    cluster.query("GRANT SELECT_PRIV ON trust.secret_count TO u1")
+    assert cluster.query("SELECT n FROM trust.secret_count", user, password) == [(1,)]
+
+
 def test_views_and_loads_are_sandboxed_too(cluster: Cluster, reader: tuple[str, str]) -> None:
     code, message = refused(cluster, "CREATE VIEW trust.v_files AS SELECT * FROM read_csv('/etc/passwd')")
     assert "Can not found function 'read_csv'" in message

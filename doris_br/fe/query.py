@@ -235,7 +235,8 @@ def _referenced_columns(query: exp.Expression) -> set[str] | None:
     return {c.name.lower() for c in query.find_all(exp.Column)}
 
 
-def plan(session: Any, query: exp.Expression, default_db: str | None = None, depth: int = 0) -> Plan:
+def plan(session: Any, query: exp.Expression, default_db: str | None = None, depth: int = 0,
+         check_privileges: bool = True) -> Plan:
     """Resolve every table reference of `query` (a copy is planned): views inlined, tables to scans.
 
     Runs in a worker thread: the tree can be big. The query is checked by the sandbox first (a view's query too,
@@ -263,9 +264,12 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
             continue
         db = get_database(catalog, db_name)
+        if check_privileges:  # before the lookup: one without the privilege is not told whether it exists
+            require_on_table(session.user, "SELECT_PRIV", db.name, node.name)
         view = find_view(catalog, db, node.name)
         if view is not None:
-            inner = plan(session, _view_query(view), db.name, depth + 1)
+            # As in Doris, a view's reader needs SELECT on the view only; its creator needed it on what it reads.
+            inner = plan(session, _view_query(view), db.name, depth + 1, check_privileges=False)
             result.scans.extend(inner.scans)
             result.static.update(inner.static)
             node.replace(inner.query.subquery(alias))
@@ -273,7 +277,6 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         table = find_table(catalog, db, node.name)
         if table is None:
             raise DorisError(f"Table [{node.name}] does not exist in database [{db.name}].", 1146)
-        require_on_table(session.user, "SELECT_PRIV", db.name, table.name)
         all_parts = partitions_of(catalog, table)
         select = node.find_ancestor(exp.Select)
         parts = prune(table, all_parts, select.args.get("where") if select else None, alias)

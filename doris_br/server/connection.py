@@ -63,6 +63,8 @@ class DorisConnection(Connection):
     stream: wire.BoundedStream  # type: ignore[assignment]
     # Called once the login is over, however it ended (the listener counts connections still logging in).
     on_login: Callable[[], None] | None = None
+    # The database a login (or COM_CHANGE_USER) names, checked once the user is known (see ok()).
+    login_database: str | None = None
 
     async def _start(self) -> None:
         peer = self.stream.writer.get_extra_info("peername")
@@ -124,7 +126,7 @@ class DorisConnection(Connection):
         self.capabilities = response.capabilities
         self.max_packet_size = response.max_packet_size
         self.session.variables.set("character_set_client", response.client_charset.name)
-        self.session.database = response.database
+        self.login_database = response.database
         self.client_plugin_name = response.client_plugin
         self.client_connect_attrs = response.connect_attrs
         self.zstd_compression_level = response.zstd_compression_level
@@ -135,6 +137,18 @@ class DorisConnection(Connection):
             connect_attrs=response.connect_attrs,
         )
         self.stream.reset_seq()
+
+    def ok(self, *args: Any, **kwargs: Any) -> bytes:
+        """The OK packet; the first one after a login checks the database the login named, as USE does (an
+        unknown one is 1049, one the user holds no privilege on 1044), so a client is told before it is in."""
+        if self.login_database is not None:
+            name, self.login_database = self.login_database, None
+            try:
+                self.session.database = self.session.fe.resolve_database_for_use(self.session.user, name)
+            except MysqlError:
+                self.session.username = None
+                raise
+        return super().ok(*args, **kwargs)
 
     async def _handshake_response(self) -> packets.HandshakeResponse41 | SSLRequest:
         data = await self.stream.read()
@@ -147,14 +161,19 @@ class DorisConnection(Connection):
         change = wire.parse_change_user(self.capabilities, self.client_charset, data)
         # Drop the old identity first: a failed COM_CHANGE_USER must not keep running as the previous user.
         self.session.username = None
-        self.session.database = change.database or None
+        self.session.database = None
+        self.login_database = change.database or None
         self.session.variables.set("external_user", change.username, force=True)
         if change.client_charset:
             self.session.variables.set("character_set_client", change.client_charset.name)
         if change.connect_attrs:
             self.client_connect_attrs = change.connect_attrs
-        await self.authenticate(username=change.username, auth_response=change.auth_response,
-                                client_plugin_name=change.client_plugin, connect_attrs=change.connect_attrs)
+        try:
+            await self.authenticate(username=change.username, auth_response=change.auth_response,
+                                    client_plugin_name=change.client_plugin, connect_attrs=change.connect_attrs)
+        except MysqlError as e:  # the database named: unknown, or not the user's
+            await self._write_error(e)
+            raise LoginRejected from None
         if self.session.username is None:
             raise LoginRejected
         await self.session.reset()
