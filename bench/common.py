@@ -1,4 +1,4 @@
-"""What the backup and restore benchmarks share: the data they move, timing a job, the copy baseline."""
+"""What the benchmarks share: the data they move, timing a job or a Stream Load, the copy baseline."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -83,3 +85,19 @@ def baseline_copy(files: list[Path], target: Path) -> float:
     subprocess.run(["cp", "--parents", *relative, str(target)], check=True, cwd=root)
     subprocess.run(["md5sum", *relative], check=True, stdout=subprocess.DEVNULL, cwd=target)
     return time.perf_counter() - start
+
+
+def timed_stream_load(cluster: Cluster, body: Path, headers: dict[str, str]) -> tuple[dict, float]:
+    """`body` sent as one Stream Load into bench.t: Doris's answer (checked to be a Success) and the seconds."""
+    with open(body, "rb") as data:
+        start = time.perf_counter()
+        answer = requests.put(f"{cluster.http}/api/bench/t/_stream_load", data=data, auth=("root", ""),
+                              headers={"label": "bench", "Expect": "100-continue", **headers}, timeout=3600).json()
+        elapsed = time.perf_counter() - start
+    assert answer["Status"] == "Success", answer
+    return answer, elapsed
+
+
+def check_all_loaded(cluster: Cluster, answer: dict, rows: int) -> None:
+    counted = cluster.query("SELECT count(*) FROM bench.t")[0][0]
+    assert counted == rows == answer["NumberLoadedRows"], (counted, rows, answer)

@@ -14,15 +14,13 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import duckdb
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import cpu_seconds  # noqa: E402
+from common import check_all_loaded, cpu_seconds, timed_stream_load  # noqa: E402
 
 from tests.cluster import Cluster  # noqa: E402
 
@@ -62,17 +60,10 @@ def main() -> None:
                 f"PROPERTIES ('replication_num' = '{args.replicas}')")
             procs = [cluster.fe, *cluster.bes]
             cpu_before = [cpu_seconds(p.pid) for p in procs if p is not None]
-            with open(csv, "rb") as body:
-                start = time.perf_counter()
-                answer = requests.put(f"{cluster.http}/api/bench/t/_stream_load", data=body, auth=("root", ""),
-                                      headers={"label": "bench", "column_separator": ",", "Expect": "100-continue"},
-                                      timeout=3600).json()
-                elapsed = time.perf_counter() - start
+            answer, elapsed = timed_stream_load(cluster, csv, {"column_separator": ","})
             cpu = [cpu_seconds(p.pid) - b for p, b in zip([p for p in procs if p is not None], cpu_before,
                                                           strict=True)]
-            assert answer["Status"] == "Success", answer
-            counted = cluster.query("SELECT count(*) FROM bench.t")[0][0]
-            assert counted == rows == answer["NumberLoadedRows"], (counted, rows, answer)
+            check_all_loaded(cluster, answer, rows)
             mb = size / (1 << 20)
             print(f"stream load: {rows} rows, {mb:.0f} MiB in {elapsed:.2f} s = {mb / elapsed:.1f} MB/s "
                   f"(replication_num {args.replicas}, {args.buckets} buckets)")

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import requests
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import check_all_loaded, timed_stream_load  # noqa: E402
 
 from tests.bodies import BENCH_COLUMNS, write_json_array  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
@@ -42,16 +41,9 @@ def main() -> None:
                 f"CREATE TABLE bench.t ({BENCH_COLUMNS}) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) "
                 f"BUCKETS {args.buckets} PROPERTIES ('replication_num' = '{args.replicas}')")
             rss_before = cluster.fe_peak_rss()
-            with open(body, "rb") as data:
-                start = time.perf_counter()
-                answer = requests.put(f"{cluster.http}/api/bench/t/_stream_load", data=data, auth=("root", ""),
-                                      headers={"label": "bench", "format": "json", "strip_outer_array": "true",
-                                               "Expect": "100-continue"}, timeout=3600).json()
-                elapsed = time.perf_counter() - start
+            answer, elapsed = timed_stream_load(cluster, body, {"format": "json", "strip_outer_array": "true"})
             rss_after = cluster.fe_peak_rss()
-            assert answer["Status"] == "Success", answer
-            counted = cluster.query("SELECT count(*) FROM bench.t")[0][0]
-            assert counted == rows == answer["NumberLoadedRows"], (counted, rows, answer)
+            check_all_loaded(cluster, answer, rows)
             mb = size / (1 << 20)
             print(f"stream load of a JSON array: {rows} rows, {mb:.0f} MiB in {elapsed:.2f} s = "
                   f"{mb / elapsed:.1f} MB/s (replication_num {args.replicas}, {args.buckets} buckets)")

@@ -218,7 +218,8 @@ def test_prepared_statements_count_only_real_placeholders_and_refuse_nan(cluster
     with RawClient(cluster.port) as client:
         assert client.login()[:1] == b"\x00"
         ok = client.command(COM_STMT_PREPARE, b"SELECT 'a?\"b', ? -- ?\n")
-        assert ok[0] == 0 and struct.unpack("<H", ok[7:9])[0] == 1, ok  # the `?` in the string and the comment are not parameters
+        # the `?` in the string and the comment are not parameters
+        assert ok[0] == 0 and struct.unpack("<H", ok[7:9])[0] == 1, ok
         statement = struct.unpack("<I", ok[1:5])[0]
         client.read()  # the parameter's definition (no EOF: the client asked for CLIENT_DEPRECATE_EOF)
         nan = b"NaN"
