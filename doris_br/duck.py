@@ -94,10 +94,18 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
 _KIND_PREFIX = re.compile(r"^(?:[A-Z][A-Za-z]*(?: [A-Za-z]+)*) Error: ")
 
 
-def error_text(error: duckdb.Error) -> str:
+# What running SQL in the engine can raise. The engine cuts some messages mid-character (a strftime format with
+# `%é` in it), and its Python side then raises UnicodeDecodeError instead of the error it had.
+ENGINE_ERRORS = (duckdb.Error, UnicodeDecodeError)
+
+
+def error_text(error: duckdb.Error | UnicodeDecodeError) -> str:
     """One line a client may read: Doris's wording where we know it, else the engine's sentence without its
     error class, source excerpt or suggestions."""
-    text = str(error)
+    if isinstance(error, UnicodeDecodeError):  # the message up to the cut character
+        text = bytes(error.object[:error.start]).decode(errors="replace")
+    else:
+        text = str(error)
     first = text.split("\n", 1)[0]
     for pattern, doris in _TRANSLATIONS:
         found = pattern.search(first)

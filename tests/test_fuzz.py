@@ -153,6 +153,26 @@ def check_text(source: object, message: str) -> None:
     assert "Unexpected exception" not in message, (source, message)
 
 
+@pytest.mark.parametrize(("sql", "code", "text"), [
+    ("SHOW TABLE", 1064, "Syntax error in line 1, column 1 near 'SHOW TABLE'"),
+    ("SET time_zone = '+0中:00'", 1298, "Unknown or incorrect time zone: '+0中:00'"),
+    ('SELECT * FROM numbers("number" = "ten")', 1105, "cannot parse param value ten"),
+    ("SHOW VARIABLES LIKE 'max(%'", None, None),
+    ("SELECT date_format(now(), '%éY')", 1105, "Failed to parse format specifier"),
+    ("SELECT count(*) FROM fz.t a " + "JOIN fz.t " * 40 + "WHERE (", 1064, "Syntax error"),
+])
+def test_what_the_fuzz_found(fuzz_cluster: Cluster, sql: str, code: int | None, text: str | None) -> None:
+    """Each once answered with Python's text or 'Unexpected exception' (the 40 JOINs without ON: after minutes)."""
+    started = time.monotonic()
+    try:
+        fuzz_cluster.query(sql)
+        assert code is None, sql
+    except pymysql.err.MySQLError as e:
+        check_text(sql, e.args[1])
+        assert (e.args[0], text is not None and text in e.args[1]) == (code, True), e.args
+    assert time.monotonic() - started < 2
+
+
 def test_mutated_statements(fuzz_cluster: Cluster) -> None:
     rng = random.Random(SEED)
     conn = fuzz_cluster.connect()

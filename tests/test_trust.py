@@ -294,6 +294,10 @@ def test_kill_query_stops_the_engine_not_just_the_answer(cluster: Cluster) -> No
         cluster.query(f"KILL QUERY {victim.thread_id()}")
         worker.join(timeout=5)
         assert not worker.is_alive()
+        assert errors and errors[0][0] == 1317, errors  # Query execution was interrupted
+        with victim.cursor() as cur:  # KILL QUERY stops the query, not the connection
+            cur.execute("SELECT 3")
+            assert cur.fetchall() == ((3,),)
         victim.close()
     answered_quickly(cluster)
     assert cluster.query('SELECT count(*) FROM numbers("number" = "1000")') == [(1000,)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import duckdb
 import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
@@ -108,7 +107,7 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
         return _scan_files(files, task, schema) if files else _empty(task, schema)
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
-    except duckdb.Error as e:
+    except duck.ENGINE_ERRORS as e:
         raise rpc.TaskError("COMMON_ERROR", duck.error_text(e)) from None
 
 

@@ -379,7 +379,7 @@ def run(cur: duckdb.DuckDBPyConnection, sql: str, limit: int = RESULT_BYTES_LIMI
                                  "bytes); add a LIMIT or a WHERE clause")
             batches.append(batch)
         return pa.Table.from_batches(batches, schema=reader.schema)
-    except duckdb.Error as e:
+    except duck.ENGINE_ERRORS as e:
         raise DorisError(duck.error_text(e)) from None
 
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -108,7 +107,7 @@ class Routed:
 def _run(cur: Any, sql: str) -> pa.Table:
     try:
         return cur.sql(sql).to_arrow_table()
-    except duckdb.Error as e:  # a value that does not convert: strict mode refuses the whole load
+    except duck.ENGINE_ERRORS as e:  # a value that does not convert: strict mode refuses the whole load
         raise DorisError(STRICT_MODE_ERROR.format(reason=duck.error_text(e))) from None
 
 

@@ -30,7 +30,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -392,7 +391,7 @@ def parse(table: Table, opts: Options, body: pa.Buffer, first_line: int = 1) -> 
         try:
             cur.register("__text", text)
             text, names = cur.sql(_mapped(table, opts)).to_arrow_table(), _targets(table, opts)
-        except duckdb.Error as e:
+        except duck.ENGINE_ERRORS as e:
             raise LoadFailed(f"{QUALITY_ERROR}: a column mapping cannot be computed: {duck.error_text(e)}") from None
         finally:
             cur.close()

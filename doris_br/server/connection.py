@@ -46,6 +46,7 @@ client_host: contextvars.ContextVar[str] = contextvars.ContextVar("client_host",
 
 ER_CON_COUNT = 1040
 ER_TOO_MANY_USER_CONNECTIONS = 1203
+ER_QUERY_INTERRUPTED = 1317
 ER_MAX_PREPARED_STMT_COUNT_REACHED = 1461
 # MySQL's max_prepared_stmt_count, per connection here: each holds its SQL and parameter buffers.
 MAX_PREPARED_STATEMENTS = 16382
@@ -204,6 +205,11 @@ class DorisConnection(Connection):
                 data = await self.stream.read()
             except ConnectionClosed:
                 return
+            except asyncio.CancelledError:  # a KILL QUERY that came just after its query ended: nothing to stop
+                if self._kill != KillKind.QUERY:
+                    raise
+                self._end_kill()
+                continue
             except wire.PacketTooLarge as e:  # the rest of the packet is still unread: the connection is done
                 await self._write_error(e)
                 return
@@ -224,10 +230,9 @@ class DorisConnection(Connection):
             except asyncio.CancelledError:
                 if self._kill != KillKind.QUERY:
                     raise
-                if self._task is not None:
-                    self._task.uncancel()
-                await self.stream.write(self.error(msg="Query was killed", code=ErrorCode.SESSION_WAS_KILLED))
-                self._kill = None
+                self._end_kill()
+                await self.stream.write(self.error(msg="Query execution was interrupted",
+                                                   code=ER_QUERY_INTERRUPTED))  # type: ignore[arg-type]
             except (LoginRejected, ConnectionError):
                 raise
             except Exception:  # noqa: BLE001 - logged with its traceback; the client gets a fixed text
@@ -236,6 +241,12 @@ class DorisConnection(Connection):
                 await self.stream.write(self.error(msg=error.msg, code=error.code))
             finally:
                 self.stream.reset_seq()
+
+    def _end_kill(self) -> None:
+        """KILL QUERY cancelled this connection's task; the connection goes on."""
+        if self._task is not None:
+            self._task.uncancel()
+        self._kill = None
 
     async def handle_init_db(self, data: bytes) -> None:
         await self.session.use(wire.decode(self.client_charset, data))

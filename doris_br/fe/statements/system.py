@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from mysql_mimic.constants import KillKind
+
 from doris_br import SERVER_VERSION, __version__
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
@@ -172,7 +174,7 @@ async def kill(session: Any, node: Kill) -> None:
         raise DorisError(f"You are not owner of thread or query: {target_id}", 1095)
     if node.args.get("query"):
         if target.running is not None and target is not session:
-            target.running.cancel()
+            target.connection.kill(KillKind.QUERY)  # its statement stops (engine work included); it stays
         return
     target.connection.kill()
 
