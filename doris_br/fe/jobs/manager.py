@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Doris's answers to DDL on a table whose state is RESTORE (OlapTable.checkNormalStateForAlter,
+# InternalCatalog.truncateTable and dropTable).
+_DROP_REFUSED = ("The table [{name}]'s state is RESTORE, cannot be dropped. please cancel the operation on olap "
+                 "table firstly. If you want to forcibly drop(cannot be recovered), please use \"DROP table FORCE\".")
+_NOT_NORMAL = {
+    "ALTER TABLE": "Table[{name}]'s state(RESTORE) is not NORMAL. Do not allow doing ALTER ops",
+    "TRUNCATE TABLE": "Table' state is not NORMAL: RESTORE",
+    "DROP TABLE": _DROP_REFUSED,
+    "DROP DATABASE": _DROP_REFUSED,
+}
+
 MAX_JOBS_PER_DB = 10
 # How often unfinished jobs are stepped (BE tasks polled); a state change steps the job again at once.
 TICK_S = 0.1
@@ -52,14 +63,43 @@ class JobManager:
     def repository_in_use(self, name: str) -> bool:
         return any(j.repo == name for j in self.unfinished())
 
-    def refuse_ddl(self, table_ids: list[int], operation: str) -> None:
-        """Tables a job is snapshotting or restoring into must not be truncated, altered or dropped."""
+    def restore_of(self, db_id: int, name: str, table_id: int | None = None) -> Job | None:
+        """The unfinished restore that writes the table `name` of the database (or will create it), from the
+        moment it is accepted (PENDING, before it has planned anything) until it is FINISHED or CANCELLED."""
         for job in self.unfinished():
-            locked = self.locked_tables(job)
-            for table_id in table_ids:
-                if table_id in locked:
-                    raise DorisError(f"Table {locked[table_id]} is in {job.type.lower()} job {job.label} "
+            if job.type == "RESTORE" and job.db_id == db_id and restores_into(job, name, table_id):
+                return job
+        return None
+
+    def refuse_load(self, table: Table) -> None:
+        """Doris's refusal of every write (INSERT, Stream Load, DELETE, UPDATE) into a table under restore, so
+        that nothing is acknowledged that the restore's commit would then replace."""
+        if self.restore_of(table.db_id, table.name, table.id) is not None:
+            raise DorisError(f"Table {table.name} is in restore process. Can not load into it")
+
+    def refuse_ddl(self, tables: list[Table], operation: str, force: bool = False) -> None:
+        """Tables a job is snapshotting or restoring into must not be truncated, altered or dropped; a table
+        under restore answers as Doris's tables in state RESTORE do (DROP ... FORCE goes through, as in Doris,
+        and the restore then fails at its commit)."""
+        for table in tables:
+            if self.restore_of(table.db_id, table.name, table.id) is not None and not force:
+                raise DorisError(_NOT_NORMAL[operation].format(name=table.name))
+        for job in self.unfinished():
+            locked = self.locked_tables(job) if job.type == "BACKUP" else {}
+            for table in tables:
+                if table.id in locked:
+                    raise DorisError(f"Table {locked[table.id]} is in {job.type.lower()} job {job.label} "
                                      f"(state {job.state}); {operation} is not allowed until it ends")
+
+    def restore_creating(self, db_id: int, name: str) -> Job | None:
+        """The unfinished restore that names `name` as a target in the database: a table or view of that name
+        cannot be created or renamed to meanwhile (as in Doris, where the restore has registered it)."""
+        return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_id == db_id
+                     and any((ref.alias or ref.table) == name for ref in j.objects)), None)
+
+    def restore_creating_database(self, name: str) -> Job | None:
+        """The unfinished restore that creates the database `name` at its commit."""
+        return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_name == name), None)
 
     def locked_tables(self, job: Job) -> dict[int, str]:
         if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
@@ -138,3 +178,13 @@ class JobManager:
 
     def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
         return self.progress.setdefault(job.id, {})
+
+
+def restores_into(job: Job, name: str, table_id: int | None = None) -> bool:
+    """Whether the restore job writes the table `name` (or `table_id`) of its database: a target it names (its
+    alias, else its name), a table it planned to replace or drop, or any table at all with clean_tables."""
+    if job.properties.get("clean_tables", "false").lower() == "true":
+        return True
+    if table_id is not None and str(table_id) in job.plan.get("locked_tables", {}):
+        return True
+    return any((ref.alias or ref.table) == name for ref in job.objects)
