@@ -50,6 +50,8 @@ class BeTask:
     backend_id: int
     tablet_ids: tuple[int, ...]
     done: bool = False
+    failures: int = 0  # failed attempts so far
+    retry_at_ms: int = 0  # epoch ms at which the next attempt is sent, after a failure; 0: none is waiting
 
 
 @register_kind
