@@ -16,7 +16,7 @@ from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
 from doris_br.repository import layout
-from doris_br.repository.filesystems import RepositoryUnreachable
+from doris_br.repository.filesystems import InvalidRepositoryProperty, RepositoryUnreachable
 from doris_br.repository.info import brief
 from doris_br.repository.store import BadFile, RepositoryStore
 from doris_br.sql.backup import (
@@ -62,6 +62,8 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
 
     try:
         create_time = await asyncio.to_thread(connect)
+    except InvalidRepositoryProperty as e:
+        raise DorisError(f"Failed to create repository: {e}") from None
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to create repository: failed to connect to the repo: {e}") from None
     if catalog.get(Repository, name) is not None:  # created concurrently while we were connecting
@@ -79,6 +81,8 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
     updated = attrs.evolve(repo, properties={**repo.properties, **node.args["properties"]})
     try:
         await asyncio.to_thread(store_of(updated).ping)
+    except InvalidRepositoryProperty as e:
+        raise DorisError(f"Failed to alter repository: {e}") from None
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
     session.fe.catalog.commit([updated])
