@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import random
 import re
+import socket
 import string
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pymysql
 import pytest
 
-from tests.backup_helpers import create_local_repo, snapshot_timestamp, wait_job
+from tests.backup_helpers import create_local_repo, hold, release, snapshot_timestamp, wait_job
 from tests.cluster import Cluster
+from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
 
 
 def random_rows(count: int) -> str:
@@ -94,3 +98,138 @@ def test_full_disk_backs_off_leaves_no_temp_files_and_finishes_once_there_is_roo
                   '"replication_num" = "1")')
     assert wait_job(cluster, "RESTORE", "full_disk_back", "snap")["State"] == "FINISHED"
     assert sorted(cluster.query("SELECT * FROM full_disk_back.t")) == data
+
+
+# ---- an S3 endpoint that hangs --------------------------------------------------------------------------------
+
+METHODS = (b"GET", b"PUT", b"HEAD", b"POST", b"DELETE")
+
+
+class HangingProxy:
+    """A loopback TCP proxy in front of the S3 server that can stop answering, as a hung endpoint does: a
+    request whose method is held is read and never answered, nor is anything after it on its connection."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.held: tuple[bytes, ...] = ()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self, *methods: bytes) -> None:
+        self.held = methods
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._forward_requests, args=(client, upstream), daemon=True).start()
+
+    def _forward_requests(self, client: socket.socket, upstream: socket.socket) -> None:
+        method = b""
+        try:
+            while data := client.recv(65536):
+                first = data.split(b" ", 1)[0]
+                method = first if first in METHODS else method  # a chunk that starts a request
+                if method in self.held:
+                    while client.recv(65536):  # read and forget, answer nothing
+                        pass
+                    return
+                upstream.sendall(data)
+        except OSError:
+            return
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.sockets:
+            s.close()
+
+
+@pytest.fixture
+def proxy(s3: S3Server) -> Iterator[HangingProxy]:
+    p = HangingProxy(s3.port)
+    yield p
+    p.close()
+
+
+def create_hanging_repo(cluster: Cluster, s3: S3Server, proxy: HangingProxy, name: str) -> str:
+    """A repository through the proxy whose requests give up after a second (Doris's properties, in ms)."""
+    bucket = s3.create_bucket(name.replace("_", "-"))
+    cluster.query(
+        f'CREATE REPOSITORY {name} WITH S3 ON LOCATION "s3://{bucket}/r" PROPERTIES ('
+        f'"s3.endpoint" = "http://127.0.0.1:{proxy.port}", "s3.region" = "{REGION}", '
+        f'"s3.access_key" = "{ACCESS_KEY}", "s3.secret_key" = "{SECRET_KEY}", "use_path_style" = "true", '
+        '"s3.connection.timeout" = "1000", "s3.connection.request.timeout" = "1000")')
+    return bucket
+
+
+def error_of(cluster: Cluster, sql: str) -> str:
+    with pytest.raises(pymysql.MySQLError) as failure:
+        cluster.query(sql)
+    return failure.value.args[1]
+
+
+def test_cancel_while_s3_uploads_hang_answers_at_once_and_nothing_lands_after_the_clean_up(
+        cluster: Cluster, s3: S3Server, proxy: HangingProxy) -> None:
+    data = make_table(cluster, "s3_hang", 3000)
+    bucket = create_hanging_repo(cluster, s3, proxy, "hang_repo")
+    hold(cluster, "BACKUP.UPLOAD_SNAPSHOT")
+    try:
+        cluster.query("BACKUP SNAPSHOT s3_hang.snap TO hang_repo")
+        wait_job(cluster, "BACKUP", "s3_hang", "snap", ("UPLOAD_SNAPSHOT",))
+        proxy.hold(*METHODS)
+    finally:
+        release(cluster)
+    wait_job(cluster, "BACKUP", "s3_hang", "snap", ("UPLOADING",))
+    time.sleep(0.5)  # every BE's upload is now inside a PUT that gets no answer
+
+    # CANCEL waits neither for the uploads nor for the repository: the job is CANCELLED when it answers.
+    started = time.monotonic()
+    cluster.query("CANCEL BACKUP FROM s3_hang")
+    took = time.monotonic() - started
+    row = cluster.query_dicts("SHOW BACKUP FROM s3_hang")[-1]
+    assert took < 3, took
+    assert (row["State"], row["Status"]) == ("CANCELLED", "[COMMON_ERROR, msg: user cancelled]"), row
+    assert "[cleanup: removing the partial snapshot from the repository]" in row["TaskErrMsg"], row
+
+    # The endpoint answers everything but PUTs: the clean-up still waits for the uploads in flight, which could
+    # land later, so the label stays taken.
+    proxy.hold(b"PUT")
+    time.sleep(3)
+    assert "being removed, try again later" in error_of(cluster, "BACKUP SNAPSHOT s3_hang.snap TO hang_repo")
+
+    # The endpoint is back: the abandoned uploads land, end, and then the partial snapshot goes, all of it.
+    proxy.hold()
+    prefix = "r/__palo_repository_hang_repo/__ss_snap/"
+
+    def cleaned_up() -> bool:
+        return "cleanup" not in cluster.query_dicts("SHOW BACKUP FROM s3_hang")[-1]["TaskErrMsg"]
+
+    cluster.wait_for(cleaned_up, timeout=30)
+    assert s3.keys(bucket, prefix) == []
+    time.sleep(2)  # longer than a request's timeout: nothing lands after the clean-up
+    assert s3.keys(bucket, prefix) == []
+    assert cluster.query("SHOW SNAPSHOT ON hang_repo") == []
+
+    # The label is free again, and the backup made with it is whole.
+    cluster.query("BACKUP SNAPSHOT s3_hang.snap TO hang_repo")
+    assert wait_job(cluster, "BACKUP", "s3_hang", "snap")["State"] == "FINISHED"
+    ts = snapshot_timestamp(cluster, "hang_repo", "snap")
+    cluster.query(f'RESTORE SNAPSHOT s3_hang_back.snap FROM hang_repo PROPERTIES ("backup_timestamp" = "{ts}", '
+                  '"replication_num" = "1")')
+    assert wait_job(cluster, "RESTORE", "s3_hang_back", "snap")["State"] == "FINISHED"
+    assert sorted(cluster.query("SELECT * FROM s3_hang_back.t")) == data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ def store_of(repo: Repository) -> RepositoryStore:
 # A failed BE task waits this long before it is sent again, doubling per failure up to the cap.
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 60.0
+# How often a clean-up asks the BEs whether a cancelled job's transfers have ended.
+STOPPED_POLL_S = 0.5
 
 
 def retry_delay_s(failures: int) -> float:
@@ -129,6 +132,28 @@ class JobRunner:
 
         await asyncio.gather(*(one(b) for b in self.fe.backends.all()))
         self.fe.jobs.progress.pop(job.id, None)
+
+    async def wait_tasks_stopped(self, job: Job, limit_s: float) -> None:
+        """Until no BE is still inside a transfer of the cancelled job (each ends within its repository's
+        timeouts), or limit_s has passed. A BE that does not answer is taken as stopped: it is down, or its
+        transfer times out as well."""
+        async def running(backend: Backend) -> int:
+            try:
+                answer = await self.fe.backends.call(backend, rpc.CancelJobTasks(job.id), 10.0)
+            except rpc.TaskError:
+                return 0
+            return answer.running
+
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if not any(await asyncio.gather(*(running(b) for b in self.fe.backends.all()))):
+                return
+            await asyncio.sleep(STOPPED_POLL_S)
+
+    async def clean_up(self, job: Job) -> str:
+        """What a cancelled job left outside the cluster, removed after it is CANCELLED (Job.cleanup_pending);
+        returns what could not be removed, if anything."""
+        return ""
 
     def finish(self, job: Job) -> Job:
         return job.at("FINISHED", times=job.stamped("finished"))

@@ -48,6 +48,8 @@ class JobManager:
         self._cancel_requests: dict[int, str] = {}
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Repository clean-ups of cancelled jobs (Job.cleanup_pending) running now, by job id.
+        self._cleanups: dict[int, asyncio.Task[None]] = {}
 
     # ---- queries -----------------------------------------------------------------------------------------
 
@@ -120,7 +122,7 @@ class JobManager:
             )
         catalog = self.fe.catalog
         job = job if job.id else attrs.evolve(job, id=catalog.allocate_ids())
-        history = self.of_db(job.db_id)
+        history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]  # kept until its clean-up ends
         retired = history[: max(0, len(history) - (MAX_JOBS_PER_DB - 1))]
         catalog.commit([job], deletes=retired)
         for old in retired:
@@ -132,9 +134,38 @@ class JobManager:
         self._cancel_requests[job.id] = message
         self._wake.set()
 
+    def cleaning(self, repo: str, label: str) -> bool:
+        """A cancelled backup of the label whose partial snapshot is still being removed from the repository."""
+        return any(j.cleanup_pending and j.repo == repo and j.label == label for j in self.all())
+
+    def _clean_up(self, job: Job) -> None:
+        """Remove what a cancelled job left in its repository, in the background: a repository that hangs delays
+        the clean-up (and the label's reuse), never the CANCEL. What could not be removed is noted in
+        TaskErrMsg; the job's Status stays as Doris has it."""
+        if job.id in self._cleanups:
+            return
+
+        async def run() -> None:
+            try:
+                problem = await runner_for(self.fe, job).clean_up(job)
+            except Exception as e:  # a bug in the clean-up must not keep the label taken for ever
+                log.exception("clean-up of job %s failed", job.label)
+                problem = f"{type(e).__name__}: {e}"
+            finally:
+                self._cleanups.pop(job.id, None)
+            current = self.fe.catalog.get(Job, job.key)
+            if current is not None:
+                errors = {**current.task_errors, "cleanup": problem} if problem else current.task_errors
+                self.fe.catalog.commit([attrs.evolve(current, cleanup_pending=False, task_errors=errors)])
+
+        self._cleanups[job.id] = asyncio.create_task(run())
+
     # ---- running -----------------------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
+        for job in self.all():  # clean-ups an FE that stopped did not finish
+            if job.done and job.cleanup_pending:
+                self._clean_up(job)
         while True:
             for job in self.unfinished():
                 task = self._running.get(job.id)
@@ -166,6 +197,8 @@ class JobManager:
         current = self.fe.catalog.get(Job, str(job_id))
         if current is not None and new != job:
             self.fe.catalog.commit([new])
+            if new.done and new.cleanup_pending:
+                self._clean_up(new)
         if new.state != job.state:
             self._wake.set()  # go on with the next state at once
 

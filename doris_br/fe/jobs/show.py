@@ -66,7 +66,10 @@ def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
 
 
 def errors_text(job: Job) -> str:
-    return ", ".join(f"[{k}: {v}]" for k, v in job.task_errors.items())
+    errors = dict(job.task_errors)
+    if job.cleanup_pending:
+        errors["cleanup"] = "removing the partial snapshot from the repository"
+    return ", ".join(f"[{k}: {v}]" for k, v in errors.items())
 
 
 def backup_row(job: Job, live: dict[int, rpc.TaskProgress]) -> tuple[Any, ...]:

@@ -145,10 +145,12 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
     objects = backup_objects(session, db, node)
     async with SUBMIT_LOCK:
         store = await asyncio.to_thread(store_of, repo)
-        if label in await asyncio.to_thread(store.snapshot_names):
+        cleaning = session.fe.jobs.cleaning(repo.name, label)
+        if cleaning or label in await asyncio.to_thread(store.snapshot_names):
             if properties.get("type", "full").lower() == "incremental":
                 raise DorisError("Currently does not support incremental backup")
-            raise DorisError(f"Snapshot with name '{label}' already exist in repository")
+            raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
+                "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else ""))
         created = now_ms()
         session.fe.jobs.submit(Job(
             id=0, type="BACKUP", label=label, db_id=db.id, db_name=db.name, repo=repo.name,
