@@ -1,6 +1,7 @@
-"""Backups against a failing repository (issue 13): a full disk is retried with a growing delay and leaves no
-temporary file per attempt; CANCEL BACKUP returns at once with the job CANCELLED while a BE's upload hangs in
-an S3 endpoint that never answers, and nothing the abandoned upload writes later makes a snapshot look whole."""
+"""Backups and restores against a failing repository (issue 13): a full disk is retried with a growing delay and
+leaves no temporary file per attempt; CANCEL BACKUP returns at once with the job CANCELLED while the BEs' uploads
+hang in an S3 endpoint that never answers, and nothing the abandoned uploads write later stays; CANCEL RESTORE
+while the FE's own read of the snapshot hangs says the job is cancelling, which it is once the read gives up."""
 
 from __future__ import annotations
 
@@ -233,3 +234,39 @@ def test_cancel_while_s3_uploads_hang_answers_at_once_and_nothing_lands_after_th
                   '"replication_num" = "1")')
     assert wait_job(cluster, "RESTORE", "s3_hang_back", "snap")["State"] == "FINISHED"
     assert sorted(cluster.query("SELECT * FROM s3_hang_back.t")) == data
+
+
+def test_cancel_restore_while_the_repository_hangs_says_cancelling_and_ends_within_its_timeouts(
+        cluster: Cluster, s3: S3Server, proxy: HangingProxy) -> None:
+    data = make_table(cluster, "s3_hang_r", 300)
+    create_hanging_repo(cluster, s3, proxy, "hang_r_repo")
+    cluster.query("BACKUP SNAPSHOT s3_hang_r.snap TO hang_r_repo")
+    assert wait_job(cluster, "BACKUP", "s3_hang_r", "snap")["State"] == "FINISHED"
+    ts = snapshot_timestamp(cluster, "hang_r_repo", "snap")
+    restore = (f'RESTORE SNAPSHOT s3_hang_r_back.snap FROM hang_r_repo PROPERTIES ("backup_timestamp" = "{ts}", '
+               '"replication_num" = "1")')
+    hold(cluster, "RESTORE.PENDING")
+    try:
+        cluster.query(restore)
+        proxy.hold(*METHODS)
+    finally:
+        release(cluster)
+    time.sleep(0.5)  # the restore's first step now reads the snapshot's meta from an endpoint that never answers
+
+    # CANCEL answers after a few seconds; the job says it is cancelling until its repository request gives up.
+    started = time.monotonic()
+    cluster.query("CANCEL RESTORE FROM s3_hang_r_back")
+    assert time.monotonic() - started < 8
+    row = cluster.query_dicts("SHOW RESTORE FROM s3_hang_r_back")[-1]
+    assert row["State"] == "PENDING", row
+    assert "[cancel: cancelling (user cancelled, current state: PENDING) once the current step ends]" in \
+        row["TaskErrMsg"], row
+    row = wait_job(cluster, "RESTORE", "s3_hang_r_back", "snap", timeout=30)
+    assert (row["State"], row["Status"]) == (
+        "CANCELLED", "[COMMON_ERROR, msg: user cancelled, current state: PENDING]"), row
+    assert "Read timeout" in row["TaskErrMsg"], row  # what the step itself ran into
+
+    proxy.hold()
+    cluster.query(restore)
+    assert wait_job(cluster, "RESTORE", "s3_hang_r_back", "snap")["State"] == "FINISHED"
+    assert sorted(cluster.query("SELECT * FROM s3_hang_r_back.t")) == data

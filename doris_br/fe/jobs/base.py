@@ -159,7 +159,7 @@ class JobRunner:
         return job.at("FINISHED", times=job.stamped("finished"))
 
     def cancelled(self, job: Job, code: str, message: str) -> Job:
-        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message,
+        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
                             times={**job.times, "finished": now_ms()})
 
     def timeout_message(self, job: Job) -> str:

@@ -45,7 +45,6 @@ class JobManager:
         self.fe = fe
         # Live progress of BE tasks, per job and signature (not journaled: it is re-read from the BEs).
         self.progress: dict[int, dict[int, rpc.TaskProgress]] = {}
-        self._cancel_requests: dict[int, str] = {}
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
         # Repository clean-ups of cancelled jobs (Job.cleanup_pending) running now, by job id.
@@ -131,7 +130,11 @@ class JobManager:
         return job
 
     def request_cancel(self, job: Job, message: str) -> None:
-        self._cancel_requests[job.id] = message
+        """Journaled at once, so a CANCEL that has answered is carried out even if the FE restarts first; the
+        job is cancelled as soon as its current step (a BE call, a repository request) has ended."""
+        current = self.fe.catalog.get(Job, job.key)
+        if current is not None and not current.done:
+            self.fe.catalog.commit([attrs.evolve(current, cancel_request=message)])
         self._wake.set()
 
     def cleaning(self, repo: str, label: str) -> bool:
@@ -183,8 +186,8 @@ class JobManager:
             return
         runner = runner_for(self.fe, job)
         try:
-            if job_id in self._cancel_requests:
-                new = await runner.cancel(job, "COMMON_ERROR", self._cancel_requests.pop(job_id))
+            if job.cancel_request:
+                new = await runner.cancel(job, "COMMON_ERROR", job.cancel_request)
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
                 new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
             elif self.paused(job):
@@ -196,6 +199,8 @@ class JobManager:
             new = await runner.cancel(job, "COMMON_ERROR", f"{type(e).__name__}: {e}")
         current = self.fe.catalog.get(Job, str(job_id))
         if current is not None and new != job:
+            if current.cancel_request and not job.cancel_request:  # asked while this step ran
+                new = _keep_cancel_request(new, current.cancel_request)
             self.fe.catalog.commit([new])
             if new.done and new.cleanup_pending:
                 self._clean_up(new)
@@ -211,6 +216,17 @@ class JobManager:
 
     def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
         return self.progress.setdefault(job.id, {})
+
+
+def _keep_cancel_request(job: Job, reason: str) -> Job:
+    """A CANCEL that answered while the job's step ran stays asked; if the step ended the job itself meanwhile
+    (a repository that failed), the job is the user's cancel, as in Doris, with the step's reason in TaskErrMsg."""
+    if not job.done:
+        return attrs.evolve(job, cancel_request=reason)
+    if job.state == "CANCELLED":
+        return attrs.evolve(job, status_code="COMMON_ERROR", status_msg=reason,
+                            task_errors={**job.task_errors, "error": f"{job.status_code}: {job.status_msg}"})
+    return job
 
 
 def restores_into(job: Job, name: str, table_id: int | None = None) -> bool:

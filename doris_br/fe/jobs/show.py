@@ -67,6 +67,8 @@ def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
 
 def errors_text(job: Job) -> str:
     errors = dict(job.task_errors)
+    if job.cancel_request and not job.done:  # a CANCEL has answered; the job's current step has not ended yet
+        errors["cancel"] = f"cancelling ({job.cancel_request}) once the current step ends"
     if job.cleanup_pending:
         errors["cleanup"] = "removing the partial snapshot from the repository"
     return ", ".join(f"[{k}: {v}]" for k, v in errors.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 from sqlglot import exp
@@ -27,6 +28,8 @@ LABEL_REGEX = r"^[-_A-Za-z0-9:]{1,128}$"
 MIN_TIMEOUT_S = 600
 # Submissions check the repository and then register the job: one at a time, as Doris's global lock does.
 SUBMIT_LOCK = asyncio.Lock()
+# CANCEL answers within this long: with the job CANCELLED, or else shown as cancelling by SHOW BACKUP / RESTORE.
+CANCEL_WAIT_S = 5.0
 
 
 def job_database_name(session: Any, db_name: str | None) -> str:
@@ -196,11 +199,14 @@ async def cancel_running(session: Any, db_id: int | None, job_type: str, message
                          else "No restore is currently running")
     job = running[-1]
     session.fe.jobs.request_cancel(job, message.format(state=job.state))
-    for _ in range(600):  # answer once the job is cancelled, so SHOW right after sees it
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    while time.monotonic() < deadline:  # answer once the job is cancelled, so SHOW right after sees it
         current = session.fe.catalog.get(Job, job.key)
         if current is None or current.done:
             return
         await asyncio.sleep(0.1)
+    # Its current step waits on something slow (a repository request, bounded by the repository's timeouts):
+    # the cancel is journaled and SHOW BACKUP / RESTORE say the job is cancelling.
 
 
 @handles(CancelBackup)
