@@ -345,12 +345,18 @@ class TaskStatus:
     signature: int
 
 
+@attrs.frozen
+class StoppingTasks:
+    running: int = 0  # the job's cancelled tasks that have not ended yet (each is inside one file's transfer)
+
+
 @task
 @attrs.frozen
 class CancelJobTasks:
-    """Stop the job's background tasks (they stop between files) and forget them."""
+    """Stop the job's background tasks (they stop between files) and forget them. Answers how many are still
+    running (a transfer that has not returned yet); sent again, it answers the count then."""
 
-    Result: ClassVar[type] = Done
+    Result: ClassVar[type] = StoppingTasks
     job_id: int
 
 

@@ -107,6 +107,22 @@ def test_s3_repository_wrong_credentials_or_endpoint(cluster: Cluster, s3: S3Ser
     assert "failed to connect to the repo" in msg and "zzz" not in msg
 
 
+def test_s3_repository_timeouts_are_milliseconds(cluster: Cluster, s3: S3Server) -> None:
+    bucket = s3.create_bucket("timeouts")
+    location = f'"s3://{bucket}/t"'
+    for value in ("abc", "0", "-5", "1.5"):
+        _, msg = error_of(cluster, f'CREATE REPOSITORY s3t WITH S3 ON LOCATION {location} '
+                          + s3.properties()[:-1] + f', "s3.connection.request.timeout" = "{value}")')
+        assert msg.endswith("Failed to create repository: s3.connection.request.timeout must be a positive number "
+                            f"of milliseconds, got '{value}'"), msg
+    cluster.query(f'CREATE REPOSITORY s3t WITH S3 ON LOCATION {location} '
+                  + s3.properties()[:-1] + ', "s3.connection.timeout" = "2000", "AWS_REQUEST_TIMEOUT_MS" = "5000")')
+    _, msg = error_of(cluster, 'ALTER REPOSITORY s3t PROPERTIES ("s3.connection.timeout" = "soon")')
+    assert msg.endswith("Failed to alter repository: s3.connection.timeout must be a positive number of "
+                        "milliseconds, got 'soon'"), msg
+    cluster.query("DROP REPOSITORY s3t")
+
+
 def _store_info(snapshot_dir: Path, timestamp: str, body: dict) -> None:
     data = json.dumps(body).encode()
     (snapshot_dir / f"__info_{timestamp}.{hashlib.md5(data).hexdigest()}").write_bytes(data)

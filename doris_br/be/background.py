@@ -60,6 +60,8 @@ class BackgroundTasks:
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="task")
         self._runs: dict[tuple[int, int], Run] = {}
+        # Cancelled runs whose thread is still inside a transfer, until it returns.
+        self._stopping: dict[tuple[int, int], Run] = {}
         self._lock = threading.Lock()
 
     def submit(self, job_id: int, signature: int, work: Work) -> None:
@@ -81,13 +83,22 @@ class BackgroundTasks:
             run.state, run.error_code, run.error = "FAILED", e.code, e.message
         except Exception as e:  # storage and network errors end the task with their message
             run.state, run.error_code, run.error = "FAILED", "COMMON_ERROR", f"{type(e).__name__}: {e}"
+        finally:
+            with self._lock:
+                key = (run.job_id, run.signature)
+                if self._stopping.get(key) is run:
+                    del self._stopping[key]
 
     def status(self, job_id: int, signature: int) -> rpc.TaskProgress:
         run = self._runs.get((job_id, signature))
         return run.progress() if run is not None else rpc.TaskProgress(state="UNKNOWN")
 
-    def cancel_job(self, job_id: int) -> None:
+    def cancel_job(self, job_id: int) -> int:
+        """Tell the job's runs to stop and forget them; returns how many of them have not ended yet."""
         with self._lock:
-            victims = [k for k in self._runs if k[0] == job_id]
-            for key in victims:
-                self._runs.pop(key).cancel.set()
+            for key in [k for k in self._runs if k[0] == job_id]:
+                run = self._runs.pop(key)
+                run.cancel.set()
+                if run.state == "RUNNING":
+                    self._stopping[key] = run
+            return sum(1 for k in self._stopping if k[0] == job_id)

@@ -145,9 +145,8 @@ def task_status(be: BackendService, task: rpc.TaskStatus) -> rpc.TaskProgress:
 
 
 @handles(rpc.CancelJobTasks)
-def cancel_job_tasks(be: BackendService, task: rpc.CancelJobTasks) -> rpc.Done:
-    be.tasks.cancel_job(task.job_id)
-    return rpc.Done()
+def cancel_job_tasks(be: BackendService, task: rpc.CancelJobTasks) -> rpc.StoppingTasks:
+    return rpc.StoppingTasks(running=be.tasks.cancel_job(task.job_id))
 
 
 @handles(rpc.CommitRestore)

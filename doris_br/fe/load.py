@@ -201,6 +201,10 @@ class Load:
     have the tablets the rows went to, each gets version V = visible + 1, every replica publishes its staged
     file as V (rpc.PublishTablets), and the versions and the label are committed in one journal transaction.
 
+    A table under restore (from the moment the RESTORE is accepted) refuses the load, when it begins and again
+    under the table's lock before it publishes (JobManager.refuse_load), so no load is acknowledged that the
+    restore's commit then replaces.
+
     A BE stages a file only when its stream ended as a whole (rpc.PutStream); whatever a load given up staged is
     deleted. A publish that fails on some replica may leave files of version V that no scan reads (V is not
     visible) and that the next load's publish replaces.
@@ -227,6 +231,7 @@ class Load:
         if self._label is not None:
             check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
         self.table = get_table(self._fe.catalog, self._db, self.table.name)
+        self._fe.jobs.refuse_load(self.table)
         self._partitions = _load_partitions(self._fe, self.table, self._named)
         return self
 
@@ -251,6 +256,7 @@ class Load:
         rows, routed = await asyncio.to_thread(prepare)
         if routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
             async with self._lock:  # two loads needing the same new partition make it once
+                self._fe.jobs.refuse_load(self.table)
                 await _auto_partitions(self._fe, self.table, routed.unrouted)
             self.table = get_table(self._fe.catalog, self._db, self.table.name)
             self._partitions = _load_partitions(self._fe, self.table, self._named)
@@ -285,6 +291,8 @@ class Load:
             self._streams.clear()
         stored.update(put)
         async with self._lock:
+            # A restore accepted since the load began: its commit would replace what this publishes.
+            self._fe.jobs.refuse_load(self.table)
             current = self._current_partitions()
             if self._label is not None:
                 check_label(self._fe, self._db.id, self._label)

@@ -7,15 +7,22 @@ scheme names (our brokers are in-process fsspec filesystems, declared so that Do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+if TYPE_CHECKING:
+    from aiobotocore.session import AioSession
+
 
 class RepositoryUnreachable(Exception):
     """The repository's storage cannot be reached; the message says why, without secrets."""
+
+
+class InvalidRepositoryProperty(RepositoryUnreachable):
+    """A property the repository's storage cannot be opened with; the message names it."""
 
 
 @attrs.frozen
@@ -39,6 +46,40 @@ def _is_true(value: str | None) -> bool:
     return (value or "").strip().lower() == "true"
 
 
+# Each S3 request gives up after these unless the repository sets Doris's s3.connection.timeout and
+# s3.connection.request.timeout (AWS_CONNECTION_TIMEOUT_MS, AWS_REQUEST_TIMEOUT_MS), in milliseconds.
+S3_CONNECT_TIMEOUT_S = 10.0
+S3_READ_TIMEOUT_S = 60.0
+S3_ATTEMPTS = 3  # botocore's tries per request, with backoff; s3fs tries each call S3FS_RETRIES times on top
+S3FS_RETRIES = 2
+
+
+def _millis(props: dict[str, str], default_s: float, *names: str) -> float:
+    """A timeout property in milliseconds, as seconds."""
+    text = _prop(props, *names)
+    if text is None or not text.strip():
+        return default_s
+    try:
+        millis = int(text.strip())
+    except ValueError:
+        millis = 0
+    if millis <= 0:
+        raise InvalidRepositoryProperty(f"{names[0]} must be a positive number of milliseconds, got '{text}'")
+    return millis / 1000
+
+
+def _session_without_expect() -> AioSession:
+    """An aiobotocore session whose PUTs do not send `Expect: 100-continue`. aiohttp waits for the interim
+    100 answer before it sends the body, and no timeout covers that wait (the read timeout starts once the
+    body is sent), so an endpoint that accepts a PUT and never answers would hold the upload for ever."""
+    import aiobotocore.session
+    import botocore.handlers
+
+    session = aiobotocore.session.AioSession()
+    session.unregister("before-call.s3", botocore.handlers.add_expect_header)
+    return session
+
+
 def s3_options(props: dict[str, str]) -> dict[str, Any]:
     endpoint = _prop(props, "s3.endpoint", "AWS_ENDPOINT")
     if endpoint and "://" not in endpoint:
@@ -57,6 +98,12 @@ def s3_options(props: dict[str, str]) -> dict[str, Any]:
     # body for the signature, which botocore otherwise computes over plain http) per request.
     config: dict[str, Any] = {"request_checksum_calculation": "when_required",
                               "response_checksum_validation": "when_required"}
+    # An endpoint that accepts and never answers must not hold a task for ever: every request gives up.
+    config["connect_timeout"] = _millis(props, S3_CONNECT_TIMEOUT_S, "s3.connection.timeout",
+                                        "AWS_CONNECTION_TIMEOUT_MS")
+    config["read_timeout"] = _millis(props, S3_READ_TIMEOUT_S, "s3.connection.request.timeout",
+                                     "AWS_REQUEST_TIMEOUT_MS")
+    config["retries"] = {"max_attempts": S3_ATTEMPTS, "mode": "standard"}
     s3: dict[str, Any] = {"payload_signing_enabled": False}
     path_style = _prop(props, "use_path_style", "s3.use_path_style")
     if path_style is not None:
@@ -73,7 +120,8 @@ def open_filesystem(spec: StorageSpec) -> tuple[fsspec.AbstractFileSystem, str]:
     if spec.kind == "S3" or scheme in ("s3", "s3a", "s3n", "oss", "cos", "obs", "bos"):
         import s3fs
 
-        fs = s3fs.S3FileSystem(**s3_options(spec.properties))
+        fs = s3fs.S3FileSystem(session=_session_without_expect(), **s3_options(spec.properties))
+        fs.retries = S3FS_RETRIES
         return fs, location.split("://", 1)[1].rstrip("/")
     if spec.kind == "HDFS" or scheme in ("hdfs", "viewfs"):
         return _hdfs(location, spec.properties)

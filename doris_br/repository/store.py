@@ -16,6 +16,7 @@ import posixpath
 import shutil
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from fsspec.implementations.local import LocalFileSystem
@@ -171,8 +172,9 @@ class RepositoryStore:
             self.fs.pipe_file(path, data)
             return
         tmp = f"{path}.{uuid.uuid4().hex}.part"
-        self.fs.pipe_file(tmp, data)
-        self.fs.mv(tmp, path)
+        with self._removed_on_error(tmp):
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, path)
 
     def write_checked(self, directory: str, base_name: str, data: bytes) -> str:
         """Store data as `<base_name>.<md5>`; returns the stored name."""
@@ -199,32 +201,45 @@ class RepositoryStore:
             self.fs.put_file(local_path, f"{directory}/{name}")
             return name, size, md5
         tmp = f"{directory}/{base_name}.{uuid.uuid4().hex}.part"
-        with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
-            md5, size = copy_md5(src, dst)
-        recorded = recorded_md5(local_path)
-        if recorded and recorded != md5:  # a damaged replica is refused, not backed up
-            self.fs.rm_file(tmp)
-            raise BadFile(f"md5sum does not equal. local: {md5}, when written: {recorded}, file: {local_path}")
-        name = layout.with_md5(base_name, md5)
-        self.fs.mv(tmp, f"{directory}/{name}")
+        with self._removed_on_error(tmp):  # a full disk must not keep a partial file per attempt
+            with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
+                md5, size = copy_md5(src, dst)
+            recorded = recorded_md5(local_path)
+            if recorded and recorded != md5:  # a damaged replica is refused, not backed up
+                raise BadFile(f"md5sum does not equal. local: {md5}, when written: {recorded}, file: {local_path}")
+            name = layout.with_md5(base_name, md5)
+            self.fs.mv(tmp, f"{directory}/{name}")
         return name, size, md5
+
+    @contextlib.contextmanager
+    def _removed_on_error(self, tmp: str) -> Iterator[None]:
+        """Whatever fails inside (ENOSPC, a broken connection, a bad checksum, a cancel), the temporary file
+        goes; removing it is best effort, so the first error is the one reported."""
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(tmp):
+                    self.fs.rm_file(tmp)
+            raise
 
     def download(self, remote_path: str, local_path: str, expected_md5: str, expected_size: int | None) -> None:
         """Copy a stored file to local_path (written under a temporary name), checking size and md5."""
         tmp = f"{local_path}.{uuid.uuid4().hex}.part"
         try:
-            md5, size = self._copy_local(remote_path, tmp) if self.local else self._copy_stream(remote_path, tmp)
-        except FileNotFoundError:
+            try:
+                md5, size = self._copy_local(remote_path, tmp) if self.local else self._copy_stream(remote_path, tmp)
+            except FileNotFoundError:
+                raise BadFile(f"file not found in repository: {remote_path}") from None
+            if expected_size is not None and size != expected_size:
+                raise BadFile(f"size does not equal. local: {size}, remote: {expected_size}, file: {remote_path}")
+            if md5 != expected_md5:
+                raise BadFile(f"md5sum does not equal. local: {md5}, remote: {expected_md5}")
+            record_md5(tmp, md5)  # a restored tablet file is backed up again without being hashed again
+            os.replace(tmp, local_path)
+        except BaseException:  # a full BE disk or a broken connection leaves no partial file either
             _remove(tmp)
-            raise BadFile(f"file not found in repository: {remote_path}") from None
-        if expected_size is not None and size != expected_size:
-            _remove(tmp)
-            raise BadFile(f"size does not equal. local: {size}, remote: {expected_size}, file: {remote_path}")
-        if md5 != expected_md5:
-            _remove(tmp)
-            raise BadFile(f"md5sum does not equal. local: {md5}, remote: {expected_md5}")
-        record_md5(tmp, md5)  # a restored tablet file is backed up again without being hashed again
-        os.replace(tmp, local_path)
+            raise
 
     @staticmethod
     def _copy_local(remote_path: str, tmp: str) -> tuple[str, int]:

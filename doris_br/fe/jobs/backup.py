@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 
 from doris_br import rpc
-from doris_br.fe.catalog import to_json
-from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
+from doris_br.fe.catalog import Repository, to_json
+from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
 from doris_br.repository import layout
@@ -22,6 +22,9 @@ from doris_br.repository import layout
 META_VERSION = 1
 FORMAT_VERSION = (2, 1, 0)  # the Doris release whose snapshot layout we write
 MAX_BACKUP_TABLETS = 300000  # Doris's FE config max_backup_tablets_per_job
+CLEANUP_ATTEMPTS = 6  # removing a cancelled backup's partial snapshot: about a minute of waits between tries
+# A cancelled upload ends within its repository's timeouts (minutes at worst); a clean-up waits this long.
+UPLOADS_STOP_WAIT_S = 600.0
 
 
 class BackupRunner(JobRunner):
@@ -210,15 +213,28 @@ class BackupRunner(JobRunner):
         return self.finish(job)
 
     async def cancel(self, job: Job, code: str, message: str) -> Job:
-        """Stop the tasks, release the BE snapshots, and remove the partial snapshot from the repository."""
+        """Stop the tasks and release the BE snapshots. The partial snapshot is removed from the repository
+        once the job is CANCELLED, in the background (clean_up), since the repository may be what hangs."""
         await self.release_everywhere(job)
-        if job.state != "PENDING":
+        return attrs.evolve(self.cancelled(job, code, message), cleanup_pending=job.state != "PENDING")
+
+    async def clean_up(self, job: Job) -> str:
+        """Once no BE is still inside an upload of the job (so nothing lands after this), remove the partial
+        snapshot, tried again with a growing delay. A snapshot without its info file is never listed as whole,
+        so what could not be removed is clutter, never a wrong restore."""
+        await self.wait_tasks_stopped(job, UPLOADS_STOP_WAIT_S)
+        error = ""
+        for attempt in range(1, CLEANUP_ATTEMPTS + 1):
+            if self.fe.catalog.get(Repository, job.repo) is None:  # dropped since: nothing to clean any more
+                return ""
             try:
                 store = await self.store(job)
                 await asyncio.to_thread(store.delete_snapshot, job.label)
-            except Exception as e:  # the repository may be the thing that failed; say so, cancel anyway
-                message = f"{message}; the partial snapshot could not be removed: {e}"
-        return self.cancelled(job, code, message)
+                return ""
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+                await asyncio.sleep(retry_delay_s(attempt))
+        return f"the partial snapshot could not be removed: {error}"
 
 
 def _pick_replica(replicas: Any, alive: set[int], avoid: int | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,17 @@ def repository_target(repo: Repository) -> rpc.RepositoryTarget:
 def store_of(repo: Repository) -> RepositoryStore:
     """The repository's store, kept open in this process (repository.store.open_store)."""
     return open_store(repo.name, repo.storage)
+
+
+# A failed BE task waits this long before it is sent again, doubling per failure up to the cap.
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 60.0
+# How often a clean-up asks the BEs whether a cancelled job's transfers have ended.
+STOPPED_POLL_S = 0.5
+
+
+def retry_delay_s(failures: int) -> float:
+    return min(FIRST_RETRY_S * 2 ** (failures - 1), MAX_RETRY_S)
 
 
 def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, list[TabletPlan]]:
@@ -67,30 +79,42 @@ class JobRunner:
     async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.
 
-        Returns the job with finished tasks marked done and errors recorded, and the finished tasks' progress
-        (with their results) by signature.
+        A failed task is sent again after a delay that doubles with each failure (retry_delay_s), so a full
+        disk or a refusing repository is not hammered until the job's timeout; TaskErrMsg says which attempt
+        failed, why, and when the next one goes. Returns the job with finished tasks marked done and errors
+        recorded, and the finished tasks' progress (with their results) by signature.
         """
         live = self.fe.jobs.progress_of(job)
         errors = dict(job.task_errors)
         finished: dict[int, rpc.TaskProgress] = {}
 
-        async def one(task: BeTask) -> None:
+        async def one(task: BeTask) -> BeTask:
+            if task.done or now_ms() < task.retry_at_ms:
+                return task
             try:
-                status = await self.call(task.backend_id, rpc.TaskStatus(job.id, task.signature), 30.0)
-                if status.state in ("UNKNOWN", "FAILED"):
-                    if status.state == "FAILED":
-                        errors[str(task.signature)] = f"{status.error_code}: {status.error}"
+                if task.retry_at_ms:  # a failed attempt's wait is over: the next one
                     await self.call(task.backend_id, submit(task), 30.0)
-                    return
+                    return attrs.evolve(task, retry_at_ms=0)
+                status = await self.call(task.backend_id, rpc.TaskStatus(job.id, task.signature), 30.0)
+                if status.state == "FAILED":
+                    failures = task.failures + 1
+                    delay = retry_delay_s(failures)
+                    errors[str(task.signature)] = (f"{status.error_code}: {status.error} (attempt {failures} "
+                                                   f"failed; retrying in {delay:g}s)")
+                    return attrs.evolve(task, failures=failures, retry_at_ms=now_ms() + int(delay * 1000))
+                if status.state == "UNKNOWN":  # never sent, or the BE restarted
+                    await self.call(task.backend_id, submit(task), 30.0)
+                    return task
                 live[task.signature] = status
                 if status.state == "FINISHED":
                     finished[task.signature] = status
                     errors.pop(str(task.signature), None)
+                    return attrs.evolve(task, done=True)
             except rpc.TaskError as e:
                 errors[str(task.signature)] = f"{e.code}: {e.message}"
+            return task
 
-        await asyncio.gather(*(one(t) for t in job.be_tasks if not t.done))
-        tasks = tuple(attrs.evolve(t, done=True) if t.signature in finished else t for t in job.be_tasks)
+        tasks = tuple(await asyncio.gather(*(one(t) for t in job.be_tasks)))
         # A finished task's counts are journaled, so Progress stays right after the job ends or the FE restarts.
         done = {**job.plan.get("progress", {}), **{
             str(sig): [p.files_done, p.files_total, p.bytes_done, p.bytes_total] for sig, p in finished.items()}}
@@ -109,11 +133,33 @@ class JobRunner:
         await asyncio.gather(*(one(b) for b in self.fe.backends.all()))
         self.fe.jobs.progress.pop(job.id, None)
 
+    async def wait_tasks_stopped(self, job: Job, limit_s: float) -> None:
+        """Until no BE is still inside a transfer of the cancelled job (each ends within its repository's
+        timeouts), or limit_s has passed. A BE that does not answer is taken as stopped: it is down, or its
+        transfer times out as well."""
+        async def running(backend: Backend) -> int:
+            try:
+                answer = await self.fe.backends.call(backend, rpc.CancelJobTasks(job.id), 10.0)
+            except rpc.TaskError:
+                return 0
+            return answer.running
+
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if not any(await asyncio.gather(*(running(b) for b in self.fe.backends.all()))):
+                return
+            await asyncio.sleep(STOPPED_POLL_S)
+
+    async def clean_up(self, job: Job) -> str:
+        """What a cancelled job left outside the cluster, removed after it is CANCELLED (Job.cleanup_pending);
+        returns what could not be removed, if anything."""
+        return ""
+
     def finish(self, job: Job) -> Job:
         return job.at("FINISHED", times=job.stamped("finished"))
 
     def cancelled(self, job: Job, code: str, message: str) -> Job:
-        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message,
+        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
                             times={**job.times, "finished": now_ms()})
 
     def timeout_message(self, job: Job) -> str:

@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Doris's answers to DDL on a table whose state is RESTORE (OlapTable.checkNormalStateForAlter,
+# InternalCatalog.truncateTable and dropTable).
+_DROP_REFUSED = ("The table [{name}]'s state is RESTORE, cannot be dropped. please cancel the operation on olap "
+                 "table firstly. If you want to forcibly drop(cannot be recovered), please use \"DROP table FORCE\".")
+_NOT_NORMAL = {
+    "ALTER TABLE": "Table[{name}]'s state(RESTORE) is not NORMAL. Do not allow doing ALTER ops",
+    "TRUNCATE TABLE": "Table' state is not NORMAL: RESTORE",
+    "DROP TABLE": _DROP_REFUSED,
+    "DROP DATABASE": _DROP_REFUSED,
+}
+
 MAX_JOBS_PER_DB = 10
 # How often unfinished jobs are stepped (BE tasks polled); a state change steps the job again at once.
 TICK_S = 0.1
@@ -34,9 +45,10 @@ class JobManager:
         self.fe = fe
         # Live progress of BE tasks, per job and signature (not journaled: it is re-read from the BEs).
         self.progress: dict[int, dict[int, rpc.TaskProgress]] = {}
-        self._cancel_requests: dict[int, str] = {}
         self._wake = asyncio.Event()
         self._running: dict[int, asyncio.Task[None]] = {}
+        # Repository clean-ups of cancelled jobs (Job.cleanup_pending) running now, by job id.
+        self._cleanups: dict[int, asyncio.Task[None]] = {}
 
     # ---- queries -----------------------------------------------------------------------------------------
 
@@ -52,14 +64,43 @@ class JobManager:
     def repository_in_use(self, name: str) -> bool:
         return any(j.repo == name for j in self.unfinished())
 
-    def refuse_ddl(self, table_ids: list[int], operation: str) -> None:
-        """Tables a job is snapshotting or restoring into must not be truncated, altered or dropped."""
+    def restore_of(self, db_id: int, name: str, table_id: int | None = None) -> Job | None:
+        """The unfinished restore that writes the table `name` of the database (or will create it), from the
+        moment it is accepted (PENDING, before it has planned anything) until it is FINISHED or CANCELLED."""
         for job in self.unfinished():
-            locked = self.locked_tables(job)
-            for table_id in table_ids:
-                if table_id in locked:
-                    raise DorisError(f"Table {locked[table_id]} is in {job.type.lower()} job {job.label} "
+            if job.type == "RESTORE" and job.db_id == db_id and restores_into(job, name, table_id):
+                return job
+        return None
+
+    def refuse_load(self, table: Table) -> None:
+        """Doris's refusal of every write (INSERT, Stream Load, DELETE, UPDATE) into a table under restore, so
+        that nothing is acknowledged that the restore's commit would then replace."""
+        if self.restore_of(table.db_id, table.name, table.id) is not None:
+            raise DorisError(f"Table {table.name} is in restore process. Can not load into it")
+
+    def refuse_ddl(self, tables: list[Table], operation: str, force: bool = False) -> None:
+        """Tables a job is snapshotting or restoring into must not be truncated, altered or dropped; a table
+        under restore answers as Doris's tables in state RESTORE do (DROP ... FORCE goes through, as in Doris,
+        and the restore then fails at its commit)."""
+        for table in tables:
+            if self.restore_of(table.db_id, table.name, table.id) is not None and not force:
+                raise DorisError(_NOT_NORMAL[operation].format(name=table.name))
+        for job in self.unfinished():
+            locked = self.locked_tables(job) if job.type == "BACKUP" else {}
+            for table in tables:
+                if table.id in locked:
+                    raise DorisError(f"Table {locked[table.id]} is in {job.type.lower()} job {job.label} "
                                      f"(state {job.state}); {operation} is not allowed until it ends")
+
+    def restore_creating(self, db_id: int, name: str) -> Job | None:
+        """The unfinished restore that names `name` as a target in the database: a table or view of that name
+        cannot be created or renamed to meanwhile (as in Doris, where the restore has registered it)."""
+        return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_id == db_id
+                     and any((ref.alias or ref.table) == name for ref in j.objects)), None)
+
+    def restore_creating_database(self, name: str) -> Job | None:
+        """The unfinished restore that creates the database `name` at its commit."""
+        return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_name == name), None)
 
     def locked_tables(self, job: Job) -> dict[int, str]:
         if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
@@ -80,7 +121,7 @@ class JobManager:
             )
         catalog = self.fe.catalog
         job = job if job.id else attrs.evolve(job, id=catalog.allocate_ids())
-        history = self.of_db(job.db_id)
+        history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]  # kept until its clean-up ends
         retired = history[: max(0, len(history) - (MAX_JOBS_PER_DB - 1))]
         catalog.commit([job], deletes=retired)
         for old in retired:
@@ -89,12 +130,45 @@ class JobManager:
         return job
 
     def request_cancel(self, job: Job, message: str) -> None:
-        self._cancel_requests[job.id] = message
+        """Journaled at once, so a CANCEL that has answered is carried out even if the FE restarts first; the
+        job is cancelled as soon as its current step (a BE call, a repository request) has ended."""
+        current = self.fe.catalog.get(Job, job.key)
+        if current is not None and not current.done:
+            self.fe.catalog.commit([attrs.evolve(current, cancel_request=message)])
         self._wake.set()
+
+    def cleaning(self, repo: str, label: str) -> bool:
+        """A cancelled backup of the label whose partial snapshot is still being removed from the repository."""
+        return any(j.cleanup_pending and j.repo == repo and j.label == label for j in self.all())
+
+    def _clean_up(self, job: Job) -> None:
+        """Remove what a cancelled job left in its repository, in the background: a repository that hangs delays
+        the clean-up (and the label's reuse), never the CANCEL. What could not be removed is noted in
+        TaskErrMsg; the job's Status stays as Doris has it."""
+        if job.id in self._cleanups:
+            return
+
+        async def run() -> None:
+            try:
+                problem = await runner_for(self.fe, job).clean_up(job)
+            except Exception as e:  # a bug in the clean-up must not keep the label taken for ever
+                log.exception("clean-up of job %s failed", job.label)
+                problem = f"{type(e).__name__}: {e}"
+            finally:
+                self._cleanups.pop(job.id, None)
+            current = self.fe.catalog.get(Job, job.key)
+            if current is not None:
+                errors = {**current.task_errors, "cleanup": problem} if problem else current.task_errors
+                self.fe.catalog.commit([attrs.evolve(current, cleanup_pending=False, task_errors=errors)])
+
+        self._cleanups[job.id] = asyncio.create_task(run())
 
     # ---- running -----------------------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
+        for job in self.all():  # clean-ups an FE that stopped did not finish
+            if job.done and job.cleanup_pending:
+                self._clean_up(job)
         while True:
             for job in self.unfinished():
                 task = self._running.get(job.id)
@@ -112,8 +186,8 @@ class JobManager:
             return
         runner = runner_for(self.fe, job)
         try:
-            if job_id in self._cancel_requests:
-                new = await runner.cancel(job, "COMMON_ERROR", self._cancel_requests.pop(job_id))
+            if job.cancel_request:
+                new = await runner.cancel(job, "COMMON_ERROR", job.cancel_request)
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
                 new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
             elif self.paused(job):
@@ -125,7 +199,11 @@ class JobManager:
             new = await runner.cancel(job, "COMMON_ERROR", f"{type(e).__name__}: {e}")
         current = self.fe.catalog.get(Job, str(job_id))
         if current is not None and new != job:
+            if current.cancel_request and not job.cancel_request:  # asked while this step ran
+                new = _keep_cancel_request(new, current.cancel_request)
             self.fe.catalog.commit([new])
+            if new.done and new.cleanup_pending:
+                self._clean_up(new)
         if new.state != job.state:
             self._wake.set()  # go on with the next state at once
 
@@ -138,3 +216,24 @@ class JobManager:
 
     def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
         return self.progress.setdefault(job.id, {})
+
+
+def _keep_cancel_request(job: Job, reason: str) -> Job:
+    """A CANCEL that answered while the job's step ran stays asked; if the step ended the job itself meanwhile
+    (a repository that failed), the job is the user's cancel, as in Doris, with the step's reason in TaskErrMsg."""
+    if not job.done:
+        return attrs.evolve(job, cancel_request=reason)
+    if job.state == "CANCELLED":
+        return attrs.evolve(job, status_code="COMMON_ERROR", status_msg=reason,
+                            task_errors={**job.task_errors, "error": f"{job.status_code}: {job.status_msg}"})
+    return job
+
+
+def restores_into(job: Job, name: str, table_id: int | None = None) -> bool:
+    """Whether the restore job writes the table `name` (or `table_id`) of its database: a target it names (its
+    alias, else its name), a table it planned to replace or drop, or any table at all with clean_tables."""
+    if job.properties.get("clean_tables", "false").lower() == "true":
+        return True
+    if table_id is not None and str(table_id) in job.plan.get("locked_tables", {}):
+        return True
+    return any((ref.alias or ref.table) == name for ref in job.objects)

@@ -50,6 +50,8 @@ class BeTask:
     backend_id: int
     tablet_ids: tuple[int, ...]
     done: bool = False
+    failures: int = 0  # failed attempts so far
+    retry_at_ms: int = 0  # epoch ms at which the next attempt is sent, after a failure; 0: none is waiting
 
 
 @register_kind
@@ -81,6 +83,12 @@ class Job:
     # Restore: what the job created (to drop on cancel) and what it swaps in at commit.
     created: dict[str, list[int]] = attrs.field(factory=dict)
     plan: dict[str, Any] = attrs.field(factory=dict)
+    # A CANCEL's reason, journaled when it is asked: carried out when the job's current step ends, also after
+    # an FE restart; cleared when the job is CANCELLED.
+    cancel_request: str = ""
+    # A cancelled backup whose partial snapshot is still to be removed from the repository (resumed after an FE
+    # restart); its label cannot be backed up again until then.
+    cleanup_pending: bool = False
 
     @property
     def key(self) -> str:

@@ -5,6 +5,10 @@ tablets that no table names yet, even for partitions that exist; COMMITTING then
 tablet lists and versions, adds new tables and partitions, and marks the job FINISHED in ONE journal
 transaction. Until that commit every table reads its old data; after it, the restored data. A cancel, a
 BE crash or an FE kill -9 at any moment leaves one or the other, and cancelling drops only the new tablets.
+
+Into a table that exists, a restore goes ahead only where Doris's would (_check_existing), so a restored
+partition holds the snapshot's rows and nothing else. From the moment a restore is accepted until it ends,
+its target tables refuse loads and DDL and its new names cannot be taken (JobManager.restore_of).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from doris_br.fe.olap import (
     Tablet,
     View,
     check_overlaps,
+    find_database,
     find_table,
     find_view,
     partitions_of,
@@ -82,8 +87,26 @@ def with_source_counts(fresh: Partition, source: Partition, has_data: bool) -> P
     return attrs.evolve(fresh, tablets=tablets)
 
 
+def restore_signature(table: Table, partitions: list[Partition]) -> tuple:
+    """Doris's OlapTable.getSignature for a restore: the schema, and the name and bucket count of each
+    partition both the table and the snapshot have."""
+    return schema_signature(table), tuple((p.name, len(p.tablets)) for p in partitions)
+
+
 def same_item(a: Partition, b: Partition) -> bool:
     return (a.lower, a.upper, tuple(sorted(a.values))) == (b.lower, b.upper, tuple(sorted(b.values)))
+
+
+def _intersect(table: Table, a: Partition, b: Partition) -> bool:
+    """Whether two partitions of a RANGE or LIST table hold a key in common."""
+    if table.partition_kind == "LIST":
+        return bool(set(a.values) & set(b.values))
+    descs = [PartitionDesc(name=str(i), lower=p.lower, upper=p.upper) for i, p in enumerate((a, b))]
+    try:
+        check_overlaps(table, descs)
+    except DorisError:
+        return True
+    return False
 
 
 class RestoreRunner(JobRunner):
@@ -120,9 +143,10 @@ class RestoreRunner(JobRunner):
         info = job.info
         snapshot_root = layout.snapshot_dir(repo_root, job.label)
         replication = int(job.plan.get("replication_num", 3))
-        atomic, force = _true(job, "atomic_restore"), _true(job, "force_replace")
-        plan: dict[str, Any] = {"db": to_json(db), "new_tables": [], "new_partitions": [], "replaced": [],
-                                "drop_tables": [], "drop_partitions": [], "views": [], "locked_tables": {}}
+        atomic = _true(job, "atomic_restore")
+        plan: dict[str, Any] = {"db": to_json(db), "db_existed": catalog.get(Database, str(db.id)) is not None,
+                                "new_tables": [], "new_partitions": [], "replaced": [], "drop_tables": [],
+                                "drop_partitions": [], "views": [], "locked_tables": {}}
         tablets: list[TabletPlan] = []
         restored_names: set[str] = set()
         for ref in job.objects:
@@ -137,9 +161,8 @@ class RestoreRunner(JobRunner):
             if ref.partitions:
                 source_parts = [p for p in source_parts if p.name in ref.partitions]
             existing = find_table(catalog, db, target_name)
-            if existing is not None and not (atomic and force) and schema_signature(existing) != schema_signature(
-                    attrs.evolve(source, name=existing.name)):
-                raise RestoreFailed(f"Table {target_name} already exist but with different schema")
+            if existing is not None:
+                self._check_existing(job, existing, source, source_parts)
             if existing is None or atomic:
                 table, parts = await self._new_table(source, source_parts, db, target_name, job, replication,
                                                      created)
@@ -202,39 +225,63 @@ class RestoreRunner(JobRunner):
     def _has_data(job: Job) -> bool:
         return str(job.info.get("content", "ALL")).upper() != "METADATA_ONLY"
 
-    async def _into_existing(self, job: Job, table: Table, source_parts: list[Partition], plan: dict[str, Any],
-                             created: dict[str, list[int]]) -> list[tuple[Partition, Partition]]:
-        """Matching partitions get new tablets swapped in at commit; missing ones are added if they fit."""
+    def _check_existing(self, job: Job, table: Table, source: Table, source_parts: list[Partition]) -> None:
+        """Doris's refusals (RestoreJob.checkAndPrepareMeta) of a restore into a table that exists, so that a
+        restore never leaves a table holding rows of both: force_replace (with atomic_restore) lifts the schema
+        and partition checks, atomic_restore the replica and new-partition ones (it builds a new table)."""
+        atomic, force = _true(job, "atomic_restore"), _true(job, "force_replace")
+        name = table.name
+        if partitions_of(self.fe.catalog, table, temporary=True):
+            raise RestoreFailed("Do not support restoring table with temp partitions")
         current = {p.name: p for p in partitions_of(self.fe.catalog, table)}
-        pairs = []
-        additions = []
+        backed_up = {p.name: p for p in source_parts}
+        if force:
+            return
+        if table.partition_kind != source.partition_kind:
+            raise RestoreFailed("Table's partition type is different")
+        shared = sorted(set(current) & set(backed_up), key=str.lower)
+        if restore_signature(table, [current[n] for n in shared]) != restore_signature(
+                attrs.evolve(source, name=name), [backed_up[n] for n in shared]):
+            raise RestoreFailed(f"Table {name} already exist but with different schema")
+        partitioned = table.partition_kind in ("RANGE", "LIST")
         for src in source_parts:
             old = current.get(src.name)
-            if old is None:
-                additions.append(src)
+            if old is not None:
+                if partitioned and not same_item(old, src):
+                    raise RestoreFailed(f"Partition {src.name} in table {name} has different partition item "
+                                        "with partition in repository")
+                wanted = src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"])
+                if not atomic and old.replication_num != wanted:
+                    raise RestoreFailed(f"Partition {src.name} in table {name} has different replication num "
+                                        f"'{old.replication_num}' with partition in repository, which is {wanted}")
+            elif atomic:
                 continue
-            if not same_item(old, src):
-                raise RestoreFailed(f"Partition {src.name} in table {table.name} has different partition item "
-                                    "with partition in repository")
+            elif not partitioned:
+                raise RestoreFailed(f"No partition exist in single partitioned table {name}")
+            elif any(_intersect(table, src, p) for p in current.values()):
+                raise RestoreFailed(f"Partition {src.name} in table {name} has conflict partition item with "
+                                    "existing items")
+
+    async def _into_existing(self, job: Job, table: Table, source_parts: list[Partition], plan: dict[str, Any],
+                             created: dict[str, list[int]]) -> list[tuple[Partition, Partition]]:
+        """Matching partitions get new tablets swapped in at commit; missing ones are added (_check_existing
+        made sure they fit)."""
+        current = {p.name: p for p in partitions_of(self.fe.catalog, table)}
+        check_snapshot_names(table, [src for src in source_parts if src.name not in current], columns=False)
+        pairs = []
+        for src in source_parts:
+            old = current.get(src.name)
             shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
-            fresh = with_source_counts((await self._create(shaped, [src], old.replication_num, created))[0], src,
+            replication = old.replication_num if old is not None else (
+                src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"]))
+            fresh = with_source_counts((await self._create(shaped, [src], replication, created))[0], src,
                                        self._has_data(job))
-            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets]})
-            pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
-        if additions:
-            check_snapshot_names(table, additions, columns=False)
-            try:
-                check_overlaps(table, [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values)
-                                       for p in [*current.values(), *additions]])
-            except Exception:
-                raise RestoreFailed(f"Partition {additions[0].name} in table {table.name} has conflict partition "
-                                    "item with existing items") from None
-            for src in additions:
-                shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
-                fresh = with_source_counts((await self._create(shaped, [src], table.replication_num, created))[0],
-                                           src, self._has_data(job))
+            if old is None:
                 plan["new_partitions"].append(to_json(fresh))
                 pairs.append((src, fresh))
+                continue
+            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets]})
+            pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
     def _tablet_plans(self, info: dict[str, Any], table_name: str, src: Partition, dst: Partition,
@@ -333,6 +380,9 @@ class RestoreRunner(JobRunner):
             await lock.acquire()
         try:
             db = from_json(Database, plan["db"])
+            vanished = self._vanished(job, db)
+            if vanished:
+                return await self.cancel(job, "COMMON_ERROR", vanished)
             puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
             deletes: list[Any] = []
             dropped_tables = set(plan["drop_tables"])
@@ -381,6 +431,22 @@ class RestoreRunner(JobRunner):
         await drop_tablets(self.fe, old_tablets)
         await self.release_everywhere(job)
         return finished
+
+    def _vanished(self, job: Job, db: Database) -> str:
+        """What was dropped (DROP ... FORCE) or created in its place while the job ran, if anything: the restore
+        then fails rather than commit around it."""
+        catalog = self.fe.catalog
+        if job.plan.get("db_existed", True) and catalog.get(Database, str(db.id)) is None:
+            return f"Database {db.name} has been dropped"
+        if not job.plan.get("db_existed", True):
+            other = find_database(catalog, db.name)
+            if other is not None and other.id != db.id:
+                return f"Database {db.name} was created while restoring"
+        dropped = set(job.plan["drop_tables"])
+        for table_id, name in job.plan["locked_tables"].items():
+            if int(table_id) not in dropped and catalog.get(Table, table_id) is None:
+                return f"Table {name} has been dropped"
+        return ""
 
     # ---- cancelling ------------------------------------------------------------------------------------------
 

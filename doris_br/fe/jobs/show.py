@@ -66,7 +66,12 @@ def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
 
 
 def errors_text(job: Job) -> str:
-    return ", ".join(f"[{k}: {v}]" for k, v in job.task_errors.items())
+    errors = dict(job.task_errors)
+    if job.cancel_request and not job.done:  # a CANCEL has answered; the job's current step has not ended yet
+        errors["cancel"] = f"cancelling ({job.cancel_request}) once the current step ends"
+    if job.cleanup_pending:
+        errors["cleanup"] = "removing the partial snapshot from the repository"
+    return ", ".join(f"[{k}: {v}]" for k, v in errors.items())
 
 
 def backup_row(job: Job, live: dict[int, rpc.TaskProgress]) -> tuple[Any, ...]:

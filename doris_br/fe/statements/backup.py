@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from sqlglot import exp
@@ -26,6 +27,8 @@ from doris_br.sql.backup import BackupSnapshot, CancelBackup, ShowBackup, TableR
 MIN_TIMEOUT_S = 600
 # Submissions check the repository and then register the job: one at a time, as Doris's global lock does.
 SUBMIT_LOCK = asyncio.Lock()
+# CANCEL answers within this long: with the job CANCELLED, or else shown as cancelling by SHOW BACKUP / RESTORE.
+CANCEL_WAIT_S = 5.0
 
 
 def job_database_name(session: Any, db_name: str | None) -> str:
@@ -139,10 +142,12 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
     objects = backup_objects(session, db, node)
     async with SUBMIT_LOCK:
         store = await asyncio.to_thread(store_of, repo)
-        if label in await asyncio.to_thread(store.snapshot_names):
+        cleaning = session.fe.jobs.cleaning(repo.name, label)
+        if cleaning or label in await asyncio.to_thread(store.snapshot_names):
             if properties.get("type", "full").lower() == "incremental":
                 raise DorisError("Currently does not support incremental backup")
-            raise DorisError(f"Snapshot with name '{label}' already exist in repository")
+            raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
+                "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else ""))
         created = now_ms()
         session.fe.jobs.submit(Job(
             id=0, type="BACKUP", label=label, db_id=db.id, db_name=db.name, repo=repo.name,
@@ -188,11 +193,14 @@ async def cancel_running(session: Any, db_id: int | None, job_type: str, message
                          else "No restore is currently running")
     job = running[-1]
     session.fe.jobs.request_cancel(job, message.format(state=job.state))
-    for _ in range(600):  # answer once the job is cancelled, so SHOW right after sees it
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    while time.monotonic() < deadline:  # answer once the job is cancelled, so SHOW right after sees it
         current = session.fe.catalog.get(Job, job.key)
         if current is None or current.done:
             return
         await asyncio.sleep(0.1)
+    # Its current step waits on something slow (a repository request, bounded by the repository's timeouts):
+    # the cancel is journaled and SHOW BACKUP / RESTORE say the job is cancelling.
 
 
 @handles(CancelBackup)

@@ -55,7 +55,8 @@ async def create_database(session: Any, node: CreateDatabase) -> None:
     name = node.name
     require_on_db(session.user, name, "CREATE_PRIV")
     catalog = session.fe.catalog
-    if name.lower() == "information_schema" or find_database(catalog, name) is not None:
+    if name.lower() == "information_schema" or find_database(catalog, name) is not None \
+            or session.fe.jobs.restore_creating_database(name) is not None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Can't create database '{name}'; database exists", ER_DB_CREATE_EXISTS)
@@ -75,7 +76,7 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
             return
         raise DorisError(f"Can't drop database '{name}'; database doesn't exist", ER_DB_DROP_EXISTS)
     tables = tables_of(catalog, db)
-    session.fe.jobs.refuse_ddl([t.id for t in tables], "DROP DATABASE")
+    session.fe.jobs.refuse_ddl(tables, "DROP DATABASE", force=bool(node.args.get("force")))
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
     labels = [label for label in catalog.all(LoadLabel) if label.db_id == db.id]
     catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db])
@@ -188,15 +189,17 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         else:
             descs = resolve_partitions(table, spec.partition.partitions)
     partitions = await create_partitions(session.fe, table, descs)
-    if find_table(catalog, db, name) is not None:  # created meanwhile by another session
+    if _exists(session, db, name):  # created meanwhile by another session, or a restore of it accepted
         await drop_tablets(session.fe, partitions)
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     catalog.commit([table, *partitions])
 
 
 def _exists(session: Any, db: Database, name: str) -> bool:
+    """A table or view of that name, or one a running restore will create (Doris has registered it by then)."""
     catalog = session.fe.catalog
-    return find_table(catalog, db, name) is not None or find_view(catalog, db, name) is not None
+    return find_table(catalog, db, name) is not None or find_view(catalog, db, name) is not None \
+        or session.fe.jobs.restore_creating(db.id, name) is not None
 
 
 @handles(CreateTable)
@@ -246,8 +249,10 @@ async def drop_table(session: Any, node: DropTable) -> None:
         if node.args.get("if_exists"):
             return
         raise DorisError(f"Unknown table '{name}' in {db.name}", ER_UNKNOWN_TABLE)
-    session.fe.jobs.refuse_ddl([table.id], "DROP TABLE")
+    force = bool(node.args.get("force"))
+    session.fe.jobs.refuse_ddl([table], "DROP TABLE", force)
     async with table_lock(table.id):
+        session.fe.jobs.refuse_ddl([table], "DROP TABLE", force)  # a restore accepted while this waited
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
         catalog.commit(deletes=[*partitions, table])
     await drop_tablets(session.fe, partitions)
@@ -260,7 +265,8 @@ async def create_view(session: Any, node: CreateView) -> None:
     require_on_table(session.user, "CREATE_PRIV", db.name, name)
     catalog = session.fe.catalog
     existing = find_view(catalog, db, name)
-    if find_table(catalog, db, name) is not None or (existing and not node.args.get("or_replace")):
+    if find_table(catalog, db, name) is not None or (existing and not node.args.get("or_replace")) \
+            or session.fe.jobs.restore_creating(db.id, name) is not None:
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
@@ -286,11 +292,12 @@ async def create_view(session: Any, node: CreateView) -> None:
 async def alter_table(session: Any, node: AlterTable) -> None:
     db, table = session_table(session, node.this, needs="ALTER_PRIV")
     name, catalog = table.name, session.fe.catalog
-    session.fe.jobs.refuse_ddl([table.id], "ALTER TABLE")
+    session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
     action = node.args["action"]
     temporary = bool(node.args.get("temporary"))
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
+        session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
         existing = partitions_of(catalog, table, temporary=temporary)
         if action == "ADD_PARTITION":
             if table.partition_kind == "UNPARTITIONED":
@@ -349,9 +356,10 @@ async def truncate_table(session: Any, node: TruncateTable) -> None:
     """Doris replaces the partitions by empty ones (new ids, version 1) and drops the old tablets."""
     db, table = session_table(session, node.this, needs="LOAD_PRIV")
     name, catalog = table.name, session.fe.catalog
-    session.fe.jobs.refuse_ddl([table.id], "TRUNCATE TABLE")
+    session.fe.jobs.refuse_ddl([table], "TRUNCATE TABLE")
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
+        session.fe.jobs.refuse_ddl([table], "TRUNCATE TABLE")
         partitions = partitions_of(catalog, table)
         names = node.args.get("partitions")
         if names:

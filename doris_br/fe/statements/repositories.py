@@ -17,7 +17,7 @@ from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
 from doris_br.names import check_repository_name
 from doris_br.repository import layout
-from doris_br.repository.filesystems import RepositoryUnreachable
+from doris_br.repository.filesystems import InvalidRepositoryProperty, RepositoryUnreachable
 from doris_br.repository.info import brief
 from doris_br.repository.store import BadFile, RepositoryStore
 from doris_br.sql.backup import (
@@ -64,6 +64,8 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
 
     try:
         create_time = await asyncio.to_thread(connect)
+    except InvalidRepositoryProperty as e:
+        raise DorisError(f"Failed to create repository: {e}") from None
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to create repository: failed to connect to the repo: {e}") from None
     if catalog.get(Repository, name) is not None:  # created concurrently while we were connecting
@@ -81,6 +83,8 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
     updated = attrs.evolve(repo, properties={**repo.properties, **node.args["properties"]})
     try:
         await asyncio.to_thread(store_of(updated).ping)
+    except InvalidRepositoryProperty as e:
+        raise DorisError(f"Failed to alter repository: {e}") from None
     except RepositoryUnreachable as e:
         raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
     session.fe.catalog.commit([updated])
