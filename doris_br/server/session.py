@@ -193,10 +193,8 @@ class DorisSession(Session):
         (SET_VAR hints, @@variables, DATABASE(), NOW(), ...). Runs in a statement thread for all but short SQL."""
         try:
             expressions = parse(sql, self.fe.expression_limits())
-        except (ParseError, TokenError) as e:
+        except (ParseError, TokenError) as e:  # parse() itself turns a RecursionError into Doris's depth error
             raise parse_error(e, sql) from None
-        except RecursionError:
-            raise limits.too_deep(self.fe.expression_limits()) from None
         if not expressions:
             raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
         return [self._prepare_one(e) for e in expressions]
