@@ -97,6 +97,20 @@ def check_user_name(name: str) -> None:
         raise DorisError(f"invalid user name: {name}", ER_UNKNOWN)
 
 
+# The prefix of the role Doris keeps for each user's own grants; no role of a user's may take it.
+DEFAULT_ROLE_PREFIX = "default_role_rbac_"
+
+
+def check_role_name(name: str, can_be_admin: bool, refusal: str) -> None:
+    """Doris's FeNameFormat.checkRoleName: a common name, not a built-in role's (operator never, admin unless
+    `can_be_admin`, either in any case) nor a user's default role's; `refusal` begins the built-in case's error."""
+    if not COMMON_NAME.matches(name):
+        raise DorisError(f"invalid role format: {name}", ER_UNKNOWN)
+    builtin = name.lower() == "operator" or (not can_be_admin and name.lower() == "admin")
+    if builtin or name.startswith(DEFAULT_ROLE_PREFIX):
+        raise DorisError(f"{refusal}: {name}", ER_UNKNOWN)
+
+
 def check_repository_name(name: str) -> None:
     if not COMMON_NAME.matches(name):
         raise DorisError(f"Incorrect repository name '{name}'", ER_WRONG_NAME_FORMAT)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 import cattrs
+import cattrs.gen
 
 from doris_br.fe.journal import Journal
 from doris_br.repository.filesystems import StorageSpec
@@ -58,6 +59,12 @@ class User:
     # Random, new at each CREATE USER: a user dropped and created again under the same name is not the same
     # user to what was bound to the first one (the console's logins). "" for the built-in users.
     incarnation: str = ""
+    # The roles granted to the user (GRANT 'r' TO u, CREATE USER ... DEFAULT ROLE 'r'), by name. `grants` are
+    # what Doris keeps in the user's own default role.
+    roles: tuple[str, ...] = ()
+    # What those roles grant, filled in only on the user a statement acts as (Catalog.acting_user) so that
+    # every privilege check counts them; never journaled: a role's grants live in the role.
+    role_grants: tuple[Grant, ...] = attrs.field(default=(), eq=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -66,6 +73,27 @@ class User:
     @property
     def identity(self) -> str:
         return f"'{self.name}'@'{self.host}'"
+
+
+@attrs.frozen
+class Role:
+    """A role made by CREATE ROLE: privileges granted TO ROLE, held by the users it is granted to."""
+
+    KIND: ClassVar[str] = "roles"
+    name: str
+    comment: str = ""
+    grants: tuple[Grant, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+# Doris's built-in roles: in code, never journaled, never dropped. root holds operator, admin holds admin.
+BUILTIN_ROLES: dict[str, Role] = {
+    "operator": Role("operator", grants=(Grant("*", "*", ("NODE_PRIV", "ADMIN_PRIV")),)),
+    "admin": Role("admin", grants=(Grant("*", "*", ("ADMIN_PRIV",)),)),
+}
 
 
 def password_hash(password: str) -> str:
@@ -222,7 +250,7 @@ class IdSequence:
         return self.name
 
 
-KINDS: dict[str, type] = {cls.KIND: cls for cls in (User, Backend, IdSequence, Repository, Broker)}
+KINDS: dict[str, type] = {cls.KIND: cls for cls in (User, Role, Backend, IdSequence, Repository, Broker)}
 
 
 def register_kind(cls: type[T]) -> type[T]:
@@ -232,6 +260,8 @@ def register_kind(cls: type[T]) -> type[T]:
 
 
 converter = cattrs.Converter()
+converter.register_unstructure_hook(
+    User, cattrs.gen.make_dict_unstructure_fn(User, converter, role_grants=cattrs.gen.override(omit=True)))
 
 
 def to_json(obj: Any) -> dict[str, Any]:
@@ -259,6 +289,16 @@ class Catalog:
 
     def get(self, cls: type[T], key: str) -> T | None:
         return self._objects.setdefault(cls.KIND, {}).get(key)  # type: ignore[attr-defined]
+
+    def role(self, name: str) -> Role | None:
+        """A role by its exact name: a built-in one or one made by CREATE ROLE."""
+        return BUILTIN_ROLES.get(name) or self.get(Role, name)
+
+    def acting_user(self, user: User) -> User:
+        """The user with what its roles grant, as every privilege check must see it (a role dropped since it
+        was granted grants nothing)."""
+        held = [role for role in map(self.role, user.roles) if role is not None]
+        return attrs.evolve(user, role_grants=tuple(g for role in held for g in role.grants))
 
     def commit(self, puts: Iterable[Any] = (), deletes: Iterable[Any] = ()) -> None:
         """Make the changes durable, then visible."""

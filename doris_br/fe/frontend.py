@@ -14,7 +14,7 @@ from doris_br import logs
 from doris_br.config import FeConfig
 from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe.backends import BackendRegistry, parse_host_port
-from doris_br.fe.catalog import Catalog, Grant, User
+from doris_br.fe.catalog import Catalog, User
 from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
@@ -45,12 +45,13 @@ class Frontend:
         self._bootstrap_users()
 
     def _bootstrap_users(self) -> None:
-        """First start: root (NODE and ADMIN) and admin (ADMIN), both with empty passwords, as in Doris."""
+        """First start: root (role operator: NODE and ADMIN) and admin (role admin: ADMIN), both with empty
+        passwords, as in Doris."""
         if self.catalog.all(User):
             return
         self.catalog.commit([
-            User("root", grants=(Grant("*", "*", ("NODE_PRIV", "ADMIN_PRIV")),)),
-            User("admin", grants=(Grant("*", "*", ("ADMIN_PRIV",)),)),
+            User("root", roles=("operator",)),
+            User("admin", roles=("admin",)),
         ])
 
     def expression_limits(self) -> ExpressionLimits:
@@ -63,10 +64,11 @@ class Frontend:
             return default
 
     def find_user(self, name: str) -> User | None:
+        """The user logging in or acting, with what its roles grant."""
         candidates = [u for u in self.catalog.all(User) if u.name == name]
         # Doris matches the most specific host first; '%' is the catch-all.
         candidates.sort(key=lambda u: u.host == "%")
-        return candidates[0] if candidates else None
+        return self.catalog.acting_user(candidates[0]) if candidates else None
 
     def database_names(self) -> list[str]:
         from doris_br.fe.olap import Database

@@ -1,7 +1,8 @@
 """Doris's privilege model on *.*, db.* and db.tbl scopes.
 
 ADMIN_PRIV on *.* implies every privilege but NODE_PRIV; a privilege on *.* applies to every database, one on
-db.* to every table of the database.
+db.* to every table of the database. A user holds its own grants and those of its roles (User.role_grants, filled
+in by Catalog.acting_user wherever a statement's user is looked up), as Doris checks every role of the user.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from doris_br.errors import (
     DorisError,
     access_denied_need,
 )
-from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, User
+from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, Grant, User
 
 ALL_PRIVILEGES = tuple(p for p in PRIVILEGES if p != "NODE_PRIV")
 # Doris's PrivPredicate.SHOW: any of these lets a user see a table (ADMIN_PRIV implies them all). SHOW_VIEW_PRIV
@@ -23,8 +24,13 @@ SHOW_PRIVILEGES = ("SELECT_PRIV", "LOAD_PRIV", "ALTER_PRIV", "CREATE_PRIV", "DRO
 SHOW_PRIVILEGES_TEXT = "Admin_priv,Select_priv,Load_priv,Alter_priv,Create_priv,Drop_priv"
 
 
+def held_grants(user: User) -> tuple[Grant, ...]:
+    """The user's own grants and its roles'."""
+    return user.grants + user.role_grants
+
+
 def has_privilege(user: User, privilege: str, db: str | None = None, table: str | None = None) -> bool:
-    for grant in user.grants:
+    for grant in held_grants(user):
         if grant.db == "*":
             if privilege in grant.privileges or (privilege != "NODE_PRIV" and "ADMIN_PRIV" in grant.privileges):
                 return True
@@ -41,7 +47,7 @@ def has_any_on_db(user: User, db: str) -> bool:
     if has_privilege(user, "ADMIN_PRIV"):
         return True
     return any((g.db == "*" or g.db.lower() == db.lower()) and any(p in g.privileges for p in SHOW_PRIVILEGES)
-               for g in user.grants)
+               for g in held_grants(user))
 
 
 def require_see_db(user: User, db: str) -> None:

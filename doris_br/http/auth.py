@@ -58,7 +58,7 @@ class Sessions:
         if login.expires < time.time() or user is None or not hmac.compare_digest(login.binding, _binding(user)):
             self._logins.pop(token or "", None)
             return None
-        return user
+        return fe.catalog.acting_user(user)
 
     def drop(self, token: str | None) -> None:
         self._logins.pop(token or "", None)

@@ -1,7 +1,7 @@
 """What a backup holds: everything (system), or a database or table with what it depends on.
 
 A scope *owns* some kinds of objects: a scoped restore replaces those, and only adds its dependencies
-(backends, users, repositories, brokers, the database record of a table) where they are missing.
+(backends, users, roles, repositories, brokers, the database record of a table) where they are missing.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def owned(objects: Objects, scope: Scope) -> Objects:
     return selected
 
 
-def _granted(user: dict[str, Any], scope: Scope) -> bool:
-    for grant in user.get("grants", []):
+def _granted(holder: dict[str, Any], scope: Scope) -> bool:
+    """Whether a user's or a role's own grants name the scope."""
+    for grant in holder.get("grants", []):
         if grant.get("db") != scope["database"]:
             continue
         if scope["kind"] == "database" or grant.get("table") == scope["table"]:
@@ -74,15 +75,21 @@ def _granted(user: dict[str, Any], scope: Scope) -> bool:
 
 def dependencies(objects: Objects, own: Objects, scope: Scope) -> Objects:
     """What the owned objects need beside them: the BEs holding their replicas, the database record of a
-    table, the users granted on the scope, and the repositories (and their brokers) of its jobs."""
+    table, the users and roles granted on the scope, and the repositories (and their brokers) of its jobs."""
     backend_ids = {replica["backend_id"] for p in own.get("partitions", {}).values()
                    for tablet in p.get("tablets", []) for replica in tablet.get("replicas", [])}
     repo_names = {j.get("repo") for j in own.get("jobs", {}).values()}
     repositories = _where(objects, "repositories", lambda r: r.get("name") in repo_names)
     broker_names = {r.get("broker") for r in repositories.values() if r.get("broker")}
+    # Users granted on the scope, themselves or through a role granted on it; the roles granted on the scope
+    # and every role those users hold, so that a restored user has what it had.
+    scoped_roles = {body.get("name") for body in objects.get("roles", {}).values() if _granted(body, scope)}
+    users = _where(objects, "users", lambda u: _granted(u, scope) or bool(scoped_roles & set(u.get("roles", []))))
+    held_roles = scoped_roles | {name for u in users.values() for name in u.get("roles", [])}
     deps: Objects = {
         "backends": _where(objects, "backends", lambda b: b.get("id") in backend_ids),
-        "users": _where(objects, "users", lambda u: _granted(u, scope)),
+        "users": users,
+        "roles": _where(objects, "roles", lambda r: r.get("name") in held_roles),
         "repositories": repositories,
         "brokers": _where(objects, "brokers", lambda b: b.get("name") in broker_names),
     }

@@ -16,7 +16,8 @@ class UserIdentity(StatementNode):
 
 
 class CreateUser(StatementNode):
-    arg_types = {"this": True, "if_not_exists": False, "password": False, "hashed": False, "comment": False}
+    arg_types = {"this": True, "if_not_exists": False, "password": False, "hashed": False, "comment": False,
+                 "default_role": False}
 
 
 class DropUser(StatementNode):
@@ -30,9 +31,32 @@ class SetPassword(StatementNode):
 
 
 class GrantPrivileges(StatementNode):
-    """GRANT privs ON db.tbl TO user; `revoke` for REVOKE ... FROM user."""
+    """GRANT privs ON db.tbl TO user | ROLE 'r'; `revoke` for REVOKE ... FROM user | ROLE 'r'. `this` is the user,
+    or `role` the role's name."""
 
-    arg_types = {"privileges": True, "db": True, "table": True, "this": True, "revoke": False}
+    arg_types = {"privileges": True, "db": True, "table": True, "this": False, "role": False, "revoke": False}
+
+
+class GrantRoles(StatementNode):
+    """GRANT 'r1'[, 'r2'] TO user; `revoke` for REVOKE 'r1'[, ...] FROM user."""
+
+    arg_types = {"roles": True, "this": True, "revoke": False}
+
+
+class CreateRole(StatementNode):
+    arg_types = {"this": True, "if_not_exists": False, "comment": False}
+
+
+class AlterRole(StatementNode):
+    arg_types = {"this": True, "comment": True}
+
+
+class DropRole(StatementNode):
+    arg_types = {"this": True, "if_exists": False}
+
+
+class ShowRoles(StatementNode):
+    arg_types = {}
 
 
 class ShowGrants(StatementNode):
@@ -120,11 +144,10 @@ class AdminParser(ParserBase):
         if_not_exists = self._match_text_seq("IF", "NOT", "EXISTS")
         user = self._parse_user_identity()
         password, hashed = self._parse_password_clause()
-        if self._match_text_seq("DEFAULT", "ROLE"):
-            self._parse_name("a role")
+        default_role = self._parse_name("a role") if self._match_text_seq("DEFAULT", "ROLE") else None
         comment = self._parse_string_value("a comment") if self._match_text_seq("COMMENT") else None
         return CreateUser(this=user, if_not_exists=if_not_exists, password=password, hashed=hashed,
-                          comment=comment)
+                          comment=comment, default_role=default_role)
 
     def _parse_drop_user(self) -> DropUser:
         if_exists = self._match_text_seq("IF", "EXISTS")
@@ -159,17 +182,41 @@ class AdminParser(ParserBase):
             self.raise_error("Expected *.*, db.* or db.tbl")
         return parts[0], parts[1]
 
-    def _parse_grant(self, revoke: bool = False) -> GrantPrivileges:
-        privileges = []
+    def _parse_grant(self, revoke: bool = False) -> GrantPrivileges | GrantRoles:
+        """GRANT privs ON target TO user | ROLE 'r', or GRANT 'r1'[, ...] TO user: a list of names, then ON for
+        privileges or TO (FROM) for roles."""
+        names = []
         while True:
-            privileges.append(self._parse_name("a privilege").upper())
+            names.append(self._parse_name("a privilege or a role"))
             if not self._match(TokenType.COMMA):
                 break
+        to = "FROM" if revoke else "TO"
+        if self._match_text_seq(to):
+            return GrantRoles(roles=names, this=self._parse_user_identity(), revoke=revoke)
         self._expect_words("ON")
         db, table = self._parse_privilege_target()
-        self._expect_words("FROM" if revoke else "TO")
+        self._expect_words(to)
+        privileges = [name.upper() for name in names]
+        if self._match_text_seq("ROLE"):
+            return GrantPrivileges(privileges=privileges, db=db, table=table, role=self._parse_name("a role"),
+                                   revoke=revoke)
         user = self._parse_user_identity()
         return GrantPrivileges(privileges=privileges, db=db, table=table, this=user, revoke=revoke)
+
+    def _parse_create_role(self) -> CreateRole:
+        if_not_exists = self._match_text_seq("IF", "NOT", "EXISTS")
+        name = self._parse_name("a role name")
+        comment = self._parse_string_value("a comment") if self._match_text_seq("COMMENT") else None
+        return CreateRole(this=name, if_not_exists=if_not_exists, comment=comment)
+
+    def _parse_alter_role(self) -> AlterRole:
+        name = self._parse_name("a role name")
+        self._expect_words("COMMENT")
+        return AlterRole(this=name, comment=self._parse_string_value("a comment"))
+
+    def _parse_drop_role(self) -> DropRole:
+        if_exists = self._match_text_seq("IF", "EXISTS")
+        return DropRole(this=self._parse_name("a role name"), if_exists=if_exists)
 
     def _parse_show_grants(self, all_users: bool = False) -> ShowGrants:
         user = self._parse_user_identity() if self._match_text_seq("FOR") else None
@@ -212,6 +259,10 @@ class AdminParser(ParserBase):
         ("CREATE", "USER"): _parse_create_user,
         ("DROP", "USER"): _parse_drop_user,
         ("SET", "PASSWORD"): _parse_set_password,
+        ("CREATE", "ROLE"): _parse_create_role,
+        ("ALTER", "ROLE"): _parse_alter_role,
+        ("DROP", "ROLE"): _parse_drop_role,
+        ("SHOW", "ROLES"): lambda self: ShowRoles(),
         ("GRANT",): _parse_grant,
         ("REVOKE",): lambda self: self._parse_grant(revoke=True),
         ("SHOW", "GRANTS"): _parse_show_grants,
@@ -227,6 +278,7 @@ class AdminParser(ParserBase):
         ("SHOW", "ENGINES"): lambda self: ShowEngines(),
         ("SHOW", "STORAGE", "ENGINES"): lambda self: ShowEngines(),
         ("SHOW", "FRONTEND", "CONFIG"): lambda self: ShowFrontendConfig(like=self._parse_optional_like()),
+        ("ADMIN", "SHOW", "FRONTEND", "CONFIG"): lambda self: ShowFrontendConfig(like=self._parse_optional_like()),
         ("ADMIN", "SET", "FRONTEND", "CONFIG"): lambda self: AdminSetFrontendConfig(
             properties=self._parse_property_map()),
         ("ALTER", "SYSTEM"): _parse_alter_system,

@@ -35,6 +35,9 @@ _NOT_NORMAL = {
     "DROP DATABASE": _DROP_REFUSED,
 }
 
+# Doris's max_backup_restore_job_num_per_db: how many jobs a database keeps, finished or not (ADMIN SET FRONTEND
+# CONFIG changes it, live; like Doris's other mutable configs it is back to its default after a restart).
+MAX_JOBS_CONFIG = "max_backup_restore_job_num_per_db"
 MAX_JOBS_PER_DB = 10
 # How often unfinished jobs are stepped (BE tasks polled); a state change steps the job again at once.
 TICK_S = 0.1
@@ -121,13 +124,22 @@ class JobManager:
             )
         catalog = self.fe.catalog
         job = job if job.id else attrs.evolve(job, id=catalog.allocate_ids())
-        history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]  # kept until its clean-up ends
-        retired = history[: max(0, len(history) - (MAX_JOBS_PER_DB - 1))]
+        limit = self.max_jobs_per_db()
+        if limit <= 0:  # Doris then records no job at all: the statement answers OK and nothing runs
+            return job
+        # Doris's BackupHandler.addBackupOrRestoreJob: the oldest jobs of the database (backups and restores
+        # alike) leave the history until the new one fits; a cancelled job whose clean-up still runs stays.
+        history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]
+        retired = history[: max(0, len(history) - (limit - 1))]
         catalog.commit([job], deletes=retired)
         for old in retired:
             self.progress.pop(old.id, None)
         self._wake.set()
         return job
+
+    def max_jobs_per_db(self) -> int:
+        """max_backup_restore_job_num_per_db as ADMIN SET FRONTEND CONFIG last set it (checked there)."""
+        return int(self.fe.frontend_config.get(MAX_JOBS_CONFIG, MAX_JOBS_PER_DB))
 
     def request_cancel(self, job: Job, message: str) -> None:
         """Journaled at once, so a CANCEL that has answered is carried out even if the FE restarts first; the

@@ -61,6 +61,7 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     help,
     repositories,
     restore,
+    roles,
     system,
     tables_show,
     users,

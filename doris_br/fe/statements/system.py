@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from doris_br.errors import DorisError
 from doris_br.fe.backends import parse_host_port
 from doris_br.fe.catalog import Broker
 from doris_br.fe.jobs.backup import MAX_BACKUP_TABLETS
-from doris_br.fe.jobs.manager import MAX_JOBS_PER_DB
+from doris_br.fe.jobs.manager import MAX_JOBS_CONFIG
 from doris_br.fe.privileges import has_privilege, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import bool_text, text_result
@@ -206,7 +207,7 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
     values = {
         "query_port": fe.config.query_port, "http_port": fe.config.http_port,
         "heartbeat_interval_second": fe.config.heartbeat_interval_s,
-        "max_backup_restore_job_num_per_db": MAX_JOBS_PER_DB, "backup_job_default_timeout_ms": 86400000,
+        MAX_JOBS_CONFIG: fe.jobs.max_jobs_per_db(), "backup_job_default_timeout_ms": 86400000,
         "max_backup_tablets_per_job": MAX_BACKUP_TABLETS, "mysql_server_version": SERVER_VERSION,
         **fe.frontend_config,
     }
@@ -221,4 +222,18 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
 @handles(AdminSetFrontendConfig)
 async def admin_set_frontend_config(session: Any, node: AdminSetFrontendConfig) -> None:
     require_global(session.user, "ADMIN_PRIV")
-    session.fe.frontend_config.update(node.args["properties"])
+    properties: dict[str, str] = node.args["properties"]
+    for key, value in properties.items():
+        if key in INT_CONFIGS:
+            check_int_config(key, value)
+    session.fe.frontend_config.update(properties)
+
+
+# Configs the FE reads as Java ints: a value Integer.parseInt refuses is refused as Doris's ConfigBase does.
+INT_CONFIGS = frozenset({MAX_JOBS_CONFIG})
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def check_int_config(key: str, value: str) -> None:
+    if not _JAVA_INT.fullmatch(value) or not -2**31 <= int(value) < 2**31:
+        raise DorisError(f"Failed to set config '{key}'. err: For input string: \"{value}\"")

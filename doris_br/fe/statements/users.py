@@ -8,11 +8,12 @@ from typing import Any
 import attrs
 
 from doris_br.errors import DorisError
-from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, PRIVILEGES, Grant, User, password_hash
-from doris_br.fe.privileges import has_privilege, normalise_privileges, require_global
+from doris_br.fe.catalog import GLOBAL_ONLY_PRIVILEGES, Grant, User, password_hash
+from doris_br.fe.privileges import has_privilege, held_grants, normalise_privileges, require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
-from doris_br.names import check_user_name
+from doris_br.fe.statements.roles import existing_role, merged_grants, privs_text
+from doris_br.names import check_role_name, check_user_name
 from doris_br.sql.admin import CreateUser, DropUser, GrantPrivileges, SetPassword, ShowGrants, UserIdentity
 
 ER_CANNOT_USER = 1396
@@ -42,6 +43,9 @@ async def create_user(session: Any, node: CreateUser) -> None:
     require_global(session.user, "GRANT_PRIV", "ADMIN_PRIV")
     name, host = _target(session, node.this)
     catalog = session.fe.catalog
+    default_role = node.args.get("default_role")
+    if default_role is not None and catalog.role(default_role) is None:  # checked first, as in Doris
+        raise DorisError(f"Role: {default_role} does not exist")
     if catalog.get(User, f"{name}@{host}") is not None:
         if node.args.get("if_not_exists"):
             return
@@ -49,7 +53,7 @@ async def create_user(session: Any, node: CreateUser) -> None:
     check_user_name(name)
     auth = _stored_hash(node.args.get("password"), bool(node.args.get("hashed")))
     catalog.commit([User(name=name, host=host, auth_string=auth, comment=node.args.get("comment") or "",
-                         incarnation=secrets.token_hex(16))])
+                         incarnation=secrets.token_hex(16), roles=(default_role,) if default_role else ())])
 
 
 @handles(DropUser)
@@ -86,6 +90,10 @@ async def set_password(session: Any, node: SetPassword) -> None:
 @handles(GrantPrivileges)
 async def grant_or_revoke(session: Any, node: GrantPrivileges) -> None:
     db, table = node.args["db"], node.args["table"]
+    revoke = bool(node.args.get("revoke"))
+    role_name = node.args.get("role")
+    if role_name is not None:
+        check_role_name(role_name, False, "Can not revoke from role" if revoke else "Can not grant to role")
     me = session.user
     if not (has_privilege(me, "GRANT_PRIV", None if db == "*" else db) or has_privilege(me, "ADMIN_PRIV")):
         raise DorisError(
@@ -95,48 +103,43 @@ async def grant_or_revoke(session: Any, node: GrantPrivileges) -> None:
     if "NODE_PRIV" in privileges and not has_privilege(me, "NODE_PRIV"):
         raise DorisError("Access denied; you need (at least one of) the (NODE) privilege(s) for this operation",
                          1227)
+    catalog = session.fe.catalog
+    if role_name is not None:
+        role = existing_role(catalog, role_name)
+        catalog.commit([attrs.evolve(role, grants=merged_grants(role.grants, db, table, privileges, revoke))])
+        return
     name, host = _target(session, node.this)
-    user = session.fe.catalog.get(User, f"{name}@{host}")
+    user = catalog.get(User, f"{name}@{host}")
     if user is None:
         check_user_name(name)
         raise DorisError(f"user '{name}'@'{host}' does not exist")
-    revoke = bool(node.args.get("revoke"))
     if revoke and name == "root" and GLOBAL_ONLY_PRIVILEGES & set(privileges):
         raise DorisError("Can not revoke NODE_PRIV or ADMIN_PRIV from root")
-    grants = {(g.db, g.table): set(g.privileges) for g in user.grants}
-    current = grants.setdefault((db, table), set())
-    if revoke:
-        current -= set(privileges)
-    else:
-        current |= set(privileges)
-    new_grants = tuple(
-        Grant(d, t, tuple(p for p in PRIVILEGES if p in privs)) for (d, t), privs in sorted(grants.items()) if privs
-    )
-    session.fe.catalog.commit([attrs.evolve(user, grants=new_grants)])
+    catalog.commit([attrs.evolve(user, grants=merged_grants(user.grants, db, table, privileges, revoke))])
 
 
 SHOW_GRANTS_COLUMNS = ["UserIdentity", "Comment", "Password", "Roles", "GlobalPrivs", "CatalogPrivs",
                        "DatabasePrivs", "TablePrivs", "ColPrivs", "ResourcePrivs", "WorkloadGroupPrivs"]
 
 
-def _privs_text(privileges: tuple[str, ...]) -> str:
-    return ",".join(p.capitalize() for p in privileges)
-
-
 def grants_row(user: User) -> tuple:
-    global_privs = [g for g in user.grants if g.db == "*"]
-    db_privs = [g for g in user.grants if g.db != "*" and g.table == "*"]
-    table_privs = [g for g in user.grants if g.table != "*"]
-    roles = "operator" if user.name == "root" else "admin" if user.name == "admin" else ""
+    """Doris's Auth.getUserAuthInfo: the user's roles, and the privileges of all of them (its own and its
+    roles') merged per scope. `user` is the acting user, with its roles' grants."""
+    grants: tuple[Grant, ...] = ()
+    for grant in held_grants(user):
+        grants = merged_grants(grants, grant.db, grant.table, grant.privileges, False)
+    global_privs = [g for g in grants if g.db == "*"]
+    db_privs = [g for g in grants if g.db != "*" and g.table == "*"]
+    table_privs = [g for g in grants if g.table != "*"]
     return (
         user.identity,
         user.comment,
         "Yes" if user.auth_string else "No",
-        roles,
-        _privs_text(global_privs[0].privileges) if global_privs else None,
+        ",".join(user.roles),
+        privs_text(global_privs[0].privileges) if global_privs else None,
         None,
-        "; ".join(f"internal.{g.db}: {_privs_text(g.privileges)}" for g in db_privs) or None,
-        "; ".join(f"internal.{g.db}.{g.table}: {_privs_text(g.privileges)}" for g in table_privs) or None,
+        "; ".join(f"internal.{g.db}: {privs_text(g.privileges)}" for g in db_privs) or None,
+        "; ".join(f"internal.{g.db}.{g.table}: {privs_text(g.privileges)}" for g in table_privs) or None,
         None,
         None,
         "normal: Usage_priv",
@@ -149,7 +152,7 @@ async def show_grants(session: Any, node: ShowGrants) -> Any:
     catalog = session.fe.catalog
     if node.args.get("all"):
         require_global(me, "GRANT_PRIV", "ADMIN_PRIV")
-        users = sorted(catalog.all(User), key=lambda u: u.key)
+        users = sorted(map(catalog.acting_user, catalog.all(User)), key=lambda u: u.key)
     else:
         name, host = _target(session, node.this)
         if (name, host) != (me.name, me.host):
@@ -158,5 +161,5 @@ async def show_grants(session: Any, node: ShowGrants) -> Any:
         if user is None:
             check_user_name(name)
             raise DorisError(f"user '{name}'@'{host}' does not exist")
-        users = [user]
+        users = [catalog.acting_user(user)]
     return text_result(SHOW_GRANTS_COLUMNS, [grants_row(u) for u in users])
