@@ -263,7 +263,19 @@ def _merge_scope(current: Objects, backup: Objects, scope: Scope) -> Objects:
         else:
             for key, body in objs.items():
                 into.setdefault(key, body)
+    _regrant_roles(target, backup, added=set(backup.get("roles", {})) - set(current.get("roles", {})))
     return target
+
+
+def _regrant_roles(target: Objects, backup: Objects, added: set[str]) -> None:
+    """A role the restore brings back (it was dropped since the backup, which took it from its users) is held
+    again by the users that held it in the backup and still exist; nothing else of a user changes."""
+    for key, backed_up in backup.get("users", {}).items():
+        user = target.get("users", {}).get(key)
+        regained = [r for r in backed_up.get("roles", []) if r in added and r not in user.get("roles", [])] \
+            if user is not None else []
+        if regained:
+            target["users"][key] = {**user, "roles": [*user.get("roles", []), *regained]}
 
 
 def _claim(seen: dict[Any, Any], name: Any, body: dict[str, Any], what: str) -> None:
