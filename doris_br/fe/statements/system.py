@@ -222,10 +222,8 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
 @handles(AdminSetFrontendConfig)
 async def admin_set_frontend_config(session: Any, node: AdminSetFrontendConfig) -> None:
     require_global(session.user, "ADMIN_PRIV")
-    properties: dict[str, str] = node.args["properties"]
-    for key, value in properties.items():
-        if key in INT_CONFIGS:
-            check_int_config(key, value)
+    properties = {key: int_config(key, value) if key in INT_CONFIGS else value
+                  for key, value in node.args["properties"].items()}
     session.fe.frontend_config.update(properties)
 
 
@@ -234,6 +232,8 @@ INT_CONFIGS = frozenset({MAX_JOBS_CONFIG})
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")
 
 
-def check_int_config(key: str, value: str) -> None:
+def int_config(key: str, value: str) -> str:
+    """The value as Doris then shows it ('+2' is 2)."""
     if not _JAVA_INT.fullmatch(value) or not -2**31 <= int(value) < 2**31:
         raise DorisError(f"Failed to set config '{key}'. err: For input string: \"{value}\"")
+    return str(int(value))
