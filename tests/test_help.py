@@ -243,6 +243,16 @@ def test_cli_question_mark_and_backslash_h(cluster: Cluster) -> None:
     assert cluster.mariadb("\\h sync").stdout.startswith("Name: 'SYNC'\n")
 
 
+def test_cli_help_finds_the_role_statements(cluster: Cluster) -> None:
+    page = cluster.mariadb("help create role").stdout
+    assert page.startswith("Name: 'CREATE ROLE'\nDescription:\nSyntax:\nCREATE ROLE [IF NOT EXISTS] role_name")
+    assert "Examples:\nCREATE ROLE analyst;\n" in page
+    assert cluster.mariadb("help drop role").stdout.startswith("Name: 'DROP ROLE'\n")
+    assert cluster.mariadb("help show roles").stdout.startswith("Name: 'SHOW ROLES'\n")
+    listed = [line.strip() for line in cluster.mariadb("help role").stdout.splitlines() if line.strip()]
+    assert listed == ["ALTER ROLE", "CREATE ROLE", "DROP ROLE", "GRANT", "REVOKE", "SHOW ROLES"]
+
+
 def test_cli_lookups_ignore_case(cluster: Cluster) -> None:
     assert cluster.mariadb("HELP Show Backends").stdout.startswith("Name: 'SHOW BACKENDS'\n")
     assert cluster.mariadb("help SHOW all GRANTS").stdout.startswith("Name: 'SHOW GRANTS'\n")  # a keyword
