@@ -81,6 +81,13 @@ def test_role_statements_show_roles_and_errors(cluster: Cluster) -> None:
     assert error(cluster, "CREATE ROLE r2", "role_u", "pw") == (1227, need.format("CREATE ROLE"))
     assert error(cluster, "DROP ROLE role_reader", "role_u", "pw") == (1227, need.format("DROP ROLE"))
     assert error(cluster, "GRANT 'role_reader' TO root", "role_u", "pw") == (1227, need.format("GRANT/REVOKE"))
+    # Better than Doris: holding GRANT_PRIV is not enough to hand out the operator role and its NODE_PRIV.
+    cluster.query("GRANT GRANT_PRIV ON *.* TO role_u")
+    assert error(cluster, "GRANT 'operator' TO role_u", "role_u", "pw") == (1227, need.format("NODE"))
+    cluster.query("GRANT 'admin' TO role_u", "role_u", "pw")
+    assert cluster.query_dicts("SHOW GRANTS FOR role_u")[0]["Roles"] == "role_reader,admin"
+    cluster.query("REVOKE 'admin' FROM role_u")
+    cluster.query("REVOKE GRANT_PRIV ON *.* FROM role_u")
     # The mariadb client sees the same.
     out = cluster.mariadb("SHOW ROLES")
     assert out.returncode == 0 and "role_reader\tstill reads\t'role_u'@'%'" in out.stdout

@@ -102,9 +102,16 @@ async def grant_or_revoke_roles(session: Any, node: GrantRoles) -> None:
     user = catalog.get(User, f"{identity.name}@{host}")
     if user is None:
         raise DorisError(f"user: '{identity.name}'@'{host}' does not exist")
-    for name in names:
-        if catalog.role(name) is None:
+    held = [catalog.role(name) for name in names]
+    for name, role in zip(names, held, strict=True):
+        if role is None:
             raise DorisError(f"role:{name} does not exist")
+    # Better than Doris, which lets any GRANT_PRIV holder give out operator: NODE_PRIV only from its holders,
+    # through a role as directly (GRANT NODE_PRIV).
+    if any("NODE_PRIV" in g.privileges for r in held if r is not None for g in r.grants) \
+            and not has_privilege(session.user, "NODE_PRIV"):
+        raise DorisError("Access denied; you need (at least one of) the (NODE) privilege(s) for this operation",
+                         ER_SPECIFIC_ACCESS_DENIED)
     if revoke:
         roles = tuple(r for r in user.roles if r not in names)
     else:
