@@ -84,7 +84,7 @@ def test_role_statements_show_roles_and_errors(cluster: Cluster) -> None:
     # Better than Doris: holding GRANT_PRIV is not enough to hand out the operator role and its NODE_PRIV.
     cluster.query("GRANT GRANT_PRIV ON *.* TO role_u")
     assert error(cluster, "GRANT 'operator' TO role_u", "role_u", "pw") == (1227, need.format("NODE"))
-    cluster.query("GRANT 'admin' TO role_u", "role_u", "pw")
+    cluster.query("GRANT 'admin' TO CURRENT_USER()", "role_u", "pw")
     assert cluster.query_dicts("SHOW GRANTS FOR role_u")[0]["Roles"] == "role_reader,admin"
     cluster.query("REVOKE 'admin' FROM role_u")
     cluster.query("REVOKE GRANT_PRIV ON *.* FROM role_u")

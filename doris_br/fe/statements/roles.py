@@ -95,13 +95,15 @@ async def grant_or_revoke_roles(session: Any, node: GrantRoles) -> None:
         for name in names:
             check_role_name(name, True, "Can not revoke role")
     require_grant_priv(session.user, "GRANT/REVOKE")
-    host = identity.args.get("host") or "%"
-    if revoke and identity.name == "admin" and host == "%" and any(n.lower() == "admin" for n in names):
+    me = session.user
+    name, host = (me.name, me.host) if identity.args.get("current") else (identity.name,
+                                                                          identity.args.get("host") or "%")
+    if revoke and name == "admin" and host == "%" and any(n.lower() == "admin" for n in names):
         raise DorisError("Unsupported operation")
     catalog = session.fe.catalog
-    user = catalog.get(User, f"{identity.name}@{host}")
+    user = catalog.get(User, f"{name}@{host}")
     if user is None:
-        raise DorisError(f"user: '{identity.name}'@'{host}' does not exist")
+        raise DorisError(f"user: '{name}'@'{host}' does not exist")
     held = [catalog.role(name) for name in names]
     for name, role in zip(names, held, strict=True):
         if role is None:
