@@ -3,9 +3,13 @@ mariadb client."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pymysql
 import pytest
+import requests
 
+from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
 
 
@@ -130,3 +134,109 @@ def test_ctas_through_mariadb_client(cluster: Cluster) -> None:
     out = cluster.mariadb(script, extra=("--batch", "--skip-column-names"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["10\ta", "20\tb"]
+
+
+# ---- AUTO_INCREMENT ----------------------------------------------------------------------------------------
+
+
+AUTO_TABLE = ("CREATE TABLE {name} (id BIGINT NOT NULL AUTO_INCREMENT{start}, v INT) {keys} "
+              "DISTRIBUTED BY HASH(v) BUCKETS 2 PROPERTIES ('replication_num' = '1')")
+
+
+def ids(cluster: Cluster, db: str, table: str) -> list[int]:
+    return [r[0] for r in run(cluster, db, f"SELECT id FROM {table} ORDER BY id")]
+
+
+def test_auto_increment_fills_ids_and_keeps_explicit_ones(cluster: Cluster) -> None:
+    db = "autoinc_fill"
+    run(cluster, db, AUTO_TABLE.format(name="t", start="", keys="DUPLICATE KEY(id)"),
+        "INSERT INTO t (v) VALUES (1), (2), (3)",
+        "INSERT INTO t (id, v) VALUES (NULL, 4), (1000, 5), (NULL, 6)",
+        "INSERT INTO t (v) SELECT number + 1000 FROM numbers('number' = '100')")
+    got = ids(cluster, db, "t")
+    assert len(got) == 106 and len(set(got)) == 106 and got[:3] == [1, 2, 3]
+    assert run(cluster, db, "SELECT id FROM t WHERE v = 5") == [(1000,)]
+    assert run(cluster, db, "SELECT count(*) FROM t WHERE v IN (4, 6) AND id > 3 AND id < 1000") == [(2,)]
+    assert "`id` bigint NOT NULL AUTO_INCREMENT(1)" in create_text(cluster, db, "t")
+    # A start value, on a UNIQUE table whose key it is not; Stream Load fills it too.
+    run(cluster, db, "CREATE TABLE u (v INT NOT NULL, id BIGINT NOT NULL AUTO_INCREMENT(100)) UNIQUE KEY(v) "
+                     "DISTRIBUTED BY HASH(v) BUCKETS 2 PROPERTIES ('replication_num' = '1')",
+        "INSERT INTO u (v) VALUES (1), (2)")
+    assert "`id` bigint NOT NULL AUTO_INCREMENT(100)" in create_text(cluster, db, "u")
+    r = requests.put(f"{cluster.http}/api/{db}/u/_stream_load", data=b"3\n4\n", auth=("root", ""),
+                     headers={"columns": "v"}, timeout=60).json()
+    assert r["Status"] == "Success", r
+    got = [row[1] for row in run(cluster, db, "SELECT v, id FROM u ORDER BY v")]
+    assert got[:2] == [100, 101] and len(set(got)) == 4 and min(got[2:]) > 101
+    # CTAS from an auto-increment table copies the values, not the counter.
+    run(cluster, db, "CREATE TABLE c AS SELECT id, v FROM t")
+    assert "AUTO_INCREMENT" not in create_text(cluster, db, "c")
+
+
+def test_auto_increment_errors(cluster: Cluster) -> None:
+    db = "autoinc_errors"
+    base = "CREATE TABLE bad ({cols}) {keys} DISTRIBUTED BY HASH(k) BUCKETS 1"
+    cases = [
+        ("k INT, a BIGINT NOT NULL AUTO_INCREMENT, b BIGINT NOT NULL AUTO_INCREMENT", "DUPLICATE KEY(k)",
+         "there can be at most one auto increment column in OlapTable."),
+        ("k INT, a BIGINT AUTO_INCREMENT", "DUPLICATE KEY(k)", "the auto increment column should be NOT NULL."),
+        ("k INT, a BIGINT NOT NULL AUTO_INCREMENT DEFAULT '0'", "DUPLICATE KEY(k)",
+         "the auto increment column can't have default value."),
+        ("k INT, a INT NOT NULL AUTO_INCREMENT", "DUPLICATE KEY(k)", "the auto increment must be BIGINT type."),
+        ("k INT, a BIGINT NOT NULL AUTO_INCREMENT", "AGGREGATE KEY(k, a)",
+         "the auto increment is only supported in duplicate table and unique table."),
+    ]
+    for cols, keys, message in cases:
+        assert error_of(cluster, db, base.format(cols=cols, keys=keys)) == (
+            1105, f"errCode = 2, detailMessage = {message}")
+    code, _ = error_of(cluster, db, base.format(cols="k INT, a BIGINT NOT NULL AUTO_INCREMENT(-1)", keys=""))
+    assert code == 1064
+    assert tables(cluster, db) == []
+
+
+def test_auto_increment_survives_fe_restart(own_cluster: Cluster) -> None:
+    c = own_cluster
+    db = "autoinc_restart"
+    run(c, db, AUTO_TABLE.format(name="t", start="", keys="DUPLICATE KEY(id)"), "INSERT INTO t (v) VALUES (1), (2)")
+    before = ids(c, db, "t")
+    c.kill_fe()
+    c.start_fe()
+    c.wait_for(lambda: all(r[9] == "true" for r in c.query("SHOW BACKENDS")))
+    run(c, db, "INSERT INTO t (v) VALUES (3), (4)")
+    after = ids(c, db, "t")
+    assert after[:2] == before and len(set(after)) == 4 and min(after[2:]) > max(before)
+
+
+def test_restore_never_moves_the_counter_back(cluster: Cluster, tmp_path: Path) -> None:
+    src, dst, repo = "autoinc_bk", "autoinc_rs", "autoinc_repo"
+    run(cluster, src, AUTO_TABLE.format(name="t", start="", keys="DUPLICATE KEY(id)"),
+        "INSERT INTO t (v) SELECT number FROM numbers('number' = '10')")
+    backed = ids(cluster, src, "t")
+    create_local_repo(cluster, repo, tmp_path)
+    ts = backup_and_wait(cluster, src, "snap", repo)
+    # Into a new table: its ids continue after the backed-up ones.
+    run(cluster, dst, "SELECT 1")
+    cluster.query(f'RESTORE SNAPSHOT {dst}.snap FROM {repo} PROPERTIES ("backup_timestamp" = "{ts}", '
+                  '"replication_num" = "1")')
+    assert wait_job(cluster, "RESTORE", dst, "snap")["State"] == "FINISHED"
+    run(cluster, dst, "INSERT INTO t (v) VALUES (100)")
+    got = ids(cluster, dst, "t")
+    assert len(set(got)) == 11 and got[:10] == backed and got[10] > max(backed)
+    # Over an existing table whose counter is higher: it keeps its own, and the rows are the backup's.
+    run(cluster, src, "INSERT INTO t (v) SELECT number FROM numbers('number' = '5')")
+    higher = max(ids(cluster, src, "t"))
+    cluster.query(f'RESTORE SNAPSHOT {src}.snap FROM {repo} PROPERTIES ("backup_timestamp" = "{ts}", '
+                  '"replication_num" = "1")')
+    assert wait_job(cluster, "RESTORE", src, "snap")["State"] == "FINISHED"
+    run(cluster, src, "INSERT INTO t (v) VALUES (100)")
+    got = ids(cluster, src, "t")
+    assert got[:10] == backed and len(got) == 11 and got[10] > higher
+    # Over a table without an auto-increment column: Doris's refusal.
+    other = "autoinc_plain"
+    run(cluster, other, "CREATE TABLE t (id BIGINT NOT NULL, v INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(v) "
+                        "BUCKETS 2 PROPERTIES ('replication_num' = '1')")
+    cluster.query(f'RESTORE SNAPSHOT {other}.snap FROM {repo} PROPERTIES ("backup_timestamp" = "{ts}", '
+                  '"replication_num" = "1")')
+    row = wait_job(cluster, "RESTORE", other, "snap")
+    assert row["State"] == "CANCELLED" and ("Table t already exists but with different schema, local table "
+                                            "doesn't have auto-increment column but remote table has") in row["Status"]

@@ -25,7 +25,7 @@ from sqlglot import exp
 from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import ER_TABLE_EXISTS, DorisError
-from doris_br.fe import compaction, routing
+from doris_br.fe import auto_increment, compaction, routing
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
@@ -275,8 +275,15 @@ class Load:
         if data.num_rows == 0:
             return
 
+        auto = auto_increment.column_of(self.table.columns)
+        count = auto_increment.missing(data, source_columns, columns, auto) if auto is not None else 0
+        first = auto_increment.allocate(self._fe.catalog, self.table.id, auto, count) if auto and count else 0
+
         def prepare() -> tuple[pa.Table, routing.Routed]:
-            rows = routing.typed(self.table, data, source_columns, columns)
+            block, sources, targets = data, source_columns, columns
+            if auto is not None and count:
+                block, sources, targets = auto_increment.fill(data, source_columns, columns, auto, first)
+            rows = routing.typed(self.table, block, sources, targets)
             return rows, routing.route(self.table, self._partitions, rows)
 
         rows, routed = await asyncio.to_thread(prepare)

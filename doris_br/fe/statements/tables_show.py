@@ -155,6 +155,8 @@ def _column_text(c: Column) -> str:
     if c.aggregation:
         parts.append(c.aggregation)
     parts.append("NULL" if c.nullable else "NOT NULL")
+    if c.auto_increment:
+        parts.append(f"AUTO_INCREMENT({c.auto_increment_start})")
     if c.default is not None:
         parts.append("DEFAULT " + (c.default if c.default in ("CURRENT_TIMESTAMP", "NULL") else f'"{c.default}"'))
     if c.comment:
