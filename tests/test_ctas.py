@@ -3,6 +3,8 @@ mariadb client."""
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from pathlib import Path
 
 import pymysql
@@ -240,3 +242,104 @@ def test_restore_never_moves_the_counter_back(cluster: Cluster, tmp_path: Path) 
     row = wait_job(cluster, "RESTORE", other, "snap")
     assert row["State"] == "CANCELLED" and ("Table t already exists but with different schema, local table "
                                             "doesn't have auto-increment column but remote table has") in row["Status"]
+
+
+# ---- INSERT OVERWRITE --------------------------------------------------------------------------------------
+
+
+RANGE_TABLE = ("CREATE TABLE {name} (k INT NOT NULL, v VARCHAR(3)) DUPLICATE KEY(k) PARTITION BY RANGE(k) ("
+               "PARTITION p1 VALUES LESS THAN ('10'), PARTITION p2 VALUES LESS THAN ('20'), "
+               "PARTITION p3 VALUES LESS THAN ('30')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+               "PROPERTIES ('replication_num' = '1')")
+
+
+def rows_of(cluster: Cluster, db: str, table: str) -> list[tuple]:
+    return run(cluster, db, f"SELECT * FROM {table} ORDER BY k, v")
+
+
+def tablet_dirs(cluster: Cluster) -> int:
+    return sum(1 for i in range(cluster.backend_count) for _ in (cluster.root / f"be{i}" / "data").iterdir())
+
+
+def test_insert_overwrite_table_and_partitions(cluster: Cluster) -> None:
+    db = "overwrite_parts"
+    run(cluster, db, RANGE_TABLE.format(name="t"), "INSERT INTO t VALUES (1, 'a'), (11, 'b'), (21, 'c')")
+    tablets = {r[0] for r in run(cluster, db, "SHOW TABLETS FROM t")}
+    # The whole table: what the query gives, nothing of before; fresh tablets, the old ones dropped.
+    with cluster.connect(database=db) as conn, conn.cursor() as cur:
+        assert cur.execute("INSERT OVERWRITE TABLE t SELECT k + 1, concat(v, v) FROM t WHERE k < 20") == 2
+    assert rows_of(cluster, db, "t") == [(2, "aa"), (12, "bb")]
+    assert not tablets & {r[0] for r in run(cluster, db, "SHOW TABLETS FROM t")}
+    # Named partitions: only they are replaced; a row for another partition fails the whole statement.
+    run(cluster, db, "INSERT INTO t VALUES (25, 'z')",
+        "INSERT OVERWRITE TABLE t PARTITION (p1, p3) WITH LABEL ow1 (v, k) VALUES ('x', 3), ('y', 23)")
+    assert rows_of(cluster, db, "t") == [(3, "x"), (12, "bb"), (23, "y")]
+    code, message = error_of(cluster, db, "INSERT OVERWRITE TABLE t PARTITION (p1) VALUES (4, 'q'), (14, 'r')")
+    assert "Insert has filtered data in strict mode" in message
+    code, message = error_of(cluster, db, "INSERT OVERWRITE TABLE t PARTITION (p1) WITH LABEL ow1 VALUES (4, 'q')")
+    assert "Label [ow1] has already been used" in message
+    code, message = error_of(cluster, db, "INSERT OVERWRITE TABLE t PARTITION (p9) VALUES (4, 'q')")
+    assert "Unknown partition 'p9' in table 't'" in message
+    code, message = error_of(cluster, db, "INSERT OVERWRITE t VALUES (4, 'q')")
+    assert code == 1064
+    assert rows_of(cluster, db, "t") == [(3, "x"), (12, "bb"), (23, "y")]
+    # PARTITION (*): the partitions the rows land in, and no other.
+    run(cluster, db, "INSERT OVERWRITE TABLE t PARTITION (*) VALUES (15, 'n'), (16, 'm')")
+    assert rows_of(cluster, db, "t") == [(3, "x"), (15, "n"), (16, "m"), (23, "y")]
+    # An empty overwrite of the whole table empties it.
+    run(cluster, db, "INSERT OVERWRITE TABLE t SELECT * FROM t WHERE k > 100")
+    assert rows_of(cluster, db, "t") == []
+    assert [r["PartitionName"] for r in cluster.query_dicts(f"SHOW PARTITIONS FROM {db}.t")] == ["p1", "p2", "p3"]
+    # AUTO PARTITION tables get the partitions the rows need.
+    run(cluster, db, "CREATE TABLE a (d DATE NOT NULL, v INT) DUPLICATE KEY(d) AUTO PARTITION BY RANGE "
+                     "(date_trunc(d, 'month')) () DISTRIBUTED BY HASH(d) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1')",
+        "INSERT INTO a VALUES ('2024-01-05', 1), ('2024-02-05', 2)",
+        "INSERT OVERWRITE TABLE a PARTITION (*) VALUES ('2024-02-06', 3), ('2024-03-01', 4)")
+    assert run(cluster, db, "SELECT * FROM a ORDER BY d") == [
+        (dt.date(2024, 1, 5), 1), (dt.date(2024, 2, 6), 3), (dt.date(2024, 3, 1), 4)]
+
+
+def test_insert_overwrite_is_atomic(cluster: Cluster) -> None:
+    db = "overwrite_atomic"
+    run(cluster, db, RANGE_TABLE.format(name="t"),
+        "INSERT INTO t SELECT number, 'old' FROM numbers('number' = '30')")
+    before, dirs = rows_of(cluster, db, "t"), tablet_dirs(cluster)
+    # Failing midway, in the query or in the load (a value too long for VARCHAR(3)): nothing changes, and the
+    # fresh tablets are gone again.
+    error_of(cluster, db, "INSERT OVERWRITE TABLE t SELECT k, CAST(concat('x', v) AS INT) FROM t")
+    code, message = error_of(cluster, db, "INSERT OVERWRITE TABLE t SELECT k, if(k = 29, 'toolong', 'new') FROM t")
+    assert "longer than 3" in message
+    assert rows_of(cluster, db, "t") == before
+    cluster.wait_for(lambda: tablet_dirs(cluster) == dirs)
+    # Readers see all old or all new rows while overwrites run.
+    counts: set[int] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        with cluster.connect(database=db) as conn, conn.cursor() as cur:
+            while not stop.is_set():
+                cur.execute("SELECT count(*), count(DISTINCT v) FROM t")
+                counts.add(cur.fetchone())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(6):
+            n = 30 if i % 2 else 60
+            run(cluster, db, f"INSERT OVERWRITE TABLE t SELECT number % 30, 'n{n}' FROM numbers('number' = '{n}')")
+    finally:
+        stop.set()
+        reader.join()
+    assert counts <= {(30, 1), (60, 1)} and (60, 1) in counts, counts
+
+
+def test_insert_overwrite_through_mariadb_client(cluster: Cluster) -> None:
+    script = ("CREATE DATABASE ow_cli; USE ow_cli; "
+              "CREATE TABLE t (k INT, v INT) DISTRIBUTED BY HASH(k) BUCKETS 1; "
+              "INSERT INTO t VALUES (1, 1), (2, 2); "
+              "INSERT OVERWRITE TABLE t SELECT k, v * 10 FROM t WHERE k = 2; "
+              "SELECT * FROM t;")
+    out = cluster.mariadb(script, extra=("--batch", "--skip-column-names"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["2\t20"]

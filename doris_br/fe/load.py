@@ -117,6 +117,8 @@ async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
 
 
 async def insert(session: Any, node: exp.Insert) -> int:
+    if node.args.get("overwrite"):
+        return await overwrite(session, node)
     fe = session.fe
     target = _target_table(node)
     db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
@@ -130,6 +132,37 @@ async def insert(session: Any, node: exp.Insert) -> int:
         return 0
     outcome = await load_arrow(fe, db, table, data, source_columns, columns, named, node.meta.get("label"))
     return outcome.rows
+
+
+async def overwrite(session: Any, node: exp.Insert) -> int:
+    """INSERT OVERWRITE TABLE t [PARTITION (p, ...) | PARTITION (*)]: the rows go into fresh copies of the
+    partitions (all, the named ones, or under PARTITION (*) those the rows land in), which replace the old ones
+    in the load's commit; the old tablets are dropped after it. An empty result empties what it overwrites."""
+    fe = session.fe
+    target = _target_table(node)
+    db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
+    columns = _target_columns(table, node)
+    fe.jobs.refuse_load(table)
+    fe.jobs.refuse_ddl([table], "INSERT OVERWRITE")
+    label = node.meta.get("label")
+    if label is not None:
+        check_label(fe, db.id, label)
+    partition_node = target.args.get("partition")
+    named = [e.name for e in partition_node.expressions] if partition_node else None
+    star = bool(node.meta.get("partition_star"))
+    data, source_columns = await _source(session, node)
+    if data.num_columns != len(columns):
+        raise DorisError("Column count doesn't match value count", 1136)
+    table = get_table(fe.catalog, db, table.name)
+    old = _load_partitions(fe, table, named)
+    if any(p.temporary for p in old):
+        raise DorisError("Can not overwrite temporary partitions")
+    descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in old]
+    fresh = Fresh(await create_partitions(fe, table, descs), replaces=frozenset(p.name for p in old),
+                  only_touched=star, grows=named is None)
+    async with Load(fe, db, table, label=label, fresh=fresh) as load:
+        await load.add(data, source_columns, columns)
+        return (await load.commit()).rows
 
 
 @attrs.frozen
@@ -192,6 +225,7 @@ class Fresh:
     new_table: bool = False
     replaces: frozenset[str] = frozenset()
     only_touched: bool = False
+    grows: bool = True  # may add the partitions an AUTO PARTITION table needs (not with PARTITION (p, ...))
 
 
 @attrs.frozen
@@ -248,16 +282,21 @@ class Load:
         self._fresh = fresh
 
     async def __aenter__(self) -> Load:
-        if self._label is not None:
-            check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
-        if self._fresh is not None and self._fresh.new_table:
-            self._partitions = list(self._fresh.partitions)
+        try:
+            if self._label is not None:
+                check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
+            if self._fresh is not None and self._fresh.new_table:
+                self._partitions = list(self._fresh.partitions)
+                return self
+            self.table = get_table(self._fe.catalog, self._db, self.table.name)
+            self._fe.jobs.refuse_load(self.table)
+            self._partitions = _load_partitions(self._fe, self.table, self._named) if self._fresh is None \
+                else list(self._fresh.partitions)
             return self
-        self.table = get_table(self._fe.catalog, self._db, self.table.name)
-        self._fe.jobs.refuse_load(self.table)
-        self._partitions = _load_partitions(self._fe, self.table, self._named) if self._fresh is None \
-            else list(self._fresh.partitions)
-        return self
+        except BaseException:
+            if self._fresh is not None:  # __aexit__ does not run
+                await drop_tablets(self._fe, self._fresh.partitions)
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         if self._streams:  # given up: the BEs drop what they got
@@ -287,7 +326,8 @@ class Load:
             return rows, routing.route(self.table, self._partitions, rows)
 
         rows, routed = await asyncio.to_thread(prepare)
-        if routed.unrouted.num_rows and self.table.auto_partition and self._fresh is not None:
+        if routed.unrouted.num_rows and self.table.auto_partition and self._fresh is not None \
+                and self._fresh.grows:
             await self._fresh_auto_partitions(routed.unrouted)
             routed = await asyncio.to_thread(routing.route, self.table, self._partitions, rows)
         elif routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
@@ -379,6 +419,8 @@ class Load:
                 raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
             return [self.table, *kept], [], discarded
         table = find_table(catalog, self._db, self.table.name)
+        if table is not None:
+            self._fe.jobs.refuse_ddl([table], "INSERT OVERWRITE")  # a backup snapshotting the old tablets
         current = {p.name: p for p in partitions_of(catalog, table)} if table and table.id == self.table.id else {}
         if any(name not in current for name in fresh.replaces):
             raise DorisError(f"table {self.table.name} changed while the load was running (a partition was "
