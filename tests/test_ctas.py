@@ -91,6 +91,10 @@ def test_ctas_dbt_doris_form_and_doris_defaults(cluster: Cluster) -> None:
     assert "`n` bigint NULL" in text and "`total` bigint NULL" in text and "`x` decimal(2,1) NULL" in text
     assert run(cluster, db, "SELECT name, n, total FROM agg ORDER BY name") == [
         (None, 1, 3), ("a", 1, 1), ("b", 1, 2)]
+    # An outer join's columns may be NULL even where the table's are NOT NULL.
+    run(cluster, db, "CREATE TABLE j AS SELECT s.id AS sid, o.id AS oid FROM src s LEFT JOIN src o ON o.id = s.id + 1")
+    assert "`oid` int NULL" in create_text(cluster, db, "j")
+    assert run(cluster, db, "SELECT * FROM j ORDER BY sid") == [(1, 2), (2, 3), (3, None)]
 
 
 def test_ctas_errors_leave_no_table(cluster: Cluster) -> None:
