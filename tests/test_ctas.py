@@ -116,8 +116,8 @@ def test_ctas_errors_leave_no_table(cluster: Cluster) -> None:
     assert "Distribution column[zz] is not found" in message
     code, message = error_of(cluster, db, "CREATE TABLE bad PROPERTIES ('replication_num' = '4') AS SELECT id FROM src")
     assert "Failed to find enough backend" in message
-    code, message = error_of(cluster, db, "CREATE TABLE bad (id INT) AS SELECT id FROM src")
-    assert code == 1105
+    assert error_of(cluster, db, "CREATE TABLE bad (id INT) AS SELECT id FROM src") == (
+        1105, "errCode = 2, detailMessage = Should not define the entire column in CTAS")
     code, message = error_of(cluster, db, "CREATE TABLE bad PROPERTIES ('replication_num' = '1')")
     assert code == 1064
     assert tables(cluster, db) == ["src"]
@@ -164,6 +164,7 @@ def test_auto_increment_fills_ids_and_keeps_explicit_ones(cluster: Cluster) -> N
     assert run(cluster, db, "SELECT id FROM t WHERE v = 5") == [(1000,)]
     assert run(cluster, db, "SELECT count(*) FROM t WHERE v IN (4, 6) AND id > 3 AND id < 1000") == [(2,)]
     assert "`id` bigint NOT NULL AUTO_INCREMENT(1)" in create_text(cluster, db, "t")
+    assert run(cluster, db, "DESC t")[0] == ("id", "BIGINT", "No", "true", None, "AUTO_INCREMENT")
     # A start value, on a UNIQUE table whose key it is not; Stream Load fills it too.
     run(cluster, db, "CREATE TABLE u (v INT NOT NULL, id BIGINT NOT NULL AUTO_INCREMENT(100)) UNIQUE KEY(v) "
                      "DISTRIBUTED BY HASH(v) BUCKETS 2 PROPERTIES ('replication_num' = '1')",

@@ -297,8 +297,7 @@ async def _create_as_select(session: Any, db: Database, name: str, node: CreateT
     loaded into the new table's tablets, and the table becomes visible with them in one commit."""
     spec: TableSpec = node.args["spec"]
     if spec.columns:
-        raise DorisError("Should not specify the column definitions in CREATE TABLE AS SELECT; "
-                         "name them with CREATE TABLE t (c1, c2, ...) AS SELECT")
+        raise DorisError("Should not define the entire column in CTAS")
     data = queries.narrowed(await queries.execute_query(session, node.args["query"]))
     columns = ctas.result_columns(session, node.args["query"], data, tuple(node.args.get("ctas_columns") or ()))
     # Doris's CTAS default distribution, "hard coded 10 to be consistent with legacy planner".

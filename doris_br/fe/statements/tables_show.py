@@ -139,8 +139,9 @@ async def describe(session: Any, node: Describe) -> Any:
 
 
 def _desc_row(c: Column) -> tuple:
+    extra = ",".join(e for e in (c.aggregation, "AUTO_INCREMENT" if c.auto_increment else None) if e)
     return (c.name, c.type.upper(), "Yes" if c.nullable else "No", "true" if c.is_key else "false", c.default,
-            c.aggregation or "")
+            extra)
 
 
 # ---- SHOW CREATE -------------------------------------------------------------------------------------------
