@@ -131,6 +131,33 @@ def test_ctas_errors_leave_no_table(cluster: Cluster) -> None:
     assert run(cluster, db, "SELECT count(*) FROM empty") == [(0,)]
 
 
+def test_ctas_table_appears_only_with_its_rows(cluster: Cluster) -> None:
+    db = "ctas_visible"
+    run(cluster, db, "SELECT 1")
+    seen: set[int] = set()
+    errors: set[int] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        with cluster.connect(database=db) as conn, conn.cursor() as cur:
+            while not stop.is_set():
+                try:
+                    cur.execute("SELECT count(*) FROM big")
+                    seen.add(cur.fetchone()[0])
+                except pymysql.err.MySQLError as e:
+                    errors.add(e.args[0])  # 1146 while it is not there yet
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        run(cluster, db, "CREATE TABLE big AS SELECT number AS k, number % 7 AS v FROM numbers('number' = '300000')")
+        cluster.wait_for(lambda: bool(seen))
+    finally:
+        stop.set()
+        reader.join()
+    assert seen == {300000} and errors <= {1146}
+
+
 def test_ctas_through_mariadb_client(cluster: Cluster) -> None:
     script = ("CREATE DATABASE ctas_cli; USE ctas_cli; "
               "CREATE TABLE t (k INT, v VARCHAR(5)) DISTRIBUTED BY HASH(k) BUCKETS 1; "
