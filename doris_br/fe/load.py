@@ -25,7 +25,7 @@ from sqlglot import exp
 from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import ER_TABLE_EXISTS, DorisError
-from doris_br.fe import auto_increment, compaction, routing
+from doris_br.fe import auto_increment, compaction, routing, stale
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
@@ -405,7 +405,8 @@ class Load:
 
     def _swap(self, published: list[Partition]) -> tuple[list[Any], list[Partition], list[Partition]]:
         """What the commit of a load into fresh partitions puts and deletes, and the partitions whose tablets
-        are dropped after it (the replaced ones, and fresh ones no row went to under PARTITION (*))."""
+        are dropped after it (fresh ones no row went to under PARTITION (*)); the replaced ones' tablets are
+        dropped after a grace, for the reads planned before the swap (fe/stale.py)."""
         fresh = self._fresh
         assert fresh is not None
         touched = {p.id: p for p in published}
@@ -426,7 +427,7 @@ class Load:
             raise DorisError(f"table {self.table.name} changed while the load was running (a partition was "
                              "dropped, or the table); nothing was loaded, load again")
         replaced = [current[p.name] for p in kept if p.name in current]
-        return kept, replaced, replaced + discarded
+        return [*kept, *stale.stale(replaced, self._fe.config.overwritten_tablets_keep_s)], replaced, discarded
 
     async def _fresh_auto_partitions(self, rows: pa.Table) -> None:
         """An AUTO PARTITION table's partitions for rows no fresh partition takes: made fresh as well."""
