@@ -137,7 +137,8 @@ async def insert(session: Any, node: exp.Insert) -> int:
 async def overwrite(session: Any, node: exp.Insert) -> int:
     """INSERT OVERWRITE TABLE t [PARTITION (p, ...) | PARTITION (*)]: the rows go into fresh copies of the
     partitions (all, the named ones, or under PARTITION (*) those the rows land in), which replace the old ones
-    in the load's commit; the old tablets are dropped after it. An empty result empties what it overwrites."""
+    in the load's commit; the old tablets are dropped overwritten_tablets_keep_s later (fe/stale.py). An empty
+    result empties what it overwrites."""
     fe = session.fe
     target = _target_table(node)
     db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
