@@ -32,9 +32,13 @@ class DropDatabase(StatementNode):
 
 
 class CreateTable(StatementNode):
-    """`this` is (db, name); `spec` a TableSpec, or `like` the (db, name) of CREATE TABLE ... LIKE."""
+    """`this` is (db, name); `spec` a TableSpec, or `like` the (db, name) of CREATE TABLE ... LIKE.
 
-    arg_types = {"this": True, "if_not_exists": False, "spec": False, "like": False}
+    CREATE TABLE ... AS SELECT: `query` is the SELECT, `spec` holds no columns (the query gives them), and
+    `ctas_columns` the names of `CREATE TABLE t (a, b) AS ...`, which rename the query's columns."""
+
+    arg_types = {"this": True, "if_not_exists": False, "spec": False, "like": False, "query": False,
+                 "ctas_columns": False}
 
 
 class DropTable(StatementNode):
@@ -162,6 +166,7 @@ class DdlParser(ParserBase):
         nullable = True
         default = None
         comment = ""
+        auto_increment, auto_increment_start = False, 1
         while not self._at_end() and self._curr.token_type not in (TokenType.COMMA, TokenType.R_PAREN):
             word = self._curr.text.upper()
             if word in AGGREGATIONS:
@@ -178,11 +183,23 @@ class DdlParser(ParserBase):
             elif self._match_text_seq("COMMENT"):
                 comment = self._parse_string_value("a comment")
             elif self._match_text_seq("AUTO_INCREMENT"):
-                continue
+                auto_increment = True
+                if self._match(TokenType.L_PAREN):
+                    auto_increment_start = self._parse_auto_increment_start()
             else:
                 self.raise_error(f"Unexpected '{self._curr.text}' in column definition")
         return Column(name=name, type=type_text, nullable=nullable, default=default, comment=comment,
-                      aggregation=aggregation)
+                      aggregation=aggregation, auto_increment=auto_increment,
+                      auto_increment_start=auto_increment_start)
+
+    def _parse_auto_increment_start(self) -> int:
+        """The n) of AUTO_INCREMENT(n): a number, 0 or more (Doris's grammar takes no sign)."""
+        token = self._curr
+        if not token or token.token_type != TokenType.NUMBER or not token.text.isdigit():
+            self.raise_error("Expected the start value of AUTO_INCREMENT")
+        self._advance()
+        self._expect_paren(TokenType.R_PAREN)
+        return int(token.text)
 
     def _parse_key_tuple(self) -> tuple[str, ...] | None:
         """("a", 1) -> ('a', '1'); MAXVALUE -> None."""
@@ -309,22 +326,16 @@ class DdlParser(ParserBase):
         if self._match(TokenType.LIKE):
             return CreateTable(this=name, if_not_exists=if_not_exists,
                                like=self._parse_qualified_name("a table name"))
-        self._expect_paren(TokenType.L_PAREN)
         columns: list[Column] = []
-        while True:
-            if self._curr.text.upper() == "INDEX":
-                # Inverted / bloom filter indexes: accepted and ignored, they do not change what is stored.
-                depth = 0
-                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
-                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
-                    self._advance()
+        ctas_columns: list[str] = []
+        if self._curr and self._curr.token_type == TokenType.L_PAREN:
+            if self._at_name_list():
+                ctas_columns = self._parse_name_list()
             else:
-                columns.append(self._parse_doris_column())
-            if not self._match(TokenType.COMMA):
-                break
-        self._expect_paren(TokenType.R_PAREN)
+                columns = self._parse_column_defs()
         keys_type, key_columns = "", ()
         partition, distribution, props, comment, engine = PartitionSpec(), None, {}, "", "olap"
+        query: exp.Expression | None = None
         while not self._at_end():
             if self._match_text_seq("ENGINE"):
                 self._match(TokenType.EQ)
@@ -344,11 +355,40 @@ class DdlParser(ParserBase):
                 distribution = self._parse_distribution()
             elif self._match_text_seq("PROPERTIES"):
                 props = self._parse_property_map()
+            elif self._match(TokenType.ALIAS):
+                query = self._parse_ddl_select()
+                if query is None or not self._at_end():
+                    self.raise_error("Expected a query after AS")
             else:
                 self.raise_error(f"Unexpected '{self._curr.text}' in CREATE TABLE")
+        if query is None and not columns:
+            self.raise_error("Expected column definitions, or AS and a query")
         spec = TableSpec(columns=tuple(columns), keys_type=keys_type, key_columns=key_columns, partition=partition,
                          distribution=distribution, properties=props, comment=comment, engine=engine)
-        return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec)
+        return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec, query=query,
+                           ctas_columns=tuple(ctas_columns))
+
+    def _at_name_list(self) -> bool:
+        """`(a, b)` after CREATE TABLE t: the column names of a CTAS, not column definitions (`(a INT, ...)`)."""
+        after_name = self._tokens[self._index + 2] if self._index + 2 < len(self._tokens) else None
+        return after_name is not None and after_name.token_type in (TokenType.COMMA, TokenType.R_PAREN)
+
+    def _parse_column_defs(self) -> list[Column]:
+        """`(col type ..., INDEX ..., ...)`; indexes are accepted and ignored: they do not change what is stored."""
+        self._expect_paren(TokenType.L_PAREN)
+        columns: list[Column] = []
+        while True:
+            if self._curr.text.upper() == "INDEX":
+                depth = 0
+                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
+                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
+                    self._advance()
+            else:
+                columns.append(self._parse_doris_column())
+            if not self._match(TokenType.COMMA):
+                break
+        self._expect_paren(TokenType.R_PAREN)
+        return columns
 
     def _parse_drop_table(self, view: bool = False) -> DropTable:
         if_exists = self._parse_if_exists()
@@ -466,16 +506,24 @@ class DdlParser(ParserBase):
         name = self._parse_qualified_name("a table name")
         return Describe(this=name, all=self._match_text_seq("ALL"))
 
-    def _parse_insert_with_label(self) -> exp.Expression:
-        """INSERT INTO t [PARTITION (p, ...)] [WITH LABEL l] [(cols)] VALUES ... | query, as sqlglot's Insert.
+    def _parse_insert_with_label(self, overwrite: bool = False) -> exp.Expression:
+        """INSERT INTO t [PARTITION (p, ...)] [WITH LABEL l] [(cols)] VALUES ... | query, as sqlglot's Insert;
+        INSERT OVERWRITE TABLE t [PARTITION (p, ...) | PARTITION (*)] ... the same with `overwrite` set.
 
-        Doris's label has no place in sqlglot's INSERT grammar; it is kept in the node's meta.
+        Doris's label and PARTITION (*) have no place in sqlglot's INSERT grammar; they are kept in the node's
+        meta ("label", "partition_star").
         """
         db, name = self._parse_qualified_name("a table name")
         table = exp.table_(name, db=db)
+        star = False
         if self._match_texts(("PARTITION", "PARTITIONS")):
-            partitions = self._parse_name_list()
-            table.set("partition", exp.Partition(expressions=[exp.column(p) for p in partitions]))
+            if overwrite and self._next and self._next.token_type == TokenType.STAR:
+                self._advance(2)
+                self._expect_paren(TokenType.R_PAREN)
+                star = True
+            else:
+                partitions = self._parse_name_list()
+                table.set("partition", exp.Partition(expressions=[exp.column(p) for p in partitions]))
         label = self._parse_name("a label") if self._match_text_seq("WITH", "LABEL") else None
         target: exp.Expression = table
         if self._curr and self._curr.token_type == TokenType.L_PAREN and not (
@@ -484,10 +532,16 @@ class DdlParser(ParserBase):
         query = self._parse_derived_table_values() or self._parse_ddl_select()
         if query is None:
             self.raise_error("Expected VALUES or a query")
-        node = exp.Insert(this=target, expression=query)
+        node = exp.Insert(this=target, expression=query, overwrite=overwrite or None)
         if label is not None:
             node.meta["label"] = label
+        if star:
+            node.meta["partition_star"] = True
         return node
+
+    def _parse_insert_overwrite(self) -> exp.Expression:
+        self._expect_words("TABLE")
+        return self._parse_insert_with_label(overwrite=True)
 
     STATEMENTS = {
         **ParserBase.STATEMENTS,
@@ -516,4 +570,5 @@ class DdlParser(ParserBase):
         ("DESC",): _parse_doris_describe,
         ("DESCRIBE",): _parse_doris_describe,
         ("INSERT", "INTO"): _parse_insert_with_label,
+        ("INSERT", "OVERWRITE"): _parse_insert_overwrite,
     }

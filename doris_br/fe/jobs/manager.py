@@ -33,6 +33,7 @@ _NOT_NORMAL = {
     "TRUNCATE TABLE": "Table' state is not NORMAL: RESTORE",
     "DROP TABLE": _DROP_REFUSED,
     "DROP DATABASE": _DROP_REFUSED,
+    "INSERT OVERWRITE": "Table {name} is in restore process. Can not load into it",
 }
 
 # Doris's max_backup_restore_job_num_per_db: how many jobs a database keeps, finished or not (ADMIN SET FRONTEND
