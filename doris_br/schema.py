@@ -165,6 +165,20 @@ class DistributionSpec:
 
 
 @attrs.frozen
+class Index:
+    """An index of a table (INVERTED, NGRAM_BF or BITMAP), kept as metadata: reads stay right without one.
+
+    `properties` keep the order Doris prints them in (see fe/indexes.java_hash_order)."""
+
+    name: str
+    columns: tuple[str, ...]
+    type: str = "INVERTED"
+    properties: dict[str, str] = attrs.field(factory=dict)
+    comment: str = ""
+    id: int = 0
+
+
+@attrs.frozen
 class TableSpec:
     """CREATE TABLE as parsed: what the FE turns into a Table and its Partitions."""
 
@@ -176,3 +190,4 @@ class TableSpec:
     properties: dict[str, str] = attrs.field(factory=dict)
     comment: str = ""
     engine: str = "olap"
+    indexes: tuple[Index, ...] = ()

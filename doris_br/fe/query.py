@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from doris_br import duck, rpc
 from doris_br.errors import DorisError
-from doris_br.fe import info_schema, partial_agg, routing
+from doris_br.fe import indexes, info_schema, partial_agg, routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.info_schema import INFO_SCHEMA
 from doris_br.fe.olap import (
@@ -249,6 +249,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
     catalog = session.fe.catalog
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     referenced = _referenced_columns(query)
+    tables: dict[str, Table] = {}  # by the name the query uses, for MATCH predicates' tokenisers
     for node in list(query.find_all(exp.Table)):
         numbers = _numbers(node)
         if numbers is not None:
@@ -286,11 +287,13 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             if table.keys_type != "DUP_KEYS":
                 needed |= {k.lower() for k in table.key_columns}
             columns = [c.name for c in table.columns if c.name.lower() in needed]
+        tables[alias.lower()] = table
         relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
                                      total_tablets=sum(len(p.tablets) for p in all_parts)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
+    indexes.resolve_matches(result.query, tables)
     if depth == 0:
         sandbox.bound_values(result.query)
     return result

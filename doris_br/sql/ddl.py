@@ -13,6 +13,7 @@ from doris_br.schema import (
     AGGREGATIONS,
     Column,
     DistributionSpec,
+    Index,
     PartitionDesc,
     PartitionSpec,
     TableSpec,
@@ -311,13 +312,10 @@ class DdlParser(ParserBase):
                                like=self._parse_qualified_name("a table name"))
         self._expect_paren(TokenType.L_PAREN)
         columns: list[Column] = []
+        indexes: list[Index] = []
         while True:
             if self._curr.text.upper() == "INDEX":
-                # Inverted / bloom filter indexes: accepted and ignored, they do not change what is stored.
-                depth = 0
-                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
-                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
-                    self._advance()
+                indexes.append(self._parse_index_def()[0])  # type: ignore[attr-defined]  # sql/indexes.py
             else:
                 columns.append(self._parse_doris_column())
             if not self._match(TokenType.COMMA):
@@ -347,7 +345,8 @@ class DdlParser(ParserBase):
             else:
                 self.raise_error(f"Unexpected '{self._curr.text}' in CREATE TABLE")
         spec = TableSpec(columns=tuple(columns), keys_type=keys_type, key_columns=key_columns, partition=partition,
-                         distribution=distribution, properties=props, comment=comment, engine=engine)
+                         distribution=distribution, properties=props, comment=comment, engine=engine,
+                         indexes=tuple(indexes))
         return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec)
 
     def _parse_drop_table(self, view: bool = False) -> DropTable:
