@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 import attrs
 import pyarrow as pa
@@ -168,14 +169,24 @@ class DistributionSpec:
 class Index:
     """An index of a table (INVERTED, NGRAM_BF or BITMAP), kept as metadata: reads stay right without one.
 
-    `properties` keep the order Doris prints them in (see fe/indexes.java_hash_order)."""
+    `properties` are (key, value) pairs in the order Doris prints them (fe/indexes.java_hash_order), which a
+    JSON object would not keep; `props` is the same as a dict."""
 
     name: str
     columns: tuple[str, ...]
     type: str = "INVERTED"
-    properties: dict[str, str] = attrs.field(factory=dict)
+    properties: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=lambda p: _pairs(p))
     comment: str = ""
     id: int = 0
+
+    @property
+    def props(self) -> dict[str, str]:
+        return dict(self.properties)
+
+
+def _pairs(value: dict[str, str] | Iterable[Iterable[str]]) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    return tuple((str(k), str(v)) for k, v in items)
 
 
 @attrs.frozen

@@ -69,7 +69,7 @@ def properties_text(index: Index) -> str:
     """Index.getPropertiesString: `("k" = "v", "k2" = "v2")`, or nothing."""
     if not index.properties:
         return ""
-    return "(" + ", ".join(f'"{k}" = "{v}"' for k, v in index.properties.items()) + ")"
+    return "(" + ", ".join(f'"{k}" = "{v}"' for k, v in index.properties) + ")"
 
 
 def index_sql(index: Index) -> str:
@@ -139,8 +139,8 @@ def _check_column(index: Index, column: Column, keys_type: str) -> None:
                          f"AGG_KEYS table. invalid index: {index.name}")
     is_string = base_type(column.type) in _STRING_TYPES
     if index.type == "INVERTED":
-        _check_inverted_properties(index.properties)
-        parser = index.properties.get("parser", "none")
+        _check_inverted_properties(index.props)
+        parser = index.props.get("parser", "none")
         if not is_string and parser != "none":
             raise DorisError(f"invalid INVERTED index:INVERTED index with parser: {parser} is not supported for "
                              f"column: {column.name} of type {_doris_type_name(column)}")
@@ -148,14 +148,14 @@ def _check_column(index: Index, column: Column, keys_type: str) -> None:
         if not is_string:
             raise DorisError(f"{_doris_type_name(column)} is not supported in ngram_bf index. invalid column: "
                              f"{column.name}")
-        _check_ngram_properties(index.properties)
+        _check_ngram_properties(index.props)
 
 
 def stored(index: Index, index_id: int, columns: Iterable[Column]) -> Index:
     """The catalog's form, after validation: column names as the table spells them, Doris's added properties,
     HashMap order."""
     by_name = {c.name.lower(): c.name for c in columns}
-    props = dict(index.properties)
+    props = index.props
     if index.type == "INVERTED" and props:
         props.setdefault("lower_case", "true")
     return attrs.evolve(index, id=index_id, columns=tuple(by_name[c.lower()] for c in index.columns),
@@ -254,7 +254,7 @@ class Tokeniser:
     def of(cls, index: Index | None) -> Tokeniser:
         if index is None:
             return cls()
-        props = index.properties
+        props = index.props
         parser = props.get("parser", "none")
         return cls(parser=parser, lower_case=props.get("lower_case", "true") == "true",
                    stop_words=props.get("stopwords") != "none")

@@ -44,7 +44,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.names import UnsafeName, check_column_name, check_partition_name, path_component
 from doris_br.repository import layout
-from doris_br.schema import Index, PartitionDesc
+from doris_br.schema import PartitionDesc
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +174,6 @@ class RestoreRunner(JobRunner):
                 pairs = list(zip(source_parts, parts, strict=True))
             else:
                 plan["locked_tables"][str(existing.id)] = existing.name
-                if _true(job, "force_replace"):  # the backed-up indexes replace the table's own
-                    plan.setdefault("replace_indexes", {})[str(existing.id)] = [to_json(i) for i in source.indexes]
                 pairs = await self._into_existing(job, existing, source_parts, plan, created)
                 if _true(job, "clean_partitions"):
                     keep = {p.name for p in source_parts}
@@ -408,10 +406,6 @@ class RestoreRunner(JobRunner):
                 fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
                 puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
                                          visible_version_time_ms=now_ms()))
-            for table_id, bodies in plan.get("replace_indexes", {}).items():
-                kept = catalog.get(Table, table_id)
-                if kept is not None:
-                    puts.append(attrs.evolve(kept, indexes=tuple(from_json(Index, b) for b in bodies)))
             for table_id in plan["drop_tables"]:
                 table = catalog.get(Table, str(table_id))
                 if table is not None:
