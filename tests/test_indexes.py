@@ -226,6 +226,15 @@ def test_match_in_views_aggregates_and_the_mariadb_client(cluster: Cluster, matc
     assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_PHRASE_EDGE 'fox'") == (
         1105, "FunctionMatchPhraseEdge not support execute_match")
     assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_ANY")[0] == 1064
+    assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_REGEXP '('")[0] == 1105
+    # As Doris: with enable_match_without_inverted_index off, MATCH needs an inverted index on the column.
+    with cluster.connect() as conn, conn.cursor() as cur:
+        cur.execute("SET enable_match_without_inverted_index = false")
+        cur.execute("SELECT id FROM idx_match.docs WHERE title MATCH_ANY 'fox' ORDER BY id")
+        assert cur.fetchall() == ((1,), (5,))
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            cur.execute("SELECT id FROM idx_match.docs WHERE tag MATCH_PHRASE 'alpha'")
+        assert e.value.args == (1105, "errCode = 2, detailMessage = [E-6001]match_phrase not support execute_match")
     done = cluster.mariadb("SELECT id FROM idx_match.docs WHERE title MATCH_PHRASE 'quick brown'; "
                            "SHOW INDEX FROM idx_match.docs", extra=("-N", "-B"))
     assert done.returncode == 0, done.stderr

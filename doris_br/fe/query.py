@@ -293,7 +293,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
                                      total_partitions=len(all_parts), columns=columns,
                                      total_tablets=sum(len(p.tablets) for p in all_parts)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
-    indexes.resolve_matches(result.query, tables)
+    indexes.resolve_matches(result.query, tables, match_without_index(session))
     if depth == 0:
         sandbox.bound_values(result.query)
     return result
@@ -425,6 +425,14 @@ async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
 # Queries run in threads of their own: a long one never holds the threads of asyncio's default pool that the
 # FE's other work (journal, repositories, planning) uses, and many of them queue here instead.
 ENGINE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="engine")
+
+
+def match_without_index(session: Any) -> bool:
+    """The session's enable_match_without_inverted_index (Doris's default true)."""
+    try:  # HTTP's sessions have no variables
+        return str(session.variables.get("enable_match_without_inverted_index")).lower() not in ("false", "0")
+    except AttributeError:
+        return True
 
 
 def query_timeout_s(session: Any) -> float:
