@@ -81,6 +81,12 @@ def test_index_statements_show_index_and_show_create_table(cluster: Cluster) -> 
     cluster.query("CREATE INDEX idx_note ON idx_db.notes (note) USING INVERTED PROPERTIES ('parser' = 'english')")
     cluster.query("CREATE INDEX IF NOT EXISTS idx_note ON idx_db.notes (k)")  # nothing changes
     cluster.query("ALTER TABLE idx_db.notes ADD INDEX idx_note_ng (note) USING NGRAM_BF COMMENT 'grams'")
+    # A new BITMAP index is an INVERTED one, as in Doris since 2.1.5.
+    cluster.query("CREATE INDEX idx_k ON idx_db.notes (k) USING BITMAP")
+    assert index_rows(cluster, "idx_db.notes")[-1] == ("idx_k", "k", "INVERTED", "", "")
+    assert error(cluster, "CREATE INDEX idx_k2 ON idx_db.notes (k) USING INVERTED") == (
+        1105, "INVERTED index for columns (k ) already exist.")
+    cluster.query("DROP INDEX idx_k ON idx_db.notes")
     cluster.query("BUILD INDEX idx_note ON idx_db.notes")
     cluster.query("BUILD INDEX idx_note ON idx_db.notes PARTITION (notes)")
     assert index_rows(cluster, "idx_db.notes") == [

@@ -57,7 +57,9 @@ class IndexParser(ParserBase):
             if token is None or token.text.upper() not in INDEX_TYPES:
                 self.raise_error("Expected BITMAP, INVERTED or NGRAM_BF")
                 return Index(name=name, columns=columns)
-            kind = token.text.upper()
+            # Doris (enable_create_bitmap_index_as_inverted_index, true by default since 2.1.5) makes a new
+            # BITMAP index an INVERTED one.
+            kind = "INVERTED" if token.text.upper() == "BITMAP" else token.text.upper()
             self._advance()
         properties = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
         if kind == "NGRAM_BF":  # Doris's defaults, filled in as the statement is read (IndexDefinition)
