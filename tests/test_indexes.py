@@ -226,6 +226,10 @@ def test_match_predicates(cluster: Cluster, match_db: str, where: str, expected:
 def test_match_in_views_aggregates_and_the_mariadb_client(cluster: Cluster, match_db: str) -> None:
     cluster.query("CREATE VIEW idx_match.foxes AS SELECT id, title FROM idx_match.docs WHERE title MATCH_ANY 'fox'")
     assert cluster.query("SELECT id FROM idx_match.foxes ORDER BY id") == [(1,), (5,)]
+    # A MATCH on a view's column tokenises as the index of the table column behind it.
+    assert cluster.query("SELECT id FROM idx_match.foxes WHERE title MATCH_ANY 'quick' ORDER BY id") == [(1,), (5,)]
+    assert cluster.query("SELECT f.id FROM idx_match.foxes f JOIN idx_match.docs d ON f.id = d.id "
+                         "WHERE f.title MATCH_PHRASE 'brown quick' AND d.body MATCH_ANY '数'") == [(5,)]
     assert cluster.query("SELECT count(*) FROM idx_match.docs WHERE title MATCH_ALL 'brown'") == [(3,)]
     assert cluster.query("SELECT title MATCH_ANY 'fox' FROM idx_match.docs ORDER BY id") == [
         (1,), (0,), (0,), (None,), (1,)]

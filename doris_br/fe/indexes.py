@@ -332,10 +332,11 @@ def inverted_index(table: Table, column: str) -> Index | None:
     return next((i for i in table.indexes if i.type == "INVERTED" and i.columns[0].lower() == column.lower()), None)
 
 
-def resolve_matches(query: exp.Expression, tables: dict[str, Table], without_index: bool = True) -> None:
-    """Every MATCH predicate of a planned query (`tables`: the query's tables by the name it uses for them)
-    replaced by its DuckDB expression, tokenised as the column's inverted index says. `without_index` false
-    (enable_match_without_inverted_index): one on a column without an inverted index is Doris's error."""
+def resolve_matches(query: exp.Expression, tables: dict[str, list[Table]], without_index: bool = True) -> None:
+    """Every MATCH predicate of a planned query replaced by its DuckDB expression, tokenised as the column's
+    inverted index says. `tables`: the tables behind each name the query uses (a view's: the tables it reads,
+    the column found by its name there). `without_index` false (enable_match_without_inverted_index): one on
+    a column without an inverted index is Doris's error."""
     for node in list(query.find_all(exp.Match)):
         target, text = node.this, node.expression
         kind = "MATCH_" + (node.args.get("kind") or "ANY").upper()
@@ -343,10 +344,11 @@ def resolve_matches(query: exp.Expression, tables: dict[str, Table], without_ind
             raise DorisError(f"{kind.lower()} only support string literal as query")
         index = None
         if isinstance(target, exp.Column):
-            owners = [t for alias, t in tables.items() if (not target.table or alias == target.table.lower())
-                      and any(c.name.lower() == target.name.lower() for c in t.columns)]
+            owners = {t.id: t for alias, behind in tables.items() for t in behind
+                      if (not target.table or alias == target.table.lower())
+                      and any(c.name.lower() == target.name.lower() for c in t.columns)}
             if len(owners) == 1:
-                index = inverted_index(owners[0], target.name)
+                index = inverted_index(next(iter(owners.values())), target.name)
         if index is None and not without_index:
             raise DorisError(f"[E-6001]{kind.lower()} not support execute_match")
         tokeniser = Tokeniser.of(index)

@@ -249,7 +249,8 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
     catalog = session.fe.catalog
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     referenced = _referenced_columns(query)
-    tables: dict[str, Table] = {}  # by the name the query uses, for MATCH predicates' tokenisers
+    # The tables behind each name the query uses (a view's: those it reads), for MATCH predicates' tokenisers.
+    tables: dict[str, list[Table]] = {}
     for node in list(query.find_all(exp.Table)):
         numbers = _numbers(node)
         if numbers is not None:
@@ -271,6 +272,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         if view is not None:
             # As in Doris, a view's reader needs SELECT on the view only; its creator needed it on what it reads.
             inner = plan(session, _view_query(view), db.name, depth + 1, check_privileges=False)
+            tables[alias.lower()] = [s.table for s in inner.scans]
             result.scans.extend(inner.scans)
             result.static.update(inner.static)
             node.replace(inner.query.subquery(alias))
@@ -287,7 +289,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             if table.keys_type != "DUP_KEYS":
                 needed |= {k.lower() for k in table.key_columns}
             columns = [c.name for c in table.columns if c.name.lower() in needed]
-        tables[alias.lower()] = table
+        tables[alias.lower()] = [table]
         relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
