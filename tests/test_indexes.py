@@ -88,7 +88,11 @@ def test_index_statements_show_index_and_show_create_table(cluster: Cluster) -> 
         1105, "INVERTED index for columns (k ) already exist.")
     cluster.query("DROP INDEX idx_k ON idx_db.notes")
     cluster.query("BUILD INDEX idx_note ON idx_db.notes")
-    cluster.query("BUILD INDEX idx_note ON idx_db.notes PARTITION (notes)")
+    assert error(cluster, "BUILD INDEX idx_note ON idx_db.notes PARTITION (notes)") == (
+        1105, "table notes is not partitioned, cannot build index with partitions.")
+    assert error(cluster, "BUILD INDEX idx_note_ng ON idx_db.notes") == (
+        1105, "BUILD INDEX operation failed: The index idx_note_ng of type NGRAM_BF does not support lightweight "
+              "index changes.")
     assert index_rows(cluster, "idx_db.notes") == [
         ("idx_note", "note", "INVERTED", "", '("parser" = "english", "lower_case" = "true")'),
         ("idx_note_ng", "note", "NGRAM_BF", "grams", '("bf_size" = "256", "gram_size" = "2")')]
@@ -99,6 +103,11 @@ def test_index_statements_show_index_and_show_create_table(cluster: Cluster) -> 
     assert "INDEX" not in show_create(cluster, "idx_db.notes")
     cluster.query("ALTER TABLE idx_db.notes SET ('bloom_filter_columns' = 'note,k')")
     assert '"bloom_filter_columns" = "k, note"' in show_create(cluster, "idx_db.notes")
+    cluster.query("CREATE TABLE idx_db.parts (k INT, s STRING, INDEX idx_s (s) USING INVERTED) "
+                  "PARTITION BY RANGE (k) (PARTITION p1 VALUES LESS THAN (10), PARTITION p2 VALUES LESS THAN (20)) "
+                  "DISTRIBUTED BY HASH (k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    cluster.query("BUILD INDEX idx_s ON idx_db.parts PARTITION (p1, p2)")
+    assert error(cluster, "BUILD INDEX idx_s ON idx_db.parts PARTITIONS (p3)") == (1105, "Partition p3 does not exist")
     # CREATE TABLE LIKE copies the indexes.
     cluster.query("CREATE TABLE idx_db.docs_copy LIKE idx_db.docs")
     assert index_rows(cluster, "idx_db.docs_copy") == DOCS_INDEXES
@@ -159,7 +168,7 @@ def test_index_errors(cluster: Cluster) -> None:
         1105, "Column does not exist in table. invalid column: x")
     assert error(cluster, "DROP INDEX nope ON idx_err.t") == (1105, "index nope does not exist")
     assert error(cluster, "ALTER TABLE idx_err.t DROP INDEX nope") == (1105, "index nope does not exist")
-    assert error(cluster, "BUILD INDEX nope ON idx_err.t") == (1105, "index nope not exist")
+    assert error(cluster, "BUILD INDEX nope ON idx_err.t") == (1105, "Index[nope] is not exist in table[t]")
     assert error(cluster, "SHOW INDEX FROM idx_err.nope") == (1146, "Unknown table 'nope'")
     assert error(cluster, "SHOW INDEX idx_err.t")[0] == 1064
     # SHOW INDEX needs a privilege on the table; one without it is not told whether it exists.

@@ -77,18 +77,22 @@ async def drop_index(session: Any, node: DropIndex) -> None:
 
 @handles(BuildIndex)
 async def build_index(session: Any, node: BuildIndex) -> None:
-    """Doris's checks; the build itself is done at once (no index files to write)."""
+    """Doris's checks (BuildIndexOp.analyze); the build itself is done at once (no index files to write)."""
     _, table = session_table(session, node.this, needs="ALTER_PRIV")
     name = node.args["name"]
     index = _find(table, name)
     if index is None:
-        raise DorisError(f"index {name} not exist")
+        raise DorisError(f"Index[{name}] is not exist in table[{table.name}]")
     if index.type != "INVERTED":
-        raise DorisError("BUILD INDEX operation failed: only support inverted index.")
+        raise DorisError(f"BUILD INDEX operation failed: The index {index.name} of type {index.type} does not "
+                         "support lightweight index changes.")
+    partitions = node.args.get("partitions") or ()
+    if partitions and table.partition_kind == "UNPARTITIONED":
+        raise DorisError(f"table {table.name} is not partitioned, cannot build index with partitions.")
     known = {p.name for p in partitions_of(session.fe.catalog, table)}
-    for partition in node.args.get("partitions") or ():
+    for partition in partitions:
         if partition not in known:
-            raise DorisError(f"partition {partition} does not exist in table {table.name}")
+            raise DorisError(f"Partition {partition} does not exist")
 
 
 @handles(ShowIndex)
