@@ -245,6 +245,11 @@ def test_match_in_views_aggregates_and_the_mariadb_client(cluster: Cluster, matc
     assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_PHRASE_EDGE 'fox'") == (
         1105, "FunctionMatchPhraseEdge not support execute_match")
     assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_ANY")[0] == 1064
+    assert error(cluster, "SELECT id FROM idx_match.docs WHERE upper(title) MATCH_ANY 'FOX'") == (
+        1105, "Only support match left operand is SlotRef, right operand is Literal. But meet expression "
+              "UPPER(title) MATCH_ANY 'FOX'")
+    assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_ANY tag")[0] == 1105
+    assert cluster.query("SELECT id FROM idx_match.docs WHERE title MATCH_ANY NULL") == []
     assert error(cluster, "SELECT id FROM idx_match.docs WHERE title MATCH_REGEXP '('")[0] == 1105
     # As Doris: with enable_match_without_inverted_index off, MATCH needs an inverted index on the column.
     with cluster.connect() as conn, conn.cursor() as cur:

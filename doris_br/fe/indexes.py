@@ -340,16 +340,18 @@ def resolve_matches(query: exp.Expression, tables: dict[str, list[Table]], witho
     for node in list(query.find_all(exp.Match)):
         target, text = node.this, node.expression
         kind = "MATCH_" + (node.args.get("kind") or "ANY").upper()
-        if not isinstance(text, exp.Literal) or not text.is_string:
-            raise DorisError(f"{kind.lower()} only support string literal as query")
-        index = None
-        if isinstance(target, exp.Column):
-            owners = {t.id: t for alias, behind in tables.items() for t in behind
-                      if (not target.table or alias == target.table.lower())
-                      and any(c.name.lower() == target.name.lower() for c in t.columns)}
-            if len(owners) == 1:
-                index = inverted_index(next(iter(owners.values())), target.name)
+        column = target.this if isinstance(target, exp.Cast) else target
+        if not isinstance(column, exp.Column) or not isinstance(text, (exp.Literal, exp.Null)):
+            raise DorisError("Only support match left operand is SlotRef, right operand is Literal. But meet "
+                             f"expression {target.sql(dialect='doris')} {kind} {text.sql(dialect='doris')}")
+        if isinstance(text, exp.Null):  # matches nothing, not even NULL
+            node.replace(exp.Null())
+            continue
+        owners = {t.id: t for alias, behind in tables.items() for t in behind
+                  if (not column.table or alias == column.table.lower())
+                  and any(c.name.lower() == column.name.lower() for c in t.columns)}
+        index = inverted_index(next(iter(owners.values())), column.name) if len(owners) == 1 else None
         if index is None and not without_index:
             raise DorisError(f"[E-6001]{kind.lower()} not support execute_match")
         tokeniser = Tokeniser.of(index)
-        node.replace(match_sql(kind, target, text.this, tokeniser))
+        node.replace(match_sql(kind, target, str(text.this), tokeniser))
