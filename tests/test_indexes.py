@@ -11,6 +11,7 @@ import pytest
 
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
+from tests.test_http import stream_load
 
 SHOW_INDEX_COLUMNS = ["Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name", "Collation",
                       "Cardinality", "Sub_part", "Packed", "Null", "Index_type", "Comment", "Properties"]
@@ -259,6 +260,15 @@ def test_match_in_views_aggregates_and_the_mariadb_client(cluster: Cluster, matc
         with pytest.raises(pymysql.err.MySQLError) as e:
             cur.execute("SELECT id FROM idx_match.docs WHERE tag MATCH_PHRASE 'alpha'")
         assert e.value.args == (1105, "errCode = 2, detailMessage = [E-6001]match_phrase not support execute_match")
+    # Outside a query: a constant has no column to match; a Stream Load mapping matches the whole value.
+    assert error(cluster, "SET query_timeout = 'a' MATCH_ANY 'a'")[1].startswith(
+        "Only support match left operand is SlotRef")
+    cluster.query("CREATE TABLE idx_match.flags (k INT, hit BOOLEAN) DISTRIBUTED BY HASH (k) BUCKETS 1 "
+                  "PROPERTIES ('replication_num' = '1')")
+    loaded = stream_load(cluster, "idx_match", "flags", b"1,fox\n2,a fox\n", column_separator=",",
+                         columns="k, tmp, hit = tmp MATCH_ANY 'fox'")
+    assert loaded["Status"] == "Success", loaded
+    assert cluster.query("SELECT k, hit FROM idx_match.flags ORDER BY k") == [(1, 1), (2, 0)]
     done = cluster.mariadb("SELECT id FROM idx_match.docs WHERE title MATCH_PHRASE 'quick brown'; "
                            "SHOW INDEX FROM idx_match.docs", extra=("-N", "-B"))
     assert done.returncode == 0, done.stderr

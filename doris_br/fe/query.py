@@ -469,6 +469,7 @@ def constant_value(expression: exp.Expression) -> Any:
     sandbox.check(query)
     if query.find(exp.Table, exp.Subquery):
         raise DorisError("Variable value must be a constant")
+    indexes.resolve_matches(query, {})  # Doris's error: a constant has no column to match
     sandbox.bound_values(query)
     cur = duck.cursor()
     try:
