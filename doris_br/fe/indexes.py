@@ -32,6 +32,12 @@ STOP_WORDS = ("a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if
               "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this",
               "to", "was", "will", "with")
 _SEP = "\x01"  # joins a column's terms for phrase matching; no tokeniser keeps it inside a term
+# Han characters (CJK radicals, ideographs and their extensions), each a term of its own; the same ranges in
+# Python (the query string) and in DuckDB's RE2 (the column), so both sides cut alike.
+_HAN = ((0x2E80, 0x2FDF), (0x3005, 0x3007), (0x3021, 0x3029), (0x3038, 0x303B), (0x3400, 0x4DBF),
+        (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+_HAN_PY = "[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _HAN) + "]"
+_HAN_RE2 = "[" + "".join(f"\\x{{{lo:x}}}-\\x{{{hi:x}}}" for lo, hi in _HAN) + "]"
 
 
 # ---- how Doris prints properties ---------------------------------------------------------------------------
@@ -267,7 +273,7 @@ class Tokeniser:
             text = text.lower()
         if self.parser == "english":
             return re.findall(r"[A-Za-z0-9]+", text)
-        spaced = re.sub(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])", r" \1 ", text)
+        spaced = re.sub(f"({_HAN_PY})", r" \1 ", text)
         words = re.findall(r"[^\W_]+", spaced)
         return [w for w in words if not (self.stop_words and w in STOP_WORDS)]
 
@@ -278,7 +284,7 @@ class Tokeniser:
             value = exp.Lower(this=value)
         if self.parser == "english":
             return _fn("regexp_extract_all", value, exp.Literal.string("[A-Za-z0-9]+"))
-        spaced = _fn("regexp_replace", value, exp.Literal.string(r"(\p{Han})"), exp.Literal.string(r" \1 "),
+        spaced = _fn("regexp_replace", value, exp.Literal.string(f"({_HAN_RE2})"), exp.Literal.string(r" \1 "),
                      exp.Literal.string("g"))
         terms = _fn("regexp_extract_all", spaced, exp.Literal.string(r"[\pL\pN]+"))
         if not self.stop_words:
