@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 import attrs
 import pyarrow as pa
@@ -168,6 +169,30 @@ class DistributionSpec:
 
 
 @attrs.frozen
+class Index:
+    """An index of a table (INVERTED, NGRAM_BF or BITMAP), kept as metadata: reads stay right without one.
+
+    `properties` are (key, value) pairs in the order Doris prints them (fe/indexes.java_hash_order), which a
+    JSON object would not keep; `props` is the same as a dict."""
+
+    name: str
+    columns: tuple[str, ...]
+    type: str = "INVERTED"
+    properties: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=lambda p: _pairs(p))
+    comment: str = ""
+    id: int = 0
+
+    @property
+    def props(self) -> dict[str, str]:
+        return dict(self.properties)
+
+
+def _pairs(value: dict[str, str] | Iterable[Iterable[str]]) -> tuple[tuple[str, str], ...]:
+    items = value.items() if isinstance(value, dict) else value
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+@attrs.frozen
 class TableSpec:
     """CREATE TABLE as parsed: what the FE turns into a Table and its Partitions."""
 
@@ -179,3 +204,4 @@ class TableSpec:
     properties: dict[str, str] = attrs.field(factory=dict)
     comment: str = ""
     engine: str = "olap"
+    indexes: tuple[Index, ...] = ()

@@ -17,7 +17,7 @@ import attrs
 from doris_br.errors import ER_BAD_DB, ER_NO_SUCH_TABLE, DorisError
 from doris_br.fe.catalog import Backend, Catalog, register_kind
 from doris_br.fe.privileges import require_on_table
-from doris_br.schema import Column, DistributionSpec, PartitionDesc, min_key, normalise_key
+from doris_br.schema import Column, DistributionSpec, Index, PartitionDesc, min_key, normalise_key
 
 DEFAULT_REPLICATION = 3
 DEFAULT_AUTO_BUCKETS = 10
@@ -78,6 +78,7 @@ class Table:
     auto_partition: bool = False
     auto_unit: str = ""
     create_time_ms: int = 0
+    indexes: tuple[Index, ...] = ()  # INVERTED / NGRAM_BF / BITMAP, in creation order
 
     @property
     def key(self) -> str:

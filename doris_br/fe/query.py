@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from doris_br import duck, rpc
 from doris_br.errors import DorisError
-from doris_br.fe import info_schema, partial_agg, routing
+from doris_br.fe import indexes, info_schema, partial_agg, routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.info_schema import INFO_SCHEMA
 from doris_br.fe.olap import (
@@ -249,6 +249,8 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
     catalog = session.fe.catalog
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     referenced = _referenced_columns(query)
+    # The tables behind each name the query uses (a view's: those it reads), for MATCH predicates' tokenisers.
+    tables: dict[str, list[Table]] = {}
     for node in list(query.find_all(exp.Table)):
         numbers = _numbers(node)
         if numbers is not None:
@@ -270,6 +272,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         if view is not None:
             # As in Doris, a view's reader needs SELECT on the view only; its creator needed it on what it reads.
             inner = plan(session, _view_query(view), db.name, depth + 1, check_privileges=False)
+            tables[alias.lower()] = [s.table for s in inner.scans]
             result.scans.extend(inner.scans)
             result.static.update(inner.static)
             node.replace(inner.query.subquery(alias))
@@ -286,11 +289,13 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             if table.keys_type != "DUP_KEYS":
                 needed |= {k.lower() for k in table.key_columns}
             columns = [c.name for c in table.columns if c.name.lower() in needed]
+        tables[alias.lower()] = [table]
         relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
                                      total_tablets=sum(len(p.tablets) for p in all_parts)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
+    indexes.resolve_matches(result.query, tables, match_without_index(session))
     if depth == 0:
         sandbox.bound_values(result.query)
     return result
@@ -424,6 +429,14 @@ async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
 ENGINE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="engine")
 
 
+def match_without_index(session: Any) -> bool:
+    """The session's enable_match_without_inverted_index (Doris's default true)."""
+    try:  # HTTP's sessions have no variables
+        return str(session.variables.get("enable_match_without_inverted_index")).lower() not in ("false", "0")
+    except AttributeError:
+        return True
+
+
 def query_timeout_s(session: Any) -> float:
     """The session's query_timeout (seconds; Doris's default 900)."""
     try:  # HTTP's sessions have no variables
@@ -456,6 +469,7 @@ def constant_value(expression: exp.Expression) -> Any:
     sandbox.check(query)
     if query.find(exp.Table, exp.Subquery):
         raise DorisError("Variable value must be a constant")
+    indexes.resolve_matches(query, {})  # Doris's error: a constant has no column to match
     sandbox.bound_values(query)
     cur = duck.cursor()
     try:

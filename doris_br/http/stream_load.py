@@ -41,6 +41,7 @@ from sqlglot import exp
 
 from doris_br import duck
 from doris_br.errors import DorisError
+from doris_br.fe import indexes
 from doris_br.fe.load import LabelAlreadyUsed, Load, check_label
 from doris_br.fe.olap import Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
@@ -161,6 +162,7 @@ def _columns(text: str) -> tuple[list[str], tuple[tuple[str, str], ...]]:
     if not isinstance(select, exp.Select) or any(v for k, v in select.args.items() if k != "expressions"):
         raise DorisError(f"columns header cannot be parsed: {text}")
     sandbox.check(select)  # Doris's functions only: a mapping is the user's SQL
+    indexes.resolve_matches(select, {})  # a MATCH on a file's column: the whole value is the term
     sandbox.bound_values(select)
     items = select.expressions
     names: list[str] = []

@@ -13,6 +13,7 @@ from doris_br.schema import (
     AGGREGATIONS,
     Column,
     DistributionSpec,
+    Index,
     PartitionDesc,
     PartitionSpec,
     TableSpec,
@@ -328,11 +329,12 @@ class DdlParser(ParserBase):
                                like=self._parse_qualified_name("a table name"))
         columns: list[Column] = []
         ctas_columns: list[str] = []
+        indexes: list[Index] = []
         if self._curr and self._curr.token_type == TokenType.L_PAREN:
             if self._at_name_list():
                 ctas_columns = self._parse_name_list()
             else:
-                columns = self._parse_column_defs()
+                columns, indexes = self._parse_column_defs()
         keys_type, key_columns = "", ()
         partition, distribution, props, comment, engine = PartitionSpec(), None, {}, "", "olap"
         query: exp.Expression | None = None
@@ -364,7 +366,8 @@ class DdlParser(ParserBase):
         if query is None and not columns:
             self.raise_error("Expected column definitions, or AS and a query")
         spec = TableSpec(columns=tuple(columns), keys_type=keys_type, key_columns=key_columns, partition=partition,
-                         distribution=distribution, properties=props, comment=comment, engine=engine)
+                         distribution=distribution, properties=props, comment=comment, engine=engine,
+                         indexes=tuple(indexes))
         return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec, query=query,
                            ctas_columns=tuple(ctas_columns))
 
@@ -373,22 +376,20 @@ class DdlParser(ParserBase):
         after_name = self._tokens[self._index + 2] if self._index + 2 < len(self._tokens) else None
         return after_name is not None and after_name.token_type in (TokenType.COMMA, TokenType.R_PAREN)
 
-    def _parse_column_defs(self) -> list[Column]:
-        """`(col type ..., INDEX ..., ...)`; indexes are accepted and ignored: they do not change what is stored."""
+    def _parse_column_defs(self) -> tuple[list[Column], list[Index]]:
+        """`(col type ..., INDEX ..., ...)`: the columns and the indexes."""
         self._expect_paren(TokenType.L_PAREN)
         columns: list[Column] = []
+        indexes: list[Index] = []
         while True:
             if self._curr.text.upper() == "INDEX":
-                depth = 0
-                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
-                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
-                    self._advance()
+                indexes.append(self._parse_index_def()[0])  # type: ignore[attr-defined]  # sql/indexes.py
             else:
                 columns.append(self._parse_doris_column())
             if not self._match(TokenType.COMMA):
                 break
         self._expect_paren(TokenType.R_PAREN)
-        return columns
+        return columns, indexes
 
     def _parse_drop_table(self, view: bool = False) -> DropTable:
         if_exists = self._parse_if_exists()

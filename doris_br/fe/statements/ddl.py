@@ -10,6 +10,7 @@ from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import auto_increment, ctas
 from doris_br.fe import query as queries
+from doris_br.fe.indexes import check_bloom_properties, check_table_indexes, stored
 from doris_br.fe.load import Fresh, Load, table_lock
 from doris_br.fe.olap import (
     Database,
@@ -192,10 +193,8 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
         raise DorisError("Random distribution for unique key table is unsupported")
     if not dist.auto and dist.buckets <= 0:
         raise DorisError("Number of hash distribution should be greater than zero.")
-    props = dict(spec.properties)
-    if "bloom_filter_columns" in props:  # Doris keeps the list sorted, joined with ", "
-        props["bloom_filter_columns"] = ", ".join(sorted(c.strip() for c in props["bloom_filter_columns"].split(",")
-                                                         if c.strip()))
+    check_table_indexes(spec.indexes, tuple(out), keys_type)
+    props = check_bloom_properties(spec.properties, tuple(out), keys_type, spec.indexes)
     replication = props.pop("replication_num", None)
     if replication is not None:
         if not replication.isdigit() or int(replication) < 1:
@@ -214,6 +213,7 @@ def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
         distribution=spec.distribution or DistributionSpec(), properties=spec.properties, comment=spec.comment,
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
         auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
+        indexes=tuple(stored(i, session.fe.catalog.allocate_ids(), spec.columns) for i in spec.indexes),
     )
 
 
@@ -274,7 +274,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
         src_db, source = session_table(session, like, needs="SELECT_PRIV")
         spec = TableSpec(columns=source.columns, keys_type=source.keys_type, key_columns=source.key_columns,
                          distribution=source.distribution, properties=dict(source.properties),
-                         comment=source.comment)
+                         comment=source.comment, indexes=source.indexes)
         spec = attrs.evolve(spec, partition=attrs.evolve(spec.partition, kind=source.partition_kind,
                                                          columns=source.partition_columns,
                                                          auto=source.auto_partition, auto_unit=source.auto_unit))
@@ -428,6 +428,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             catalog.commit([attrs.evolve(victim, name=new_name)])
         else:
             props = {**table.properties, **node.args["properties"]}
+            props = check_bloom_properties(props, table.columns, table.keys_type, table.indexes)
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])

@@ -12,6 +12,7 @@ from doris_br.clock import time_text
 from doris_br.errors import ER_NO_DB, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
+from doris_br.fe.indexes import index_sql
 from doris_br.fe.olap import (
     Database,
     Partition,
@@ -194,7 +195,8 @@ _DEFAULT_PROPERTIES = {
 
 def create_table_text(catalog: Any, table: Table) -> str:
     lines = [f"CREATE TABLE {_q(table.name)} ("]
-    lines.append(",\n".join("  " + _column_text(c) for c in table.columns))
+    lines.append(",\n".join(["  " + _column_text(c) for c in table.columns] +
+                            ["  " + index_sql(i) for i in table.indexes]))
     lines.append(") ENGINE=OLAP")
     keyword = {"DUP_KEYS": "DUPLICATE", "AGG_KEYS": "AGGREGATE", "UNIQUE_KEYS": "UNIQUE"}[table.keys_type]
     lines.append(f"{keyword} KEY(" + ", ".join(_q(k) for k in table.key_columns) + ")")
