@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
-from doris_br import duck, rpc
+from doris_br import deletes, duck, rpc
 from doris_br.be.server import BackendService, handles
 from doris_br.be.storage import ROWSET_END_SQL_PATTERN, Rowset, covering
 
@@ -68,19 +69,41 @@ def abort_tablets(be: BackendService, task: rpc.AbortTablets) -> rpc.Done:
     return rpc.Done()
 
 
-def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
+def delete_filter(chains: list[list[Path]]) -> str | None:
+    """A WHERE clause (over read_parquet's filename column) that drops the rows delete predicates delete; None
+    when no file has a newer predicate. Files with the same predicates share one test."""
+    groups: dict[tuple[deletes.DeletePredicate, ...], list[str]] = {}
+    for chain in chains:
+        ends = [Rowset.parse(p).end for p in chain]  # type: ignore[union-attr]  # chains hold rowsets only
+        for path, predicates in zip(chain, deletes.deleted_by_newer(list(zip(chain, ends, strict=True))),
+                                    strict=True):
+            if predicates:
+                groups.setdefault(tuple(predicates), []).append(str(path))
+    if not groups:
+        return None
+    tests = []
+    for predicates, paths in groups.items():
+        listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        tests.append(f"(filename IN ({listing}) AND {deletes.deleted_sql(list(predicates))})")
+    return "NOT (" + " OR ".join(tests) + ")"
+
+
+def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema, where: str | None = None) \
+        -> pa.Table:
     """DuckDB reads all the files in one multi-threaded pass, running the first aggregation phase in the same
     query when there is one. With `with_order`, __o numbers each row by its version and place in the file: a
     compacted rowset's rows keep their versions' order, so its last version numbers them all."""
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     names = schema.names if task.columns is None else task.columns
     projection = [duck.quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
-    options = ""
+    options = ", filename = true" if where is not None else ""
     if task.with_order:
         options = ", filename = true, file_row_number = true"
         projection.append(f"(CAST(regexp_extract(filename, '{ROWSET_END_SQL_PATTERN}', 1) AS BIGINT) << 40) "
                           "| file_row_number AS __o")
     read = f"SELECT {', '.join(projection)} FROM read_parquet({listing}{options})"
+    if where is not None:
+        read += f" WHERE {where}"
     cur = duck.files_cursor()
     try:
         if task.sql is None:
@@ -103,8 +126,9 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
     """Versions 2..version of each tablet (version 1 holds no rows), as one table."""
     schema = rpc.schema_from_text(task.schema)
     try:
-        files = [str(p) for tv in task.tablets for p in be.storage.version_files(tv.tablet_id, tv.version)]
-        return _scan_files(files, task, schema) if files else _empty(task, schema)
+        chains = [be.storage.version_files(tv.tablet_id, tv.version) for tv in task.tablets]
+        files = [str(p) for chain in chains for p in chain]
+        return _scan_files(files, task, schema, delete_filter(chains)) if files else _empty(task, schema)
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     except duck.ENGINE_ERRORS as e:

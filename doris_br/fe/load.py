@@ -22,7 +22,7 @@ import attrs
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import duck, names, rpc
+from doris_br import deletes, duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import compaction, routing
@@ -226,6 +226,7 @@ class Load:
         self._streams: dict[tuple[int, int], rpc.PutStream] = {}  # (tablet id, backend id)
         self._held: dict[tuple[int, int], list[_Write]] = {}
         self._lock = table_lock(table.id)
+        self._delete: deletes.DeletePredicate | None = None
 
     async def __aenter__(self) -> Load:
         if self._label is not None:
@@ -274,10 +275,19 @@ class Load:
         await _per_backend(self._write, by_backend)
         self.rows += data.num_rows
 
+    def delete_where(self, partitions: list[Partition], predicate: deletes.DeletePredicate) -> None:
+        """Make this load a DELETE stored as a predicate: every tablet of `partitions` gets a version of no rows
+        whose file holds the predicate (see doris_br.deletes), deleting the matching rows of older versions."""
+        for p in partitions:
+            self._touched.setdefault(p.id, p)
+        self._delete = predicate
+
     async def commit(self) -> LoadOutcome:
         """Every replica stages its rows; then, holding the table, the versions are published everywhere and
         committed (with the label) at once."""
         empty = routing.table_schema(self.table).empty_table()
+        if self._delete is not None:
+            empty = empty.replace_schema_metadata(deletes.to_metadata([self._delete]))
         puts = list(self._held.values())
         puts += [[_Write(t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
                  for r in t.replicas if (t.id, r.backend_id) not in self._streams
@@ -310,7 +320,8 @@ class Load:
                     tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows,
                                                 data_size=t.data_size + size.bytes))
                 published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
-                                              tablets=tuple(tablets)))
+                                              tablets=tuple(tablets), has_delete_predicates=p.has_delete_predicates
+                                              or self._delete is not None))
             if self._label is None:
                 self._fe.catalog.commit(published)
                 txn_id = 0

@@ -59,6 +59,7 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     ddl,
     dml,
     help,
+    mutations,
     repositories,
     restore,
     system,

@@ -213,8 +213,8 @@ def create_table_text(catalog: Any, table: Table) -> str:
     else:
         lines.append(f"DISTRIBUTED BY RANDOM BUCKETS {buckets}")
     props = {"replication_allocation": f"tag.location.default: {table.replication_num}", **_DEFAULT_PROPERTIES}
-    if table.keys_type == "UNIQUE_KEYS":
-        props["enable_unique_key_merge_on_write"] = "true"
+    if table.keys_type == "UNIQUE_KEYS":  # tables from before the property existed are merge-on-read
+        props["enable_unique_key_merge_on_write"] = "true" if table.merge_on_write else "false"
     props.update(table.properties)
     lines.append("PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in props.items()) + "\n);")
     return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""DELETE, UPDATE, merge-on-write, sequence columns, delete predicates: Doris's behaviour and errors per key model,
+through PyMySQL and the mariadb client."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from tests.cluster import Cluster
+
+
+def run(cluster: Cluster, db: str, *statements: str) -> list[tuple]:
+    """Run statements in `db` (created if needed); the rows of the last one."""
+    with cluster.connect() as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        cur.execute(f"USE {db}")
+        rows: list[tuple] = []
+        for sql in statements:
+            cur.execute(sql)
+            rows = list(cur.fetchall())
+        return rows
+
+
+def affected(cluster: Cluster, db: str, sql: str) -> int:
+    with cluster.connect(database=db) as conn, conn.cursor() as cur:
+        return cur.execute(sql)
+
+
+def error(cluster: Cluster, db: str, sql: str) -> tuple[int, str]:
+    with pytest.raises(pymysql.err.MySQLError) as info:
+        run(cluster, db, sql)
+    code, text = info.value.args[0], info.value.args[1]
+    return code, text.removeprefix("errCode = 2, detailMessage = ")
+
+
+def versions(cluster: Cluster, db: str, table: str) -> dict[str, int]:
+    rows = cluster.query_dicts(f"SHOW PARTITIONS FROM {db}.{table}")
+    return {r["PartitionName"]: int(r["VisibleVersion"]) for r in rows}
+
+
+def kv(cluster: Cluster, db: str, name: str, model: str, properties: str = "") -> None:
+    values = ", ".join(f"({k}, {k * 10}, 'n{k}')" for k in range(1, 11))
+    agg = " SUM" if model == "AGGREGATE" else ""
+    name_agg = " REPLACE" if model == "AGGREGATE" else ""
+    run(cluster, db, f"CREATE TABLE {name} (k INT, v INT{agg}, n VARCHAR(10){name_agg}) {model} KEY(k) "
+                     f"DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES ('replication_num' = '2'{properties})",
+        f"INSERT INTO {name} VALUES {values}")
+
+
+def keys(cluster: Cluster, db: str, table: str) -> list[int]:
+    return [r[0] for r in run(cluster, db, f"SELECT k FROM {table} ORDER BY k")]
+
+
+def test_merge_on_write_unique_delete_and_update(cluster: Cluster) -> None:
+    db = "dml_mow"
+    kv(cluster, db, "u", "UNIQUE")
+    text = run(cluster, db, "SHOW CREATE TABLE u")[0][1]
+    assert '"enable_unique_key_merge_on_write" = "true"' in text
+    assert "__DORIS" not in text
+    assert affected(cluster, db, "DELETE FROM u WHERE k = 3") == 1
+    assert affected(cluster, db, "DELETE FROM u WHERE v > 80 AND n LIKE 'n%'") == 2  # value columns, any form
+    assert keys(cluster, db, "u") == [1, 2, 4, 5, 6, 7, 8]
+    assert affected(cluster, db, "UPDATE u SET v = v + 1, n = concat(n, '!') WHERE k < 3") == 2
+    assert run(cluster, db, "SELECT * FROM u WHERE k <= 2 ORDER BY k") == [(1, 11, "n1!"), (2, 21, "n2!")]
+    assert [d[0] for d in run(cluster, db, "DESC u")] == ["k", "v", "n"]
+    # a key deleted can be loaded again; count(*) sees what SELECT sees
+    run(cluster, db, "INSERT INTO u VALUES (3, 33, 'again')")
+    assert run(cluster, db, "SELECT count(*) FROM u") == [(8,)]
+    assert run(cluster, db, "SELECT v FROM u WHERE k = 3") == [(33,)]
+    # DELETE ... USING a join
+    run(cluster, db, "CREATE TABLE gone (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1')", "INSERT INTO gone VALUES (4), (5)")
+    assert affected(cluster, db, "DELETE FROM u USING gone WHERE u.k = gone.id") == 2
+    assert keys(cluster, db, "u") == [1, 2, 3, 6, 7, 8]
+    # UPDATE ... FROM
+    assert affected(cluster, db, "UPDATE u SET v = gone.id * 100 FROM gone WHERE u.k + 2 = gone.id") == 2
+    assert run(cluster, db, "SELECT k, v FROM u WHERE k IN (2, 3) ORDER BY k") == [(2, 400), (3, 500)]
+    assert affected(cluster, db, "DELETE FROM u WHERE k = 99") == 0
+    assert affected(cluster, db, "DELETE FROM u") == 6
+    assert keys(cluster, db, "u") == []
+
+
+def test_update_errors(cluster: Cluster) -> None:
+    db = "dml_update_errors"
+    kv(cluster, db, "u", "UNIQUE")
+    kv(cluster, db, "d", "DUPLICATE")
+    kv(cluster, db, "a", "AGGREGATE")
+    assert error(cluster, db, "UPDATE d SET v = 1 WHERE k = 1") == (1105, "Only unique table could be updated.")
+    assert error(cluster, db, "UPDATE a SET v = 1 WHERE k = 1") == (1105, "Only unique table could be updated.")
+    assert error(cluster, db, "UPDATE u SET k = 1 WHERE k = 2") == (
+        1105, "Only value columns of unique table could be updated")
+    assert error(cluster, db, "UPDATE u SET nope = 1 WHERE k = 2") == (
+        1105, "unknown column in assignment list: nope")
+    code, text = error(cluster, db, "UPDATE u SET v = 'abc' WHERE k = 2")
+    assert code == 1105 and "can not cast" in text
+    assert keys(cluster, db, "u") == list(range(1, 11))
+
+
+@pytest.mark.parametrize("model", ["DUPLICATE", "AGGREGATE", "UNIQUE_MOR"])
+def test_predicate_deletes_per_key_model(cluster: Cluster, model: str) -> None:
+    db = f"dml_pred_{model.lower()}"
+    mor = model == "UNIQUE_MOR"
+    kv(cluster, db, "t", "UNIQUE" if mor else model,
+       ", 'enable_unique_key_merge_on_write' = 'false'" if mor else "")
+    before = versions(cluster, db, "t")["t"]
+    assert affected(cluster, db, "DELETE FROM t WHERE k = 3") == 0  # Doris answers 0 rows for predicate deletes
+    assert versions(cluster, db, "t")["t"] == before + 1
+    assert affected(cluster, db, "DELETE FROM t WHERE k IN (5, 6) AND k != 6") == 0
+    assert affected(cluster, db, "DELETE FROM t WHERE k >= 9") == 0
+    assert keys(cluster, db, "t") == [1, 2, 4, 6, 7, 8]
+    assert run(cluster, db, "SELECT count(*) FROM t") == [(6,)]
+    # rows loaded after a delete are not deleted by it
+    run(cluster, db, "INSERT INTO t VALUES (3, 1, 'back')")
+    assert keys(cluster, db, "t") == [1, 2, 3, 4, 6, 7, 8]
+    assert run(cluster, db, "SELECT count(*), sum(v) FROM t") == [(7, 1 + 10 + 20 + 40 + 60 + 70 + 80)]
+    if model == "DUPLICATE":
+        assert affected(cluster, db, "DELETE FROM t WHERE n = 'n7' AND v IS NOT NULL") == 0
+        assert keys(cluster, db, "t") == [1, 2, 3, 4, 6, 8]
+        return
+    kind = "an Aggregate table" if model == "AGGREGATE" else "an unique table without merge-on-write"
+    assert error(cluster, db, "DELETE FROM t WHERE v = 10") == (
+        1105, "delete predicate on value column only supports Unique table with merge-on-write enabled and "
+              f"Duplicate table, but Table[t] is {kind}.")
+
+
+def test_delete_errors(cluster: Cluster) -> None:
+    db = "dml_delete_errors"
+    kv(cluster, db, "d", "DUPLICATE")
+    kv(cluster, db, "a", "AGGREGATE")
+    run(cluster, db, "CREATE TABLE f (k INT, x DOUBLE) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1')")
+    assert error(cluster, db, "DELETE FROM d WHERE k = 1 OR k = 2") == (
+        1105, "Where clause only supports compound predicate, binary predicate, is_null predicate or in "
+              "predicate. But we meet k = 1 OR k = 2")
+    assert error(cluster, db, "DELETE FROM d WHERE k = v")[1].startswith(
+        "Right expr of binary predicate should be value")
+    assert error(cluster, db, "DELETE FROM f WHERE x = 1.5") == (1105, "Column[x] type is float or double.")
+    assert error(cluster, db, "DELETE FROM d") == (1105, "delete command must contain filter")
+    assert error(cluster, db, "DELETE FROM a USING d WHERE a.k = d.k") == (
+        1105, "delete command on with using clause only supports unique key model")
+    assert error(cluster, db, "DELETE FROM d WHERE nope = 1")[0] == 1054
+    assert error(cluster, db, "DELETE FROM d WHERE k = 'x'") == (1105, "Invalid column value [x] for column [k]")
+    assert error(cluster, db, "DELETE FROM d PARTITION (p9) WHERE k = 1") == (
+        1105, "Partition: p9 does not exist in table: d")
+    # hostile text stays a value
+    assert affected(cluster, db, "DELETE FROM d WHERE n = 'x'' OR 1=1 --'") == 0
+    assert keys(cluster, db, "d") == list(range(1, 11))
+    assert error(cluster, db, "CREATE TABLE bad (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                              "PROPERTIES ('enable_unique_key_merge_on_write' = 'true')") == (
+        1105, "enable_unique_key_merge_on_write property only support unique key table")
+    assert error(cluster, db, "CREATE TABLE bad (k INT, s INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                              "PROPERTIES ('function_column.sequence_col' = 's')") == (
+        1105, "sequence column only support UNIQUE_KEYS")
