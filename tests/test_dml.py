@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pymysql
 import pytest
+import requests
 
 from tests.cluster import Cluster
 
@@ -151,3 +152,66 @@ def test_delete_errors(cluster: Cluster) -> None:
     assert error(cluster, db, "CREATE TABLE bad (k INT, s INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
                               "PROPERTIES ('function_column.sequence_col' = 's')") == (
         1105, "sequence column only support UNIQUE_KEYS")
+
+
+def stream_load(cluster: Cluster, db: str, table: str, body: bytes, **headers: str) -> dict:
+    r = requests.put(f"{cluster.http}/api/{db}/{table}/_stream_load", data=body, auth=("root", ""),
+                     headers={"column_separator": ",", **headers}, timeout=60)
+    return r.json()
+
+
+def test_stream_load_merge_types(cluster: Cluster) -> None:
+    db = "dml_stream"
+    kv(cluster, db, "u", "UNIQUE")
+    kv(cluster, db, "d", "DUPLICATE")
+    answer = stream_load(cluster, db, "u", b"1,0,x\n2,0,x\n", merge_type="DELETE")
+    assert answer["Status"] == "Success", answer
+    assert keys(cluster, db, "u") == list(range(3, 11))
+    # MERGE: rows the condition matches delete their key, the others are upserts
+    answer = stream_load(cluster, db, "u", b"3,1,x\n4,444,four\n11,110,n11\n", merge_type="MERGE",
+                         delete="v = 1")
+    assert answer["Status"] == "Success", answer
+    assert keys(cluster, db, "u") == [4, 5, 6, 7, 8, 9, 10, 11]
+    assert run(cluster, db, "SELECT v, n FROM u WHERE k = 4") == [(444, "four")]
+    # the hidden column named in `columns`
+    answer = stream_load(cluster, db, "u", b"5,1\n6,0\n", columns="k,__DORIS_DELETE_SIGN__")
+    assert answer["Status"] == "Success", answer
+    assert keys(cluster, db, "u") == [4, 6, 7, 8, 9, 10, 11]
+    assert run(cluster, db, "SELECT * FROM u WHERE k = 11") == [(11, 110, "n11")]  # hidden columns never shown
+    # what the table cannot honour fails; nothing is appended
+    for headers, message in [
+        ({"merge_type": "DELETE"}, "errCode = 2, detailMessage = load by MERGE or DELETE is only supported in "
+                                   "unique tables."),
+        ({"merge_type": "MERGE"}, "[INVALID_ARGUMENT]Excepted DELETE ON clause when merge type is MERGE."),
+        ({"merge_type": "APPEND", "delete": "k = 1"},
+         "[INVALID_ARGUMENT]Not support DELETE ON clause when merge type is not MERGE."),
+        ({"merge_type": "UPSERT"}, "[INVALID_ARGUMENT]Invalid merge type UPSERT"),
+    ]:
+        answer = stream_load(cluster, db, "d", b"1,1,x\n", **headers)
+        assert (answer["Status"], answer["Message"]) == ("Fail", message), headers
+    assert run(cluster, db, "SELECT count(*) FROM d") == [(10,)]
+
+
+def test_sequence_columns_decide_which_row_wins(cluster: Cluster) -> None:
+    db = "dml_sequence"
+    run(cluster, db, "CREATE TABLE s (k INT, v INT, seq INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                     "PROPERTIES ('replication_num' = '1', 'function_column.sequence_col' = 'seq')",
+        "INSERT INTO s VALUES (1, 10, 5), (2, 20, 5)",
+        "INSERT INTO s VALUES (1, 11, 4), (2, 21, 5)")  # smaller loses; equal: the later load wins
+    assert run(cluster, db, "SELECT * FROM s ORDER BY k") == [(1, 10, 5), (2, 21, 5)]
+    assert '"function_column.sequence_col" = "seq"' in run(cluster, db, "SHOW CREATE TABLE s")[0][1]
+    assert affected(cluster, db, "UPDATE s SET v = 99 WHERE k = 1") == 1
+    assert affected(cluster, db, "DELETE FROM s WHERE k = 2") == 1
+    assert run(cluster, db, "SELECT * FROM s ORDER BY k") == [(1, 99, 5)]
+    # the hidden sequence column of a sequence_type, filled by Stream Load's header
+    run(cluster, db, "CREATE TABLE h (k INT, v INT, s INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1', 'function_column.sequence_type' = 'int')")
+    answer = stream_load(cluster, db, "h", b"1,10,7\n", **{"function_column.sequence_col": "s"})
+    assert answer["Status"] == "Success", answer
+    answer = stream_load(cluster, db, "h", b"1,11,6\n", **{"function_column.sequence_col": "s"})
+    assert answer["Status"] == "Success", answer
+    assert run(cluster, db, "SELECT * FROM h") == [(1, 10, 7)]
+    answer = stream_load(cluster, db, "h", b"1,12,8\n")
+    assert answer["Message"] == "errCode = 2, detailMessage = Table h has sequence column, need to specify the " \
+                                "sequence column"
+    assert [d[0] for d in run(cluster, db, "DESC h")] == ["k", "v", "s"]
