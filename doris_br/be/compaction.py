@@ -108,12 +108,12 @@ class Compactor:
             return  # a later request, served first, merged past this version already
         chain = covering(rowsets, version)
         inputs = pick(chain, self._min_deltas)
-        if not inputs:
-            return
-        if any(deletes.of_file(r.path, r.end) for r in inputs):
+        if len(chain) >= self._min_deltas and any(deletes.of_file(r.path, r.end) for r in chain[1:]):
             # Delete predicates merged on their own would still be applied to the base by every scan: the whole
             # tablet is rewritten without the rows they delete, so it scans as one never deleted from.
             inputs = chain
+        if not inputs:
+            return
         started = time.monotonic()
         start, end = inputs[0].start, inputs[-1].end
         files = [pq.ParquetFile(r.path) for r in inputs]
