@@ -108,6 +108,12 @@ def deleted_by_newer(chain: list[tuple[Path, int]]) -> list[list[DeletePredicate
     return [[d for later in own[i + 1:] for d in later if d.version > end] for i, (_, end) in enumerate(chain)]
 
 
+def deleted_before_sql(predicates: list[DeletePredicate], end_version_sql: str) -> str:
+    """True for a row of a file ending at `end_version_sql` (SQL) that a predicate issued after it deletes."""
+    tests = [f"({end_version_sql} < {int(p.version)} AND {p.sql()})" for p in predicates]
+    return "coalesce(" + " OR ".join(tests) + ", false)"
+
+
 def deleted_sql(predicates: list[DeletePredicate]) -> str:
     """True for a row any of the predicates deletes (NULL comparisons delete nothing)."""
     return "coalesce(" + " OR ".join(p.sql() for p in predicates) + ", false)"

@@ -215,3 +215,36 @@ def test_sequence_columns_decide_which_row_wins(cluster: Cluster) -> None:
     assert answer["Message"] == "errCode = 2, detailMessage = Table h has sequence column, need to specify the " \
                                 "sequence column"
     assert [d[0] for d in run(cluster, db, "DESC h")] == ["k", "v", "s"]
+
+
+def test_mariadb_client_updates_and_deletes(cluster: Cluster) -> None:
+    kv(cluster, "dml_cli", "u", "UNIQUE")
+    kv(cluster, "dml_cli", "d", "DUPLICATE")
+    script = ("USE dml_cli; UPDATE u SET v = -v WHERE k IN (1, 2); DELETE FROM u WHERE n = 'n3'; "
+              "DELETE FROM d WHERE k > 2; SELECT k, v FROM u WHERE k < 5 ORDER BY k; SELECT count(*) FROM d;")
+    out = cluster.mariadb(script, extra=("--batch", "--skip-column-names", "-vv"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "Query OK, 2 rows affected" in "\n".join(lines)
+    assert "Query OK, 1 row affected" in "\n".join(lines)
+    assert "Query OK, 0 rows affected" in "\n".join(lines)
+    assert ["1\t-10", "2\t-20", "4\t40"] == [line for line in lines if "\t" in line]
+    assert "2" in lines
+    out = cluster.mariadb("DELETE FROM dml_cli.d WHERE k = 1 OR k = 2", extra=("--batch",))
+    assert out.returncode != 0 and "ERROR 1105" in out.stderr and "Where clause only supports" in out.stderr
+
+
+def test_delete_and_update_need_the_load_privilege(cluster: Cluster) -> None:
+    db = "dml_priv"
+    kv(cluster, db, "u", "UNIQUE")
+    cluster.query("CREATE USER IF NOT EXISTS 'dml_reader'@'%' IDENTIFIED BY 'pw'")
+    cluster.query(f"GRANT SELECT_PRIV ON {db}.* TO dml_reader")
+    for sql in (f"DELETE FROM {db}.u WHERE k = 1", f"UPDATE {db}.u SET v = 1 WHERE k = 1"):
+        with cluster.connect(user="dml_reader", password="pw") as conn, conn.cursor() as cur:
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                cur.execute(sql)
+        assert info.value.args[0] == 1142 and "LOAD command denied" in info.value.args[1], info.value.args
+    cluster.query(f"GRANT LOAD_PRIV ON {db}.u TO dml_reader")
+    with cluster.connect(user="dml_reader", password="pw") as conn, conn.cursor() as cur:
+        assert cur.execute(f"DELETE FROM {db}.u WHERE k = 1") == 1
+    assert keys(cluster, db, "u") == list(range(2, 11))

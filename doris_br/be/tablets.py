@@ -70,21 +70,24 @@ def abort_tablets(be: BackendService, task: rpc.AbortTablets) -> rpc.Done:
 
 
 def delete_filter(chains: list[list[Path]]) -> str | None:
-    """A WHERE clause (over read_parquet's filename column) that drops the rows delete predicates delete; None
-    when no file has a newer predicate. Files with the same predicates share one test."""
+    """A WHERE clause (over read_parquet's filename column) that drops the rows delete predicates delete: each
+    predicate deletes from the files of its tablet older than itself. None when no predicate deletes anything.
+    Tablets with the same predicates (those of one partition) share one test, so the clause grows with the
+    predicates, not with files times predicates; DuckDB computes the file tests once per chunk (a constant)."""
     groups: dict[tuple[deletes.DeletePredicate, ...], list[str]] = {}
     for chain in chains:
         ends = [Rowset.parse(p).end for p in chain]  # type: ignore[union-attr]  # chains hold rowsets only
-        for path, predicates in zip(chain, deletes.deleted_by_newer(list(zip(chain, ends, strict=True))),
-                                    strict=True):
-            if predicates:
-                groups.setdefault(tuple(predicates), []).append(str(path))
+        found = [d for path, end in zip(chain, ends, strict=True) for d in deletes.of_file(path, end)]
+        applying = tuple(d for d in found if d.version > ends[0])
+        if applying:
+            groups.setdefault(applying, []).extend(str(p) for p in chain)
     if not groups:
         return None
+    end = f"CAST(regexp_extract(filename, '{ROWSET_END_SQL_PATTERN}', 1) AS BIGINT)"
     tests = []
     for predicates, paths in groups.items():
         listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-        tests.append(f"(filename IN ({listing}) AND {deletes.deleted_sql(list(predicates))})")
+        tests.append(f"(filename IN ({listing}) AND {deletes.deleted_before_sql(list(predicates), end)})")
     return "NOT (" + " OR ".join(tests) + ")"
 
 
