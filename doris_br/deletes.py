@@ -79,21 +79,30 @@ def from_metadata(metadata: dict[bytes, bytes] | None, file_version: int) -> lis
     return out
 
 
-_CACHE: dict[tuple[str, int, int], list[DeletePredicate]] = {}
+@attrs.frozen
+class Footer:
+    """What a rowset file's footer says that reads need: its delete predicates and its row count."""
+
+    predicates: list[DeletePredicate]
+    rows: int
+
+
+_CACHE: dict[tuple[str, int, int], Footer] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 200_000
 
 
-def of_file(path: Path, end_version: int) -> list[DeletePredicate]:
-    """A rowset file's predicates, read from its footer once per file (keyed by inode and mtime: a version file
-    an orphan's publish replaced is another file)."""
+def footer(path: Path, end_version: int) -> Footer:
+    """A rowset file's footer, read once per file (keyed by inode and mtime: a version file an orphan's publish
+    replaced is another file)."""
     stat = path.stat()
     key = (str(path), stat.st_ino, stat.st_mtime_ns)
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is not None:
         return found
-    found = from_metadata(pq.read_metadata(path).metadata, end_version)
+    meta = pq.read_metadata(path)
+    found = Footer(from_metadata(meta.metadata, end_version), meta.num_rows)
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.clear()
@@ -101,17 +110,15 @@ def of_file(path: Path, end_version: int) -> list[DeletePredicate]:
     return found
 
 
+def of_file(path: Path, end_version: int) -> list[DeletePredicate]:
+    return footer(path, end_version).predicates
+
+
 def deleted_by_newer(chain: list[tuple[Path, int]]) -> list[list[DeletePredicate]]:
     """For each file of one tablet's chain ((path, end version), oldest first), the delete predicates of the
     newer files: the rows of a file that any of them matches are deleted."""
     own = [of_file(path, end) for path, end in chain]
     return [[d for later in own[i + 1:] for d in later if d.version > end] for i, (_, end) in enumerate(chain)]
-
-
-def deleted_before_sql(predicates: list[DeletePredicate], end_version_sql: str) -> str:
-    """True for a row of a file ending at `end_version_sql` (SQL) that a predicate issued after it deletes."""
-    tests = [f"({end_version_sql} < {int(p.version)} AND {p.sql()})" for p in predicates]
-    return "coalesce(" + " OR ".join(tests) + ", false)"
 
 
 def deleted_sql(predicates: list[DeletePredicate]) -> str:

@@ -25,8 +25,9 @@ from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
 from doris_br import duck, rpc
+from doris_br.deletes import Condition
 from doris_br.errors import DorisError
-from doris_br.fe import info_schema, partial_agg, routing
+from doris_br.fe import info_schema, partial_agg, pushdown, routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.info_schema import INFO_SCHEMA
 from doris_br.fe.olap import (
@@ -48,7 +49,7 @@ from doris_br.sql import parse, sandbox
 
 
 async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: list[str] | None,
-               with_order: bool, sql: str | None = None) -> pa.Table:
+               with_order: bool, sql: str | None = None, filters: Sequence[Condition] = ()) -> pa.Table:
     """The visible rows of `partitions`, from one alive replica per tablet; a failed BE's tablets are retried
     on their other replicas."""
     schema = routing.table_schema(table)
@@ -70,7 +71,7 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
 
         async def one(backend: Backend, tablets: list[rpc.TabletVersion]) -> pa.Table:
             task = rpc.ScanTablets(tablets=tablets, schema=schema_text, columns=columns, with_order=with_order,
-                                   sql=sql)
+                                   sql=sql, filters=list(filters))
             return await asyncio.to_thread(fe.backends.client(backend).get, task)
 
         ids = list(by_backend)
@@ -187,6 +188,7 @@ class ScanPlan:
     total_tablets: int = 0
     partial_sql: str | None = None  # set when the BEs aggregate first (partial_agg)
     show_hidden: bool = False  # DELETE and UPDATE read the hidden columns of the rows they rewrite
+    filters: list[Condition] = attrs.field(factory=list)  # applied by the BEs as they read (fe/pushdown.py)
     data: pa.Table | None = None
 
 
@@ -292,7 +294,8 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
-                                     total_tablets=sum(len(p.tablets) for p in all_parts)))
+                                     total_tablets=sum(len(p.tablets) for p in all_parts),
+                                     filters=pushdown.filters(table, node, select)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
     if depth == 0:
         sandbox.bound_values(result.query)
@@ -364,7 +367,8 @@ async def fetch(session: Any, p: Plan) -> None:
     """Scan every table of the plan, in parallel."""
     todo = [s for s in p.scans if s.data is None]  # some are answered from the catalog (split_aggregation)
     datas = await asyncio.gather(*(
-        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql)
+        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql,
+             s.filters)
         for s in todo))
     for s, data in zip(todo, datas, strict=True):
         s.data = data
