@@ -3,10 +3,14 @@ through PyMySQL and the mariadb client."""
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+
 import pymysql
 import pytest
 import requests
 
+from doris_br.fe.journal import journal_path
 from tests.cluster import Cluster
 
 
@@ -248,3 +252,28 @@ def test_delete_and_update_need_the_load_privilege(cluster: Cluster) -> None:
     with cluster.connect(user="dml_reader", password="pw") as conn, conn.cursor() as cur:
         assert cur.execute(f"DELETE FROM {db}.u WHERE k = 1") == 1
     assert keys(cluster, db, "u") == list(range(2, 11))
+
+
+def test_unique_tables_from_before_merge_on_write_are_merge_on_read(own_cluster: Cluster) -> None:
+    """A UNIQUE table journaled before the property and the delete sign existed (made so here by editing the
+    journal while the FE is stopped) is merge-on-read: key-column delete predicates, no batch delete."""
+    c = own_cluster
+    db = "dml_old"
+    kv(c, db, "u", "UNIQUE")
+    c.kill_fe(signal.SIGTERM)
+    with sqlite3.connect(journal_path(c.root)) as journal:
+        journal.execute("UPDATE objects SET body = json_set(json_remove(body, '$.properties."
+                        "enable_unique_key_merge_on_write'), '$.hidden_columns', json('[]')) "
+                        "WHERE kind = 'tables' AND json_extract(body, '$.name') = 'u'")
+    c.start_fe()
+    assert '"enable_unique_key_merge_on_write" = "false"' in run(c, db, "SHOW CREATE TABLE u")[0][1]
+    assert error(c, db, "DELETE FROM u WHERE v = 10")[1].endswith(
+        "but Table[u] is an unique table without merge-on-write.")
+    assert error(c, db, "DELETE FROM u") == (1105, "delete command must contain filter")
+    assert affected(c, db, "DELETE FROM u WHERE k > 8") == 0
+    assert affected(c, db, "UPDATE u SET v = 0 WHERE k = 1") == 1
+    assert run(c, db, "SELECT k, v FROM u WHERE k IN (1, 2, 9) ORDER BY k") == [(1, 0), (2, 20)]
+    answer = stream_load(c, db, "u", b"1,1,x\n", merge_type="DELETE")
+    assert answer["Message"] == "errCode = 2, detailMessage = load by MERGE or DELETE need to upgrade table to " \
+                                "support batch delete.", answer
+    assert keys(c, db, "u") == list(range(1, 9))
