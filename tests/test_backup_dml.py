@@ -148,3 +148,23 @@ def test_a_snapshot_after_deletes_and_updates_restores_what_select_showed(compac
                           headers={"merge_type": "DELETE", "columns": "k"}).json()
     assert answer["Status"] == "Success", answer
     assert c.query(f"SELECT k FROM {db}.mow WHERE k < 3") == [(1,)]
+
+
+def test_a_restore_over_changed_tables_brings_back_the_snapshot(compacting: Cluster, tmp_path: Path) -> None:
+    c = compacting
+    db = "dbk_over"
+    make_tables(c, db, compaction=False)
+    shown = rows(c, db)
+    create_local_repo(c, "dml_repo_over", tmp_path / "repo")
+    ts = backup_and_wait(c, db, "snap", "dml_repo_over")
+    with c.connect(database=db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO dup VALUES (1, '2024-01-02', 'later'), (2, '2024-02-02', 'later')")
+        cur.execute("DELETE FROM dup WHERE k >= 20")
+        cur.execute("DELETE FROM agg WHERE k = 1")
+        cur.execute("UPDATE mor SET v = -1 WHERE k = 2")
+        cur.execute("DELETE FROM mow WHERE k < 5")
+    assert rows(c, db) != shown
+    c.query(f'RESTORE SNAPSHOT {db}.snap FROM dml_repo_over PROPERTIES ("backup_timestamp" = "{ts}", '
+            '"replication_num" = "1")')
+    assert wait_job(c, "RESTORE", db, "snap")["State"] == "FINISHED"
+    assert rows(c, db) == shown
