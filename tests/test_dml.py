@@ -277,3 +277,22 @@ def test_unique_tables_from_before_merge_on_write_are_merge_on_read(own_cluster:
     assert answer["Message"] == "errCode = 2, detailMessage = load by MERGE or DELETE need to upgrade table to " \
                                 "support batch delete.", answer
     assert keys(c, db, "u") == list(range(1, 9))
+
+
+def test_deletes_of_named_partitions(cluster: Cluster) -> None:
+    db = "dml_parts"
+    for name, model in (("d", "DUPLICATE"), ("u", "UNIQUE")):
+        run(cluster, db, f"CREATE TABLE {name} (k INT, v INT) {model} KEY(k) PARTITION BY RANGE(k) "
+                         "(PARTITION p1 VALUES LESS THAN ('10'), PARTITION p2 VALUES LESS THAN ('20'), "
+                         "PARTITION p3 VALUES LESS THAN ('30')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                         "PROPERTIES ('replication_num' = '1')",
+            f"INSERT INTO {name} VALUES " + ", ".join(f"({k}, {k % 2})" for k in range(30)))
+        before = versions(cluster, db, name)
+        affected(cluster, db, f"DELETE FROM {name} PARTITION (p1, p2) WHERE v = 1")
+        assert [k for k in keys(cluster, db, name) if k % 2] == list(range(21, 30, 2))
+        affected(cluster, db, f"DELETE FROM {name} PARTITIONS (p3) WHERE v = 1")
+        assert [k for k in keys(cluster, db, name) if k % 2] == []
+        affected(cluster, db, f"DELETE FROM {name} WHERE k = 4")  # only p1 can hold k = 4
+        after = versions(cluster, db, name)
+        assert after["p3"] == before["p3"] + 1 and after["p1"] == before["p1"] + 2, (before, after)
+        assert keys(cluster, db, name) == [k for k in range(30) if k % 2 == 0 and k != 4]
