@@ -288,9 +288,9 @@ def test_deletes_of_named_partitions(cluster: Cluster) -> None:
                          "PROPERTIES ('replication_num' = '1')",
             f"INSERT INTO {name} VALUES " + ", ".join(f"({k}, {k % 2})" for k in range(30)))
         before = versions(cluster, db, name)
-        affected(cluster, db, f"DELETE FROM {name} PARTITION (p1, p2) WHERE v = 1")
+        affected(cluster, db, f"DELETE FROM {name} PARTITIONS (p1, p2) WHERE v = 1")
         assert [k for k in keys(cluster, db, name) if k % 2] == list(range(21, 30, 2))
-        affected(cluster, db, f"DELETE FROM {name} PARTITIONS (p3) WHERE v = 1")
+        affected(cluster, db, f"DELETE FROM {name} PARTITION p3 WHERE v = 1")
         assert [k for k in keys(cluster, db, name) if k % 2] == []
         affected(cluster, db, f"DELETE FROM {name} WHERE k = 4")  # only p1 can hold k = 4
         after = versions(cluster, db, name)
