@@ -296,3 +296,17 @@ def test_deletes_of_named_partitions(cluster: Cluster) -> None:
         after = versions(cluster, db, name)
         assert after["p3"] == before["p3"] + 1 and after["p1"] == before["p1"] + 2, (before, after)
         assert keys(cluster, db, name) == [k for k in range(30) if k % 2 == 0 and k != 4]
+
+
+def test_an_insert_into_a_hidden_sequence_table_must_fill_the_sequence(cluster: Cluster) -> None:
+    db = "dml_hidden_seq"
+    run(cluster, db, "CREATE TABLE h (k INT, v INT) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                     "PROPERTIES ('replication_num' = '1', 'function_column.sequence_type' = 'bigint')")
+    assert error(cluster, db, "INSERT INTO h VALUES (1, 1)") == (
+        1105, "Table h has sequence column, need to specify the sequence column")
+    run(cluster, db, "INSERT INTO h (k, v, __DORIS_SEQUENCE_COL__) VALUES (1, 1, 9), (2, 2, 1)",
+        "INSERT INTO h (k, v, __DORIS_SEQUENCE_COL__) VALUES (1, 10, 8), (2, 20, 2)")
+    assert run(cluster, db, "SELECT * FROM h ORDER BY k") == [(1, 1), (2, 20)]
+    assert affected(cluster, db, "UPDATE h SET v = 5 WHERE k = 1") == 1  # keeps the row's sequence: it wins
+    assert affected(cluster, db, "DELETE FROM h WHERE k = 2") == 1
+    assert run(cluster, db, "SELECT * FROM h ORDER BY k") == [(1, 5)]

@@ -29,6 +29,7 @@ from doris_br.fe import compaction, routing
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
+    SEQUENCE_HIDDEN,
     LoadLabel,
     Partition,
     Table,
@@ -119,6 +120,7 @@ async def insert(session: Any, node: exp.Insert) -> int:
     target = _target_table(node)
     db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
     columns = _target_columns(table, node)
+    check_sequence_given(table, columns)
     partition_node = target.args.get("partition")
     named = [e.name for e in partition_node.expressions] if partition_node else None
     data, source_columns = await _source(session, node)
@@ -146,6 +148,12 @@ async def load_arrow(fe: Any, db: Any, table: Table, data: pa.Table, source_colu
     async with Load(fe, db, table, named, label) as load:
         await load.add(data, source_columns, columns)
         return await load.commit()
+
+
+def check_sequence_given(table: Table, columns: list[str]) -> None:
+    """A sequence_type table's hidden sequence column decides which row wins: a load must fill it."""
+    if table.sequence_column == SEQUENCE_HIDDEN and SEQUENCE_HIDDEN.lower() not in (c.lower() for c in columns):
+        raise DorisError(f"Table {table.name} has sequence column, need to specify the sequence column")
 
 
 class LabelAlreadyUsed(DorisError):

@@ -14,6 +14,7 @@ every partition it touches.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pyarrow as pa
@@ -126,12 +127,18 @@ def _select(relation: exp.Table, items: list[exp.Expression], others: list[exp.E
     return query
 
 
-async def _load_rows(session: Any, db: Database, table: Table, rows: pa.Table, named: list[str] | None) -> int:
+def _label(kind: str) -> str:
+    """Doris labels its DML loads like INSERT's: the statement's kind and a unique id."""
+    return f"{kind}_{uuid.uuid4().hex}"
+
+
+async def _load_rows(session: Any, db: Database, table: Table, rows: pa.Table, named: list[str] | None,
+                     kind: str) -> int:
     if rows.num_rows == 0:
         return 0
     names = [f"__c{i}" for i in range(rows.num_columns)]
     outcome = await loads.load_arrow(session.fe, db, table, rows.rename_columns(names), names,
-                                     [c.name for c in table.stored_columns], named)
+                                     [c.name for c in table.stored_columns], named, _label(kind))
     return outcome.rows
 
 
@@ -151,7 +158,7 @@ async def _delete_rows(session: Any, db: Database, table: Table, relation: exp.T
     using = node.args.get("using") or []
     query = _select(relation, items, list(using), node.args.get("where"))
     rows = await _read(session, table, query, _partitions(session, table, named))
-    return await _load_rows(session, db, table, rows, named)
+    return await _load_rows(session, db, table, rows, named, "delete")
 
 
 async def update(session: Any, node: exp.Update) -> int:
@@ -171,7 +178,7 @@ async def update(session: Any, node: exp.Update) -> int:
     others = [source.this] if source is not None else []
     query = _select(relation, items, others, node.args.get("where"))
     rows = await _read(session, table, query, _partitions(session, table, named))
-    return await _load_rows(session, db, table, rows, named)
+    return await _load_rows(session, db, table, rows, named, "update")
 
 
 def _assignments(table: Table, relation: exp.Table, node: exp.Update) -> dict[str, exp.Expression]:
@@ -217,7 +224,7 @@ async def delete(session: Any, node: exp.Delete) -> int:
         partitions = queries.prune(table, partitions, where, relation.alias_or_name)
     if not partitions:
         return 0
-    async with loads.Load(session.fe, db, table) as load:
+    async with loads.Load(session.fe, db, table, label=_label("delete")) as load:
         load.delete_where(partitions, predicate)
         await load.commit()
     return 0
