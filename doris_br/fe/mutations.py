@@ -20,12 +20,14 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import duck
 from doris_br.deletes import Condition, DeletePredicate
 from doris_br.errors import DorisError
 from doris_br.fe import load as loads
 from doris_br.fe import query as queries
 from doris_br.fe.olap import DELETE_SIGN, Database, Partition, Table, partitions_of, session_table
+from doris_br.fe.pushdown import COMPARISONS as _COMPARISONS
+from doris_br.fe.pushdown import FLIPPED as _FLIPPED
+from doris_br.fe.pushdown import castable, literal_text
 from doris_br.schema import base_type, duckdb_type
 
 WHERE_FORM = ("Where clause only supports compound predicate, binary predicate, is_null predicate or in predicate. "
@@ -35,9 +37,7 @@ VALUE_COLUMN = ("delete predicate on value column only supports Unique table wit
 USING_NOT_UNIQUE = "delete command on with using clause only supports unique key model"
 # Doris's Config.max_allowed_in_element_num_of_delete.
 MAX_IN_ELEMENTS = 1024
-_COMPARISONS: dict[type, str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
 _NEGATED = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def _sql(node: exp.Expression) -> str:
@@ -272,7 +272,7 @@ def _conditions(table: Table, node: exp.Expression) -> list[Condition]:
             left, right, op = right, left, _FLIPPED[op]
         if not isinstance(left, exp.Column):
             raise DorisError(f"Left expr of binary predicate should be column name, predicate: {_sql(inner)}")
-        value = _value(right)
+        value = literal_text(right)
         if value is None:
             raise DorisError(f"Right expr of binary predicate should be value, predicate: {_sql(inner)}")
         return [_condition(table, left, _NEGATED[op] if negated else op, (value,))]
@@ -287,7 +287,7 @@ def _conditions(table: Table, node: exp.Expression) -> list[Condition]:
             raise DorisError(f"Element num of in predicate should not be more than {MAX_IN_ELEMENTS}")
         values = []
         for option in inner.expressions:
-            value = _value(option.unnest())
+            value = literal_text(option.unnest())
             if value is None:
                 raise DorisError(f"Child of in predicate should be value, but get {_sql(option)}")
             values.append(value)
@@ -295,26 +295,10 @@ def _conditions(table: Table, node: exp.Expression) -> list[Condition]:
     raise DorisError(WHERE_FORM.format(predicate=_sql(inner if negated else node)))
 
 
-def _value(node: exp.Expression) -> str | None:
-    """A literal's text (a negative number too); None for anything else."""
-    if isinstance(node, exp.Literal):
-        return str(node.this)
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
-        return "-" + str(node.this.this)
-    if isinstance(node, exp.Boolean):
-        return "true" if node.this else "false"
-    return None
-
-
 def _condition(table: Table, column: exp.Column, op: str, values: tuple[str, ...]) -> Condition:
     known = table.column(column.name)
     type_text = duckdb_type(known.type)
     for value in values:  # a value the column cannot hold is refused now, not at every later scan
-        cur = duck.cursor()
-        try:
-            cur.execute(f"SELECT CAST($1 AS {type_text})", [value])
-        except duck.ENGINE_ERRORS:
-            raise DorisError(f"Invalid column value [{value}] for column [{known.name}]") from None
-        finally:
-            cur.close()
+        if not castable(value, known.type):
+            raise DorisError(f"Invalid column value [{value}] for column [{known.name}]")
     return Condition(column=known.name, op=op, values=values, type=type_text)

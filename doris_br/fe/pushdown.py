@@ -19,8 +19,8 @@ from doris_br.deletes import Condition
 from doris_br.fe.olap import Table
 from doris_br.schema import INT_RANGES, base_type, duckdb_type
 
-_COMPARISONS: dict[type, str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
-_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+COMPARISONS: dict[type, str] = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _TEXT = ("char", "varchar", "string", "date", "datetime")
 MAX_PUSHED_VALUES = 1024
 
@@ -64,11 +64,11 @@ def filters(table: Table, node: exp.Table, select: exp.Select | None) -> list[Co
 
 
 def _condition(table: Table, node: exp.Expression, alias: str, alone: bool) -> Condition | None:
-    op = _COMPARISONS.get(type(node))
+    op = COMPARISONS.get(type(node))
     if op is not None:
         left, right = node.this.unnest(), node.expression.unnest()
         if not isinstance(left, exp.Column) and isinstance(right, exp.Column):
-            left, right, op = right, left, _FLIPPED[op]
+            left, right, op = right, left, FLIPPED[op]
         if not isinstance(left, exp.Column):
             return None
         return _typed(table, left, op, [right], alias, alone)
