@@ -75,6 +75,9 @@ def schema_signature(table: Table) -> tuple:
         table.keys_type, tuple(k.lower() for k in table.key_columns), table.partition_kind,
         tuple(c.lower() for c in table.partition_columns), table.distribution.kind,
         tuple(c.lower() for c in table.distribution.columns),
+        # the hidden columns too, as Doris's full schema: a table's files hold them, so a restore of files without
+        # a delete sign into a table with one (or the other way) would leave rows its reads cannot take
+        tuple(c.name for c in table.hidden_columns),
     )
 
 
