@@ -310,3 +310,18 @@ def test_an_insert_into_a_hidden_sequence_table_must_fill_the_sequence(cluster: 
     assert affected(cluster, db, "UPDATE h SET v = 5 WHERE k = 1") == 1  # keeps the row's sequence: it wins
     assert affected(cluster, db, "DELETE FROM h WHERE k = 2") == 1
     assert run(cluster, db, "SELECT * FROM h ORDER BY k") == [(1, 5)]
+
+
+def test_show_hidden_columns(cluster: Cluster) -> None:
+    db = "dml_hidden"
+    kv(cluster, db, "u", "UNIQUE")
+    affected(cluster, db, "DELETE FROM u WHERE k > 1")
+    with cluster.connect(database=db) as conn, conn.cursor() as cur:
+        cur.execute("SET show_hidden_columns = true")
+        cur.execute("SELECT * FROM u")
+        assert cur.fetchall() == ((1, 10, "n1", 0),)  # deleted rows stay hidden
+        cur.execute("DESC u")
+        assert [r[0] for r in cur.fetchall()] == ["k", "v", "n", "__DORIS_DELETE_SIGN__"]
+        cur.execute("SET show_hidden_columns = false")
+        cur.execute("SELECT * FROM u")
+        assert cur.fetchall() == ((1, 10, "n1"),)

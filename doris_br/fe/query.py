@@ -295,7 +295,8 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
                                      total_tablets=sum(len(p.tablets) for p in all_parts),
-                                     filters=pushdown.filters(table, node, select)))
+                                     filters=pushdown.filters(table, node, select),
+                                     show_hidden=shows_hidden_columns(session)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
     if depth == 0:
         sandbox.bound_values(result.query)
@@ -450,6 +451,14 @@ async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
 # Queries run in threads of their own: a long one never holds the threads of asyncio's default pool that the
 # FE's other work (journal, repositories, planning) uses, and many of them queue here instead.
 ENGINE_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="engine")
+
+
+def shows_hidden_columns(session: Any) -> bool:
+    """The session's show_hidden_columns (Doris's default false)."""
+    try:  # HTTP's sessions have no variables
+        return bool(session.variables.get("show_hidden_columns"))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def query_timeout_s(session: Any) -> float:

@@ -127,7 +127,7 @@ async def describe(session: Any, node: Describe) -> Any:
         return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
                            [(n, str(f.type).upper(), "Yes", "false", None, "") for n, f in zip(names, result.schema,
                                                                                                  strict=False)])
-    rows = [_desc_row(c) for c in table.columns]
+    rows = [_desc_row(c) for c in (table.stored_columns if queries.shows_hidden_columns(session) else table.columns)]
     if node.args.get("all"):
         keys = {"DUP_KEYS": "DUP_KEYS", "AGG_KEYS": "AGG_KEYS", "UNIQUE_KEYS": "UNIQUE_KEYS"}[table.keys_type]
         return text_result(
