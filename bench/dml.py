@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from doris_br.be.storage import covering, rowsets_in  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 
-BE_CONF = "cumulative_compaction_min_deltas = 5\ntablet_rowset_stale_sweep_time_sec = 1\n"
+BE_CONF = "cumulative_compaction_min_deltas = 5\ntablet_rowset_stale_sweep_time_sec = 60\n"
 SCAN = "SELECT count(*), sum(v) FROM t WHERE s <> 'none'"
 
 
