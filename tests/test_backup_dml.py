@@ -16,8 +16,8 @@ from doris_br.deletes import METADATA_KEY
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
 
-# Merge from 3 rowsets on; merged inputs are deleted a second after the merge.
-BE_CONF = "cumulative_compaction_min_deltas = 3\ntablet_rowset_stale_sweep_time_sec = 1\n"
+# Merge from 3 rowsets on; merged inputs are deleted 3 s after the merge (scans planned before it still read them).
+BE_CONF = "cumulative_compaction_min_deltas = 3\ntablet_rowset_stale_sweep_time_sec = 3\n"
 TABLES = ("dup", "agg", "mor", "mow")
 
 
