@@ -122,5 +122,16 @@ def deleted_by_newer(chain: list[tuple[Path, int]]) -> list[list[DeletePredicate
 
 
 def deleted_sql(predicates: list[DeletePredicate]) -> str:
-    """True for a row any of the predicates deletes (NULL comparisons delete nothing)."""
-    return "coalesce(" + " OR ".join(p.sql() for p in predicates) + ", false)"
+    """True for a row any of the predicates deletes (NULL comparisons delete nothing). Predicates that are one
+    `column = value` or `column IN (...)` (the usual many small deletes) become one IN list per column, which
+    the engine tests once per row rather than once per predicate."""
+    values: dict[tuple[str, str], list[str]] = {}
+    others: list[str] = []
+    for p in predicates:
+        c = p.conditions[0] if len(p.conditions) == 1 else None
+        if c is not None and c.op in ("=", "IN"):
+            values.setdefault((c.column, c.type), []).extend(c.values)
+        else:
+            others.append(p.sql())
+    tests = [Condition(column, "IN", tuple(dict.fromkeys(vs)), type_).sql() for (column, type_), vs in values.items()]
+    return "coalesce(" + " OR ".join(tests + others) + ", false)"
