@@ -6,10 +6,13 @@ from __future__ import annotations
 import signal
 import sqlite3
 
+import pyarrow as pa
 import pymysql
 import pytest
 import requests
 
+from doris_br import duck
+from doris_br.deletes import Condition, DeletePredicate, deleted_sql
 from doris_br.fe.journal import journal_path
 from tests.cluster import Cluster
 
@@ -325,3 +328,21 @@ def test_show_hidden_columns(cluster: Cluster) -> None:
         cur.execute("SET show_hidden_columns = false")
         cur.execute("SELECT * FROM u")
         assert cur.fetchall() == ((1, 10, "n1"),)
+
+
+def test_delete_conditions_are_typed_literals_never_sql() -> None:
+    hostile = Condition('n"; --', "=", ("x' OR 1=1 --",), "VARCHAR")
+    assert hostile.sql() == '"n""; --" = CAST(\'x\'\' OR 1=1 --\' AS VARCHAR)'
+    for bad in (Condition("k", "= 1 OR", ("1",), "INTEGER"), Condition("k", "=", ("1",), "INTEGER) OR (1")):
+        with pytest.raises(ValueError):
+            bad.sql()
+    rows = pa.table({"k": [1, 2, 3, None], 'n"; --': ["a", "x' OR 1=1 --", "b", None]})
+    predicates = [DeletePredicate(5, (Condition("k", "=", ("1",), "INTEGER"),)),
+                  DeletePredicate(6, (Condition("k", "IN", ("3", "4"), "INTEGER"),)), DeletePredicate(7, (hostile,))]
+    cur = duck.cursor()
+    try:
+        cur.register("r", rows)
+        kept = cur.sql(f"SELECT k FROM r WHERE NOT {deleted_sql(predicates)}").fetchall()
+    finally:
+        cur.close()
+    assert kept == [(None,)]  # NULLs match no comparison: kept, as Doris keeps them
