@@ -17,6 +17,7 @@ import cattrs
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from doris_br.deletes import Condition
 from doris_br.repository.filesystems import StorageSpec
 
 T = TypeVar("T")
@@ -152,6 +153,9 @@ class ScanTablets:
     with_order: bool = False
     # DuckDB SQL over the scanned rows (named __data), run on the BE: the first phase of an aggregation.
     sql: str | None = None
+    # Conditions every row read must meet (a query's simple WHERE conjuncts, see fe/pushdown.py), applied by
+    # the BE as it reads the files, so Parquet statistics skip row groups.
+    filters: list[Condition] = attrs.field(factory=list)
 
 
 def scanned_schema(schema: pa.Schema, columns: list[str] | None, with_order: bool) -> pa.Schema:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from doris_br import rpc
+from doris_br import deletes, duck, rpc
 from doris_br.be.storage import Rowset, Storage, covering
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,24 @@ def pick(chain: list[Rowset], min_deltas: int) -> list[Rowset]:
     return taken[::-1] if len(taken) >= min_deltas else []
 
 
-def _rows(files: list[pq.ParquetFile]) -> Iterator[pa.RecordBatch]:
-    for f in files:
-        for i in range(f.num_row_groups):  # a row group at a time: a tablet is never held whole
-            yield from f.read_row_group(i).to_batches()
+def _merged(inputs: list[Rowset], files: list[pq.ParquetFile], predicates: list[list[deletes.DeletePredicate]],
+            schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The inputs' rows in version order, without those the newer inputs' delete predicates delete."""
+    for rowset, f, deleted in zip(inputs, files, predicates, strict=True):
+        if not deleted:
+            for i in range(f.num_row_groups):  # a row group at a time: a tablet is never held whole
+                yield from f.read_row_group(i).to_batches()
+            continue
+        cur = duck.files_cursor()
+        try:
+            cur.execute("SET preserve_insertion_order = true")  # rows keep their order: UNIQUE's last one wins
+            path = str(rowset.path).replace("'", "''")
+            reader = cur.sql(f"SELECT * FROM read_parquet('{path}') WHERE NOT {deletes.deleted_sql(deleted)}") \
+                .fetch_record_batch(1 << 16)
+            for batch in reader:
+                yield from pa.Table.from_batches([batch]).cast(schema).to_batches()
+        finally:
+            cur.close()
 
 
 # Staged rows older than the longest load (Stream Load's largest timeout, 3 days) belong to no load any more.
@@ -92,19 +106,28 @@ class Compactor:
         rowsets = self._storage.rowsets(tablet_id)
         if any(r.start <= version < r.end for r in rowsets):
             return  # a later request, served first, merged past this version already
-        inputs = pick(covering(rowsets, version), self._min_deltas)
+        chain = covering(rowsets, version)
+        inputs = pick(chain, self._min_deltas)
+        if len(chain) >= self._min_deltas and any(deletes.of_file(r.path, r.end) for r in chain[1:]):
+            # Delete predicates merged on their own would still be applied to the base by every scan: the whole
+            # tablet is rewritten without the rows they delete, so it scans as one never deleted from.
+            inputs = chain
         if not inputs:
             return
         started = time.monotonic()
         start, end = inputs[0].start, inputs[-1].end
         files = [pq.ParquetFile(r.path) for r in inputs]
         try:
-            schema = files[0].schema_arrow
+            schema = files[0].schema_arrow.remove_metadata()
             if any(not f.schema_arrow.equals(schema) for f in files[1:]):
                 log.info("tablet %s: rowsets %s differ in schema; not merged", tablet_id, [r.path.name for r in inputs])
                 return
-            size = self._storage.write_rowset(tablet_id, start, end,
-                                              pa.RecordBatchReader.from_batches(schema, _rows(files)))
+            predicates = deletes.deleted_by_newer([(r.path, r.end) for r in inputs])
+            if start > 2:  # older rowsets stay: the inputs' predicates must go on deleting from them
+                kept = [d for r in inputs for d in deletes.of_file(r.path, r.end)]
+                schema = schema.with_metadata(deletes.to_metadata(kept)) if kept else schema
+            size = self._storage.write_rowset(tablet_id, start, end, pa.RecordBatchReader.from_batches(
+                schema, _merged(inputs, files, predicates, schema)))
         finally:
             for f in files:
                 f.close()

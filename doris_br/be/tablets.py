@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as flight
 import pyarrow.parquet as pq
 
-from doris_br import duck, rpc
+from doris_br import deletes, duck, rpc
 from doris_br.be.server import BackendService, handles
 from doris_br.be.storage import ROWSET_END_SQL_PATTERN, Rowset, covering
 
@@ -68,10 +69,20 @@ def abort_tablets(be: BackendService, task: rpc.AbortTablets) -> rpc.Done:
     return rpc.Done()
 
 
-def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> pa.Table:
-    """DuckDB reads all the files in one multi-threaded pass, running the first aggregation phase in the same
-    query when there is one. With `with_order`, __o numbers each row by its version and place in the file: a
-    compacted rowset's rows keep their versions' order, so its last version numbers them all."""
+def file_groups(chains: list[list[Path]]) -> dict[tuple[deletes.DeletePredicate, ...], list[str]]:
+    """The files to read, grouped by the delete predicates that apply to their rows (those of the newer files of
+    their tablet); tablets of one partition share their predicates, so a partition's files are a few groups.
+    Files of no rows (a DELETE's own versions) are not read."""
+    groups: dict[tuple[deletes.DeletePredicate, ...], list[str]] = {}
+    for chain in chains:
+        rowsets = [(path, Rowset.parse(path).end) for path in chain]  # type: ignore[union-attr]  # chains hold rowsets
+        for (path, end), predicates in zip(rowsets, deletes.deleted_by_newer(rowsets), strict=True):
+            if deletes.footer(path, end).rows:
+                groups.setdefault(tuple(predicates), []).append(str(path))
+    return groups
+
+
+def _read_sql(files: list[str], task: rpc.ScanTablets, schema: pa.Schema, where: list[str]) -> str:
     listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     names = schema.names if task.columns is None else task.columns
     projection = [duck.quote(c) for c in names] or ["NULL AS __n"]  # no columns: rows only, what count(*) needs
@@ -81,6 +92,21 @@ def _scan_files(files: list[str], task: rpc.ScanTablets, schema: pa.Schema) -> p
         projection.append(f"(CAST(regexp_extract(filename, '{ROWSET_END_SQL_PATTERN}', 1) AS BIGINT) << 40) "
                           "| file_row_number AS __o")
     read = f"SELECT {', '.join(projection)} FROM read_parquet({listing}{options})"
+    return read + (f" WHERE {' AND '.join(where)}" if where else "")
+
+
+def _scan_files(groups: dict[tuple[deletes.DeletePredicate, ...], list[str]], task: rpc.ScanTablets,
+                schema: pa.Schema) -> pa.Table:
+    """DuckDB reads all the files in one multi-threaded pass (one read per group of files with the same delete
+    predicates, which drop the rows they delete), running the first aggregation phase in the same query when
+    there is one. With `with_order`, __o numbers each row by its version and place in the file: a compacted
+    rowset's rows keep their versions' order, so its last version numbers them all."""
+    filters = [c.sql() for c in task.filters]
+    reads = []
+    for predicates, files in groups.items():
+        deleted = [f"NOT {deletes.deleted_sql(list(predicates))}"] if predicates else []
+        reads.append(_read_sql(files, task, schema, filters + deleted))
+    read = " UNION ALL ".join(reads)
     cur = duck.files_cursor()
     try:
         if task.sql is None:
@@ -103,12 +129,14 @@ def scan_tablets(be: BackendService, task: rpc.ScanTablets) -> pa.Table:
     """Versions 2..version of each tablet (version 1 holds no rows), as one table."""
     schema = rpc.schema_from_text(task.schema)
     try:
-        files = [str(p) for tv in task.tablets for p in be.storage.version_files(tv.tablet_id, tv.version)]
-        return _scan_files(files, task, schema) if files else _empty(task, schema)
+        groups = file_groups([be.storage.version_files(tv.tablet_id, tv.version) for tv in task.tablets])
+        return _scan_files(groups, task, schema) if groups else _empty(task, schema)
     except FileNotFoundError as e:
         raise rpc.TaskError("NOT_FOUND", str(e)) from None
     except duck.ENGINE_ERRORS as e:
         raise rpc.TaskError("COMMON_ERROR", duck.error_text(e)) from None
+    except ValueError as e:  # a filter that is not one the FE sends
+        raise rpc.TaskError("INVALID_ARGUMENT", str(e)) from None
 
 
 @handles(rpc.CompactTablets)

@@ -22,13 +22,14 @@ import attrs
 import pyarrow as pa
 from sqlglot import exp
 
-from doris_br import duck, names, rpc
+from doris_br import deletes, duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import ER_TABLE_EXISTS, DorisError
 from doris_br.fe import auto_increment, compaction, routing, stale
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
+    SEQUENCE_HIDDEN,
     LoadLabel,
     Partition,
     Table,
@@ -123,6 +124,7 @@ async def insert(session: Any, node: exp.Insert) -> int:
     target = _target_table(node)
     db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
     columns = _target_columns(table, node)
+    check_sequence_given(table, columns)
     partition_node = target.args.get("partition")
     named = [e.name for e in partition_node.expressions] if partition_node else None
     data, source_columns = await _source(session, node)
@@ -182,6 +184,12 @@ async def load_arrow(fe: Any, db: Any, table: Table, data: pa.Table, source_colu
     async with Load(fe, db, table, named, label) as load:
         await load.add(data, source_columns, columns)
         return await load.commit()
+
+
+def check_sequence_given(table: Table, columns: list[str]) -> None:
+    """A sequence_type table's hidden sequence column decides which row wins: a load must fill it."""
+    if table.sequence_column == SEQUENCE_HIDDEN and SEQUENCE_HIDDEN.lower() not in (c.lower() for c in columns):
+        raise DorisError(f"Table {table.name} has sequence column, need to specify the sequence column")
 
 
 class LabelAlreadyUsed(DorisError):
@@ -281,6 +289,7 @@ class Load:
         self._held: dict[tuple[int, int], list[_Write]] = {}
         self._lock = table_lock(table.id)
         self._fresh = fresh
+        self._delete: deletes.DeletePredicate | None = None
 
     async def __aenter__(self) -> Load:
         try:
@@ -351,10 +360,19 @@ class Load:
         await _per_backend(self._write, by_backend)
         self.rows += data.num_rows
 
+    def delete_where(self, partitions: list[Partition], predicate: deletes.DeletePredicate) -> None:
+        """Make this load a DELETE stored as a predicate: every tablet of `partitions` gets a version of no rows
+        whose file holds the predicate (see doris_br.deletes), deleting the matching rows of older versions."""
+        for p in partitions:
+            self._touched.setdefault(p.id, p)
+        self._delete = predicate
+
     async def commit(self) -> LoadOutcome:
         """Every replica stages its rows; then, holding the table, the versions are published everywhere and
         committed (with the label) at once."""
         empty = routing.table_schema(self.table).empty_table()
+        if self._delete is not None:
+            empty = empty.replace_schema_metadata(deletes.to_metadata([self._delete]))
         puts = list(self._held.values())
         puts += [[_Write(t, r.backend_id, empty)] for p in self._touched.values() for t in p.tablets
                  for r in t.replicas if (t.id, r.backend_id) not in self._streams
@@ -389,16 +407,17 @@ class Load:
                     tablets.append(attrs.evolve(t, row_count=t.row_count + size.rows,
                                                 data_size=t.data_size + size.bytes))
                 published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
-                                              tablets=tuple(tablets)))
-            puts, deletes, dropped = (published, [], []) if self._fresh is None else self._swap(published)
+                                              tablets=tuple(tablets), has_delete_predicates=p.has_delete_predicates
+                                              or self._delete is not None))
+            puts, removed, dropped = (published, [], []) if self._fresh is None else self._swap(published)
             if self._label is None:
-                self._fe.catalog.commit(puts, deletes)
+                self._fe.catalog.commit(puts, removed)
                 txn_id = 0
             else:
                 label = self._label
                 txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*puts, LoadLabel(
                     db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows,
-                    finish_time_ms=now)], deletes)
+                    finish_time_ms=now)], removed)
             self._committed = True
         await drop_tablets(self._fe, dropped)
         compaction.request(self._fe, self.table, published)

@@ -20,6 +20,11 @@ from doris_br.fe.privileges import require_on_table
 from doris_br.schema import Column, DistributionSpec, Index, PartitionDesc, min_key, normalise_key
 
 DEFAULT_REPLICATION = 3
+MERGE_ON_WRITE_PROPERTY = "enable_unique_key_merge_on_write"
+SEQUENCE_COL_PROPERTY = "function_column.sequence_col"
+SEQUENCE_TYPE_PROPERTY = "function_column.sequence_type"
+DELETE_SIGN = "__DORIS_DELETE_SIGN__"
+SEQUENCE_HIDDEN = "__DORIS_SEQUENCE_COL__"
 DEFAULT_AUTO_BUCKETS = 10
 NOT_ENOUGH_BACKENDS = (
     "Failed to find enough backend, please check the replication num,replication tag and storage medium and "
@@ -79,10 +84,37 @@ class Table:
     auto_unit: str = ""
     create_time_ms: int = 0
     indexes: tuple[Index, ...] = ()  # INVERTED / NGRAM_BF / BITMAP, in creation order
+    # Columns every row stores but SELECT and DESC never show: UNIQUE tables' delete sign (absent on tables
+    # created before it existed, which then refuse batch deletes) and a sequence_type's hidden sequence column.
+    hidden_columns: tuple[Column, ...] = ()
 
     @property
     def key(self) -> str:
         return str(self.id)
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """What each stored row holds: the visible columns, then the hidden ones."""
+        return self.columns + self.hidden_columns
+
+    @property
+    def merge_on_write(self) -> bool:
+        """UNIQUE tables created without the property (before it existed) are merge-on-read, as in Doris 2.0."""
+        return self.keys_type == "UNIQUE_KEYS" and \
+            self.properties.get(MERGE_ON_WRITE_PROPERTY, "false").lower() == "true"
+
+    @property
+    def has_delete_sign(self) -> bool:
+        return any(c.name == DELETE_SIGN for c in self.hidden_columns)
+
+    @property
+    def sequence_column(self) -> str | None:
+        """The column whose larger value wins among rows of one key (ties: the later load), if any."""
+        if SEQUENCE_COL_PROPERTY in self.properties:
+            return self.column(self.properties[SEQUENCE_COL_PROPERTY]).name
+        if any(c.name == SEQUENCE_HIDDEN for c in self.hidden_columns):
+            return SEQUENCE_HIDDEN
+        return None
 
     @property
     def replication_num(self) -> int:
@@ -93,7 +125,7 @@ class Table:
         return self.distribution.buckets or DEFAULT_AUTO_BUCKETS
 
     def column(self, name: str) -> Column:
-        for c in self.columns:
+        for c in self.stored_columns:
             if c.name.lower() == name.lower():
                 return c
         raise DorisError(f"Unknown column '{name}' in '{self.name}'", 1054)
@@ -115,6 +147,9 @@ class Partition:
     visible_version: int = 1
     visible_version_time_ms: int = 0
     replication_num: int = DEFAULT_REPLICATION
+    # A DELETE stored as a delete predicate reached this partition: its tablets' row counts (rows loaded) are
+    # no longer the rows a query sees, so count(*) must scan.
+    has_delete_predicates: bool = False
 
     @property
     def key(self) -> str:

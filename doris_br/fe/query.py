@@ -25,11 +25,13 @@ from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
 from doris_br import duck, rpc
+from doris_br.deletes import Condition
 from doris_br.errors import DorisError
-from doris_br.fe import indexes, info_schema, partial_agg, routing
+from doris_br.fe import indexes, info_schema, partial_agg, pushdown, routing
 from doris_br.fe.catalog import Backend
 from doris_br.fe.info_schema import INFO_SCHEMA
 from doris_br.fe.olap import (
+    DELETE_SIGN,
     Database,
     Partition,
     Table,
@@ -47,7 +49,7 @@ from doris_br.sql import parse, sandbox
 
 
 async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: list[str] | None,
-               with_order: bool, sql: str | None = None) -> pa.Table:
+               with_order: bool, sql: str | None = None, filters: Sequence[Condition] = ()) -> pa.Table:
     """The visible rows of `partitions`, from one alive replica per tablet; a failed BE's tablets are retried
     on their other replicas."""
     schema = routing.table_schema(table)
@@ -69,7 +71,7 @@ async def scan(fe: Any, table: Table, partitions: Sequence[Partition], columns: 
 
         async def one(backend: Backend, tablets: list[rpc.TabletVersion]) -> pa.Table:
             task = rpc.ScanTablets(tablets=tablets, schema=schema_text, columns=columns, with_order=with_order,
-                                   sql=sql)
+                                   sql=sql, filters=list(filters))
             return await asyncio.to_thread(fe.backends.client(backend).get, task)
 
         ids = list(by_backend)
@@ -185,6 +187,8 @@ class ScanPlan:
     columns: list[str] | None
     total_tablets: int = 0
     partial_sql: str | None = None  # set when the BEs aggregate first (partial_agg)
+    show_hidden: bool = False  # DELETE and UPDATE read the hidden columns of the rows they rewrite
+    filters: list[Condition] = attrs.field(factory=list)  # applied by the BEs as they read (fe/pushdown.py)
     data: pa.Table | None = None
 
 
@@ -288,17 +292,28 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             needed = set(referenced)
             if table.keys_type != "DUP_KEYS":
                 needed |= {k.lower() for k in table.key_columns}
-            columns = [c.name for c in table.columns if c.name.lower() in needed]
+            needed |= _merge_columns(table)
+            columns = [c.name for c in table.stored_columns if c.name.lower() in needed]
         tables[alias.lower()] = [table]
         relation = f"__scan{len(result.scans)}_{depth}_{id(node) % 100000}"
         result.scans.append(ScanPlan(relation=relation, db=db, table=table, partitions=parts,
                                      total_partitions=len(all_parts), columns=columns,
-                                     total_tablets=sum(len(p.tablets) for p in all_parts)))
+                                     total_tablets=sum(len(p.tablets) for p in all_parts),
+                                     filters=pushdown.filters(table, node, select),
+                                     show_hidden=shows_hidden_columns(session)))
         node.replace(exp.alias_(exp.to_table(relation), alias, table=True))
     indexes.resolve_matches(result.query, tables, match_without_index(session))
     if depth == 0:
         sandbox.bound_values(result.query)
     return result
+
+
+def _merge_columns(table: Table) -> set[str]:
+    """Columns a UNIQUE table's merge reads whatever the query names: the hidden ones and the sequence column."""
+    names = {c.name.lower() for c in table.hidden_columns}
+    if table.keys_type == "UNIQUE_KEYS" and table.sequence_column is not None:
+        names.add(table.sequence_column.lower())
+    return names
 
 
 def _without_collation(node: exp.Expression) -> exp.Expression:
@@ -316,7 +331,20 @@ def _view_query(view: View) -> exp.Expression:
     return query
 
 
-def merge_sql(table: Table, relation: str, columns: list[str]) -> str:
+def _unique_merge_sql(table: Table, relation: str, key_list: str, show_hidden: bool) -> str:
+    """The latest row of each key (the larger sequence value first, then the later load), unless it is a delete
+    (its delete sign is 1); the hidden columns are not shown (DELETE and UPDATE read them: `show_hidden`)."""
+    q = duck.quote
+    order = "__o DESC"
+    if table.sequence_column is not None:
+        order = f"{q(table.sequence_column)} DESC NULLS LAST, {order}"
+    latest = f"SELECT * FROM {relation} QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY {order}) = 1"
+    hidden = [] if show_hidden else [q(c.name) for c in table.hidden_columns]
+    where = f" WHERE {q(DELETE_SIGN)} = 0" if table.has_delete_sign else ""
+    return f"SELECT * EXCLUDE ({', '.join(['__o', *hidden])}) FROM ({latest}){where}"
+
+
+def merge_sql(table: Table, relation: str, columns: list[str], show_hidden: bool = False) -> str:
     """How the raw rows of a table become what a query sees under its key model."""
     q = duck.quote
     if table.keys_type == "DUP_KEYS":
@@ -324,8 +352,7 @@ def merge_sql(table: Table, relation: str, columns: list[str]) -> str:
     keys = [c.name for c in table.columns if c.name in table.key_columns]
     key_list = ", ".join(q(k) for k in keys)
     if table.keys_type == "UNIQUE_KEYS":
-        return (f"SELECT * EXCLUDE (__o) FROM {relation} "
-                f"QUALIFY row_number() OVER (PARTITION BY {key_list} ORDER BY __o DESC) = 1")
+        return _unique_merge_sql(table, relation, key_list, show_hidden)
     selects = []
     for name in columns:
         col = table.column(name)
@@ -346,7 +373,8 @@ async def fetch(session: Any, p: Plan) -> None:
     """Scan every table of the plan, in parallel."""
     todo = [s for s in p.scans if s.data is None]  # some are answered from the catalog (split_aggregation)
     datas = await asyncio.gather(*(
-        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql)
+        scan(session.fe, s.table, s.partitions, s.columns, s.table.keys_type != "DUP_KEYS", s.partial_sql,
+             s.filters)
         for s in todo))
     for s, data in zip(todo, datas, strict=True):
         s.data = data
@@ -364,7 +392,8 @@ def prepare_cursor(p: Plan) -> duckdb.DuckDBPyConnection:
             continue
         cur.register(f"{s.relation}_raw", s.data)
         columns = s.columns if s.columns is not None else [c.name for c in s.table.columns]
-        cur.execute(f"CREATE TEMP VIEW {s.relation} AS {merge_sql(s.table, s.relation + '_raw', columns)}")
+        merged = merge_sql(s.table, s.relation + "_raw", columns, s.show_hidden)
+        cur.execute(f"CREATE TEMP VIEW {s.relation} AS {merged}")
     return cur
 
 
@@ -397,7 +426,7 @@ def split_aggregation(p: Plan) -> None:
     if found is None:
         return
     p.query = found.final
-    if found.counts_only:
+    if found.counts_only and not any(part.has_delete_predicates for part in s.partitions):
         rows = sum(p.row_count for p in s.partitions)
         s.data = pa.table({name: pa.array([rows], pa.int64()) for name in found.counts_only})
     else:
@@ -435,6 +464,14 @@ def match_without_index(session: Any) -> bool:
         return str(session.variables.get("enable_match_without_inverted_index")).lower() not in ("false", "0")
     except AttributeError:
         return True
+
+
+def shows_hidden_columns(session: Any) -> bool:
+    """The session's show_hidden_columns (Doris's default false)."""
+    try:  # HTTP's sessions have no variables
+        return bool(session.variables.get("show_hidden_columns"))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def query_timeout_s(session: Any) -> float:

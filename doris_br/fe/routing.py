@@ -75,7 +75,7 @@ def cast_sql(table: Table, source_columns: list[str], target: list[str]) -> str:
     """SELECT list giving every table column from the source's columns (by position) or its default."""
     by_name = {t.lower(): s for t, s in zip(target, source_columns, strict=True)}
     selects = []
-    for c in table.columns:
+    for c in table.stored_columns:
         src = by_name.get(c.name.lower())
         if src is not None:
             selects.append(f"CAST({duck.quote(src)} AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
@@ -91,7 +91,8 @@ def cast_sql(table: Table, source_columns: list[str], target: list[str]) -> str:
 
 
 def table_schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, c.arrow) for c in table.columns])
+    """The stored rows' schema: the hidden columns too."""
+    return pa.schema([pa.field(c.name, c.arrow) for c in table.stored_columns])
 
 
 @attrs.frozen
@@ -124,7 +125,7 @@ def typed(table: Table, data: pa.Table, source_columns: list[str], target: list[
             rows = _run(cur, f"SELECT {cast_sql(table, source_columns, target)} FROM __source").cast(schema)
         finally:
             cur.close()
-    for c in table.columns:
+    for c in table.stored_columns:
         column = rows.column(c.name)
         if not c.nullable and column.null_count:
             raise DorisError(STRICT_MODE_ERROR.format(reason=f"column {c.name} is NOT NULL but got NULL"))

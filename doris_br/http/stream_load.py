@@ -47,6 +47,8 @@ from doris_br.fe.olap import Table, get_database, get_table
 from doris_br.fe.privileges import require_on_table
 from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.http.json_array import JsonArraySplitter, NotAJsonArray
+from doris_br.http.merge_type import BadHeader, MergeOptions, merge_options, with_hidden
+from doris_br.http.merge_type import check_table as check_merge
 from doris_br.schema import duckdb_type, type_params
 from doris_br.sql import parse as parse_sql
 from doris_br.sql import sandbox
@@ -91,6 +93,7 @@ class Options:
     timeout_s: int = DEFAULT_TIMEOUT_S
     # `columns: k, tmp, v = tmp * 2`: (table column, DuckDB SQL over the file's columns), in header order
     mappings: tuple[tuple[str, str], ...] = ()
+    merge: MergeOptions = MergeOptions()  # merge_type, delete, function_column.sequence_col
 
 
 @attrs.frozen
@@ -145,7 +148,11 @@ def options(headers: Any, default_timeout_s: int = 0) -> Options:
         raise DorisError(f"timeout must be a number of seconds, got {headers.get('timeout')!r}") from None
     if not 1 <= timeout_s <= MAX_TIMEOUT_S:
         raise DorisError(f"timeout must be between 1 and {MAX_TIMEOUT_S} seconds, got {timeout_s}")
-    return Options(label=label, format=fmt, columns=names, separator=separator,
+    try:
+        merge = merge_options(headers)
+    except BadHeader as e:
+        raise LoadFailed(e.message) from None
+    return Options(merge=merge, label=label, format=fmt, columns=names, separator=separator,
                    line_delimiter=_unescape(headers.get("line_delimiter", "\n")), max_filter_ratio=ratio,
                    strip_outer_array=headers.get("strip_outer_array", "false").lower() == "true", enclose=enclose,
                    skip_lines=skip, partitions=partitions, timeout_s=timeout_s, mappings=mappings)
@@ -197,7 +204,7 @@ def _loaded_as_read(table: Table, opts: Options) -> list[str]:
     """The file's columns that are table columns (all of them when there are no mappings)."""
     if not opts.mappings:
         return [table.column(n).name for n in opts.columns or []]
-    known = {c.name.lower() for c in table.columns}
+    known = {c.name.lower() for c in table.stored_columns}  # a file may fill __DORIS_DELETE_SIGN__
     return [table.column(n).name for n in opts.columns or [] if n.lower() in known]
 
 
@@ -209,7 +216,7 @@ def _mapped(table: Table, opts: Options) -> str:
     """The SELECT over __text (the file's columns as text) giving the targets as text. In the expressions a
     table column has its type and any other column is text, made a number where arithmetic or a comparison
     with a number needs one, as Doris's implicit casts do."""
-    known = {c.name.lower() for c in table.columns}
+    known = {c.name.lower() for c in table.stored_columns}
     source = ", ".join(
         (f"TRY_CAST({duck.quote(n)} AS {duckdb_type(table.column(n).type)})" if n.lower() in known
          else duck.quote(n)) + f" AS {duck.quote(n)}, {duck.quote(n)} AS __raw{i}"
@@ -600,8 +607,11 @@ async def _load_block(table: Table, opts: Options, block: bytes | memoryview, lo
     tally.count_lines(opts, block)
     if tally.filtered and opts.max_filter_ratio == 0:
         return  # the load fails: the rest is only parsed, to count the rows in the answer
-    names = parsed.data.column_names
-    await load.add(parsed.data, names, names)
+    data = parsed.data
+    if opts.merge != MergeOptions():
+        data = await asyncio.to_thread(with_hidden, table, opts.merge, data)
+    names = data.column_names
+    await load.add(data, names, names)
 
 
 async def _receive(request: web.Request, table: Table, opts: Options, load: Load, tally: Tally,
@@ -648,6 +658,7 @@ async def stream_load(request: web.Request) -> web.Response:
         db = get_database(fe.catalog, db_name)
         table = get_table(fe.catalog, db, table_name)
         require_on_table(user, "LOAD_PRIV", db.name, table.name)
+        check_merge(table, opts.merge)
         json_max = json_max_bytes(fe)
         if opts.format == "json" and opts.strip_outer_array and (request.content_length or 0) > json_max:
             raise LoadFailed(json_too_big(json_max, request.content_length or 0))  # as Doris: before reading it

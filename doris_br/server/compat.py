@@ -35,6 +35,8 @@ DORIS_VARIABLES: dict[str, Any] = {
     "parallel_pipeline_task_num": (int, 0, True),
     "enable_profile": (bool, False, True),
     "enable_match_without_inverted_index": (bool, True, True),  # false: MATCH needs an inverted index
+    # SELECT * and DESC show a UNIQUE table's hidden columns (__DORIS_DELETE_SIGN__ ...) when true.
+    "show_hidden_columns": (bool, False, True),
     # Doris's value; a packet (a statement) bigger than this is refused with ER_NET_PACKET_TOO_LARGE.
     "max_allowed_packet": (int, 16777216, False),
     "connect_timeout": (int, 10, False),

@@ -11,6 +11,7 @@ from sqlglot.errors import ParseError
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
 from doris_br.sql.ddl import DdlParser
+from doris_br.sql.dml import DmlParser
 from doris_br.sql.indexes import IndexParser
 from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
@@ -19,7 +20,7 @@ from doris_br.sql.values import fast_insert
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser, DdlParser, BackupParser, IndexParser):
+class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, IndexParser):
     # IndexParser last: its ALTER TABLE takes ADD / DROP INDEX and hands the rest to DdlParser's.
     STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
                   **IndexParser.STATEMENTS}

@@ -76,6 +76,9 @@ def schema_signature(table: Table) -> tuple:
         table.keys_type, tuple(k.lower() for k in table.key_columns), table.partition_kind,
         tuple(c.lower() for c in table.partition_columns), table.distribution.kind,
         tuple(c.lower() for c in table.distribution.columns),
+        # the hidden columns too, as Doris's full schema: a table's files hold them, so a restore of files without
+        # a delete sign into a table with one (or the other way) would leave rows its reads cannot take
+        tuple(c.name for c in table.hidden_columns),
     )
 
 
@@ -85,7 +88,7 @@ def with_source_counts(fresh: Partition, source: Partition, has_data: bool) -> P
         attrs.evolve(t, row_count=s.row_count if has_data else 0, data_size=s.data_size if has_data else 0)
         for t, s in zip(fresh.tablets, source.tablets, strict=True)
     )
-    return attrs.evolve(fresh, tablets=tablets)
+    return attrs.evolve(fresh, tablets=tablets, has_delete_predicates=has_data and source.has_delete_predicates)
 
 
 def restore_signature(table: Table, partitions: list[Partition]) -> tuple:
@@ -291,7 +294,8 @@ class RestoreRunner(JobRunner):
                 plan["new_partitions"].append(to_json(fresh))
                 pairs.append((src, fresh))
                 continue
-            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets]})
+            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets],
+                                     "has_delete_predicates": fresh.has_delete_predicates})
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
@@ -416,7 +420,9 @@ class RestoreRunner(JobRunner):
                 old_tablets.append(part)
                 fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
                 puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
-                                         visible_version_time_ms=now_ms()))
+                                         visible_version_time_ms=now_ms(),
+                                         # a job planned before the flag existed: count(*) scans, to be sure
+                                         has_delete_predicates=swap.get("has_delete_predicates", True)))
             for table_id_text, counter in plan.get("auto_increments", {}).items():
                 # max(local, backup): the counter never goes backwards
                 puts += auto_increment.raise_to(catalog, int(table_id_text), counter)

@@ -60,6 +60,7 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     dml,
     help,
     indexes,
+    mutations,
     repositories,
     restore,
     roles,

@@ -13,6 +13,11 @@ from doris_br.fe import query as queries
 from doris_br.fe.indexes import check_bloom_properties, check_table_indexes, stored
 from doris_br.fe.load import Fresh, Load, table_lock
 from doris_br.fe.olap import (
+    DELETE_SIGN,
+    MERGE_ON_WRITE_PROPERTY,
+    SEQUENCE_COL_PROPERTY,
+    SEQUENCE_HIDDEN,
+    SEQUENCE_TYPE_PROPERTY,
     Database,
     LoadLabel,
     Table,
@@ -34,7 +39,7 @@ from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
-from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, type_params
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, canonical_type, type_params
 from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
     AlterTable,
@@ -195,6 +200,7 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
         raise DorisError("Number of hash distribution should be greater than zero.")
     check_table_indexes(spec.indexes, tuple(out), keys_type)
     props = check_bloom_properties(spec.properties, tuple(out), keys_type, spec.indexes)
+    _check_unique_properties(keys_type, names, props)
     replication = props.pop("replication_num", None)
     if replication is not None:
         if not replication.isdigit() or int(replication) < 1:
@@ -202,6 +208,41 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
         props["replication_allocation"] = f"tag.location.default: {int(replication)}"
     return attrs.evolve(spec, columns=tuple(out), keys_type=keys_type, key_columns=keys, distribution=dist,
                         properties=props)
+
+
+def _check_unique_properties(keys_type: str, names: list[str], props: dict[str, str]) -> None:
+    """Merge-on-write (default "true" on new UNIQUE tables, as since Doris 2.1) and sequence columns: UNIQUE only."""
+    mow = props.get(MERGE_ON_WRITE_PROPERTY)
+    if mow is not None:
+        if keys_type != "UNIQUE_KEYS":
+            raise DorisError("enable_unique_key_merge_on_write property only support unique key table")
+        if mow.lower() not in ("true", "false"):
+            raise DorisError(f"Invalid enable_unique_key_merge_on_write property value: {mow}")
+        props[MERGE_ON_WRITE_PROPERTY] = mow.lower()
+    elif keys_type == "UNIQUE_KEYS":
+        props[MERGE_ON_WRITE_PROPERTY] = "true"
+    mapped, typed = props.get(SEQUENCE_COL_PROPERTY), props.get(SEQUENCE_TYPE_PROPERTY)
+    if (mapped is not None or typed is not None) and keys_type != "UNIQUE_KEYS":
+        raise DorisError("sequence column only support UNIQUE_KEYS")
+    if mapped is not None and mapped.lower() not in names:
+        raise DorisError(f"The specified sequence column[{mapped}] not exists")
+    if typed is not None and typed.lower() not in SEQUENCE_TYPES:
+        raise DorisError("sequence type only support integer types and date types")
+
+
+# What a sequence_type may be: integers, dates and datetimes (Doris's PropertyAnalyzer.analyzeSequenceType).
+SEQUENCE_TYPES = ("tinyint", "smallint", "int", "bigint", "largeint", "date", "datetime", "datev2", "datetimev2")
+
+
+def hidden_columns(spec: TableSpec) -> tuple[Column, ...]:
+    """The delete sign on every new UNIQUE table, and the hidden sequence column of a sequence_type."""
+    if spec.keys_type != "UNIQUE_KEYS":
+        return ()
+    hidden = [Column(name=DELETE_SIGN, type="tinyint", nullable=False, default="0")]
+    typed = spec.properties.get(SEQUENCE_TYPE_PROPERTY)
+    if typed is not None and SEQUENCE_COL_PROPERTY not in spec.properties:
+        hidden.append(Column(name=SEQUENCE_HIDDEN, type=canonical_type(typed.removesuffix("v2"), [])))
+    return tuple(hidden)
 
 
 def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
@@ -212,7 +253,7 @@ def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
         key_columns=spec.key_columns, partition_kind=spec.partition.kind, partition_columns=spec.partition.columns,
         distribution=spec.distribution or DistributionSpec(), properties=spec.properties, comment=spec.comment,
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
-        auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
+        auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(), hidden_columns=hidden_columns(spec),
         indexes=tuple(stored(i, session.fe.catalog.allocate_ids(), spec.columns) for i in spec.indexes),
     )
 

@@ -128,7 +128,7 @@ async def describe(session: Any, node: Describe) -> Any:
         return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
                            [(n, str(f.type).upper(), "Yes", "false", None, "") for n, f in zip(names, result.schema,
                                                                                                  strict=False)])
-    rows = [_desc_row(c) for c in table.columns]
+    rows = [_desc_row(c) for c in (table.stored_columns if queries.shows_hidden_columns(session) else table.columns)]
     if node.args.get("all"):
         keys = {"DUP_KEYS": "DUP_KEYS", "AGG_KEYS": "AGG_KEYS", "UNIQUE_KEYS": "UNIQUE_KEYS"}[table.keys_type]
         return text_result(
@@ -218,8 +218,8 @@ def create_table_text(catalog: Any, table: Table) -> str:
     else:
         lines.append(f"DISTRIBUTED BY RANDOM BUCKETS {buckets}")
     props = {"replication_allocation": f"tag.location.default: {table.replication_num}", **_DEFAULT_PROPERTIES}
-    if table.keys_type == "UNIQUE_KEYS":
-        props["enable_unique_key_merge_on_write"] = "true"
+    if table.keys_type == "UNIQUE_KEYS":  # tables from before the property existed are merge-on-read
+        props["enable_unique_key_merge_on_write"] = "true" if table.merge_on_write else "false"
     props.update(table.properties)
     lines.append("PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in props.items()) + "\n);")
     return "\n".join(lines)
