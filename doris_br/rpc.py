@@ -84,6 +84,7 @@ class HeartbeatResult:
     disk_total_bytes: int
     disk_available_bytes: int
     tablet_count: int
+    storage_medium: str = "HDD"  # the medium of the BE's storage root: HDD or SSD
 
 
 @task

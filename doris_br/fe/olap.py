@@ -25,7 +25,7 @@ NOT_ENOUGH_BACKENDS = (
     "Failed to find enough backend, please check the replication num,replication tag and storage medium and "
     "avail capacity of backends or maybe all be on this node are in decommission state.\n"
     "Create failed replications:\nreplication tag: {{\"location\" : \"default\"}}, replication num: {need}, "
-    "storage medium: HDD"
+    "storage medium: {medium}"
 )
 
 
@@ -114,6 +114,7 @@ class Partition:
     visible_version: int = 1
     visible_version_time_ms: int = 0
     replication_num: int = DEFAULT_REPLICATION
+    storage_medium: str = "HDD"  # HDD or SSD: where its replicas are (fe/media.py)
 
     @property
     def key(self) -> str:
@@ -284,7 +285,7 @@ def place_tablets(alive: list[Backend], buckets: int, replication: int, first_id
     if replication < 1:
         raise DorisError("replication num should be larger than 0")
     if len(alive) < replication:
-        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication))
+        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication, medium="HDD"))
     ordered = sorted(alive, key=lambda b: b.id)
     next_id = first_id
     tablets = []

@@ -10,6 +10,7 @@ from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
+from doris_br.fe.media import check_table_properties
 from doris_br.fe.olap import (
     Database,
     LoadLabel,
@@ -162,6 +163,7 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
     if "bloom_filter_columns" in props:  # Doris keeps the list sorted, joined with ", "
         props["bloom_filter_columns"] = ", ".join(sorted(c.strip() for c in props["bloom_filter_columns"].split(",")
                                                          if c.strip()))
+    props = check_table_properties(props)
     replication = props.pop("replication_num", None)
     if replication is not None:
         if not replication.isdigit() or int(replication) < 1:
@@ -345,7 +347,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
         else:
-            props = {**table.properties, **node.args["properties"]}
+            props = check_table_properties({**table.properties, **node.args["properties"]})
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])

@@ -1,0 +1,160 @@
+"""Storage media: one SSD BE and two HDD BEs (storage roots be0.SSD, be1.HDD, be2); tables and partitions on a
+medium, Doris's errors, SHOW PARTITIONS / SHOW CREATE TABLE, and RESTORE's storage_medium and
+medium_allocation_mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
+from tests.cluster import Cluster
+
+DB = "media_db"
+NOT_ENOUGH = ("Failed to find enough backend, please check the replication num,replication tag and storage medium "
+              "and avail capacity of backends")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("media"), media=("SSD", "HDD")).start()
+    c.query(f"CREATE DATABASE {DB}")
+    yield c
+    c.stop()
+
+
+def ssd_backend_id(c: Cluster) -> int:
+    """be0 is the SSD one: find its id by its address."""
+    host, port = c.be_addresses[0].rsplit(":", 1)
+    row = next(r for r in c.query_dicts("SHOW BACKENDS") if str(r["HeartbeatPort"]) == port)
+    return int(row["BackendId"])
+
+
+def tablet_backends(c: Cluster, table: str) -> set[int]:
+    return {int(r["BackendId"]) for r in c.query_dicts(f"SHOW TABLETS FROM {DB}.{table}")}
+
+
+def media_of(c: Cluster, table: str) -> dict[str, str]:
+    return {r["PartitionName"]: r["StorageMedium"] for r in c.query_dicts(f"SHOW PARTITIONS FROM {DB}.{table}")}
+
+
+def error_of(c: Cluster, sql: str) -> str:
+    with pytest.raises(pymysql.MySQLError) as e:
+        c.query(sql)
+    return str(e.value.args[1])
+
+
+def create(c: Cluster, name: str, properties: str) -> None:
+    c.query(f"CREATE TABLE {DB}.{name} (k INT, dt DATE, v VARCHAR(10)) DUPLICATE KEY(k) "
+            "PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN ('2024-02-01'), "
+            "PARTITION p2 VALUES LESS THAN ('2024-03-01')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+            f"PROPERTIES ({properties})")
+    c.query(f"INSERT INTO {DB}.{name} VALUES (1, '2024-01-05', 'a'), (2, '2024-02-07', 'b'), (3, '2024-01-09', 'c')")
+
+
+def test_ssd_table_is_placed_on_the_ssd_backend_only(media: Cluster) -> None:
+    create(media, "fast", "'storage_medium' = 'SSD', 'replication_num' = '1'")
+    assert media_of(media, "fast") == {"p1": "SSD", "p2": "SSD"}
+    assert tablet_backends(media, "fast") == {ssd_backend_id(media)}
+    text = media.query(f"SHOW CREATE TABLE {DB}.fast")[0][1]
+    assert '"storage_medium" = "ssd"' in text
+    assert sorted(media.query(f"SELECT k FROM {DB}.fast")) == [(1,), (2,), (3,)]
+    # The mariadb client sees the same column.
+    out = media.mariadb(f"SHOW PARTITIONS FROM {DB}.fast")
+    assert out.returncode == 0 and "SSD" in out.stdout
+
+
+def test_default_and_hdd_tables_stay_off_the_ssd_backend(media: Cluster) -> None:
+    create(media, "slow", "'replication_num' = '2'")
+    assert media_of(media, "slow") == {"p1": "HDD", "p2": "HDD"}
+    assert ssd_backend_id(media) not in tablet_backends(media, "slow")
+    assert '"storage_medium" = "hdd"' in media.query(f"SHOW CREATE TABLE {DB}.slow")[0][1]
+    create(media, "slow_named", "'storage_medium' = 'hdd', 'replication_num' = '1'")
+    assert ssd_backend_id(media) not in tablet_backends(media, "slow_named")
+
+
+def test_medium_errors(media: Cluster) -> None:
+    message = error_of(media, f"CREATE TABLE {DB}.two_ssd (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                               "PROPERTIES ('storage_medium' = 'ssd', 'replication_num' = '2')")
+    assert message.startswith("errCode = 2, detailMessage = " + NOT_ENOUGH), message
+    assert message.endswith("replication num: 2, storage medium: SSD"), message
+    message = error_of(media, f"CREATE TABLE {DB}.bad (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                               "PROPERTIES ('storage_medium' = 'nvme', 'replication_num' = '1')")
+    assert message == "errCode = 2, detailMessage = Invalid storage medium: nvme"
+    message = error_of(media, f"ALTER TABLE {DB}.slow SET ('storage_medium' = 'tape')")
+    assert message == "errCode = 2, detailMessage = Invalid storage medium: tape"
+
+
+def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder: Path = tmp_path_factory.mktemp("media_repo")
+    create_local_repo(media, "media_repo", folder)
+    create(media, "src_ssd", "'storage_medium' = 'ssd', 'replication_num' = '1'")
+    ts = backup_and_wait(media, DB, "snap_ssd", "media_repo", "ON (src_ssd)")
+
+    def restore(label: str, alias: str, props: str) -> dict:
+        media.query(f"RESTORE SNAPSHOT {DB}.snap_ssd FROM media_repo ON (src_ssd AS {alias}) PROPERTIES "
+                    f"('backup_timestamp' = '{ts}', 'replication_num' = '1'{props})")
+        return wait_job(media, "RESTORE", DB, "snap_ssd")
+
+    # Bad values: Doris's words, case-sensitive.
+    for props, message in (
+        (", 'storage_medium' = 'SSD'", "Invalid storage_medium value: SSD. Must be 'hdd', 'ssd' or "
+                                       "'same_with_upstream'"),
+        (", 'medium_allocation_mode' = 'loose'", "Invalid medium_allocation_mode value: loose. Must be 'strict' "
+                                                 "or 'adaptive'"),
+    ):
+        assert error_of(media, f"RESTORE SNAPSHOT {DB}.snap_ssd FROM media_repo ON (src_ssd AS x) PROPERTIES "
+                               f"('backup_timestamp' = '{ts}'{props})") == f"errCode = 2, detailMessage = {message}"
+
+    # same_with_upstream (the default): back on SSD, and SHOW CREATE TABLE names the mode.
+    row = restore("snap_ssd", "r_same", ", 'storage_medium' = 'same_with_upstream'")
+    assert row["State"] == "FINISHED", row
+    assert media_of(media, "r_same") == {"p1": "SSD", "p2": "SSD"}
+    assert tablet_backends(media, "r_same") == {ssd_backend_id(media)}
+    assert '"medium_allocation_mode" = "strict"' in media.query(f"SHOW CREATE TABLE {DB}.r_same")[0][1]
+
+    # hdd: the restored table and its partitions move to HDD.
+    row = restore("snap_ssd", "r_hdd", ", 'storage_medium' = 'hdd'")
+    assert row["State"] == "FINISHED", row
+    assert media_of(media, "r_hdd") == {"p1": "HDD", "p2": "HDD"}
+    assert ssd_backend_id(media) not in tablet_backends(media, "r_hdd")
+    text = media.query(f"SHOW CREATE TABLE {DB}.r_hdd")[0][1]
+    assert '"storage_medium" = "hdd"' in text
+    assert sorted(media.query(f"SELECT k FROM {DB}.r_hdd")) == [(1,), (2,), (3,)]
+
+
+def test_restore_strict_fails_and_adaptive_falls_back(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder: Path = tmp_path_factory.mktemp("media_repo2")
+    create_local_repo(media, "media_repo2", folder)
+    create(media, "src_hdd", "'replication_num' = '2'")
+    ts = backup_and_wait(media, DB, "snap_hdd", "media_repo2", "ON (src_hdd)")
+    restore = (f"RESTORE SNAPSHOT {DB}.snap_hdd FROM media_repo2 ON (src_hdd AS {{alias}}) PROPERTIES "
+               f"('backup_timestamp' = '{ts}', 'replication_num' = '2', 'storage_medium' = 'ssd'{{mode}})")
+    # One SSD BE cannot hold two replicas: strict fails the job with Doris's placement error.
+    media.query(restore.format(alias="r_strict", mode=", 'medium_allocation_mode' = 'strict'"))
+    row = wait_job(media, "RESTORE", DB, "snap_hdd")
+    assert row["State"] == "CANCELLED", row
+    assert row["Status"].startswith("[COMMON_ERROR, msg: " + NOT_ENOUGH), row["Status"]
+    assert "storage medium: SSD" in row["Status"]
+    assert not media.query(f"SHOW TABLES FROM {DB} LIKE 'r_strict'")
+    # adaptive takes the other medium instead.
+    media.query(restore.format(alias="r_adaptive", mode=", 'medium_allocation_mode' = 'adaptive'"))
+    row = wait_job(media, "RESTORE", DB, "snap_hdd")
+    assert row["State"] == "FINISHED", row
+    assert media_of(media, "r_adaptive") == {"p1": "HDD", "p2": "HDD"}
+    assert '"medium_allocation_mode" = "adaptive"' in media.query(f"SHOW CREATE TABLE {DB}.r_adaptive")[0][1]
+
+
+def test_media_survive_an_fe_restart(media: Cluster) -> None:
+    create(media, "kept", "'storage_medium' = 'ssd', 'replication_num' = '1'")
+    media.kill_fe()
+    media.start_fe(auto_backends=False)
+    assert media_of(media, "kept") == {"p1": "SSD", "p2": "SSD"}
+    # Placement needs the BEs' media again, which the first heartbeats bring.
+    media.wait_for(lambda: len([b for b in media.query_dicts("SHOW BACKENDS") if b["Alive"] == "true"]) == 3)
+    media.query(f"ALTER TABLE {DB}.kept ADD PARTITION p3 VALUES LESS THAN ('2024-04-01')")
+    assert media_of(media, "kept")["p3"] == "SSD"
+    assert tablet_backends(media, "kept") == {ssd_backend_id(media)}
