@@ -88,6 +88,23 @@ def test_medium_errors(media: Cluster) -> None:
     assert message == "errCode = 2, detailMessage = Invalid storage medium: tape"
 
 
+def test_partition_storage_medium(media: Cluster) -> None:
+    """A partition's own properties: in CREATE TABLE and in ALTER TABLE ... ADD PARTITION."""
+    media.query(f"CREATE TABLE {DB}.mixed (k INT, dt DATE) DUPLICATE KEY(k) PARTITION BY RANGE(dt) ("
+                "PARTITION hot VALUES LESS THAN ('2024-02-01') ('storage_medium' = 'ssd'), "
+                "PARTITION cold VALUES LESS THAN ('2024-03-01')) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                "PROPERTIES ('replication_num' = '1')")
+    media.query(f"ALTER TABLE {DB}.mixed ADD PARTITION warm VALUES LESS THAN ('2024-04-01') "
+                "(\"storage_medium\" = \"SSD\")")
+    assert media_of(media, "mixed") == {"hot": "SSD", "cold": "HDD", "warm": "SSD"}
+    rows = media.query_dicts(f"SHOW TABLETS FROM {DB}.mixed PARTITION (hot, warm)")
+    assert {int(r["BackendId"]) for r in rows} == {ssd_backend_id(media)}
+    message = error_of(media, f"ALTER TABLE {DB}.mixed ADD PARTITION p5 VALUES LESS THAN ('2024-05-01') "
+                              "('storage_medium' = 'floppy')")
+    assert message == "errCode = 2, detailMessage = Invalid storage medium: floppy"
+    assert "p5" not in media_of(media, "mixed")
+
+
 def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
     folder: Path = tmp_path_factory.mktemp("media_repo")
     create_local_repo(media, "media_repo", folder)

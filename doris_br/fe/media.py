@@ -15,6 +15,7 @@ import attrs
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import NOT_ENOUGH_BACKENDS, Partition, Table
+from doris_br.schema import PartitionDesc
 
 HDD, SSD = "HDD", "SSD"
 MEDIA = (HDD, SSD)
@@ -64,6 +65,12 @@ def table_request(table: Table) -> MediumRequest:
         return MediumRequest(HDD, strict=False)
     mode = table.properties.get("medium_allocation_mode")
     return MediumRequest(named.upper(), strict=mode != ADAPTIVE)
+
+
+def partition_request(desc: PartitionDesc, default: MediumRequest) -> MediumRequest:
+    """A partition's own `storage_medium` (strict, as an explicit one is), else the table's or the caller's."""
+    named = check_table_properties(dict(desc.properties)).get("storage_medium")
+    return MediumRequest(named.upper(), strict=True) if named is not None else default
 
 
 def check_table_properties(properties: dict[str, str]) -> dict[str, str]:

@@ -6,6 +6,7 @@ buckets, PROPERTIES) are far from what sqlglot's generic CREATE understands.
 
 from __future__ import annotations
 
+import attrs
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
@@ -201,7 +202,14 @@ class DdlParser(ParserBase):
         return tuple(values) or None  # (MAXVALUE)
 
     def _parse_partition_desc(self, kind: str) -> PartitionDesc:
-        """One item of a PARTITION BY clause (the word PARTITION already read, or FROM .. TO ..)."""
+        """One item of a PARTITION BY clause (the word PARTITION already read), with its own properties."""
+        desc = self._parse_partition_bounds(kind)
+        if self._curr and self._curr.token_type == TokenType.L_PAREN and self._next \
+                and self._next.token_type in (TokenType.STRING, TokenType.R_PAREN):
+            desc = attrs.evolve(desc, properties=tuple(self._parse_property_map().items()))
+        return desc
+
+    def _parse_partition_bounds(self, kind: str) -> PartitionDesc:
         self._parse_if_not_exists()
         name = self._parse_name("a partition name")
         if not self._match_text_seq("VALUES"):
