@@ -104,3 +104,21 @@ def test_cancelled_local_backup_releases_its_snapshot(kol_db: Cluster) -> None:
     assert row["State"] == "CANCELLED", row
     kol_db.wait_for(lambda: not any(d.exists() for d in folders))
     assert "held" not in [r[0] for r in kol_db.query(f"SHOW SNAPSHOT ON {LOCAL}")]
+
+
+def test_local_snapshot_survives_an_fe_restart(own_cluster: Cluster) -> None:
+    c = own_cluster
+    make_table(c, DB)
+    c.query(f"INSERT INTO {DB}.t VALUES (1, 'a', 1.5, '2024-01-01')")
+    row = local_backup(c, "before")
+    folders = snapshot_dirs(c, int(row["JobId"]))
+    c.kill_fe()
+    c.start_fe(auto_backends=False)
+    assert [r[0] for r in c.query(f"SHOW SNAPSHOT ON {LOCAL}")] == ["before"]
+    assert folders and all(d.exists() for d in folders)
+    # Still released when its job leaves the history after the restart.
+    c.wait_for(lambda: len([b for b in c.query_dicts("SHOW BACKENDS") if b["Alive"] == "true"]) == 3)
+    c.query(f"ADMIN SET FRONTEND CONFIG ('{CONFIG}' = '1')")
+    local_backup(c, "after")
+    c.wait_for(lambda: not any(d.exists() for d in folders))
+    assert [r[0] for r in c.query(f"SHOW SNAPSHOT ON {LOCAL}")] == ["after"]
