@@ -165,6 +165,35 @@ def test_restore_strict_fails_and_adaptive_falls_back(media: Cluster, tmp_path_f
     assert '"medium_allocation_mode" = "adaptive"' in media.query(f"SHOW CREATE TABLE {DB}.r_adaptive")[0][1]
 
 
+def test_restore_into_existing_partitions_and_their_medium(media: Cluster,
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """same_with_upstream into partitions that exist: strict needs their own (local) medium; adaptive falls back."""
+    folder: Path = tmp_path_factory.mktemp("media_repo3")
+    create_local_repo(media, "media_repo3", folder)
+    create(media, "local_ssd", "'storage_medium' = 'ssd', 'replication_num' = '1'")
+    ts = backup_and_wait(media, DB, "snap_local", "media_repo3", "ON (local_ssd)")
+    restore = (f"RESTORE SNAPSHOT {DB}.snap_local FROM media_repo3 ON (local_ssd) PROPERTIES ("
+               f"'backup_timestamp' = '{ts}', 'replication_num' = '1', 'medium_allocation_mode' = '{{mode}}')")
+    media.kill_be(0)  # the only SSD BE
+    try:
+        media.wait_for(lambda: [b["Alive"] for b in media.query_dicts("SHOW BACKENDS")].count("false") == 1)
+        media.query(restore.format(mode="strict"))
+        row = wait_job(media, "RESTORE", DB, "snap_local")
+        assert row["State"] == "CANCELLED", row
+        assert row["Status"] == ("[COMMON_ERROR, msg: Failed to allocate local medium SSD for partition p1 in strict "
+                                 "mode. System attempted to use HDD instead, but strict mode does not allow "
+                                 "fallback.]"), row["Status"]
+        assert media_of(media, "local_ssd") == {"p1": "SSD", "p2": "SSD"}
+        media.query(restore.format(mode="adaptive"))
+        row = wait_job(media, "RESTORE", DB, "snap_local")
+        assert row["State"] == "FINISHED", row
+        assert media_of(media, "local_ssd") == {"p1": "HDD", "p2": "HDD"}
+        assert sorted(media.query(f"SELECT k FROM {DB}.local_ssd")) == [(1,), (2,), (3,)]
+    finally:
+        media.start_be(0)
+        media.wait_for(lambda: all(b["Alive"] == "true" for b in media.query_dicts("SHOW BACKENDS")))
+
+
 def test_media_survive_an_fe_restart(media: Cluster) -> None:
     create(media, "kept", "'storage_medium' = 'ssd', 'replication_num' = '1'")
     media.kill_fe()
