@@ -103,6 +103,8 @@ def test_partition_storage_medium(media: Cluster) -> None:
                               "('storage_medium' = 'floppy')")
     assert message == "errCode = 2, detailMessage = Invalid storage medium: floppy"
     assert "p5" not in media_of(media, "mixed")
+    media.query(f"TRUNCATE TABLE {DB}.mixed")  # new tablets, each partition on its medium still
+    assert media_of(media, "mixed") == {"hot": "SSD", "cold": "HDD", "warm": "SSD"}
 
 
 def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -73,6 +73,13 @@ def partition_request(desc: PartitionDesc, default: MediumRequest) -> MediumRequ
     return MediumRequest(named.upper(), strict=True) if named is not None else default
 
 
+def kept_medium(table: Table, partition: Partition) -> tuple[tuple[str, str], ...]:
+    """A partition made again (TRUNCATE) stays on its medium when that is not the table's own."""
+    if partition.storage_medium == table_request(table).medium:
+        return ()
+    return (("storage_medium", partition.storage_medium),)
+
+
 def check_table_properties(properties: dict[str, str]) -> dict[str, str]:
     """`storage_medium` of CREATE / ALTER TABLE: HDD or SSD in any case, kept lowercase as SHOW CREATE TABLE
     prints it (Doris's PropertyAnalyzer.analyzeDataProperty)."""

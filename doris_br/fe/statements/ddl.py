@@ -10,7 +10,7 @@ from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
-from doris_br.fe.media import check_table_properties
+from doris_br.fe.media import check_table_properties, kept_medium
 from doris_br.fe.olap import (
     Database,
     LoadLabel,
@@ -370,7 +370,8 @@ async def truncate_table(session: Any, node: TruncateTable) -> None:
                 if n not in by_name:
                     raise DorisError(f"Partition {n} does not exist")
             partitions = [by_name[n] for n in names]
-        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in partitions]
+        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values,
+                               properties=kept_medium(table, p)) for p in partitions]
         fresh = await create_partitions(session.fe, table, descs)
         catalog.commit(puts=fresh, deletes=partitions)
     await drop_tablets(session.fe, partitions)
