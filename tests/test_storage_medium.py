@@ -10,6 +10,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from doris_br.cli import spawn, stop
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
 
@@ -206,3 +207,18 @@ def test_media_survive_an_fe_restart(media: Cluster) -> None:
     media.query(f"ALTER TABLE {DB}.kept ADD PARTITION p3 VALUES LESS THAN ('2024-04-01')")
     assert media_of(media, "kept")["p3"] == "SSD"
     assert tablet_backends(media, "kept") == {ssd_backend_id(media)}
+
+
+@pytest.mark.parametrize("written, medium", [(",medium:ssd", "SSD"), (".SSD;{tmp}/d2/doris.HDD", "SSD")])
+def test_be_conf_storage_root_path_names_the_medium(tmp_path: Path, written: str, medium: str) -> None:
+    """Doris's be.conf form, `storage_root_path = /disk/doris.SSD` (or `,medium:ssd`; the first root of a list)."""
+    root = tmp_path / "d1" / "doris"
+    conf = tmp_path / "be.conf"
+    conf.write_text(f"storage_root_path = {root}{written.format(tmp=tmp_path)}\n")
+    proc, line = spawn(["be", "--conf", str(conf)], tmp_path / "be.log")
+    try:
+        folder = f"{root}.{medium}" if written.startswith(".") else str(root)
+        assert line.endswith(f"storage={folder} medium={medium}"), line
+        assert Path(folder, "instance_id").exists()
+    finally:
+        stop([proc])
