@@ -31,10 +31,9 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
     replication = replication or table.replication_num
     buckets = table.buckets
     default = medium or table_request(table)
-    # Every partition's BEs before any id is taken or tablet made: one without enough fails the statement.
+    # Every partition's BEs before any id is taken or tablet made: one without enough fails the statement
+    # (choose_backends raises Doris's "Failed to find enough backend ... storage medium: X").
     placements = [choose_backends(fe, partition_request(d, default), replication) for d in descs]
-    if any(len(alive) < replication for _, alive in placements):
-        place_tablets([], buckets, replication, 0, 0)  # raises Doris's "replication num should be larger than 0"
     per = ids_per_partition(buckets, replication)
     first = fe.catalog.allocate_ids(per * len(descs))
     partitions = []
