@@ -82,6 +82,10 @@ def test_medium_errors(media: Cluster) -> None:
                                "PROPERTIES ('storage_medium' = 'ssd', 'replication_num' = '2')")
     assert message.startswith("errCode = 2, detailMessage = " + NOT_ENOUGH), message
     assert message.endswith("replication num: 2, storage medium: SSD"), message
+    # Without a medium named, HDD is tried, then SSD, and the error names the one tried last (as Doris's).
+    message = error_of(media, f"CREATE TABLE {DB}.three (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                               "PROPERTIES ('replication_num' = '3')")
+    assert message.endswith("replication num: 3, storage medium: SSD"), message
     message = error_of(media, f"CREATE TABLE {DB}.bad (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
                                "PROPERTIES ('storage_medium' = 'nvme', 'replication_num' = '1')")
     assert message == "errCode = 2, detailMessage = Invalid storage medium: nvme"

@@ -55,7 +55,8 @@ def choose_backends(fe: Any, request: MediumRequest, replication: int) -> tuple[
             return medium, backends
     if replication < 1:  # place_tablets says so in Doris's words
         return request.medium, alive
-    raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication, medium=request.medium))
+    # Doris (SystemInfoService.selectBackendIdsForReplicaCreation) names the medium it tried last.
+    raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication, medium=media[-1]))
 
 
 def table_request(table: Table) -> MediumRequest:
