@@ -112,6 +112,38 @@ def test_partition_storage_medium(media: Cluster) -> None:
     assert media_of(media, "mixed") == {"hot": "SSD", "cold": "HDD", "warm": "SSD"}
 
 
+def test_modify_partition_moves_its_replicas_and_data(media: Cluster) -> None:
+    create(media, "moving", "'replication_num' = '1'")
+    media.query(f"INSERT INTO {DB}.moving VALUES (4, '2024-01-20', 'd')")  # a second version in p1
+    media.query(f"CREATE TABLE {DB}.moving_u (k INT, v VARCHAR(5)) UNIQUE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2 "
+                "PROPERTIES ('replication_num' = '1')")
+    for v in ("old", "new"):  # the later version must still win once the files have moved
+        media.query(f"INSERT INTO {DB}.moving_u VALUES (1, '{v}'), (2, '{v}')")
+    before = sorted(media.query(f"SELECT * FROM {DB}.moving"))
+
+    media.query(f"ALTER TABLE {DB}.moving MODIFY PARTITION p1 SET ('storage_medium' = 'SSD')")
+    assert media_of(media, "moving") == {"p1": "SSD", "p2": "HDD"}
+    rows = media.query_dicts(f"SHOW TABLETS FROM {DB}.moving PARTITION (p1)")
+    assert {int(r["BackendId"]) for r in rows} == {ssd_backend_id(media)}
+    assert sorted(media.query(f"SELECT * FROM {DB}.moving")) == before
+    media.query(f"INSERT INTO {DB}.moving VALUES (5, '2024-01-21', 'e')")  # loads go on into the moved tablets
+    assert sorted(media.query(f"SELECT k FROM {DB}.moving")) == [(1,), (2,), (3,), (4,), (5,)]
+
+    media.query(f"ALTER TABLE {DB}.moving_u MODIFY PARTITION (*) SET ('storage_medium' = 'ssd')")
+    assert media_of(media, "moving_u") == {"moving_u": "SSD"}
+    assert sorted(media.query(f"SELECT * FROM {DB}.moving_u")) == [(1, "new"), (2, "new")]
+    media.query(f"ALTER TABLE {DB}.moving MODIFY PARTITION (p1, p2) SET ('storage_medium' = 'hdd')")
+    assert media_of(media, "moving") == {"p1": "HDD", "p2": "HDD"}
+    assert ssd_backend_id(media) not in tablet_backends(media, "moving")
+    assert sorted(media.query(f"SELECT k FROM {DB}.moving")) == [(1,), (2,), (3,), (4,), (5,)]
+
+    assert error_of(media, f"ALTER TABLE {DB}.moving MODIFY PARTITION p9 SET ('storage_medium' = 'ssd')") == (
+        "errCode = 2, detailMessage = Partition[p9] does not exist in table[moving]")
+    message = error_of(media, f"ALTER TABLE {DB}.slow MODIFY PARTITION p1 SET ('storage_medium' = 'ssd')")
+    assert message.endswith("replication num: 2, storage medium: SSD"), message  # one SSD BE, two replicas
+    assert media_of(media, "slow") == {"p1": "HDD", "p2": "HDD"}
+
+
 def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
     folder: Path = tmp_path_factory.mktemp("media_repo")
     create_local_repo(media, "media_repo", folder)

@@ -48,10 +48,10 @@ class CreateView(StatementNode):
 
 
 class AlterTable(StatementNode):
-    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES."""
+    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, MODIFY_PARTITION."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
-                 "name": False, "new_name": False, "properties": False, "force": False}
+                 "name": False, "new_name": False, "properties": False, "force": False, "partitions": False}
 
 
 class TruncateTable(StatementNode):
@@ -408,8 +408,26 @@ class DdlParser(ParserBase):
             return AlterTable(this=name, action="RENAME", new_name=self._parse_name("a table name"))
         if self._match_text_seq("SET"):
             return AlterTable(this=name, action="SET_PROPERTIES", properties=self._parse_property_map())
-        self.raise_error("Expected ADD, DROP, RENAME or SET")
+        if self._match_text_seq("MODIFY", "PARTITION"):
+            names = self._parse_modified_partitions()
+            self._expect_words("SET")
+            return AlterTable(this=name, action="MODIFY_PARTITION", partitions=names,
+                              properties=self._parse_property_map())
+        self.raise_error("Expected ADD, DROP, RENAME, SET or MODIFY PARTITION")
         return AlterTable(this=name, action="")
+
+    def _parse_modified_partitions(self) -> list[str] | None:
+        """MODIFY PARTITION p | (p1, p2) | (*): the names, None for all."""
+        if not self._match(TokenType.L_PAREN):
+            return [self._parse_name("a partition name")]
+        if self._match(TokenType.STAR):
+            self._expect_paren(TokenType.R_PAREN)
+            return None
+        names = [self._parse_name("a partition name")]
+        while self._match(TokenType.COMMA):
+            names.append(self._parse_name("a partition name"))
+        self._expect_paren(TokenType.R_PAREN)
+        return names
 
     def _lookahead_list(self) -> bool:
         """ADD PARTITION p VALUES IN (...) is a list partition."""

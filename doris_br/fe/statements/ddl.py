@@ -11,6 +11,7 @@ from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXI
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
 from doris_br.fe.media import check_table_properties, kept_medium
+from doris_br.fe.migrate import modify_partitions
 from doris_br.fe.olap import (
     Database,
     LoadLabel,
@@ -346,6 +347,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
                 raise DorisError(f"Partition name[{new_name}] is already used")
             check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
+        elif action == "MODIFY_PARTITION":
+            await modify_partitions(session.fe, table, node.args.get("partitions"), node.args["properties"])
         else:
             props = check_table_properties({**table.properties, **node.args["properties"]})
             if "replication_num" in props:
