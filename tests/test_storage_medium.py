@@ -13,8 +13,10 @@ import pytest
 from doris_br.cli import spawn, stop
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
+from tests.test_keep_on_local import local_backup, snapshot_dirs
 
 DB = "media_db"
+LOCAL_DB = "media_local"
 NOT_ENOUGH = ("Failed to find enough backend, please check the replication num,replication tag and storage medium "
               "and avail capacity of backends")
 
@@ -233,16 +235,31 @@ def test_restore_into_existing_partitions_and_their_medium(media: Cluster,
         media.wait_for(lambda: all(b["Alive"] == "true" for b in media.query_dicts("SHOW BACKENDS")))
 
 
-def test_media_survive_an_fe_restart(media: Cluster) -> None:
+def test_media_and_local_snapshots_survive_an_fe_restart(media: Cluster) -> None:
+    """This module's cluster is the one restarted, so __keep_on_local__ (tests/test_keep_on_local.py) is checked
+    across a restart here too."""
     create(media, "kept", "'storage_medium' = 'ssd', 'replication_num' = '1'")
+    media.query(f"CREATE DATABASE {LOCAL_DB}")
+    media.query(f"CREATE TABLE {LOCAL_DB}.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                "PROPERTIES ('replication_num' = '1')")
+    media.query(f"INSERT INTO {LOCAL_DB}.t VALUES (1)")
+    local = local_backup(media, "before", LOCAL_DB)
+    folders = snapshot_dirs(media, int(local["JobId"]))
     media.kill_fe()
     media.start_fe(auto_backends=False)
     assert media_of(media, "kept") == {"p1": "SSD", "p2": "SSD"}
+    assert [r[0] for r in media.query("SHOW SNAPSHOT ON `__keep_on_local__`")] == ["before"]
+    assert folders and all(d.exists() for d in folders)
     # Placement needs the BEs' media again, which the first heartbeats bring.
     media.wait_for(lambda: len([b for b in media.query_dicts("SHOW BACKENDS") if b["Alive"] == "true"]) == 3)
     media.query(f"ALTER TABLE {DB}.kept ADD PARTITION p3 VALUES LESS THAN ('2024-04-01')")
     assert media_of(media, "kept")["p3"] == "SSD"
     assert tablet_backends(media, "kept") == {ssd_backend_id(media)}
+    # The local snapshot is still released when its job leaves the history after the restart.
+    media.query("ADMIN SET FRONTEND CONFIG ('max_backup_restore_job_num_per_db' = '1')")
+    local_backup(media, "after", LOCAL_DB)
+    media.wait_for(lambda: not any(d.exists() for d in folders))
+    assert [r[0] for r in media.query("SHOW SNAPSHOT ON `__keep_on_local__`")] == ["after"]
 
 
 @pytest.mark.parametrize("written, medium", [(",medium:ssd", "SSD"), (".SSD;{tmp}/d2/doris.HDD", "SSD")])
