@@ -91,7 +91,8 @@ def test_medium_errors(media: Cluster) -> None:
     message = error_of(media, f"CREATE TABLE {DB}.bad (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
                                "PROPERTIES ('storage_medium' = 'nvme', 'replication_num' = '1')")
     assert message == "errCode = 2, detailMessage = Invalid storage medium: nvme"
-    message = error_of(media, f"ALTER TABLE {DB}.slow SET ('storage_medium' = 'tape')")
+    media.query(f"CREATE TABLE {DB}.errs (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    message = error_of(media, f"ALTER TABLE {DB}.errs SET ('storage_medium' = 'tape')")
     assert message == "errCode = 2, detailMessage = Invalid storage medium: tape"
 
 
@@ -141,9 +142,29 @@ def test_modify_partition_moves_its_replicas_and_data(media: Cluster) -> None:
 
     assert error_of(media, f"ALTER TABLE {DB}.moving MODIFY PARTITION p9 SET ('storage_medium' = 'ssd')") == (
         "errCode = 2, detailMessage = Partition[p9] does not exist in table[moving]")
-    message = error_of(media, f"ALTER TABLE {DB}.slow MODIFY PARTITION p1 SET ('storage_medium' = 'ssd')")
+    media.query(f"CREATE TABLE {DB}.moving_2 (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                "PROPERTIES ('replication_num' = '2')")
+    message = error_of(media, f"ALTER TABLE {DB}.moving_2 MODIFY PARTITION moving_2 SET ('storage_medium' = 'ssd')")
     assert message.endswith("replication num: 2, storage medium: SSD"), message  # one SSD BE, two replicas
-    assert media_of(media, "slow") == {"p1": "HDD", "p2": "HDD"}
+    assert media_of(media, "moving_2") == {"moving_2": "HDD"}
+
+
+def test_modify_partition_does_not_copy_a_damaged_replica(media: Cluster) -> None:
+    media.query(f"CREATE TABLE {DB}.damaged (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                "PROPERTIES ('replication_num' = '1')")
+    media.query(f"INSERT INTO {DB}.damaged VALUES (1), (2)")
+    tablet = media.query_dicts(f"SHOW TABLETS FROM {DB}.damaged")[0]["TabletId"]
+    [rowset] = media.root.glob(f"be*/data/{tablet}/v2.parquet")
+    with open(rowset, "r+b") as f:  # in place: the inode keeps the md5 recorded when it was written
+        f.seek(8)
+        byte = f.read(1)
+        f.seek(8)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    message = error_of(media, f"ALTER TABLE {DB}.damaged MODIFY PARTITION damaged SET ('storage_medium' = 'ssd')")
+    assert message == (f"errCode = 2, detailMessage = Failed to move partition[damaged] to SSD: tablet {tablet}: "
+                       "v2.parquet does not match its md5"), message
+    assert media_of(media, "damaged") == {"damaged": "HDD"}
+    assert media.query_dicts(f"SHOW TABLETS FROM {DB}.damaged")[0]["TabletId"] == tablet
 
 
 def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:

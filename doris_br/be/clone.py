@@ -15,13 +15,14 @@ import pyarrow.flight as flight
 from doris_br import rpc
 from doris_br.be.server import handles
 from doris_br.be.storage import Rowset
-from doris_br.checksum import record_md5
+from doris_br.checksum import record_md5, recorded_md5
 
 if TYPE_CHECKING:
     from doris_br.be.server import BackendService
 
 CHUNK_BYTES = 4 << 20
-CHUNKS = pa.schema([("name", pa.string()), ("data", pa.binary())])
+# `md5`: the one the source recorded when it wrote the file (checksum.py), so a damaged replica is not copied.
+CHUNKS = pa.schema([("name", pa.string()), ("md5", pa.string()), ("data", pa.binary())])
 # A clone of one tablet's files; a BE that stops answering fails the ALTER instead of holding it for ever.
 CLONE_TIMEOUT_S = 1800.0
 
@@ -35,9 +36,10 @@ def read_tablet_files(be: BackendService, task: rpc.ReadTabletFiles) -> pa.Recor
 
     def chunks() -> Iterator[pa.RecordBatch]:
         for path in files:  # the stale inputs of a merge stay for a while, so the listing holds while read
+            md5 = recorded_md5(path) or ""
             with open(path, "rb") as f:
                 while data := f.read(CHUNK_BYTES):
-                    yield pa.record_batch([[path.name], [data]], schema=CHUNKS)
+                    yield pa.record_batch([[path.name], [md5], [data]], schema=CHUNKS)
 
     return pa.RecordBatchReader.from_batches(CHUNKS, chunks())
 
@@ -49,16 +51,21 @@ def clone_tablet(be: BackendService, task: rpc.CloneTablet) -> rpc.Done:
         raise rpc.TaskError("NOT_FOUND", f"tablet {task.tablet_id} does not exist on this backend")
     client = rpc.BackendClient(task.source_host, task.source_port)
     written: dict[str, tuple[Path, BinaryIO, Any]] = {}  # name -> (temporary file, its handle, md5)
+    expected: dict[str, str] = {}
     try:
         reader = client.stream(rpc.ReadTabletFiles(task.source_tablet_id, task.version), CLONE_TIMEOUT_S)
         for chunk in reader:
-            for name, data in zip(chunk.data.column(0).to_pylist(), chunk.data.column(1).to_pylist(), strict=True):
+            columns = [chunk.data.column(i).to_pylist() for i in range(3)]
+            for name, md5, data in zip(*columns, strict=True):
                 if name not in written:
-                    written[name] = _open_part(folder, name)
+                    written[name], expected[name] = _open_part(folder, name), md5
                 _, handle, digest = written[name]
                 handle.write(data)
                 digest.update(data)
-        for name, (tmp, handle, digest) in written.items():  # whole: each file takes its name
+        for name, (_, _, digest) in written.items():
+            if expected[name] and digest.hexdigest() != expected[name]:
+                raise rpc.TaskError("BAD_FILE", f"tablet {task.source_tablet_id}: {name} does not match its md5")
+        for name, (tmp, handle, digest) in written.items():  # whole and checked: each file takes its name
             handle.close()
             record_md5(tmp, digest.hexdigest())  # a backup of the moved tablet uploads without reading twice
             tmp.rename(folder / name)
