@@ -142,6 +142,11 @@ def test_modify_partition_moves_its_replicas_and_data(media: Cluster) -> None:
 
     assert error_of(media, f"ALTER TABLE {DB}.moving MODIFY PARTITION p9 SET ('storage_medium' = 'ssd')") == (
         "errCode = 2, detailMessage = Partition[p9] does not exist in table[moving]")
+    assert error_of(media, f"ALTER TABLE {DB}.moving MODIFY PARTITION p1 SET ('storage_medium' = 'ssd', "
+                           "'colour' = 'red')") == "errCode = 2, detailMessage = Unknown properties: colour = red"
+    assert error_of(media, f"ALTER TABLE {DB}.moving MODIFY PARTITION p1 SET ('storage_medium' = 'tape')") == (
+        "errCode = 2, detailMessage = Invalid storage medium: tape")
+    assert media_of(media, "moving") == {"p1": "HDD", "p2": "HDD"}
     media.query(f"CREATE TABLE {DB}.moving_2 (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
                 "PROPERTIES ('replication_num' = '2')")
     message = error_of(media, f"ALTER TABLE {DB}.moving_2 MODIFY PARTITION moving_2 SET ('storage_medium' = 'ssd')")

@@ -37,19 +37,24 @@ def chosen_partitions(catalog: Any, table: Table, names: list[str] | None) -> li
     return [by_name[n] for n in names]
 
 
-def requested_medium(properties: dict[str, str]) -> str:
-    unknown = sorted(k for k in properties if k != "storage_medium")
-    if unknown or "storage_medium" not in properties:
-        raise DorisError(f"Unknown properties: {{{', '.join(unknown)}}}" if unknown
-                         else "storage_medium is required to modify a partition here")
-    return check_table_properties(properties)["storage_medium"].upper()
+def requested_medium(properties: dict[str, str]) -> str | None:
+    """The medium asked for (None: none); any other property is refused as Doris refuses the ones it does not
+    know (Alter.modifyPartitionProperty), since replicas and in-memory flags cannot change here."""
+    others = {k: v for k, v in properties.items() if k != "storage_medium"}
+    if others:
+        raise DorisError("Unknown properties: " + ", ".join(f"{k} = {v}" for k, v in others.items()))
+    named = check_table_properties(properties).get("storage_medium")
+    return named.upper() if named is not None else None
 
 
 async def modify_partitions(fe: Any, table: Table, names: list[str] | None,
                             properties: dict[str, str]) -> None:
     """Move the partitions to the medium, one after the other; each is committed as soon as it has moved."""
     medium = requested_medium(properties)
-    for partition in chosen_partitions(fe.catalog, table, names):
+    partitions = chosen_partitions(fe.catalog, table, names)
+    if medium is None:
+        return
+    for partition in partitions:
         moved = await move_partition(fe, table, partition, MediumRequest(medium, strict=True))
         fe.catalog.commit([moved])
         if moved.tablets != partition.tablets:
