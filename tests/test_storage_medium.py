@@ -13,6 +13,7 @@ import pytest
 from doris_br.cli import spawn, stop
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
+from tests.s3server import S3Server
 from tests.test_keep_on_local import local_backup, snapshot_dirs
 
 DB = "media_db"
@@ -208,6 +209,27 @@ def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_fac
     text = media.query(f"SHOW CREATE TABLE {DB}.r_hdd")[0][1]
     assert '"storage_medium" = "hdd"' in text
     assert sorted(media.query(f"SELECT k FROM {DB}.r_hdd")) == [(1,), (2,), (3,)]
+
+
+def test_ssd_and_hdd_partitions_come_back_from_s3_on_their_media(media: Cluster, s3: S3Server) -> None:
+    """Dropped and restored with the defaults (same_with_upstream, strict): each partition on its medium again."""
+    media.query(f"CREATE TABLE {DB}.tiers (k INT, dt DATE) DUPLICATE KEY(k) PARTITION BY RANGE(dt) ("
+                "PARTITION cold VALUES LESS THAN ('2024-02-01'), "
+                "PARTITION hot VALUES LESS THAN ('2024-03-01') ('storage_medium' = 'ssd')) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 2 PROPERTIES ('replication_num' = '1')")
+    media.query(f"INSERT INTO {DB}.tiers VALUES (1, '2024-01-02'), (2, '2024-02-03'), (3, '2024-02-04')")
+    bucket = s3.create_bucket("media-s3")
+    media.query(f'CREATE REPOSITORY media_s3 WITH S3 ON LOCATION "s3://{bucket}/m" {s3.properties()}')
+    ts = backup_and_wait(media, DB, "tiers_snap", "media_s3", "ON (tiers)")
+    media.query(f"DROP TABLE {DB}.tiers FORCE")
+    media.query(f"RESTORE SNAPSHOT {DB}.tiers_snap FROM media_s3 ON (tiers) PROPERTIES "
+                f"('backup_timestamp' = '{ts}', 'replication_num' = '1')")
+    row = wait_job(media, "RESTORE", DB, "tiers_snap")
+    assert row["State"] == "FINISHED", row
+    assert media_of(media, "tiers") == {"cold": "HDD", "hot": "SSD"}
+    rows = media.query_dicts(f"SHOW TABLETS FROM {DB}.tiers PARTITION (hot)")
+    assert {int(r["BackendId"]) for r in rows} == {ssd_backend_id(media)}
+    assert sorted(media.query(f"SELECT k FROM {DB}.tiers")) == [(1,), (2,), (3,)]
 
 
 def test_restore_strict_fails_and_adaptive_falls_back(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
