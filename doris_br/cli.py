@@ -119,7 +119,9 @@ def cmd_fe(args: argparse.Namespace) -> int:
 def cmd_be(args: argparse.Namespace) -> int:
     from doris_br.be.server import run_be
 
-    overrides = {"host": args.host, "be_port": args.port, "storage_root": args.storage_root}
+    # --storage-root replaces be.conf's storage_root_path too, so the root it names is the one used.
+    overrides = {"host": args.host, "be_port": args.port, "storage_root": args.storage_root,
+                 "storage_root_path": args.storage_root}
     run_be(cfg.load(cfg.BeConfig, args.conf, overrides))
     return 0
 
@@ -149,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     be = sub.add_parser("be", help="run one BE")
     be.add_argument("--conf", default="conf/be.conf", help="be.conf to read (default: conf/be.conf)")
-    be.add_argument("--storage-root", dest="storage_root", required=True, help="the BE's data folder")
+    be.add_argument("--storage-root", dest="storage_root", help="the BE's data folder; a .SSD or .HDD suffix "
+                    "names its medium (default: be.conf's storage_root_path)")
     be.add_argument("--host", help="address to listen on (127.0.0.1)")
     be.add_argument("--port", type=int, help="Flight port (0 picks a free one, kept across restarts)")
     be.set_defaults(func=cmd_be)

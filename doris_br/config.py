@@ -42,10 +42,24 @@ class BeConfig:
     be_port: int = 0
     task_workers: int = 4
     storage_root: str = "./doris_br_data/be0"
+    # Doris's be.conf key: `/disk1/doris.SSD` or `/disk1/doris,medium:ssd` (one root here; the first if several).
+    # --storage-root wins over it, and may carry the same suffix.
+    storage_root_path: str = ""
     # A tablet's newest rowsets are merged once this many are small enough to (be/compaction.py).
     cumulative_compaction_min_deltas: int = 5
     # How long merged rowsets stay on disk for the scans and snapshots that were planned before the merge.
     tablet_rowset_stale_sweep_time_sec: float = 300.0
+
+
+def root_and_medium(root_path: str) -> tuple[str, str]:
+    """A storage root as Doris's be.conf writes it, and its medium: `path.SSD` / `path.HDD` (the suffix stays part
+    of the folder's name, as in Doris) or `path,medium:ssd`; HDD when it says none."""
+    path, _, option = root_path.split(";")[0].strip().partition(",")
+    key, _, value = option.partition(":")
+    if key.strip().lower() == "medium" and value.strip().upper() in ("SSD", "HDD"):
+        return path, value.strip().upper()
+    suffix = path.rstrip("/").rsplit(".", 1)[-1].upper() if "." in path.rsplit("/", 1)[-1] else ""
+    return path, suffix if suffix in ("SSD", "HDD") else "HDD"
 
 
 def read_conf_file(path: str | Path) -> dict[str, str]:

@@ -85,6 +85,7 @@ class HeartbeatResult:
     disk_total_bytes: int
     disk_available_bytes: int
     tablet_count: int
+    storage_medium: str = "HDD"  # the medium of the BE's storage root: HDD or SSD
 
 
 @task
@@ -380,6 +381,31 @@ class CommitRestore:
     tablets: list[TabletCommit]
 
 
+@task
+@attrs.frozen
+class ReadTabletFiles:
+    """do_get: the files holding versions 2..version of a tablet, as (name, data) chunks in file order: what a
+    clone copies (be/clone.py)."""
+
+    Result: ClassVar[type] = Done
+    tablet_id: int
+    version: int
+
+
+@task
+@attrs.frozen
+class CloneTablet:
+    """Copy the files holding versions 2..version of tablet `source_tablet_id` on the BE at source_host:source_port
+    into this BE's (empty, just created) tablet `tablet_id`: a partition moving to another storage medium."""
+
+    Result: ClassVar[type] = Done
+    tablet_id: int
+    source_tablet_id: int
+    source_host: str
+    source_port: int
+    version: int
+
+
 # ---- client --------------------------------------------------------------------------------------------
 
 
@@ -416,6 +442,14 @@ class BackendClient:
         options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
         try:
             return self._client.do_get(flight.Ticket(_put_command(task_obj)), options=options).read_all()
+        except flight.FlightError as e:
+            raise TaskError.from_flight(e) from None
+
+    def stream(self, task_obj: Any, timeout_s: float | None = None) -> flight.FlightStreamReader:
+        """do_get read batch by batch, for answers too big to hold at once."""
+        options = flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
+        try:
+            return self._client.do_get(flight.Ticket(_put_command(task_obj)), options=options)
         except flight.FlightError as e:
             raise TaskError.from_flight(e) from None
 

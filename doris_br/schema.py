@@ -149,6 +149,8 @@ class PartitionDesc:
     upper_only: bool = False
     # FROM .. TO .. INTERVAL n unit: expanded into one partition per step when the table is created.
     interval: tuple[int, str] | None = None
+    # The partition's own properties (`PARTITION p VALUES ... ("storage_medium" = "SSD")`), as written.
+    properties: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen

@@ -20,9 +20,11 @@ connect_timeout_s = 3
 
 
 class Cluster:
-    def __init__(self, root: Path, backends: int = 3, be_conf: str = "") -> None:
-        """`be_conf`: be.conf lines for every BE, instead of conf/be.conf."""
+    def __init__(self, root: Path, backends: int = 3, be_conf: str = "", media: tuple[str, ...] = ()) -> None:
+        """`be_conf`: be.conf lines for every BE, instead of conf/be.conf. `media`: the storage medium of each BE
+        ("SSD" / "HDD", as the suffix of its storage root: be0.SSD); BEs it does not name are HDD by default."""
         self.root = root
+        self.media = media
         self.backend_count = backends
         self.fe: subprocess.Popen[bytes] | None = None
         self.bes: list[subprocess.Popen[bytes] | None] = [None] * backends
@@ -46,7 +48,8 @@ class Cluster:
         return self
 
     def start_be(self, i: int) -> str:
-        args = ["be", "--storage-root", str(self.root / f"be{i}")]
+        suffix = f".{self.media[i]}" if i < len(self.media) else ""
+        args = ["be", "--storage-root", str(self.root / f"be{i}{suffix}")]
         if self.be_conf is not None:
             args += ["--conf", str(self.be_conf)]
         proc, line = spawn(args, self.root / "log" / f"be{i}.log")

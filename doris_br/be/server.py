@@ -17,7 +17,7 @@ from doris_br.be.background import BackgroundTasks
 from doris_br.be.compaction import Compactor
 from doris_br.be.storage import Storage
 from doris_br.clock import now_ms
-from doris_br.config import BeConfig
+from doris_br.config import BeConfig, root_and_medium
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
         disk_total_bytes=total,
         disk_available_bytes=free,
         tablet_count=be.storage.tablet_count(),
+        storage_medium=be.storage.medium,
     )
 
 
@@ -123,13 +124,14 @@ def choose_port(config: BeConfig, storage: Storage) -> int:
 
 def run_be(config: BeConfig) -> None:
     logs.configure()
-    storage = Storage(config.storage_root)
+    root, medium = root_and_medium(config.storage_root_path or config.storage_root)
+    storage = Storage(root, medium)
     if removed := storage.remove_partial_files():
         log.info("removed %d partial files of writes a previous run did not finish", removed)
     service = BackendService(config, storage, choose_port(config, storage))
     storage.port_file.write_text(str(service.port))
     # The line the launcher and the tests wait for; keep its shape.
-    print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root}", flush=True)
+    print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root} medium={medium}", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
         threading.Thread(target=service.shutdown, daemon=True).start()
@@ -140,4 +142,4 @@ def run_be(config: BeConfig) -> None:
 
 
 # Importing the task modules registers their handlers.
-from doris_br.be import backup, tablets  # noqa: E402,F401
+from doris_br.be import backup, clone, tablets  # noqa: E402,F401

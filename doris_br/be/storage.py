@@ -80,8 +80,9 @@ def covering(rowsets: list[Rowset], version: int) -> list[Rowset]:
     return chain
 
 class Storage:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, medium: str = "HDD") -> None:
         self.root = Path(root).resolve()
+        self.medium = medium  # HDD or SSD, from the root's suffix (config.root_and_medium); heartbeats report it
         self.root.mkdir(parents=True, exist_ok=True)
         id_file = self.root / "instance_id"
         if not id_file.exists():

@@ -30,7 +30,7 @@ NOT_ENOUGH_BACKENDS = (
     "Failed to find enough backend, please check the replication num,replication tag and storage medium and "
     "avail capacity of backends or maybe all be on this node are in decommission state.\n"
     "Create failed replications:\nreplication tag: {{\"location\" : \"default\"}}, replication num: {need}, "
-    "storage medium: HDD"
+    "storage medium: {medium}"
 )
 
 
@@ -150,6 +150,7 @@ class Partition:
     # A DELETE stored as a delete predicate reached this partition: its tablets' row counts (rows loaded) are
     # no longer the rows a query sees, so count(*) must scan.
     has_delete_predicates: bool = False
+    storage_medium: str = "HDD"  # HDD or SSD: where its replicas are (fe/media.py)
 
     @property
     def key(self) -> str:
@@ -320,7 +321,7 @@ def place_tablets(alive: list[Backend], buckets: int, replication: int, first_id
     if replication < 1:
         raise DorisError("replication num should be larger than 0")
     if len(alive) < replication:
-        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication))
+        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication, medium="HDD"))
     ordered = sorted(alive, key=lambda b: b.id)
     next_id = first_id
     tablets = []

@@ -10,6 +10,7 @@ from typing import Any
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe.media import MediumRequest, choose_backends, partition_request, table_request
 from doris_br.fe.olap import Partition, Table, ids_per_partition, place_tablets, replicas_by_backend
 from doris_br.schema import PartitionDesc
 
@@ -17,8 +18,11 @@ log = logging.getLogger(__name__)
 
 
 async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc], temporary: bool = False,
-                            replication: int | None = None) -> list[Partition]:
+                            replication: int | None = None, medium: MediumRequest | None = None) -> list[Partition]:
     """Partitions for `descs` (bounds already resolved), their tablets created on the BEs; not yet committed.
+
+    Replicas go to BEs of the medium asked for (default: the table's, fe/media.py); the partitions record the
+    medium they got.
 
     If a BE fails, the tablets already made are dropped again and the statement fails.
     """
@@ -26,21 +30,22 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
         return []
     replication = replication or table.replication_num
     buckets = table.buckets
-    alive = fe.backends.alive()
-    if len(alive) < replication:
-        place_tablets(alive, buckets, replication, 0, 0)  # raises Doris's "Failed to find enough backend"
+    default = medium or table_request(table)
+    # Every partition's BEs before any id is taken or tablet made: one without enough fails the statement
+    # (choose_backends raises Doris's "Failed to find enough backend ... storage medium: X").
+    placements = [choose_backends(fe, partition_request(d, default), replication) for d in descs]
     per = ids_per_partition(buckets, replication)
     first = fe.catalog.allocate_ids(per * len(descs))
     partitions = []
-    for i, d in enumerate(descs):
+    for i, (d, (used, alive)) in enumerate(zip(descs, placements, strict=True)):
         pid = first + i * per
         tablets = place_tablets(alive, buckets, replication, pid + 1, salt=pid)
         partitions.append(Partition(
             id=pid, table_id=table.id, name=d.name, tablets=tuple(tablets), lower=d.lower, upper=d.upper,
             values=d.values, temporary=temporary, visible_version=1, visible_version_time_ms=now_ms(),
-            replication_num=replication,
+            replication_num=replication, storage_medium=used,
         ))
-    backends = {b.id: b for b in alive}
+    backends = {b.id: b for _, alive in placements for b in alive}
     results = await asyncio.gather(*(
         fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=[t for t, _ in tablets]))
         for b, tablets in replicas_by_backend(partitions).items()

@@ -6,6 +6,7 @@ buckets, PROPERTIES) are far from what sqlglot's generic CREATE understands.
 
 from __future__ import annotations
 
+import attrs
 from sqlglot import exp
 from sqlglot.tokens import TokenType
 
@@ -52,10 +53,10 @@ class CreateView(StatementNode):
 
 
 class AlterTable(StatementNode):
-    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES."""
+    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, MODIFY_PARTITION."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
-                 "name": False, "new_name": False, "properties": False, "force": False}
+                 "name": False, "new_name": False, "properties": False, "force": False, "partitions": False}
 
 
 class TruncateTable(StatementNode):
@@ -219,7 +220,14 @@ class DdlParser(ParserBase):
         return tuple(values) or None  # (MAXVALUE)
 
     def _parse_partition_desc(self, kind: str) -> PartitionDesc:
-        """One item of a PARTITION BY clause (the word PARTITION already read, or FROM .. TO ..)."""
+        """One item of a PARTITION BY clause (the word PARTITION already read), with its own properties."""
+        desc = self._parse_partition_bounds(kind)
+        if self._curr and self._curr.token_type == TokenType.L_PAREN and self._next \
+                and self._next.token_type in (TokenType.STRING, TokenType.R_PAREN):
+            desc = attrs.evolve(desc, properties=tuple(self._parse_property_map().items()))
+        return desc
+
+    def _parse_partition_bounds(self, kind: str) -> PartitionDesc:
         self._parse_if_not_exists()
         name = self._parse_name("a partition name")
         if not self._match_text_seq("VALUES"):
@@ -441,8 +449,26 @@ class DdlParser(ParserBase):
             return AlterTable(this=name, action="RENAME", new_name=self._parse_name("a table name"))
         if self._match_text_seq("SET"):
             return AlterTable(this=name, action="SET_PROPERTIES", properties=self._parse_property_map())
-        self.raise_error("Expected ADD, DROP, RENAME or SET")
+        if self._match_text_seq("MODIFY", "PARTITION"):
+            names = self._parse_modified_partitions()
+            self._expect_words("SET")
+            return AlterTable(this=name, action="MODIFY_PARTITION", partitions=names,
+                              properties=self._parse_property_map())
+        self.raise_error("Expected ADD, DROP, RENAME, SET or MODIFY PARTITION")
         return AlterTable(this=name, action="")
+
+    def _parse_modified_partitions(self) -> list[str] | None:
+        """MODIFY PARTITION p | (p1, p2) | (*): the names, None for all."""
+        if not self._match(TokenType.L_PAREN):
+            return [self._parse_name("a partition name")]
+        if self._match(TokenType.STAR):
+            self._expect_paren(TokenType.R_PAREN)
+            return None
+        names = [self._parse_name("a partition name")]
+        while self._match(TokenType.COMMA):
+            names.append(self._parse_name("a partition name"))
+        self._expect_paren(TokenType.R_PAREN)
+        return names
 
     def _lookahead_list(self) -> bool:
         """ADD PARTITION p VALUES IN (...) is a list partition."""

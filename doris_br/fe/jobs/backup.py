@@ -15,6 +15,7 @@ import attrs
 from doris_br import rpc
 from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
+from doris_br.fe.jobs import local
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
@@ -35,8 +36,8 @@ class BackupRunner(JobRunner):
         db = catalog.get(Database, str(job.db_id))
         if db is None:
             return self.cancelled(job, "NOT_FOUND", f"database {job.db_name} has been dropped")
-        store = await self.store(job)
-        root = layout.snapshot_dir(store.root, job.label)
+        root = local.snapshot_root(job.label) if local.is_local(job) else \
+            layout.snapshot_dir((await self.store(job)).root, job.label)
         tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
         plans: list[TabletPlan] = []
         metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
@@ -112,6 +113,10 @@ class BackupRunner(JobRunner):
             else self._replan(t, alive) for t in job.tablets
         )
         job = attrs.evolve(job, tablets=tablets, task_errors=errors)
+        if all(t.done for t in tablets) and local.is_local(job):  # nothing to upload: the files stay here
+            kept = tuple(attrs.evolve(t, stored=tuple(rpc.StoredFile(f.name, f.size, "") for f in t.files))
+                         for t in tablets)
+            return job.at("SAVE_META", tablets=kept, times=job.stamped("snapshot_finished"))
         if all(t.done for t in tablets):
             unmarked = tuple(attrs.evolve(t, done=False) for t in tablets)
             return job.at("UPLOAD_SNAPSHOT", tablets=unmarked, times=job.stamped("snapshot_finished"))
@@ -159,6 +164,8 @@ class BackupRunner(JobRunner):
 
     async def save_meta(self, job: Job) -> Job:
         info = self._info(job)
+        if local.is_local(job):  # Doris keeps the info in the job; the BE snapshots stay until it is released
+            return self.finish(attrs.evolve(job, info=info))
         await self.release_everywhere(job)
         return job.at("UPLOAD_INFO", info=info)
 
@@ -221,7 +228,8 @@ class BackupRunner(JobRunner):
         """Stop the tasks and release the BE snapshots. The partial snapshot is removed from the repository
         once the job is CANCELLED, in the background (clean_up), since the repository may be what hangs."""
         await self.release_everywhere(job)
-        return attrs.evolve(self.cancelled(job, code, message), cleanup_pending=job.state != "PENDING")
+        partial = job.state != "PENDING" and not local.is_local(job)  # a local backup wrote nowhere
+        return attrs.evolve(self.cancelled(job, code, message), cleanup_pending=partial)
 
     async def clean_up(self, job: Job) -> str:
         """Once no BE is still inside an upload of the job (so nothing lands after this), remove the partial

@@ -15,6 +15,7 @@ import attrs
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe.jobs import local
 from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.runners import runner_for
 from doris_br.fe.olap import Table
@@ -135,6 +136,7 @@ class JobManager:
         catalog.commit([job], deletes=retired)
         for old in retired:
             self.progress.pop(old.id, None)
+            local.release(self.fe, old)  # a local backup's snapshot goes with its job
         self._wake.set()
         return job
 

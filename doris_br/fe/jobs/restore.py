@@ -24,7 +24,7 @@ from sqlglot import exp
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
-from doris_br.fe import auto_increment
+from doris_br.fe import auto_increment, media
 from doris_br.fe.catalog import from_json, to_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
@@ -169,12 +169,14 @@ class RestoreRunner(JobRunner):
                 self._check_existing(job, existing, source, source_parts)
             counter = entry.get("auto_increment")
             if existing is None or atomic:
+                local = {p.name: p for p in partitions_of(catalog, existing)} if existing is not None else {}
                 table, parts = await self._new_table(source, source_parts, db, target_name, job, replication,
-                                                     created)
+                                                     created, local)
                 if counter is not None:  # never below what the table it replaces handed out
-                    local = auto_increment.column_of(existing.columns) if existing is not None else None
+                    local_column = auto_increment.column_of(existing.columns) if existing is not None else None
                     plan["auto_increments"][str(table.id)] = max(counter, auto_increment.next_id(
-                        catalog, existing.id, local) if existing is not None and local is not None else 0)
+                        catalog, existing.id, local_column) if existing is not None and local_column is not None
+                        else 0)
                 plan["new_tables"].append(to_json(table))
                 plan["new_partitions"] += [to_json(p) for p in parts]
                 if existing is not None:  # atomic: the new table takes the old one's place at commit
@@ -199,7 +201,9 @@ class RestoreRunner(JobRunner):
         return plan, tablets
 
     async def _new_table(self, source: Table, parts: list[Partition], db: Database, name: str, job: Job,
-                         replication: int, created: dict[str, list[int]]) -> tuple[Table, list[Partition]]:
+                         replication: int, created: dict[str, list[int]],
+                         local: dict[str, Partition]) -> tuple[Table, list[Partition]]:
+        """`local`: the partitions of the table an atomic restore replaces, whose media it may keep."""
         catalog = self.fe.catalog
         table_id = catalog.allocate_ids(2)
         props = dict(source.properties)
@@ -209,21 +213,22 @@ class RestoreRunner(JobRunner):
         if "dynamic_partition.enable" in props and not _true(job, "reserve_dynamic_partition_enable"):
             props["dynamic_partition.enable"] = "false"
         check_snapshot_names(source, parts)
+        props = media.restored_table_properties(job.properties, props)
         table = attrs.evolve(source, id=table_id, db_id=db.id, name=name, index_id=table_id + 1,
                              properties=props, create_time_ms=now_ms())
         new_parts = []
         for p in parts:  # one at a time: each keeps its backed-up bucket count and replica count
             reps = p.replication_num if _true(job, "reserve_replica") else replication
             shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(p.tablets)))
-            made = await self._create(shaped, [p], reps, created)
+            made = await self._create(shaped, [p], reps, created, self._medium(job, p, local.get(p.name), reps))
             new_parts.append(with_source_counts(made[0], p, self._has_data(job)))
         return table, new_parts
 
-    async def _create(self, table: Table, parts: list[Partition], replication: int,
-                      created: dict[str, list[int]]) -> list[Partition]:
+    async def _create(self, table: Table, parts: list[Partition], replication: int, created: dict[str, list[int]],
+                      medium: media.MediumRequest) -> list[Partition]:
         descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in parts]
         try:
-            made = await create_partitions(self.fe, table, descs, replication=replication)
+            made = await create_partitions(self.fe, table, descs, replication=replication, medium=medium)
         except DorisError as e:
             raise RestoreFailed(e.detail) from None
         for p in made:
@@ -231,6 +236,16 @@ class RestoreRunner(JobRunner):
                 for r in t.replicas:
                     created.setdefault(str(r.backend_id), []).append(t.id)
         return made
+
+    def _medium(self, job: Job, source: Partition, local: Partition | None, replication: int) -> media.MediumRequest:
+        """MediumDecisionMaker: a new partition follows the snapshot's (or the asked) medium, one that exists
+        its own under same_with_upstream."""
+        if local is None:
+            return media.restore_request(job.properties, source.storage_medium)
+        try:
+            return media.restore_request_existing(job.properties, local, self.fe, replication)
+        except DorisError as e:
+            raise RestoreFailed(e.detail) from None
 
     @staticmethod
     def _has_data(job: Job) -> bool:
@@ -288,14 +303,16 @@ class RestoreRunner(JobRunner):
             shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
             replication = old.replication_num if old is not None else (
                 src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"]))
-            fresh = with_source_counts((await self._create(shaped, [src], replication, created))[0], src,
+            medium = self._medium(job, src, old, replication)
+            fresh = with_source_counts((await self._create(shaped, [src], replication, created, medium))[0], src,
                                        self._has_data(job))
             if old is None:
                 plan["new_partitions"].append(to_json(fresh))
                 pairs.append((src, fresh))
                 continue
             plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets],
-                                     "has_delete_predicates": fresh.has_delete_predicates})
+                                     "has_delete_predicates": fresh.has_delete_predicates,
+                                     "storage_medium": fresh.storage_medium})
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
@@ -422,7 +439,8 @@ class RestoreRunner(JobRunner):
                 puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
                                          visible_version_time_ms=now_ms(),
                                          # a job planned before the flag existed: count(*) scans, to be sure
-                                         has_delete_predicates=swap.get("has_delete_predicates", True)))
+                                         has_delete_predicates=swap.get("has_delete_predicates", True),
+                                         storage_medium=swap.get("storage_medium", part.storage_medium)))
             for table_id_text, counter in plan.get("auto_increments", {}).items():
                 # max(local, backup): the counter never goes backwards
                 puts += auto_increment.raise_to(catalog, int(table_id_text), counter)

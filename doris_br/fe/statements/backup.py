@@ -67,8 +67,6 @@ def parse_timeout(session: Any, properties: dict[str, str]) -> int:
 
 
 def writable_repository(session: Any, name: str) -> Repository:
-    if name == layout.KEEP_ON_LOCAL:
-        raise DorisError("backup to the local repo via SQL call is not supported")
     repo = find_repository(session, name)
     if repo.read_only:
         raise DorisError(f"Repository {name} is read only")
@@ -135,25 +133,34 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
     require_load(session, db.name)
     label = node.name
     check_label(label)
-    repo = writable_repository(session, node.args["repo"])
+    # `__keep_on_local__` is no repository: the snapshot stays on the BEs (fe/jobs/local.py), and Doris makes
+    # neither the read-only nor the label check for it.
+    keep_on_local = node.args["repo"] == layout.KEEP_ON_LOCAL
+    repo = None if keep_on_local else writable_repository(session, node.args["repo"])
     properties = dict(node.args.get("properties") or {})
     check_backup_properties(properties)
     timeout = parse_timeout(session, properties)
     objects = backup_objects(session, db, node)
     async with SUBMIT_LOCK:
-        store = await asyncio.to_thread(store_of, repo)
-        cleaning = session.fe.jobs.cleaning(repo.name, label)
-        if cleaning or label in await asyncio.to_thread(store.snapshot_names):
-            if properties.get("type", "full").lower() == "incremental":
-                raise DorisError("Currently does not support incremental backup")
-            raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
-                "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else ""))
+        if repo is not None:
+            await check_label_free(session, repo, label, properties)
         created = now_ms()
         session.fe.jobs.submit(Job(
-            id=0, type="BACKUP", label=label, db_id=db.id, db_name=db.name, repo=repo.name,
+            id=0, type="BACKUP", label=label, db_id=db.id, db_name=db.name,
+            repo=repo.name if repo is not None else layout.KEEP_ON_LOCAL,
             create_time_ms=created, timeout_s=timeout, properties=properties, kind=node.args.get("kind") or "",
             objects=objects, timestamp=layout.backup_timestamp(created),
         ))
+
+
+async def check_label_free(session: Any, repo: Repository, label: str, properties: dict[str, str]) -> None:
+    store = await asyncio.to_thread(store_of, repo)
+    cleaning = session.fe.jobs.cleaning(repo.name, label)
+    if cleaning or label in await asyncio.to_thread(store.snapshot_names):
+        if properties.get("type", "full").lower() == "incremental":
+            raise DorisError("Currently does not support incremental backup")
+        raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
+            "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else ""))
 
 
 def label_filter(node: Any, column: str) -> Any:

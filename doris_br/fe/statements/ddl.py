@@ -12,6 +12,8 @@ from doris_br.fe import auto_increment, ctas
 from doris_br.fe import query as queries
 from doris_br.fe.indexes import check_bloom_properties, check_table_indexes, stored
 from doris_br.fe.load import Fresh, Load, table_lock
+from doris_br.fe.media import check_table_properties, kept_medium
+from doris_br.fe.migrate import modify_partitions
 from doris_br.fe.olap import (
     DELETE_SIGN,
     MERGE_ON_WRITE_PROPERTY,
@@ -200,6 +202,7 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
         raise DorisError("Number of hash distribution should be greater than zero.")
     check_table_indexes(spec.indexes, tuple(out), keys_type)
     props = check_bloom_properties(spec.properties, tuple(out), keys_type, spec.indexes)
+    props = check_table_properties(props)
     _check_unique_properties(keys_type, names, props)
     replication = props.pop("replication_num", None)
     if replication is not None:
@@ -467,9 +470,12 @@ async def alter_table(session: Any, node: AlterTable) -> None:
                 raise DorisError(f"Partition name[{new_name}] is already used")
             check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
+        elif action == "MODIFY_PARTITION":
+            await modify_partitions(session.fe, table, node.args.get("partitions"), node.args["properties"])
         else:
             props = {**table.properties, **node.args["properties"]}
-            props = check_bloom_properties(props, table.columns, table.keys_type, table.indexes)
+            props = check_table_properties(check_bloom_properties(props, table.columns, table.keys_type,
+                                                                  table.indexes))
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
@@ -492,7 +498,8 @@ async def truncate_table(session: Any, node: TruncateTable) -> None:
                 if n not in by_name:
                     raise DorisError(f"Partition {n} does not exist")
             partitions = [by_name[n] for n in names]
-        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in partitions]
+        descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values,
+                               properties=kept_medium(table, p)) for p in partitions]
         fresh = await create_partitions(session.fe, table, descs)
         catalog.commit(puts=fresh, deletes=partitions)
     await drop_tablets(session.fe, partitions)

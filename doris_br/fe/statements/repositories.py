@@ -11,6 +11,7 @@ from sqlglot import exp
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import Broker, Repository, mask_secrets
+from doris_br.fe.jobs import local
 from doris_br.fe.jobs.base import repository_target, store_of
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
@@ -176,7 +177,7 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
     conditions = snapshot_filter(node.args.get("where"))
     columns = ["Snapshot", "Timestamp", "Status"]
     if node.name == layout.KEEP_ON_LOCAL:
-        return text_result(columns, [])
+        return local_snapshot_rows(session, conditions)
     repo = find_repository(session, node.name)
     store = await asyncio.to_thread(store_of, repo)
     label = conditions.get("SNAPSHOT")
@@ -192,4 +193,18 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
         row = (label, timestamp, info.get("database"), brief(info), "OK")
     except (BadFile, OSError, ValueError) as e:
         row = (label, timestamp, None, None, f"Failed to get info: {e}")
+    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row])
+
+
+def local_snapshot_rows(session: Any, conditions: dict[str, str]) -> Any:
+    """SHOW SNAPSHOT ON `__keep_on_local__`: the finished local backups the job history holds, in the forms
+    of a repository's snapshots (with TIMESTAMP: the snapshot's brief info)."""
+    snapshots = local.finished_snapshots(session.fe.jobs.all())
+    label, timestamp = conditions.get("SNAPSHOT"), conditions.get("TIMESTAMP")
+    chosen = [j for name, j in sorted(snapshots.items()) if label is None or name == label]
+    if timestamp is None:
+        return text_result(["Snapshot", "Timestamp", "Status"], [(j.label, j.timestamp, "OK") for j in chosen])
+    found = [j for j in chosen if j.timestamp == timestamp]
+    row = (label, timestamp, found[0].db_name, brief(found[0].info), "OK") if found else \
+        (label, timestamp, None, None, f"Failed to get info: snapshot {label} at {timestamp} does not exist")
     return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row])

@@ -7,6 +7,7 @@ from typing import Any
 
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe import media
 from doris_br.fe.catalog import Catalog
 from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.model import Job, ObjectRef
@@ -33,7 +34,7 @@ from doris_br.sql.backup import CancelRestore, RestoreSnapshot, ShowRestore, Tab
 BOOLEAN_PROPERTIES = ("reserve_replica", "reserve_dynamic_partition_enable", "allow_load", "clean_tables",
                       "clean_partitions", "atomic_restore", "force_replace", "is_being_synced")
 KNOWN_PROPERTIES = ("backup_timestamp", "timeout", "replication_num", "replication_allocation", "meta_version",
-                    *BOOLEAN_PROPERTIES)
+                    *BOOLEAN_PROPERTIES, *media.RESTORE_PROPERTIES)
 
 
 def check_restore_properties(properties: dict[str, str]) -> int:
@@ -43,6 +44,7 @@ def check_restore_properties(properties: dict[str, str]) -> int:
         raise DorisError(f"Unknown restore job properties: [{', '.join(unknown)}]")  # Java's List.toString
     if "backup_timestamp" not in properties:
         raise DorisError("Missing backup_timestamp property")
+    media.check_restore_properties(properties)
     for key in BOOLEAN_PROPERTIES:
         value = properties.get(key)
         if value is not None and value.lower() not in ("true", "false"):
@@ -122,12 +124,12 @@ def check_new_names(catalog: Catalog, db: Database | None, db_name: str, objects
 
 @handles(RestoreSnapshot)
 async def restore(session: Any, node: RestoreSnapshot) -> None:
+    if node.args["repo"] == layout.KEEP_ON_LOCAL:  # Doris's first check, before privileges and properties
+        raise DorisError("restore from the local repo via SQL call is not supported")
     db_name = job_database_name(session, node.args.get("db"))
     require_load(session, db_name)
     label = node.name
     check_label(label)
-    if node.args["repo"] == layout.KEEP_ON_LOCAL:
-        raise DorisError("restore from the local repo via SQL call is not supported")
     repo = find_repository(session, node.args["repo"])
     properties = dict(node.args.get("properties") or {})
     replication = check_restore_properties(properties)

@@ -358,7 +358,8 @@ async def show_partitions(session: Any, node: ShowPartitions) -> Any:
         rows.append((
             p.id, p.name, p.visible_version, time_text(p.visible_version_time_ms), "NORMAL",
             ", ".join(table.partition_columns), range_text(table, p),
-            ", ".join(dist.columns) if dist.kind == "HASH" else "RANDOM", len(p.tablets), p.replication_num, "HDD",
+            ", ".join(dist.columns) if dist.kind == "HASH" else "RANDOM", len(p.tablets), p.replication_num,
+            p.storage_medium,
             "9999-12-31 23:59:59", "", None, size_text(p.data_size), "false",
             f"tag.location.default: {p.replication_num}", "true", "true", None,
         ))
