@@ -11,6 +11,7 @@ from sqlglot.errors import ParseError
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
 from doris_br.sql.ddl import DdlParser
+from doris_br.sql.dynamic_partitions import DynamicPartitionParser
 from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
 
@@ -18,8 +19,9 @@ from doris_br.sql.values import fast_insert
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser, DdlParser, BackupParser):
-    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS}
+class DorisBRParser(AdminParser, DdlParser, BackupParser, DynamicPartitionParser):
+    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
+                  **DynamicPartitionParser.STATEMENTS}
     LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
 
 

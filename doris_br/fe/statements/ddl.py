@@ -8,6 +8,7 @@ import attrs
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.fe import dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
@@ -183,6 +184,9 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
         auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
     )
+    table = attrs.evolve(table, properties=dynamic_partitions.analyze(
+        dynamic_partitions.shape_of(table), {}, table.properties, len(session.fe.backends.alive()),
+        session.fe.dynamic_partitions.max_partitions()))
     if descs is None:
         if table.partition_kind == "UNPARTITIONED":
             descs = [PartitionDesc(name=name)]
@@ -193,6 +197,9 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         await drop_tablets(session.fe, partitions)
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     catalog.commit([table, *partitions])
+    if dynamic_partitions.DynamicPartition.of(table.properties) is not None:
+        session.fe.dynamic_partitions.touched(table.id)
+        await session.fe.dynamic_partitions.schedule(table.id)  # as Doris: the partitions exist once CREATE answers
 
 
 def _exists(session: Any, db: Database, name: str) -> bool:
@@ -299,6 +306,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
         table = get_table(catalog, db, name)
         session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
         existing = partitions_of(catalog, table, temporary=temporary)
+        if action in ("ADD_PARTITION", "DROP_PARTITION") and not temporary:
+            dynamic_partitions.refuse_partition_ddl(table)
         if action == "ADD_PARTITION":
             if table.partition_kind == "UNPARTITIONED":
                 raise DorisError(f"Table[{name}]'s partition type is UNPARTITIONED, can not add partition")
@@ -345,7 +354,11 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             check_partition_name(new_name)
             catalog.commit([attrs.evolve(victim, name=new_name)])
         else:
-            props = {**table.properties, **node.args["properties"]}
+            props = dynamic_partitions.analyze(
+                dynamic_partitions.shape_of(table), table.properties, node.args["properties"],
+                len(session.fe.backends.alive()), session.fe.dynamic_partitions.max_partitions())
+            if any(k.startswith(dynamic_partitions.PREFIX) for k in node.args["properties"]):
+                session.fe.dynamic_partitions.touched(table.id)
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
