@@ -1,0 +1,292 @@
+"""Issue 15 item 3: dynamic partitions (properties, scheduler, SHOW), AUTO PARTITION retention, and restores of
+such tables, through a real FE and BEs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from tests.backup_helpers import backup_and_wait, create_local_repo, hold, release, wait_job
+from tests.cluster import Cluster
+
+# The test machines run in UTC, which is also the zone the FE's dynamic partitions default to.
+UTC = dt.UTC
+
+
+def error_of(cluster: Cluster, sql: str) -> tuple[int, str]:
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        cluster.query(sql)
+    return e.value.args[0], e.value.args[1]
+
+
+def partitions(cluster: Cluster, table: str) -> dict[str, dict]:
+    return {r["PartitionName"]: r for r in cluster.query_dicts(f"SHOW PARTITIONS FROM {table}")}
+
+
+def set_interval(cluster: Cluster, seconds: int) -> None:
+    cluster.query(f"ADMIN SET FRONTEND CONFIG ('dynamic_partition_check_interval_seconds' = '{seconds}')")
+
+
+@pytest.fixture
+def fast_scheduler(cluster: Cluster):  # type: ignore[no-untyped-def]
+    """The shared cluster's scheduler every second for this test, back to Doris's 600 s after it."""
+    set_interval(cluster, 1)
+    yield cluster
+    set_interval(cluster, 600)
+
+
+def days(offset: int) -> dt.date:
+    return dt.datetime.now(UTC).date() + dt.timedelta(days=offset)
+
+
+def day_name(offset: int, prefix: str = "p") -> str:
+    return prefix + days(offset).strftime("%Y%m%d")
+
+
+DAY_TABLE = """CREATE TABLE {name} (k DATE, v INT) DUPLICATE KEY(k)
+PARTITION BY RANGE(k) ()
+DISTRIBUTED BY HASH(v) BUCKETS 3
+PROPERTIES ("replication_num" = "1", "dynamic_partition.time_unit" = "DAY", "dynamic_partition.start" = "-2",
+"dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", "dynamic_partition.buckets" = "2",
+"dynamic_partition.create_history_partition" = "true"{extra})"""
+
+
+def test_create_gives_history_and_future_partitions_and_show_create(cluster: Cluster) -> None:
+    cluster.query("CREATE DATABASE dp_create")
+    cluster.query("USE dp_create")
+    with cluster.connect(database="dp_create") as conn, conn.cursor() as cur:
+        cur.execute(DAY_TABLE.format(name="t", extra=', "dynamic_partition.replication_num" = "2"'))
+        cur.execute("SHOW PARTITIONS FROM t")
+        rows = {r[1]: r for r in cur.fetchall()}
+        # Right after CREATE, as Doris: start .. end days around today, one unit each, named prefix + yyyyMMdd.
+        assert sorted(rows) == [day_name(i) for i in range(-2, 4)]
+        today = rows[day_name(0)]
+        assert today[6] == (f"[types: [DATEV2]; keys: [{days(0)}]; ..types: [DATEV2]; keys: [{days(1)}]; )")
+        assert (today[8], today[9]) == ("2", "2")  # dynamic_partition.buckets and .replication_num
+        cur.execute(f"INSERT INTO t VALUES ('{days(0)}', 1), ('{days(3)}', 2), ('{days(-2)}', 3)")
+        cur.execute("SELECT v FROM t ORDER BY v")
+        assert [r[0] for r in cur.fetchall()] == [1, 2, 3]
+        cur.execute("SHOW CREATE TABLE t")
+        text = cur.fetchone()[1]
+    block = text.split('"is_being_synced" = "false",\n', 1)[1].split(',\n"storage_medium"', 1)[0]
+    assert block.split(",\n") == [
+        '"dynamic_partition.enable" = "true"', '"dynamic_partition.time_unit" = "DAY"',
+        '"dynamic_partition.time_zone" = "Etc/UTC"', '"dynamic_partition.start" = "-2"',
+        '"dynamic_partition.end" = "3"', '"dynamic_partition.prefix" = "p"',
+        '"dynamic_partition.replication_allocation" = "tag.location.default: 2"',
+        '"dynamic_partition.buckets" = "2"', '"dynamic_partition.create_history_partition" = "true"',
+        '"dynamic_partition.history_partition_num" = "-1"', '"dynamic_partition.hot_partition_num" = "0"',
+        '"dynamic_partition.reserved_history_periods" = "NULL"', '"dynamic_partition.storage_policy" = ""']
+    # What SHOW CREATE TABLE prints creates the same table again.
+    cluster.query("DROP TABLE dp_create.t")
+    with cluster.connect(database="dp_create") as conn, conn.cursor() as cur:
+        cur.execute(text)
+        cur.execute("SHOW CREATE TABLE t")
+        assert cur.fetchone()[1] == text
+    # Without create_history_partition only today and the future are made; defaults as Doris fills them in.
+    cluster.query('CREATE TABLE dp_create.f (k DATE, v INT) PARTITION BY RANGE(k) () DISTRIBUTED BY HASH(v) '
+                  'BUCKETS 4 PROPERTIES ("replication_num" = "1", "dynamic_partition.time_unit" = "day", '
+                  '"dynamic_partition.end" = "2", "dynamic_partition.prefix" = "d_")')
+    assert sorted(partitions(cluster, "dp_create.f")) == [day_name(i, "d_") for i in range(0, 3)]
+    show = cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_create")
+    assert list(show[0]) == ["TableName", "Enable", "TimeUnit", "Start", "End", "Prefix", "Buckets",
+                             "ReplicationNum", "ReplicaAllocation", "StartOf", "LastUpdateTime",
+                             "LastSchedulerTime", "State", "LastCreatePartitionMsg", "LastDropPartitionMsg",
+                             "ReservedHistoryPeriods"]
+    f = next(r for r in show if r["TableName"] == "f")
+    assert (f["Enable"], f["TimeUnit"], f["Start"], f["End"], f["Prefix"], f["Buckets"], f["ReplicationNum"],
+            f["ReplicaAllocation"], f["StartOf"], f["State"], f["ReservedHistoryPeriods"]) == (
+        "true", "DAY", "-2147483648", "2", "d_", "4", "1", "tag.location.default: 1", "NULL", "NORMAL", "NULL")
+    assert len(f["LastSchedulerTime"]) == 19
+    # ADD / DROP PARTITION wait until the table's dynamic partitioning is switched off.
+    code, message = error_of(cluster, f"ALTER TABLE dp_create.f DROP PARTITION {day_name(0, 'd_')}")
+    assert message.endswith("Cannot add/drop partition on a Dynamic Partition Table, Use command `ALTER TABLE f "
+                            "SET (\"dynamic_partition.enable\" = \"false\")` firstly.")
+    cluster.query('ALTER TABLE dp_create.f SET ("dynamic_partition.enable" = "false")')
+    cluster.query(f"ALTER TABLE dp_create.f DROP PARTITION {day_name(0, 'd_')}")
+    assert cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_create")[0]["Enable"] == "false"
+    # A table without dynamic partitions is not listed.
+    cluster.query("CREATE TABLE dp_create.plain (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+                  "PROPERTIES ('replication_num' = '1')")
+    assert [r["TableName"] for r in cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_create")] == [
+        "f", "t"]
+
+
+def test_scheduler_runs_live_creates_hours_and_drops_old(fast_scheduler: Cluster) -> None:
+    cluster = fast_scheduler
+    hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    old = hour - dt.timedelta(hours=5)
+    cluster.query("CREATE DATABASE dp_hour")
+    cluster.query(
+        "CREATE TABLE dp_hour.h (k DATETIME, v INT) PARTITION BY RANGE(k) ("
+        f"PARTITION p_old VALUES [('{old:%Y-%m-%d %H:%M:%S}'), ('{old + dt.timedelta(hours=1):%Y-%m-%d %H:%M:%S}')))"
+        " DISTRIBUTED BY HASH(v) BUCKETS 1 PROPERTIES ('replication_num' = '1', "
+        "'dynamic_partition.enable' = 'false', 'dynamic_partition.time_unit' = 'HOUR', "
+        "'dynamic_partition.start' = '-2', 'dynamic_partition.end' = '1', 'dynamic_partition.prefix' = 'h')")
+    assert list(partitions(cluster, "dp_hour.h")) == ["p_old"]  # not enabled: nothing scheduled
+    cluster.query("ALTER TABLE dp_hour.h SET ('dynamic_partition.enable' = 'true')")
+    want = [f"h{hour + dt.timedelta(hours=i):%Y%m%d%H}" for i in (0, 1)]
+    # The next round (within the 1 s interval) drops p_old (ended before start) and adds this and the next hour.
+    cluster.wait_for(lambda: sorted(partitions(cluster, "dp_hour.h")) == want, timeout=15)
+    row = partitions(cluster, "dp_hour.h")[want[1]]
+    assert row["Range"].endswith(f"keys: [{hour + dt.timedelta(hours=2):%Y-%m-%d %H:%M:%S}]; )")
+    # The gate: with dynamic_partition_enable false nothing more happens, even after an ALTER.
+    cluster.query("ADMIN SET FRONTEND CONFIG ('dynamic_partition_enable' = 'false')")
+    try:
+        cluster.query("ALTER TABLE dp_hour.h SET ('dynamic_partition.end' = '3')")
+        time.sleep(2.5)  # two rounds' time
+        assert sorted(partitions(cluster, "dp_hour.h")) == want
+    finally:
+        cluster.query("ADMIN SET FRONTEND CONFIG ('dynamic_partition_enable' = 'true')")
+    cluster.wait_for(lambda: len(partitions(cluster, "dp_hour.h")) == 4, timeout=15)
+    config = dict((r[0], r[1]) for r in cluster.query(
+        "ADMIN SHOW FRONTEND CONFIG LIKE 'dynamic_partition%'"))
+    assert config == {"dynamic_partition_check_interval_seconds": "1", "dynamic_partition_enable": "true"}
+    assert error_of(cluster, "ADMIN SET FRONTEND CONFIG ('dynamic_partition_check_interval_seconds' = 'x')") == (
+        1105, "errCode = 2, detailMessage = Failed to set config 'dynamic_partition_check_interval_seconds'. "
+              "err: For input string: \"x\"")
+
+
+def test_retention_count_keeps_the_newest_history_partitions(fast_scheduler: Cluster) -> None:
+    cluster = fast_scheduler
+    cluster.query("CREATE DATABASE dp_auto")
+    cluster.query("CREATE TABLE dp_auto.a (k DATETIME NOT NULL, v INT) AUTO PARTITION BY RANGE "
+                  "(date_trunc(k, 'day')) () DISTRIBUTED BY HASH(v) BUCKETS 1 PROPERTIES ("
+                  "'replication_num' = '1', 'partition.retention_count' = '5')")
+    values = ", ".join(f"('{days(i)} 10:00:00', {i})" for i in range(-5, 3))
+    cluster.query(f"INSERT INTO dp_auto.a VALUES {values}")
+    name = "p{:%Y%m%d}000000".format
+    cluster.wait_for(lambda: sorted(partitions(cluster, "dp_auto.a")) == [name(days(i)) for i in range(-5, 3)]
+                     or None, timeout=5)
+    cluster.query("ALTER TABLE dp_auto.a SET ('partition.retention_count' = '2')")
+    # History partitions are those ending by now: the newest 2 stay, and today's and the future ones.
+    kept = [name(days(i)) for i in range(-2, 3)]
+    cluster.wait_for(lambda: sorted(partitions(cluster, "dp_auto.a")) == kept, timeout=15)
+    assert [r[0] for r in cluster.query("SELECT v FROM dp_auto.a ORDER BY v")] == [-2, -1, 0, 1, 2]
+    assert '"partition.retention_count" = "2"' in cluster.query("SHOW CREATE TABLE dp_auto.a")[0][1]
+
+
+ERRORS = [
+    ('"dynamic_partition.time_unit" = "MINUTE", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p"',
+     5065, "Unsupported time unit MINUTE. Expect HOUR/DAY/WEEK/MONTH/YEAR."),
+    ('"dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p"', 1105,
+     "Must assign dynamic_partition.time_unit properties"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.prefix" = "p"', 1105,
+     "Must assign dynamic_partition.end properties"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3"', 1105,
+     "Must assign dynamic_partition.prefix properties"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.start" = "1"', 5066, "Dynamic partition start must less than 0"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "0", "dynamic_partition.prefix" = "p"',
+     5066, "Dynamic partition end must greater than 0"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "x", "dynamic_partition.prefix" = "p"',
+     5066, "Invalid dynamic partition end x"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "1p"',
+     5069, "Invalid dynamic partition prefix: 1p."),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.buckets" = "0"', 5067, "Dynamic partition buckets must greater than 0"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.enable" = "yes"', 5068, "Invalid dynamic partition enable: yes. Expected true or false"),
+    ('"dynamic_partition.time_unit" = "HOUR", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p"',
+     1105, "dynamic_partition.time_unit could not be HOUR when type of partition column k is DATE or DATEV2"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.create_history_partition" = "true"', 1105,
+     "Provide start or history_partition_num property when create_history_partition=true. "
+     "Otherwise set create_history_partition=false"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "600", "dynamic_partition.prefix" = "p"',
+     1105, "Too many dynamic partitions: 600. Limit: 500"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.replication_num" = "0"', 5071, "Dynamic partition replication num must greater than 0"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.replication_num" = "9"', 1105, "Failed to find enough backend"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.time_zone" = "Mars/Base"', 1298, "Unknown or incorrect time zone: 'Mars/Base'"),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.reserved_history_periods" = "2020-01-01"', 5077,
+     "Invalid \" dynamic_partition.reserved_history_periods \" value 2020-01-01."),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.reserved_history_periods" = "[2020-02-01,2020-01-01]"', 5079,
+     "The first date is larger than the second date, [2020-02-01,2020-01-01] is invalid."),
+    ('"dynamic_partition.time_unit" = "DAY", "dynamic_partition.end" = "3", "dynamic_partition.prefix" = "p", '
+     '"dynamic_partition.start_day_of_week" = "8"', 1105, "dynamic_partition.start_day_of_week should between 1 and 7"),
+    ('"dynamic_partition.colour" = "red"', 1105, "Invalid dynamic partition properties: dynamic_partition.colour"),
+]
+
+
+def test_property_errors_at_create_and_alter(cluster: Cluster) -> None:
+    cluster.query("CREATE DATABASE dp_errors")
+    for i, (props, code, message) in enumerate(ERRORS):
+        got = error_of(cluster, f"CREATE TABLE dp_errors.t{i} (k DATE, v INT) PARTITION BY RANGE(k) () "
+                                f"DISTRIBUTED BY HASH(v) BUCKETS 1 PROPERTIES ('replication_num' = '1', {props})")
+        assert got[0] == code and got[1].startswith("errCode = 2, detailMessage = " + message), (props, got)
+    assert cluster.query("SHOW TABLES FROM dp_errors") == []
+    cluster.query("CREATE TABLE dp_errors.l (k DATE, v INT) PARTITION BY LIST(k) () DISTRIBUTED BY HASH(v) "
+                  "BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    assert error_of(cluster, "ALTER TABLE dp_errors.l SET ('dynamic_partition.time_unit' = 'DAY', "
+                             "'dynamic_partition.end' = '3', 'dynamic_partition.prefix' = 'p')")[1].endswith(
+        "Dynamic partition only support single-column range partition")
+    cluster.query(DAY_TABLE.format(name="dp_errors.ok", extra=""))
+    assert error_of(cluster, "ALTER TABLE dp_errors.ok SET ('dynamic_partition.start' = '0')") == (
+        5066, "errCode = 2, detailMessage = Dynamic partition start must less than 0")
+    # Through the mariadb client too, with Doris's code.
+    out = cluster.mariadb("ALTER TABLE dp_errors.ok SET ('dynamic_partition.time_unit' = 'DECADE')")
+    assert out.returncode == 1
+    assert "ERROR 5065 (42000)" in out.stderr and "Unsupported time unit DECADE." in out.stderr
+
+
+def test_backup_holds_partitions_and_restore_switches_dynamic_off(fast_scheduler: Cluster, tmp_path: Path) -> None:
+    cluster = fast_scheduler
+    cluster.query("CREATE DATABASE dp_br")
+    cluster.query(DAY_TABLE.format(name="dp_br.t", extra=""))
+    cluster.query(f"INSERT INTO dp_br.t VALUES ('{days(-2)}', 1), ('{days(0)}', 2)")
+    create_local_repo(cluster, "dp_br_repo", tmp_path)
+    ts = backup_and_wait(cluster, "dp_br", "full", "dp_br_repo")
+    # A backup that has planned the table holds its partitions: a start that expires day -2 waits for it.
+    hold(cluster, "BACKUP.UPLOADING")
+    try:
+        cluster.query("BACKUP SNAPSHOT dp_br.held TO dp_br_repo ON (t)")
+        wait_job(cluster, "BACKUP", "dp_br", "held", states=("UPLOADING",))
+        cluster.query("ALTER TABLE dp_br.t SET ('dynamic_partition.start' = '-1')")
+        time.sleep(2.5)  # two scheduler rounds
+        assert day_name(-2) in partitions(cluster, "dp_br.t")
+    finally:
+        release(cluster)
+    assert wait_job(cluster, "BACKUP", "dp_br", "held")["State"] == "FINISHED"
+    cluster.wait_for(lambda: day_name(-2) not in partitions(cluster, "dp_br.t"), timeout=15)
+    # RESTORE switches dynamic partitioning off unless reserve_dynamic_partition_enable says otherwise.
+    cluster.query(f"RESTORE SNAPSHOT dp_br.full FROM dp_br_repo ON (t AS t_off) "
+                  f"PROPERTIES ('backup_timestamp' = '{ts}', 'replication_num' = '1')")
+    assert wait_job(cluster, "RESTORE", "dp_br", "full")["State"] == "FINISHED"
+    cluster.query(f"RESTORE SNAPSHOT dp_br.full FROM dp_br_repo ON (t AS t_on) PROPERTIES ("
+                  f"'backup_timestamp' = '{ts}', 'replication_num' = '1', 'reserve_dynamic_partition_enable' = 'true')")
+    rows = cluster.query_dicts("SHOW RESTORE FROM dp_br")
+    assert [r["ReserveDynamicPartitionEnable"] for r in rows] == ["false", "true"]
+    assert wait_job(cluster, "RESTORE", "dp_br", "full")["State"] == "FINISHED"
+    off = cluster.query("SHOW CREATE TABLE dp_br.t_off")[0][1]
+    assert '"dynamic_partition.enable" = "false"' in off and '"dynamic_partition.end" = "3"' in off
+    assert '"dynamic_partition.enable" = "true"' in cluster.query("SHOW CREATE TABLE dp_br.t_on")[0][1]
+    # The restored data reads back, in the backed-up partitions.
+    assert sorted(r[0] for r in cluster.query("SELECT v FROM dp_br.t_off")) == [1, 2]
+    assert sorted(partitions(cluster, "dp_br.t_off")) == [day_name(i) for i in range(-2, 4)]
+    enabled = {r["TableName"]: r["Enable"] for r in cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_br")}
+    assert enabled == {"t": "true", "t_off": "false", "t_on": "true"}
+
+
+def test_dynamic_partitions_survive_an_fe_restart(own_cluster: Cluster) -> None:
+    cluster = own_cluster
+    cluster.query("CREATE DATABASE dp_restart")
+    cluster.query(DAY_TABLE.format(name="dp_restart.t", extra=""))
+    before = cluster.query("SHOW CREATE TABLE dp_restart.t")[0][1]
+    cluster.kill_fe()
+    cluster.start_fe(auto_backends=False)
+    assert cluster.query("SHOW CREATE TABLE dp_restart.t")[0][1] == before
+    assert sorted(partitions(cluster, "dp_restart.t")) == [day_name(i) for i in range(-2, 4)]
+    # The restarted FE schedules the table again (its interval is back to Doris's default: set it again).
+    set_interval(cluster, 1)
+    cluster.query("ALTER TABLE dp_restart.t SET ('dynamic_partition.end' = '5')")
+    cluster.wait_for(lambda: sorted(partitions(cluster, "dp_restart.t")) == [day_name(i) for i in range(-2, 6)],
+                     timeout=15)
