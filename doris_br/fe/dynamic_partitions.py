@@ -677,14 +677,16 @@ class DynamicPartitionScheduler:
         self.info(table_id).last_update_time = time_text(now_ms()) or "N/A"
 
     async def run_forever(self) -> None:
+        """A round at start (as Doris's daemon: tables whose time came while the FE was down), then one per
+        interval; a wake (a changed interval or gate) starts the next round at once."""
         while True:
             self._wake.clear()
+            if self.enabled():
+                await self.run_once()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s())
             except TimeoutError:
                 pass
-            if self.enabled():
-                await self.run_once()
 
     async def run_once(self) -> None:
         for table in self.scheduled_tables():
