@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import zoneinfo
 from pathlib import Path
 
 import pymysql
 import pytest
 
+from doris_br.fe.dynamic_partitions import system_time_zone
 from tests.backup_helpers import backup_and_wait, create_local_repo, hold, release, wait_job
 from tests.cluster import Cluster
+from tests.s3server import S3Server
 
-# The test machines run in UTC, which is also the zone the FE's dynamic partitions default to.
-UTC = dt.UTC
+# Dynamic partitions follow the FE's zone unless dynamic_partition.time_zone says otherwise.
+ZONE = zoneinfo.ZoneInfo(system_time_zone())
 
 
 def error_of(cluster: Cluster, sql: str) -> tuple[int, str]:
@@ -39,8 +42,12 @@ def fast_scheduler(cluster: Cluster):  # type: ignore[no-untyped-def]
     set_interval(cluster, 600)
 
 
+def local_now() -> dt.datetime:
+    return dt.datetime.now(ZONE).replace(tzinfo=None)
+
+
 def days(offset: int) -> dt.date:
-    return dt.datetime.now(UTC).date() + dt.timedelta(days=offset)
+    return local_now().date() + dt.timedelta(days=offset)
 
 
 def day_name(offset: int, prefix: str = "p") -> str:
@@ -75,7 +82,7 @@ def test_create_gives_history_and_future_partitions_and_show_create(cluster: Clu
     block = text.split('"is_being_synced" = "false",\n', 1)[1].split(',\n"storage_medium"', 1)[0]
     assert block.split(",\n") == [
         '"dynamic_partition.enable" = "true"', '"dynamic_partition.time_unit" = "DAY"',
-        '"dynamic_partition.time_zone" = "Etc/UTC"', '"dynamic_partition.start" = "-2"',
+        f'"dynamic_partition.time_zone" = "{system_time_zone()}"', '"dynamic_partition.start" = "-2"',
         '"dynamic_partition.end" = "3"', '"dynamic_partition.prefix" = "p"',
         '"dynamic_partition.replication_allocation" = "tag.location.default: 2"',
         '"dynamic_partition.buckets" = "2"', '"dynamic_partition.create_history_partition" = "true"',
@@ -118,7 +125,7 @@ def test_create_gives_history_and_future_partitions_and_show_create(cluster: Clu
 
 def test_scheduler_runs_live_creates_hours_and_drops_old(fast_scheduler: Cluster) -> None:
     cluster = fast_scheduler
-    hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    hour = local_now().replace(minute=0, second=0, microsecond=0)
     old = hour - dt.timedelta(hours=5)
     cluster.query("CREATE DATABASE dp_hour")
     cluster.query(
@@ -295,3 +302,54 @@ def test_dynamic_partitions_survive_an_fe_restart(own_cluster: Cluster) -> None:
         "PROPERTIES")[1]
     cluster.query(f"INSERT INTO dp_restart.t VALUES ('{days(5)}', 5)")
     assert cluster.query("SELECT v FROM dp_restart.t") == [(5,)]
+
+
+def test_week_month_and_year_units(cluster: Cluster) -> None:
+    cluster.query("CREATE DATABASE dp_units")
+    today = local_now().date()
+    made = {}
+    for unit, extra in (("WEEK", ", 'dynamic_partition.start_day_of_week' = '3'"),
+                        ("MONTH", ", 'dynamic_partition.start_day_of_month' = '1'"), ("YEAR", "")):
+        cluster.query(f"CREATE TABLE dp_units.{unit} (k DATE, v INT) PARTITION BY RANGE(k) () DISTRIBUTED BY "
+                      f"HASH(v) BUCKETS 1 PROPERTIES ('replication_num' = '1', 'dynamic_partition.time_unit' = "
+                      f"'{unit}', 'dynamic_partition.end' = '1', 'dynamic_partition.prefix' = 'p'{extra})")
+        made[unit] = sorted(partitions(cluster, f"dp_units.{unit}").values(), key=lambda r: r["Range"])
+    # WEEK: weeks from Wednesday (start_day_of_week 3), named p<year>_<week>. As Doris's
+    # getPartitionRangeOfWeek has it, "this week" starts on the Wednesday of this Monday-based week, which is
+    # after today on a Monday or Tuesday.
+    wednesday = today + dt.timedelta(days=3 - today.isoweekday())
+    assert [r["Range"].split("keys: [")[1][:10] for r in made["WEEK"]] == [
+        str(wednesday), str(wednesday + dt.timedelta(weeks=1))]
+    assert all(r["PartitionName"][:2] == "p2" and r["PartitionName"][5] == "_" for r in made["WEEK"])
+    first = today.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    assert [r["PartitionName"] for r in made["MONTH"]] == [f"p{first:%Y%m}", f"p{following:%Y%m}"]
+    assert made["MONTH"][0]["Range"].endswith(f"keys: [{following}]; )")
+    assert [r["PartitionName"] for r in made["YEAR"]] == [f"p{today.year}", f"p{today.year + 1}"]
+    shown = {r["TableName"]: r["StartOf"] for r in cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_units")}
+    assert shown == {"MONTH": "1st", "WEEK": "WEDNESDAY", "YEAR": "NULL"}
+    assert '"dynamic_partition.start_day_of_week" = "3"' in cluster.query("SHOW CREATE TABLE dp_units.WEEK")[0][1]
+
+
+def test_s3_round_trip_of_dynamic_and_retained_tables(fast_scheduler: Cluster, s3: S3Server) -> None:
+    cluster = fast_scheduler
+    cluster.query("CREATE DATABASE dp_s3")
+    cluster.query(DAY_TABLE.format(name="dp_s3.d", extra=""))
+    cluster.query("CREATE TABLE dp_s3.a (k DATETIME NOT NULL, v INT) AUTO PARTITION BY RANGE "
+                  "(date_trunc(k, 'day')) () DISTRIBUTED BY HASH(v) BUCKETS 1 PROPERTIES ("
+                  "'replication_num' = '1', 'partition.retention_count' = '3')")
+    cluster.query(f"INSERT INTO dp_s3.d VALUES ('{days(-1)}', 1), ('{days(2)}', 2)")
+    cluster.query("INSERT INTO dp_s3.a VALUES " + ", ".join(f"('{days(i)} 01:00:00', {i})" for i in range(-3, 1)))
+    bucket = s3.create_bucket("dp-bucket")
+    cluster.query(f'CREATE REPOSITORY dp_s3_repo WITH S3 ON LOCATION "s3://{bucket}/r" {s3.properties()}')
+    ts = backup_and_wait(cluster, "dp_s3", "snap", "dp_s3_repo")
+    cluster.query("DROP DATABASE dp_s3")
+    cluster.query(f"RESTORE SNAPSHOT dp_s3.snap FROM dp_s3_repo PROPERTIES ('backup_timestamp' = '{ts}', "
+                  "'replication_num' = '1', 'reserve_dynamic_partition_enable' = 'true')")
+    assert wait_job(cluster, "RESTORE", "dp_s3", "snap")["State"] == "FINISHED"
+    assert sorted(cluster.query("SELECT v FROM dp_s3.d")) == [(1,), (2,)]
+    assert sorted(cluster.query("SELECT v FROM dp_s3.a")) == [(-3,), (-2,), (-1,), (0,)]
+    assert '"dynamic_partition.enable" = "true"' in cluster.query("SHOW CREATE TABLE dp_s3.d")[0][1]
+    # The restored AUTO PARTITION table keeps its retention, and the scheduler applies it to it.
+    cluster.query("ALTER TABLE dp_s3.a SET ('partition.retention_count' = '1')")
+    cluster.wait_for(lambda: sorted(cluster.query("SELECT v FROM dp_s3.a")) == [(-1,), (0,)], timeout=15)
