@@ -248,6 +248,9 @@ def test_property_errors_at_create_and_alter(cluster: Cluster) -> None:
     cluster.query(DAY_TABLE.format(name="dp_errors.ok", extra=""))
     assert error_of(cluster, "ALTER TABLE dp_errors.ok SET ('dynamic_partition.start' = '0')") == (
         5066, "errCode = 2, detailMessage = Dynamic partition start must less than 0")
+    assert error_of(cluster, "SHOW DYNAMIC PARTITION TABLES FROM dp_nowhere") == (
+        1049, "errCode = 2, detailMessage = Unknown database 'dp_nowhere'")
+    assert error_of(cluster, "SHOW DYNAMIC PARTITION TABLES")[0] == 1046
     # Through the mariadb client too, with Doris's code.
     out = cluster.mariadb("ALTER TABLE dp_errors.ok SET ('dynamic_partition.time_unit' = 'DECADE')")
     assert out.returncode == 1

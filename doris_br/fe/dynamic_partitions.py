@@ -462,13 +462,6 @@ def _check_periods(text: str, unit: str) -> None:
                     "while time_unit is HOUR.") from None
 
 
-def for_restore(properties: dict[str, str], reserve_enable: bool) -> dict[str, str]:
-    """A restored table's properties: dynamic partitioning switched off unless the restore reserves it."""
-    if TIME_UNIT in properties and not reserve_enable:
-        return {**properties, ENABLE: "false"}
-    return properties
-
-
 def refuse_partition_ddl(table: Table) -> None:
     """Doris's DynamicPartitionUtil.checkAlterAllowed: ADD / DROP PARTITION wait for the scheduler to be off."""
     dp = DynamicPartition.of(table.properties)
