@@ -116,15 +116,16 @@ def test_create_gives_history_and_future_partitions_and_show_create(cluster: Clu
     f = next(r for r in show if r["TableName"] == "f")
     assert (f["Enable"], f["TimeUnit"], f["Start"], f["End"], f["Prefix"], f["Buckets"], f["ReplicationNum"],
             f["ReplicaAllocation"], f["StartOf"], f["State"], f["ReservedHistoryPeriods"]) == (
-        "true", "DAY", "-2147483648", "2", "d_", "4", "1", "tag.location.default: 1", "NULL", "NORMAL", "NULL")
-    assert len(f["LastSchedulerTime"]) == 19
+        "true", "DAY", "-2147483648", "2", "d_", "4", "1", "tag.location.default: 1", "N/A", "NORMAL", "NULL")
+    assert len(f["LastSchedulerTime"]) == 19 and f["LastUpdateTime"] == "N/A"
     # ADD / DROP PARTITION wait until the table's dynamic partitioning is switched off.
     code, message = error_of(cluster, f"ALTER TABLE dp_create.f DROP PARTITION {day_name(0, 'd_')}")
     assert message.endswith("Cannot add/drop partition on a Dynamic Partition Table, Use command `ALTER TABLE f "
                             "SET (\"dynamic_partition.enable\" = \"false\")` firstly.")
     cluster.query('ALTER TABLE dp_create.f SET ("dynamic_partition.enable" = "false")')
     cluster.query(f"ALTER TABLE dp_create.f DROP PARTITION {day_name(0, 'd_')}")
-    assert cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_create")[0]["Enable"] == "false"
+    f = cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_create")[0]
+    assert f["Enable"] == "false" and len(f["LastUpdateTime"]) == 19
     # A table without dynamic partitions is not listed.
     cluster.query("CREATE TABLE dp_create.plain (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 "
                   "PROPERTIES ('replication_num' = '1')")
@@ -339,7 +340,7 @@ def test_week_month_and_year_units(cluster: Cluster) -> None:
     assert made["MONTH"][0]["Range"].endswith(f"keys: [{following}]; )")
     assert [r["PartitionName"] for r in made["YEAR"]] == [f"p{today.year}", f"p{today.year + 1}"]
     shown = {r["TableName"]: r["StartOf"] for r in cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_units")}
-    assert shown == {"MONTH": "1st", "WEEK": "WEDNESDAY", "YEAR": "NULL"}
+    assert shown == {"MONTH": "1st", "WEEK": "WEDNESDAY", "YEAR": "N/A"}
     assert '"dynamic_partition.start_day_of_week" = "3"' in cluster.query("SHOW CREATE TABLE dp_units.WEEK")[0][1]
 
 

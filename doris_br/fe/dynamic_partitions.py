@@ -159,7 +159,7 @@ class DynamicPartition:
         return max(self.start, -self.history_num)
 
     def start_of(self) -> str:
-        """SHOW DYNAMIC PARTITION TABLES' StartOf: the first day of a week or month, NULL for other units."""
+        """SHOW DYNAMIC PARTITION TABLES' StartOf: the first day of a week or month, N/A for other units."""
         if self.unit == "WEEK":
             return ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")[
                 self.start_day_of_week - 1]
@@ -167,7 +167,7 @@ class DynamicPartition:
             day = self.start_day_of_month
             suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
             return f"{day}{suffix}"
-        return "NULL"
+        return "N/A"  # FeConstants.null_string, as Doris's documentation shows it
 
 
 def show_create_properties(table: Table) -> list[tuple[str, str]]:
@@ -666,7 +666,8 @@ class DynamicPartitionScheduler:
         return self.runtime.setdefault(table_id, RuntimeInfo())
 
     def touched(self, table_id: int) -> None:
-        """CREATE or ALTER changed the table's dynamic partition properties (LastUpdateTime)."""
+        """ALTER TABLE SET changed the table's dynamic partition properties (LastUpdateTime; N/A after CREATE,
+        as Doris's documentation shows)."""
         self.info(table_id).last_update_time = time_text(now_ms()) or "N/A"
 
     async def run_forever(self) -> None:

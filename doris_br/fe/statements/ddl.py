@@ -198,7 +198,6 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     catalog.commit([table, *partitions])
     if dynamic_partitions.DynamicPartition.of(table.properties) is not None:
-        session.fe.dynamic_partitions.touched(table.id)
         await session.fe.dynamic_partitions.schedule(table.id)  # as Doris: the partitions exist once CREATE answers
 
 
