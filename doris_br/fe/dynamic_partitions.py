@@ -694,13 +694,16 @@ class DynamicPartitionScheduler:
         out = []
         for table in self.fe.catalog.all(Table):
             dp = DynamicPartition.of(table.properties)
+            if table.partition_kind != "RANGE" or len(table.partition_columns) != 1:
+                continue  # what the checks refuse; a table could only come by it from a foreign snapshot
             if (dp is not None and dp.enable) or (table.auto_partition and RETENTION_COUNT in table.properties):
                 out.append(table)
         return sorted(out, key=lambda t: t.id)
 
-    async def schedule(self, table_id: int, first_time: bool = False) -> None:
+    async def schedule(self, table_id: int) -> None:
         """One table's round, holding the table as ALTER TABLE does: create what is missing, drop what expired.
-        At CREATE TABLE (first_time) a partition that cannot be created fails the statement, as in Doris."""
+        A partition that cannot be created (too few alive BEs) is noted in State and LastCreatePartitionMsg
+        and tried again next round; at CREATE TABLE too, whose table stands and gets them later."""
         from doris_br.fe.load import table_lock
         from doris_br.fe.placement import create_partitions, drop_tablets
 
@@ -719,9 +722,9 @@ class DynamicPartitionScheduler:
                 remaining = [p for p in existing if p not in dropped]
                 wanted = [d for d in wanted_partitions(table, dp, now) if not _expired_desc(table, dp, d, now)]
                 new_descs = missing_partitions(table, remaining, wanted)
-                new = await self._create(table, dp, new_descs, first_time, create_partitions)
+                new = await self._create(table, dp, new_descs, create_partitions)
             else:
-                dropped = self._droppable(table, beyond_retention(table, existing, table_now_utc()))
+                dropped = self._droppable(table, beyond_retention(table, existing, fe_now()))
                 new = []
             if not new and not dropped:
                 return
@@ -730,7 +733,7 @@ class DynamicPartitionScheduler:
             info.drop_message = "N/A"
             await drop_tablets(self.fe, dropped)
 
-    async def _create(self, table: Table, dp: DynamicPartition, descs: list[PartitionDesc], first_time: bool,
+    async def _create(self, table: Table, dp: DynamicPartition, descs: list[PartitionDesc],
                       create: Any) -> list[Partition]:
         if not descs:
             return []
@@ -740,8 +743,6 @@ class DynamicPartitionScheduler:
             made = await create(self.fe, shaped, descs, replication=dp.replication_of(table))
         except DorisError as e:
             info.state, info.create_message = "ERROR", e.detail
-            if first_time:
-                raise
             return []
         info.state, info.create_message = "NORMAL", "N/A"
         return list(made)
@@ -763,7 +764,7 @@ def _expired_desc(table: Table, dp: DynamicPartition, desc: PartitionDesc, now: 
     return sortable_key(table, desc.upper) <= sortable_key(table, limit)
 
 
-def table_now_utc() -> dt.datetime:
+def fe_now() -> dt.datetime:
     """Now, naive, in the FE's own zone: AUTO PARTITION bounds are local dates of the loaded values."""
     return dt.datetime.now(dt.UTC).astimezone(_zone(system_time_zone())).replace(tzinfo=None)
 
