@@ -366,3 +366,33 @@ def test_s3_round_trip_of_dynamic_and_retained_tables(fast_scheduler: Cluster, s
     # The restored AUTO PARTITION table keeps its retention, and the scheduler applies it to it.
     cluster.query("ALTER TABLE dp_s3.a SET ('partition.retention_count' = '1')")
     cluster.wait_for(lambda: sorted(cluster.query("SELECT v FROM dp_s3.a")) == [(-1,), (0,)], timeout=15)
+
+
+def test_history_num_time_zone_and_reserved_periods(fast_scheduler: Cluster) -> None:
+    cluster = fast_scheduler
+    cluster.query("CREATE DATABASE dp_more")
+    # history_partition_num limits the history create_history_partition makes, when nearer than start.
+    cluster.query(DAY_TABLE.format(name="dp_more.n", extra=', "dynamic_partition.history_partition_num" = "1"'))
+    assert sorted(partitions(cluster, "dp_more.n")) == [day_name(i) for i in range(-1, 4)]
+    # time_zone: the hours are Tokyo's.
+    tokyo = dt.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo")).replace(tzinfo=None, minute=0, second=0,
+                                                                      microsecond=0)
+    cluster.query("CREATE TABLE dp_more.z (k DATETIME, v INT) PARTITION BY RANGE(k) () DISTRIBUTED BY HASH(v) "
+                  "BUCKETS 1 PROPERTIES ('replication_num' = '1', 'dynamic_partition.time_unit' = 'HOUR', "
+                  "'dynamic_partition.end' = '1', 'dynamic_partition.prefix' = 'h', "
+                  "'dynamic_partition.time_zone' = 'Asia/Tokyo')")
+    assert sorted(partitions(cluster, "dp_more.z")) == [f"h{tokyo + dt.timedelta(hours=i):%Y%m%d%H}" for i in (0, 1)]
+    # reserved_history_periods: expired partitions inside a period stay.
+    old = [days(-30), days(-20), days(-10)]
+    items = ", ".join(f"PARTITION o{i} VALUES [('{d}'), ('{d + dt.timedelta(days=1)}'))" for i, d in enumerate(old))
+    cluster.query(f"CREATE TABLE dp_more.r (k DATE, v INT) PARTITION BY RANGE(k) ({items}) DISTRIBUTED BY HASH(v) "
+                  "BUCKETS 1 PROPERTIES ('replication_num' = '1', 'dynamic_partition.enable' = 'false', "
+                  "'dynamic_partition.time_unit' = 'DAY', 'dynamic_partition.start' = '-3', "
+                  "'dynamic_partition.end' = '1', 'dynamic_partition.prefix' = 'p', "
+                  f"'dynamic_partition.reserved_history_periods' = '[{old[1]},{old[1]}],[{old[0]},{old[0]}]')")
+    cluster.query("ALTER TABLE dp_more.r SET ('dynamic_partition.enable' = 'true')")
+    cluster.wait_for(lambda: sorted(partitions(cluster, "dp_more.r")) == ["o0", "o1", day_name(0), day_name(1)],
+                     timeout=15)
+    shown = cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_more")
+    assert next(r for r in shown if r["TableName"] == "r")["ReservedHistoryPeriods"] == (
+        f"[{old[0]},{old[0]}],[{old[1]},{old[1]}]")  # sorted, as Doris shows them
