@@ -318,8 +318,9 @@ def _check(shape: TableShape, changes: dict[str, str], merged: dict[str, str], a
     replication = shape.replication
     if REPLICATION_NUM in changes:
         replication = _check_replication(changes[REPLICATION_NUM])
-    if REPLICATION_NUM in changes or TIME_UNIT in changes:
-        _check_backends(replication, alive)
+    elif merged.get(REPLICATION_ALLOCATION):
+        replication = replication_num({"replication_allocation": merged[REPLICATION_ALLOCATION]})
+    _check_backends(replication, alive)  # as Doris, at every change: the next partitions need them
     if RESERVED in changes:
         _check_periods(changes[RESERVED], merged.get(TIME_UNIT, "DAY"))
     if STORAGE_MEDIUM in changes and changes[STORAGE_MEDIUM].upper() not in ("SSD", "HDD"):
