@@ -396,3 +396,36 @@ def test_history_num_time_zone_and_reserved_periods(fast_scheduler: Cluster) -> 
     shown = cluster.query_dicts("SHOW DYNAMIC PARTITION TABLES FROM dp_more")
     assert next(r for r in shown if r["TableName"] == "r")["ReservedHistoryPeriods"] == (
         f"[{old[0]},{old[0]}],[{old[1]},{old[1]}]")  # sorted, as Doris shows them
+
+
+def test_a_table_under_restore_is_left_alone(cluster: Cluster, tmp_path: Path) -> None:
+    old = days(-10)
+    cluster.query("CREATE DATABASE dp_rs")
+    cluster.query(f"CREATE TABLE dp_rs.t (k DATE, v INT) PARTITION BY RANGE(k) (PARTITION o VALUES [('{old}'), "
+                  f"('{old + dt.timedelta(days=1)}'))) DISTRIBUTED BY HASH(v) BUCKETS 1 PROPERTIES ("
+                  "'replication_num' = '1', 'dynamic_partition.enable' = 'false', 'dynamic_partition.time_unit' = "
+                  "'DAY', 'dynamic_partition.start' = '-3', 'dynamic_partition.end' = '1', "
+                  "'dynamic_partition.prefix' = 'p')")
+    cluster.query(f"INSERT INTO dp_rs.t VALUES ('{old}', 1)")
+    create_local_repo(cluster, "dp_rs_repo", tmp_path)
+    ts = backup_and_wait(cluster, "dp_rs", "snap", "dp_rs_repo")
+    cluster.query("ADMIN SET FRONTEND CONFIG ('dynamic_partition_enable' = 'false')")
+    hold(cluster, "RESTORE.COMMIT")
+    try:
+        cluster.query("ALTER TABLE dp_rs.t SET ('dynamic_partition.enable' = 'true')")
+        cluster.query(f"RESTORE SNAPSHOT dp_rs.snap FROM dp_rs_repo ON (t) PROPERTIES ('backup_timestamp' = "
+                      f"'{ts}', 'replication_num' = '1')")
+        wait_job(cluster, "RESTORE", "dp_rs", "snap", states=("COMMIT",))
+        cluster.query("ADMIN SET FRONTEND CONFIG ('dynamic_partition_enable' = 'true')")
+        set_interval(cluster, 1)
+        time.sleep(2.5)  # rounds run, and leave the table alone: its restore swaps its partitions at commit
+        assert list(partitions(cluster, "dp_rs.t")) == ["o"]
+    finally:
+        release(cluster)
+        cluster.query("ADMIN SET FRONTEND CONFIG ('dynamic_partition_enable' = 'true')")
+    try:
+        assert wait_job(cluster, "RESTORE", "dp_rs", "snap")["State"] == "FINISHED"
+        # Once the restore has ended the table is scheduled again: o expired, today and tomorrow come.
+        cluster.wait_for(lambda: sorted(partitions(cluster, "dp_rs.t")) == [day_name(0), day_name(1)], timeout=15)
+    finally:
+        set_interval(cluster, 600)
