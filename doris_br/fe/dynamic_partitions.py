@@ -26,7 +26,7 @@ from mysql_mimic.errors import SQLSTATES
 
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
-from doris_br.fe.olap import Partition, Table, partitions_of, replication_num, sortable_key
+from doris_br.fe.olap import NOT_ENOUGH_BACKENDS, Partition, Table, partitions_of, replication_num, sortable_key
 from doris_br.names import check_partition_name
 from doris_br.schema import PartitionDesc, base_type
 
@@ -414,8 +414,6 @@ def _check_replication(value: str) -> int:
 
 
 def _check_backends(replication: int, alive: int) -> None:
-    from doris_br.fe.olap import NOT_ENOUGH_BACKENDS
-
     if alive < replication:
         raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication))
 
