@@ -682,6 +682,9 @@ class DynamicPartitionScheduler:
                 pass
 
     async def run_once(self) -> None:
+        known = {t.id for t in self.fe.catalog.all(Table)}
+        for table_id in [i for i in self.runtime if i not in known]:  # dropped tables leave no news behind
+            del self.runtime[table_id]
         for table in self.scheduled_tables():
             try:
                 await self.schedule(table.id)
