@@ -16,6 +16,7 @@ from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe import stale
 from doris_br.fe.backends import BackendRegistry, parse_host_port
 from doris_br.fe.catalog import Catalog, User
+from doris_br.fe.dynamic_partitions import DynamicPartitionScheduler
 from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
@@ -37,6 +38,7 @@ class Frontend:
         self.catalog = Catalog(Journal(journal_path(config.data_dir)))
         self.backends = BackendRegistry(self)
         self.jobs = JobManager(self)
+        self.dynamic_partitions = DynamicPartitionScheduler(self)
         self.global_variables = compat.global_variables()
         self.sessions: dict[int, Any] = {}
         self.start_time = time.time()
@@ -108,6 +110,7 @@ class Frontend:
         heartbeats = asyncio.create_task(self.backends.heartbeat_forever())
         jobs = asyncio.create_task(self.jobs.run_forever())
         sweeper = asyncio.create_task(stale.sweep_forever(self))
+        dynamic_partitions = asyncio.create_task(self.dynamic_partitions.run_forever())
         # The line the launcher and the tests wait for; keep its shape (the console's address comes last).
         print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot) "
               f"http://{self.config.host}:{self.http_port}/", flush=True)
@@ -119,6 +122,7 @@ class Frontend:
         heartbeats.cancel()
         jobs.cancel()
         sweeper.cancel()
+        dynamic_partitions.cancel()
         await http.cleanup()
         server.close()
         self.catalog.journal.close()

@@ -64,8 +64,13 @@ def routing_sql(table: Table, partitions: Sequence[Partition]) -> str:
     return f"CASE {' '.join(whens)} ELSE {default} END"
 
 
-def bucket_sql(table: Table) -> str:
-    n = table.buckets
+def bucket_sql(table: Table, partitions: Sequence[Partition] = ()) -> str:
+    """A row's bucket in its partition (`__p`): partitions may have their own bucket counts (dynamic_partition
+    .buckets, restored partitions), so the modulus is the partition's when they differ."""
+    counts = [len(p.tablets) for p in partitions]
+    n = str(table.buckets)
+    if any(c != table.buckets for c in counts):
+        n = "(CASE __p " + " ".join(f"WHEN {i} THEN {c}" for i, c in enumerate(counts)) + f" ELSE {n} END)"
     if table.distribution.kind == "HASH" and table.distribution.columns:
         return f"(hash({', '.join(duck.quote(table.column(c).name) for c in table.distribution.columns)}) % {n})"
     return f"CAST(floor(random() * {n}) AS BIGINT)"
@@ -144,7 +149,8 @@ def route(table: Table, partitions: Sequence[Partition], rows: pa.Table) -> Rout
     cur = duck.cursor()
     try:
         cur.register("__rows", rows)
-        keys = _run(cur, f"SELECT {routing_sql(table, partitions)} AS __p, {bucket_sql(table)} AS __b FROM __rows")
+        keys = _run(cur, f"SELECT __p, {bucket_sql(table, partitions)} AS __b FROM "
+                         f"(SELECT {routing_sql(table, partitions)} AS __p, * FROM __rows)")
     finally:
         cur.close()
     p = keys.column("__p").combine_chunks().cast(pa.int64())
@@ -152,8 +158,9 @@ def route(table: Table, partitions: Sequence[Partition], rows: pa.Table) -> Rout
     unrouted = rows.filter(unrouted_mask) if p.null_count else rows.schema.empty_table()
     # One key per tablet; rows no partition takes sort last and are cut off.
     b = keys.column("__b").combine_chunks().cast(pa.int64())
+    stride = max([table.buckets, *(len(part.tablets) for part in partitions)]) + 1
     key = pc.if_else(unrouted_mask, np.iinfo(np.int64).max,
-                     pc.add(pc.multiply(p.fill_null(0), table.buckets + 1), b))
+                     pc.add(pc.multiply(p.fill_null(0), stride), b))
     order = pc.sort_indices(key)
     routed = len(rows) - p.null_count
     ordered = rows.take(order.slice(0, routed)) if routed else rows.schema.empty_table()
@@ -164,5 +171,5 @@ def route(table: Table, partitions: Sequence[Partition], rows: pa.Table) -> Rout
         ends = np.concatenate((starts[1:], [routed]))
         for s, e in zip(starts, ends, strict=True):
             k = int(sorted_keys[s])
-            slices[(k // (table.buckets + 1), k % (table.buckets + 1))] = (int(s), int(e))
+            slices[(k // stride, k % stride)] = (int(s), int(e))
     return Routed(rows=ordered, slices=slices, unrouted=unrouted)

@@ -12,6 +12,7 @@ from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
 from doris_br.sql.ddl import DdlParser
 from doris_br.sql.dml import DmlParser
+from doris_br.sql.dynamic_partitions import DynamicPartitionParser
 from doris_br.sql.indexes import IndexParser
 from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
@@ -20,10 +21,10 @@ from doris_br.sql.values import fast_insert
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, IndexParser):
+class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, DynamicPartitionParser, IndexParser):
     # IndexParser last: its ALTER TABLE takes ADD / DROP INDEX and hands the rest to DdlParser's.
     STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
-                  **IndexParser.STATEMENTS}
+                  **DynamicPartitionParser.STATEMENTS, **IndexParser.STATEMENTS}
     LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
 
 

@@ -58,6 +58,7 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     backup,
     ddl,
     dml,
+    dynamic_partitions,
     help,
     indexes,
     mutations,

@@ -8,7 +8,7 @@ import attrs
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
-from doris_br.fe import auto_increment, ctas
+from doris_br.fe import auto_increment, ctas, dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.indexes import check_bloom_properties, check_table_indexes, stored
 from doris_br.fe.load import Fresh, Load, table_lock
@@ -284,6 +284,9 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
     """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
     catalog = session.fe.catalog
     table = _new_table(session, db, name, spec)
+    table = attrs.evolve(table, properties=dynamic_partitions.analyze(
+        dynamic_partitions.shape_of(table), {}, table.properties, len(session.fe.backends.alive()),
+        session.fe.dynamic_partitions.max_partitions()))
     if descs is None:
         if table.partition_kind == "UNPARTITIONED":
             descs = [PartitionDesc(name=name)]
@@ -294,6 +297,8 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         await drop_tablets(session.fe, partitions)
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     catalog.commit([table, *partitions])
+    if dynamic_partitions.DynamicPartition.of(table.properties) is not None:
+        await session.fe.dynamic_partitions.schedule(table.id)  # as Doris: the partitions exist once CREATE answers
 
 
 def _exists(session: Any, db: Database, name: str) -> bool:
@@ -425,6 +430,8 @@ async def alter_table(session: Any, node: AlterTable) -> None:
         table = get_table(catalog, db, name)
         session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
         existing = partitions_of(catalog, table, temporary=temporary)
+        if action in ("ADD_PARTITION", "DROP_PARTITION") and not temporary:
+            dynamic_partitions.refuse_partition_ddl(table)
         if action == "ADD_PARTITION":
             if table.partition_kind == "UNPARTITIONED":
                 raise DorisError(f"Table[{name}]'s partition type is UNPARTITIONED, can not add partition")
@@ -473,9 +480,13 @@ async def alter_table(session: Any, node: AlterTable) -> None:
         elif action == "MODIFY_PARTITION":
             await modify_partitions(session.fe, table, node.args.get("partitions"), node.args["properties"])
         else:
-            props = {**table.properties, **node.args["properties"]}
+            props = dynamic_partitions.analyze(
+                dynamic_partitions.shape_of(table), table.properties, node.args["properties"],
+                len(session.fe.backends.alive()), session.fe.dynamic_partitions.max_partitions())
             props = check_table_properties(check_bloom_properties(props, table.columns, table.keys_type,
                                                                   table.indexes))
+            if any(k.startswith(dynamic_partitions.PREFIX) for k in node.args["properties"]):
+                session.fe.dynamic_partitions.touched(table.id)
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])

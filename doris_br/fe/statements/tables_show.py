@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from doris_br.clock import time_text
 from doris_br.errors import ER_NO_DB, DorisError
+from doris_br.fe import dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.indexes import index_sql
@@ -220,8 +221,11 @@ def create_table_text(catalog: Any, table: Table) -> str:
     props = {"replication_allocation": f"tag.location.default: {table.replication_num}", **_DEFAULT_PROPERTIES}
     if table.keys_type == "UNIQUE_KEYS":  # tables from before the property existed are merge-on-read
         props["enable_unique_key_merge_on_write"] = "true" if table.merge_on_write else "false"
-    props.update(table.properties)
-    lines.append("PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in props.items()) + "\n);")
+    props.update({k: v for k, v in table.properties.items() if not k.startswith(dynamic_partitions.PREFIX)})
+    items = list(props.items())
+    at = next((i + 1 for i, (k, _) in enumerate(items) if k == "is_being_synced"), len(items))
+    items[at:at] = dynamic_partitions.show_create_properties(table)  # Doris's place and order for them
+    lines.append("PROPERTIES (\n" + ",\n".join(f'"{k}" = "{v}"' for k, v in items) + "\n);")
     return "\n".join(lines)
 
 
