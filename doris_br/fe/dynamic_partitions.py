@@ -415,7 +415,7 @@ def _check_replication(value: str) -> int:
 
 def _check_backends(replication: int, alive: int) -> None:
     if alive < replication:
-        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication))
+        raise DorisError(NOT_ENOUGH_BACKENDS.format(need=replication, medium="HDD"))
 
 
 _PERIOD_DAY = re.compile(r"\[([0-9]{4}-[0-9]{2}-[0-9]{2}),([0-9]{4}-[0-9]{2}-[0-9]{2})\]")
