@@ -47,7 +47,8 @@ class CreateView(StatementNode):
 
 
 class AlterTable(StatementNode):
-    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES."""
+    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, REPLACE (`name`: the
+    table that takes this one's name)."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
                  "name": False, "new_name": False, "properties": False, "force": False}
@@ -400,7 +401,12 @@ class DdlParser(ParserBase):
             return AlterTable(this=name, action="RENAME", new_name=self._parse_name("a table name"))
         if self._match_text_seq("SET"):
             return AlterTable(this=name, action="SET_PROPERTIES", properties=self._parse_property_map())
-        self.raise_error("Expected ADD, DROP, RENAME or SET")
+        if self._match_text_seq("REPLACE", "WITH", "TABLE"):
+            other = self._parse_name("a table name")
+            props = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
+            return AlterTable(this=name, action="REPLACE", name=other, properties=props,
+                              force=self._match_text_seq("FORCE"))
+        self.raise_error("Expected ADD, DROP, RENAME, REPLACE or SET")
         return AlterTable(this=name, action="")
 
     def _lookahead_list(self) -> bool:

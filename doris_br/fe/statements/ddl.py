@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from doris_br.clock import now_ms
-from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.errors import ER_BAD_TABLE, ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import query as queries
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
@@ -294,6 +294,9 @@ async def alter_table(session: Any, node: AlterTable) -> None:
     name, catalog = table.name, session.fe.catalog
     session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
     action = node.args["action"]
+    if action == "REPLACE":
+        await _replace_table(session, db, table, node)
+        return
     temporary = bool(node.args.get("temporary"))
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
@@ -349,6 +352,55 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
+
+
+def _swap_option(properties: dict[str, str]) -> bool:
+    """PROPERTIES of REPLACE WITH TABLE: only 'swap' (default true; anything but 'true' in any case is false, as
+    Java's Boolean.parseBoolean reads it) and 'force' (no recycle bin here: a replaced table is always gone)."""
+    props = dict(properties)
+    swap = props.pop("swap", "true").lower() == "true"
+    props.pop("force", None)
+    if props:
+        raise DorisError("Unknown properties: [" + ", ".join(props) + "]")
+    return swap
+
+
+def _renamed(catalog: Any, table: Table, new_name: str) -> list[Any]:
+    """The table under a new name, with an unpartitioned table's one partition, which bears its name, renamed too."""
+    parts = [attrs.evolve(p, name=new_name) for p in partitions_of(catalog, table)
+             if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
+    return [attrs.evolve(table, name=new_name), *parts]
+
+
+async def _replace_table(session: Any, db: Database, table: Table, node: AlterTable) -> None:
+    """ALTER TABLE a REPLACE WITH TABLE b: b takes a's name and a takes b's ('swap' = 'true', the default) or a is
+    dropped, in one journal commit, so a reader sees either the old table or the new one under the name.
+
+    dbt-doris's table models end this way: the model is built as `<name>__dbt_tmp` and then replaces `<name>`.
+    ALTER is checked on both tables (Doris checks `a`; b's data becomes readable under a's name, so b too)."""
+    catalog = session.fe.catalog
+    swap = _swap_option(node.args.get("properties") or {})
+    other_name = node.args["name"]
+    require_on_table(session.user, "ALTER_PRIV", db.name, other_name)
+    if find_table(catalog, db, other_name) is None:
+        if find_view(catalog, db, other_name) is not None:
+            raise DorisError(f"Type of {other_name} doesn't match, expected data tables=[OLAP, MATERIALIZED_VIEW]")
+        raise DorisError(f"table not found, tableName={other_name}", ER_BAD_TABLE)
+    other = get_table(catalog, db, other_name)
+    if other.id == table.id:  # Doris would drop the table it keeps; here replacing a table by itself changes nothing
+        return
+    session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")
+    first, second = sorted((table, other), key=lambda t: t.id)  # one lock order, so two replaces cannot deadlock
+    async with table_lock(first.id), table_lock(second.id):
+        table, other = get_table(catalog, db, table.name), get_table(catalog, db, other_name)
+        session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")  # a job accepted while this waited
+        puts = _renamed(catalog, other, table.name)
+        if swap:
+            catalog.commit(puts + _renamed(catalog, table, other.name))
+            return
+        dropped = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+        catalog.commit(puts=puts, deletes=[*dropped, table])
+    await drop_tablets(session.fe, dropped)
 
 
 @handles(TruncateTable)
