@@ -8,8 +8,9 @@ import attrs
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_BAD_TABLE, ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.fe import ctas
 from doris_br.fe import query as queries
-from doris_br.fe.load import table_lock
+from doris_br.fe.load import Fresh, Load, table_lock
 from doris_br.fe.olap import (
     Database,
     LoadLabel,
@@ -32,7 +33,7 @@ from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
-from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, type_params
 from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
     AlterTable,
@@ -86,13 +87,44 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
 # ---- tables ------------------------------------------------------------------------------------------------
 
 
+# Doris's short key: at most 3 columns and 36 bytes of index (FeConstants.shortkey_*).
+SHORT_KEY_COLUMNS = 3
+SHORT_KEY_BYTES = 36
+NO_DEFAULT_KEY = ("The olap table first column could not be float, double, string or array, struct, map, please use "
+                  "decimal or varchar instead.")
+
+
+def _index_size(type_text: str) -> int:
+    """The bytes a key column takes in Doris's short key index (PrimitiveType.getOlapColumnIndexSize)."""
+    base, params = base_type(type_text), type_params(type_text)
+    if base == "char":
+        return params[0]
+    if base == "decimal":
+        return 4 if params[0] <= 9 else 8 if params[0] <= 18 else 16
+    return {"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "largeint": 16, "float": 4,
+            "double": 8, "date": 4, "datetime": 8, "varchar": 20, "string": 20}[base]
+
+
 def _default_keys(columns: tuple[Column, ...]) -> tuple[str, ...]:
-    """Doris's default DUPLICATE KEY: the first columns, at most 3, stopping after the first string column."""
-    keys = []
-    for c in columns[:3]:
-        keys.append(c.name)
-        if c.type.startswith(("varchar", "string", "char")):
+    """Doris's default DUPLICATE KEY (CreateTableInfo.validate): a prefix within the short key's limits, stopping
+    before a float, double or string column and after the first varchar; a first string-like column too big
+    for the limits is the key alone."""
+    keys: list[str] = []
+    length = 0
+    for c in columns:
+        base = base_type(c.type)
+        length += _index_size(c.type)
+        if len(keys) >= SHORT_KEY_COLUMNS or length > SHORT_KEY_BYTES:
+            if not keys and base in ("char", "varchar", "string"):
+                keys.append(c.name)
             break
+        if base in ("float", "double", "string"):
+            break
+        keys.append(c.name)
+        if base == "varchar":
+            break
+    if not keys:
+        raise DorisError(NO_DEFAULT_KEY)
     return tuple(keys)
 
 
@@ -171,18 +203,23 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
                         properties=props)
 
 
-async def _create(session: Any, db: Database, name: str, spec: TableSpec,
-                  descs: list[PartitionDesc] | None = None) -> None:
-    """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
-    catalog = session.fe.catalog
-    first = catalog.allocate_ids(2)
-    table = Table(
+def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
+    """The Table a checked spec describes, with fresh ids; not yet committed."""
+    first = session.fe.catalog.allocate_ids(2)
+    return Table(
         id=first, db_id=db.id, name=name, columns=spec.columns, keys_type=spec.keys_type,
         key_columns=spec.key_columns, partition_kind=spec.partition.kind, partition_columns=spec.partition.columns,
         distribution=spec.distribution or DistributionSpec(), properties=spec.properties, comment=spec.comment,
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
         auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
     )
+
+
+async def _create(session: Any, db: Database, name: str, spec: TableSpec,
+                  descs: list[PartitionDesc] | None = None) -> None:
+    """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
+    catalog = session.fe.catalog
+    table = _new_table(session, db, name, spec)
     if descs is None:
         if table.partition_kind == "UNPARTITIONED":
             descs = [PartitionDesc(name=name)]
@@ -229,7 +266,32 @@ async def create_table(session: Any, node: CreateTable) -> None:
     spec = node.args["spec"]
     if spec.engine != "olap":
         raise DorisError(f"Unknown engine name: {spec.engine}")
+    if node.args.get("query") is not None:
+        await _create_as_select(session, db, name, node)
+        return
     await _create(session, db, name, _check_spec(name, spec))
+
+
+async def _create_as_select(session: Any, db: Database, name: str, node: CreateTable) -> None:
+    """CREATE TABLE ... AS SELECT: the query runs first (one that fails creates nothing), then its rows are
+    loaded into the new table's tablets, and the table becomes visible with them in one commit."""
+    spec: TableSpec = node.args["spec"]
+    if spec.columns:
+        raise DorisError("Should not specify the column definitions in CREATE TABLE AS SELECT; "
+                         "name them with CREATE TABLE t (c1, c2, ...) AS SELECT")
+    data = queries.narrowed(await queries.execute_query(session, node.args["query"]))
+    columns = ctas.result_columns(session, node.args["query"], data, tuple(node.args.get("ctas_columns") or ()))
+    # Doris's CTAS default distribution, "hard coded 10 to be consistent with legacy planner".
+    distribution = spec.distribution or DistributionSpec("HASH", (columns[0].name,), 10, False)
+    spec = _check_spec(name, attrs.evolve(spec, columns=columns, distribution=distribution))
+    table = _new_table(session, db, name, spec)
+    descs = [PartitionDesc(name=name)] if table.partition_kind == "UNPARTITIONED" else \
+        resolve_partitions(table, spec.partition.partitions)
+    fresh = Fresh(await create_partitions(session.fe, table, descs), new_table=True)
+    names = data.column_names
+    async with Load(session.fe, db, table, fresh=fresh) as load:
+        await load.add(data, names, [c.name for c in columns])
+        await load.commit()
 
 
 @handles(DropTable)
