@@ -112,7 +112,6 @@ def test_dbt_run_view_model(project: Path, cluster: Cluster) -> None:
     assert run(cluster, TARGET_DB, "SELECT id FROM big_orders ORDER BY id") == [(2,), (3,), (4,)]
 
 
-@pytest.mark.xfail(strict=True, reason="needs CREATE TABLE ... AS SELECT (branch t14-ctas), not merged yet")
 def test_dbt_run_view_and_table_models_twice(project: Path, cluster: Cluster) -> None:
     """The whole project: the table model is built by CTAS as order_totals__dbt_tmp and renamed into place; the
     second run builds it again and swaps it in with ALTER TABLE ... REPLACE WITH TABLE ('swap' = 'False'), so the
