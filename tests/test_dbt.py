@@ -4,6 +4,7 @@ the server answers as Doris does (ALTER TABLE ... REPLACE WITH TABLE, informatio
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,12 @@ sources:
     schema: {SOURCE_DB}
     tables:
       - name: orders
+  # What the view model builds, as a source too: dbt's catalog matches sources by schema and name, models also by a
+  # database that dbt-doris leaves empty ('' in the manifest, NULL from information_schema, as Doris answers).
+  - name: built
+    schema: {TARGET_DB}
+    tables:
+      - name: big_orders
 """
 
 # The view model: rows of the source, filtered.
@@ -110,6 +117,14 @@ def test_dbt_run_view_model(project: Path, cluster: Cluster) -> None:
     assert_ok(dbt(project, "run", "--select", "big_orders"))
     assert relation_types(cluster) == {"big_orders": "VIEW"}
     assert run(cluster, TARGET_DB, "SELECT id FROM big_orders ORDER BY id") == [(2,), (3,), (4,)]
+    # dbt docs generate reads the catalog from information_schema: the view's columns, typed and in order.
+    assert_ok(dbt(project, "docs", "generate"))
+    sources = json.loads((project / "target" / "catalog.json").read_text())["sources"]
+    for name, kind in (("source.br_test.built.big_orders", "view"), ("source.br_test.raw.orders", "table")):
+        entry = sources[name]
+        assert entry["metadata"]["type"] == kind
+        assert [(c["name"], c["index"], c["type"]) for c in entry["columns"].values()] == [
+            ("id", 1, "INT"), ("customer", 2, "VARCHAR(20)"), ("amount", 3, "INT")], name
 
 
 def test_dbt_run_view_and_table_models_twice(project: Path, cluster: Cluster) -> None:
@@ -223,3 +238,31 @@ def test_mariadb_replace_with_table_and_information_schema(cluster: Cluster) -> 
     schema_rows = cluster.query("SELECT table_type, engine FROM information_schema.tables "
                                 "WHERE table_schema = 'information_schema' AND table_name = 'tables'")
     assert schema_rows == [("SYSTEM VIEW", "SYSTEM VIEW")]
+
+
+def test_information_schema_columns_of_views(cluster: Cluster) -> None:
+    """A view's columns as CREATE VIEW worked them out (a plain column keeps its table's type), numbered from 1
+    like a table's; DESCRIBE shows the same types."""
+    db = "dbt_view_columns"
+    make_pair(cluster, db)
+    run(cluster, db,
+        "CREATE TABLE s (k INT, name VARCHAR(20), price DECIMAL(10, 2)) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) "
+        "BUCKETS 1",
+        "CREATE VIEW v AS SELECT k, name, price * 2 AS doubled, 'x' AS tag FROM s",
+        "CREATE VIEW counted (key_value, n) AS SELECT k, count(*) FROM s GROUP BY k")
+    rows = cluster.query("SELECT table_name, column_name, ordinal_position, column_type "
+                         f"FROM information_schema.columns WHERE table_schema = '{db}' "
+                         "AND table_name IN ('s', 'v', 'counted') "
+                         "ORDER BY table_name, ordinal_position")
+    assert rows == [
+        ("counted", "key_value", 1, "INT"), ("counted", "n", 2, "BIGINT"),
+        ("s", "k", 1, "INT"), ("s", "name", 2, "VARCHAR(20)"), ("s", "price", 3, "DECIMAL(10,2)"),
+        ("v", "k", 1, "INT"), ("v", "name", 2, "VARCHAR(20)"), ("v", "doubled", 3, "DECIMAL(18,2)"),
+        ("v", "tag", 4, "STRING")]
+    assert [(r[0], r[1]) for r in run(cluster, db, "DESC v")] == [
+        ("k", "INT"), ("name", "VARCHAR(20)"), ("doubled", "DECIMAL(18,2)"), ("tag", "STRING")]
+    with cluster.connect(database=db) as conn, conn.cursor() as cur:
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            cur.execute("CREATE VIEW broken AS SELECT nope FROM s")
+    assert info.value.args[0] in (1054, 1105)
+    assert run(cluster, db, "SHOW TABLES LIKE 'broken'") == []

@@ -30,6 +30,9 @@ def relation(session: Any, name: str) -> pa.Table:
     names = list(columns)
     if wanted == "tables":
         rows = _as_doris(session, names, rows)
+    elif wanted == "columns":  # mysql-mimic counts from 0; MySQL and Doris number a table's columns from 1
+        at = names.index("ordinal_position")
+        rows = [(*r[:at], r[at] + 1, *r[at + 1:]) for r in rows]
     return pa.table({n: _column([r[i] for r in rows], columns[n]) for i, n in enumerate(names)})
 
 

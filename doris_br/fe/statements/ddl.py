@@ -32,6 +32,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
+from doris_br.fe.view_schema import view_columns
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, type_params
 from doris_br.sql import DorisBR
@@ -335,15 +336,15 @@ async def create_view(session: Any, node: CreateView) -> None:
     if existing is None:
         check_table_name(name)
     query = node.expression
-    queries.plan(session, query, default_db=db.name)  # every table it names must exist
     columns = tuple(node.args.get("columns") or ())
     for column in columns:
         check_column_name(column)
     if columns and len(columns) != len(query.selects):
         raise DorisError("The number of columns in the view definition and the query differ")
+    column_types = await view_columns(session, query, db.name, columns)  # also: every table it names exists
     view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
                 sql=query.sql(dialect=DorisBR), columns=columns, comment=node.args.get("comment") or "",
-                create_time_ms=now_ms())
+                create_time_ms=now_ms(), column_types=column_types)
     catalog.commit([view])
 
 
