@@ -52,8 +52,24 @@ select id, customer, amount from {{ source('raw', 'orders') }} where amount >= 1
 # ALTER TABLE ... REPLACE WITH TABLE (later runs).
 TABLE_MODEL = """\
 {{ config(materialized='table', duplicate_key=['customer'], distributed_by=['customer'], buckets=2,
-          properties={'replication_num': '1'}) }}
+          properties={'replication_num': '1'}, persist_docs={'relation': true}) }}
 select customer, sum(amount) as total, count(*) as n from {{ source('raw', 'orders') }} group by customer
+"""
+
+# The table model's docs: persist_docs writes the description as the table's comment (ALTER TABLE ... MODIFY
+# COMMENT); listed columns make dbt-doris wrap the model's query (select `customer`, ... from (...)), which keeps only
+# those. Column docs
+# are not persisted: dbt-doris 1.0 writes a column's whole dict as its comment, which Doris refuses too.
+MODEL_DOCS = """\
+version: 2
+models:
+  - name: order_totals
+    description: totals per customer
+    columns:
+      - name: customer
+      - name: total
+        description: sum of the amounts
+      - name: n
 """
 
 
@@ -68,6 +84,7 @@ def write_project(root: Path, cluster: Cluster) -> Path:
     (root / "models" / "sources.yml").write_text(SOURCES)
     (root / "models" / "big_orders.sql").write_text(VIEW_MODEL)
     (root / "models" / "order_totals.sql").write_text(TABLE_MODEL)
+    (root / "models" / "order_totals.yml").write_text(MODEL_DOCS)
     return root
 
 
@@ -144,6 +161,8 @@ def test_dbt_run_view_and_table_models_twice(project: Path, cluster: Cluster) ->
     assert relation_types(cluster) == {"big_orders": "VIEW", "order_totals": "BASE TABLE"}
     assert run(cluster, TARGET_DB, totals) == [("ann", 25, 2), ("bob", 42, 2), ("cy", 1, 1)]
     assert run(cluster, TARGET_DB, "SELECT id FROM big_orders ORDER BY id") == [(2,), (3,), (4,)]
+    create = run(cluster, TARGET_DB, "SHOW CREATE TABLE order_totals")[0][1]
+    assert "COMMENT 'totals per customer'" in create, create
 
 
 # ---- the statements dbt-doris sends, as Doris answers them ------------------------------------------------
@@ -266,3 +285,32 @@ def test_information_schema_columns_of_views(cluster: Cluster) -> None:
             cur.execute("CREATE VIEW broken AS SELECT nope FROM s")
     assert info.value.args[0] in (1054, 1105)
     assert run(cluster, db, "SHOW TABLES LIKE 'broken'") == []
+
+
+def test_modify_comments(cluster: Cluster) -> None:
+    """ALTER TABLE ... MODIFY COMMENT and MODIFY COLUMN ... COMMENT (dbt's persist_docs), with Doris's error for a
+    column the table does not have."""
+    db = "dbt_comments"
+    make_pair(cluster, db)
+    run(cluster, db, "ALTER TABLE a MODIFY COMMENT 'the a table'", "ALTER TABLE a MODIFY COLUMN `V` COMMENT 'a value'")
+    create = run(cluster, db, "SHOW CREATE TABLE a")[0][1]
+    assert "COMMENT 'the a table'" in create and "`v` int NULL COMMENT 'a value'" in create, create
+    assert cluster.query(f"SELECT table_comment FROM information_schema.tables WHERE table_schema = '{db}' "
+                         "AND table_name = 'a'") == [("the a table",)]
+    with cluster.connect(database=db) as conn, conn.cursor() as cur:
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            cur.execute("ALTER TABLE a MODIFY COLUMN nope COMMENT 'x'")
+    assert info.value.args == (1105, "errCode = 2, detailMessage = Unknown column: nope")
+
+
+def test_a_query_of_only_comments_answers_ok(cluster: Cluster) -> None:
+    """Doris's parser takes an empty statement list: a query of comments or semicolons runs nothing and answers OK
+    (dbt-doris sends one after the column comments it persists); MySQL would answer 1065."""
+    with cluster.connect() as conn, conn.cursor() as cur:
+        for sql in ('/* {"app": "dbt"} */\n    \n', ";", "-- nothing\n", "  "):
+            assert cur.execute(sql) == 0, repr(sql)
+            assert not cur.fetchall()
+        cur.execute("SELECT 1")  # the connection goes on
+        assert list(cur.fetchall()) == [(1,)]
+    out = cluster.mariadb("/* nothing */")
+    assert (out.returncode, out.stderr) == (0, "")

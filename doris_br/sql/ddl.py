@@ -52,10 +52,10 @@ class CreateView(StatementNode):
 
 class AlterTable(StatementNode):
     """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, REPLACE (`name`: the
-    table that takes this one's name)."""
+    table that takes this one's name), MODIFY_COMMENT, MODIFY_COLUMN_COMMENT (`name`: the column)."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
-                 "name": False, "new_name": False, "properties": False, "force": False}
+                 "name": False, "new_name": False, "properties": False, "force": False, "comment": False}
 
 
 class TruncateTable(StatementNode):
@@ -441,12 +441,19 @@ class DdlParser(ParserBase):
             return AlterTable(this=name, action="RENAME", new_name=self._parse_name("a table name"))
         if self._match_text_seq("SET"):
             return AlterTable(this=name, action="SET_PROPERTIES", properties=self._parse_property_map())
+        if self._match_text_seq("MODIFY", "COMMENT"):
+            return AlterTable(this=name, action="MODIFY_COMMENT", comment=self._parse_string_value("a comment"))
+        if self._match_text_seq("MODIFY", "COLUMN"):
+            column = self._parse_name("a column name")
+            self._expect_words("COMMENT")  # a column's type or position: schema change, not supported
+            return AlterTable(this=name, action="MODIFY_COLUMN_COMMENT", name=column,
+                              comment=self._parse_string_value("a comment"))
         if self._match_text_seq("REPLACE", "WITH", "TABLE"):
             other = self._parse_name("a table name")
             props = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
             return AlterTable(this=name, action="REPLACE", name=other, properties=props,
                               force=self._match_text_seq("FORCE"))
-        self.raise_error("Expected ADD, DROP, RENAME, REPLACE or SET")
+        self.raise_error("Expected ADD, DROP, MODIFY, RENAME, REPLACE or SET")
         return AlterTable(this=name, action="")
 
     def _lookahead_list(self) -> bool:

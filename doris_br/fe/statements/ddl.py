@@ -401,6 +401,10 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
                              if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
             catalog.commit([renamed, *unpartitioned])
+        elif action == "MODIFY_COMMENT":  # dbt-doris's persist_docs (relation)
+            catalog.commit([attrs.evolve(table, comment=node.args["comment"])])
+        elif action == "MODIFY_COLUMN_COMMENT":  # dbt-doris's persist_docs (columns)
+            catalog.commit([_with_column_comment(table, node.args["name"], node.args["comment"])])
         elif action == "RENAME_PARTITION":
             old, new_name = node.args["name"], node.args["new_name"]
             victim = next((p for p in existing if p.name == old), None)
@@ -415,6 +419,14 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
+
+
+def _with_column_comment(table: Table, column: str, comment: str) -> Table:
+    if not any(c.name.lower() == column.lower() for c in table.columns):
+        raise DorisError(f"Unknown column: {column}")
+    columns = tuple(attrs.evolve(c, comment=comment) if c.name.lower() == column.lower() else c
+                    for c in table.columns)
+    return attrs.evolve(table, columns=columns)
 
 
 def _swap_option(properties: dict[str, str]) -> bool:
