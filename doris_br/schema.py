@@ -125,6 +125,9 @@ class Column:
     comment: str = ""
     aggregation: str | None = None  # SUM, MAX, MIN, REPLACE, REPLACE_IF_NOT_NULL on value columns of AGG tables
     is_key: bool = False
+    # AUTO_INCREMENT[(start)]: the FE fills in ids from `auto_increment_start` on, where a load gives none.
+    auto_increment: bool = False
+    auto_increment_start: int = 1
 
     @property
     def arrow(self) -> pa.DataType:

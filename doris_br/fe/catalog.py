@@ -317,10 +317,10 @@ class Catalog:
         """Reserve `count` consecutive ids and return the first; the reservation is journaled."""
         return self.commit_numbered(count, lambda first: ())
 
-    def commit_numbered(self, count: int, make: Callable[[int], Iterable[Any]]) -> int:
-        """Reserve `count` ids and commit what `make(first id)` gives in the same journal transaction (one
-        disk sync, not two); returns the first id."""
+    def commit_numbered(self, count: int, make: Callable[[int], Iterable[Any]], deletes: Iterable[Any] = ()) -> int:
+        """Reserve `count` ids and commit what `make(first id)` gives (and `deletes`) in the same journal
+        transaction (one disk sync, not two); returns the first id."""
         with self._lock:
             seq = self.get(IdSequence, "object_id") or IdSequence("object_id")
-            self.commit([attrs.evolve(seq, next_id=seq.next_id + count), *make(seq.next_id)])
+            self.commit([attrs.evolve(seq, next_id=seq.next_id + count), *make(seq.next_id)], deletes)
             return seq.next_id

@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
-from doris_br.errors import DorisError
+from doris_br.errors import ER_TABLE_EXISTS, DorisError
 from doris_br.fe import compaction, routing
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
@@ -33,13 +33,15 @@ from doris_br.fe.olap import (
     Partition,
     Table,
     Tablet,
+    find_table,
+    find_view,
     get_table,
     partitions_of,
     replicas_by_backend,
     resolve_partitions,
     session_table,
 )
-from doris_br.fe.placement import create_partitions
+from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.schema import PartitionDesc
 from doris_br.sql.values import RowValues, literal_rows
 
@@ -175,6 +177,23 @@ def _load_partitions(fe: Any, table: Table, named: list[str] | None) -> list[Par
     return chosen
 
 
+@attrs.define
+class Fresh:
+    """Partitions a load writes into that the catalog does not hold yet, made visible by the load's commit all
+    at once: with the new table itself (CREATE TABLE ... AS SELECT), or in place of the table's partitions of
+    the same names (INSERT OVERWRITE), so a reader sees all old or all new rows, never a mix.
+
+    `replaces`: the names of the table's partitions that the fresh ones copy (their bounds), which must still
+    exist at the commit. With `only_touched` (INSERT OVERWRITE ... PARTITION (*)) a fresh partition no row went
+    to is dropped instead of replacing its old one. Partitions an AUTO PARTITION table needs for the rows are
+    made fresh too, and added by the commit."""
+
+    partitions: list[Partition]
+    new_table: bool = False
+    replaces: frozenset[str] = frozenset()
+    only_touched: bool = False
+
+
 @attrs.frozen
 class _Write:
     """Rows for one replica of one tablet of a partition the load touches."""
@@ -211,7 +230,7 @@ class Load:
     """
 
     def __init__(self, fe: Any, db: Any, table: Table, named: list[str] | None = None,
-                 label: str | None = None, streaming: bool = False) -> None:
+                 label: str | None = None, streaming: bool = False, fresh: Fresh | None = None) -> None:
         self._fe = fe
         self._db = db
         self.table = table
@@ -226,13 +245,18 @@ class Load:
         self._streams: dict[tuple[int, int], rpc.PutStream] = {}  # (tablet id, backend id)
         self._held: dict[tuple[int, int], list[_Write]] = {}
         self._lock = table_lock(table.id)
+        self._fresh = fresh
 
     async def __aenter__(self) -> Load:
         if self._label is not None:
             check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
+        if self._fresh is not None and self._fresh.new_table:
+            self._partitions = list(self._fresh.partitions)
+            return self
         self.table = get_table(self._fe.catalog, self._db, self.table.name)
         self._fe.jobs.refuse_load(self.table)
-        self._partitions = _load_partitions(self._fe, self.table, self._named)
+        self._partitions = _load_partitions(self._fe, self.table, self._named) if self._fresh is None \
+            else list(self._fresh.partitions)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -243,6 +267,8 @@ class Load:
         if not self._committed:
             for backend_id, tablet_ids in replicas_by_backend(self._touched.values()).items():
                 self._fe.backends.send_later(backend_id, rpc.AbortTablets(self._txn, [t for t, _ in tablet_ids]))
+            if self._fresh is not None:  # no catalog object names them
+                await drop_tablets(self._fe, self._fresh.partitions)
 
     async def add(self, data: pa.Table, source_columns: list[str], columns: list[str]) -> None:
         """Route a block (`source_columns[i]` of `data` goes to table column `columns[i]`) and send it."""
@@ -254,7 +280,10 @@ class Load:
             return rows, routing.route(self.table, self._partitions, rows)
 
         rows, routed = await asyncio.to_thread(prepare)
-        if routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
+        if routed.unrouted.num_rows and self.table.auto_partition and self._fresh is not None:
+            await self._fresh_auto_partitions(routed.unrouted)
+            routed = await asyncio.to_thread(routing.route, self.table, self._partitions, rows)
+        elif routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
             async with self._lock:  # two loads needing the same new partition make it once
                 self._fe.jobs.refuse_load(self.table)
                 await _auto_partitions(self._fe, self.table, routed.unrouted)
@@ -292,8 +321,10 @@ class Load:
         stored.update(put)
         async with self._lock:
             # A restore accepted since the load began: its commit would replace what this publishes.
-            self._fe.jobs.refuse_load(self.table)
-            current = self._current_partitions()
+            if self._fresh is None or not self._fresh.new_table:
+                self._fe.jobs.refuse_load(self.table)
+            # Fresh partitions are the load's own: nothing else could have changed them.
+            current = self._current_partitions() if self._fresh is None else list(self._touched.values())
             if self._label is not None:
                 check_label(self._fe, self._db.id, self._label)
             sequence = _publish_sequence(self.table.id)
@@ -311,17 +342,51 @@ class Load:
                                                 data_size=t.data_size + size.bytes))
                 published.append(attrs.evolve(p, visible_version=p.visible_version + 1, visible_version_time_ms=now,
                                               tablets=tuple(tablets)))
+            puts, deletes, dropped = (published, [], []) if self._fresh is None else self._swap(published)
             if self._label is None:
-                self._fe.catalog.commit(published)
+                self._fe.catalog.commit(puts, deletes)
                 txn_id = 0
             else:
                 label = self._label
-                txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*published, LoadLabel(
+                txn_id = self._fe.catalog.commit_numbered(1, lambda txn: [*puts, LoadLabel(
                     db_id=self._db.id, label=label, txn_id=txn, table_id=self.table.id, rows=self.rows,
-                    finish_time_ms=now)])
+                    finish_time_ms=now)], deletes)
             self._committed = True
+        await drop_tablets(self._fe, dropped)
         compaction.request(self._fe, self.table, published)
         return LoadOutcome(rows=self.rows, txn_id=txn_id)
+
+    def _swap(self, published: list[Partition]) -> tuple[list[Any], list[Partition], list[Partition]]:
+        """What the commit of a load into fresh partitions puts and deletes, and the partitions whose tablets
+        are dropped after it (the replaced ones, and fresh ones no row went to under PARTITION (*))."""
+        fresh = self._fresh
+        assert fresh is not None
+        touched = {p.id: p for p in published}
+        kept = [touched.get(p.id, p) for p in fresh.partitions if p.id in touched or not fresh.only_touched]
+        discarded = [p for p in fresh.partitions if p.id not in touched and fresh.only_touched]
+        catalog = self._fe.catalog
+        if fresh.new_table:
+            name = self.table.name
+            if find_table(catalog, self._db, name) is not None or find_view(catalog, self._db, name) is not None \
+                    or self._fe.jobs.restore_creating(self._db.id, name) is not None:
+                raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
+            return [self.table, *kept], [], discarded
+        table = find_table(catalog, self._db, self.table.name)
+        current = {p.name: p for p in partitions_of(catalog, table)} if table and table.id == self.table.id else {}
+        if any(name not in current for name in fresh.replaces):
+            raise DorisError(f"table {self.table.name} changed while the load was running (a partition was "
+                             "dropped, or the table); nothing was loaded, load again")
+        replaced = [current[p.name] for p in kept if p.name in current]
+        return kept, replaced, replaced + discarded
+
+    async def _fresh_auto_partitions(self, rows: pa.Table) -> None:
+        """An AUTO PARTITION table's partitions for rows no fresh partition takes: made fresh as well."""
+        fresh = self._fresh
+        assert fresh is not None
+        taken = {p.name for p in fresh.partitions}
+        descs = [d for d in _auto_partition_descs(self.table, rows) if d.name not in taken]
+        fresh.partitions.extend(await create_partitions(self._fe, self.table, resolve_partitions(self.table, descs)))
+        self._partitions = list(fresh.partitions)
 
     def _current_partitions(self) -> list[Partition]:
         """The touched partitions as they are now; the load fails if one was dropped, or given other tablets or
@@ -439,20 +504,24 @@ async def _per_backend(work: Any, by_backend: dict[int, list[Any]]) -> dict[Any,
     return {k: v for r in results for k, v in r.items()}
 
 
-async def _auto_partitions(fe: Any, table: Table, rows: pa.Table) -> None:
-    """AUTO PARTITION BY RANGE (date_trunc(col, unit)): one new partition per unit the rows fall in."""
+def _auto_partition_descs(table: Table, rows: pa.Table) -> list[PartitionDesc]:
+    """AUTO PARTITION BY RANGE (date_trunc(col, unit)): one partition per unit the rows fall in."""
     column = table.partition_columns[0]
     unit = table.auto_unit or "day"
     values = {v for v in rows.column(column).to_pylist() if v is not None}
-    if not values:
-        return
     starts = sorted({_trunc(v, unit) for v in values})
     type_text = table.column(column).type
     fmt = "%Y-%m-%d" if type_text.startswith("date") and not type_text.startswith("datetime") else "%Y-%m-%d %H:%M:%S"
-    descs = [PartitionDesc(name="p" + s.strftime("%Y%m%d%H%M%S"), lower=(s.strftime(fmt),),
-                           upper=(_next(s, unit).strftime(fmt),)) for s in starts]
+    return [PartitionDesc(name="p" + s.strftime("%Y%m%d%H%M%S"), lower=(s.strftime(fmt),),
+                          upper=(_next(s, unit).strftime(fmt),)) for s in starts]
+
+
+async def _auto_partitions(fe: Any, table: Table, rows: pa.Table) -> None:
+    """The new partitions an AUTO PARTITION table needs for the rows, committed."""
     existing = {p.name for p in partitions_of(fe.catalog, table)}
-    descs = [d for d in descs if d.name not in existing]
+    descs = [d for d in _auto_partition_descs(table, rows) if d.name not in existing]
+    if not descs:
+        return
     new = await create_partitions(fe, table, resolve_partitions(table, descs))
     fe.catalog.commit(new)
 

@@ -495,6 +495,11 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
+def narrowed(table: pa.Table) -> pa.Table:
+    """A result as the client gets it: integer sums BIGINT where they fit (CREATE TABLE AS SELECT's types)."""
+    return _narrow(table)
+
+
 def _narrow(table: pa.Table) -> pa.Table:
     """DuckDB sums integers into HUGEINT (decimal(38,0) in Arrow); Doris answers BIGINT where it fits."""
     for i, field in enumerate(table.schema):

@@ -32,9 +32,13 @@ class DropDatabase(StatementNode):
 
 
 class CreateTable(StatementNode):
-    """`this` is (db, name); `spec` a TableSpec, or `like` the (db, name) of CREATE TABLE ... LIKE."""
+    """`this` is (db, name); `spec` a TableSpec, or `like` the (db, name) of CREATE TABLE ... LIKE.
 
-    arg_types = {"this": True, "if_not_exists": False, "spec": False, "like": False}
+    CREATE TABLE ... AS SELECT: `query` is the SELECT, `spec` holds no columns (the query gives them), and
+    `ctas_columns` the names of `CREATE TABLE t (a, b) AS ...`, which rename the query's columns."""
+
+    arg_types = {"this": True, "if_not_exists": False, "spec": False, "like": False, "query": False,
+                 "ctas_columns": False}
 
 
 class DropTable(StatementNode):
@@ -47,10 +51,11 @@ class CreateView(StatementNode):
 
 
 class AlterTable(StatementNode):
-    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES."""
+    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, REPLACE (`name`: the
+    table that takes this one's name), MODIFY_COMMENT, MODIFY_COLUMN_COMMENT (`name`: the column)."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
-                 "name": False, "new_name": False, "properties": False, "force": False}
+                 "name": False, "new_name": False, "properties": False, "force": False, "comment": False}
 
 
 class TruncateTable(StatementNode):
@@ -162,6 +167,7 @@ class DdlParser(ParserBase):
         nullable = True
         default = None
         comment = ""
+        auto_increment, auto_increment_start = False, 1
         while not self._at_end() and self._curr.token_type not in (TokenType.COMMA, TokenType.R_PAREN):
             word = self._curr.text.upper()
             if word in AGGREGATIONS:
@@ -178,11 +184,23 @@ class DdlParser(ParserBase):
             elif self._match_text_seq("COMMENT"):
                 comment = self._parse_string_value("a comment")
             elif self._match_text_seq("AUTO_INCREMENT"):
-                continue
+                auto_increment = True
+                if self._match(TokenType.L_PAREN):
+                    auto_increment_start = self._parse_auto_increment_start()
             else:
                 self.raise_error(f"Unexpected '{self._curr.text}' in column definition")
         return Column(name=name, type=type_text, nullable=nullable, default=default, comment=comment,
-                      aggregation=aggregation)
+                      aggregation=aggregation, auto_increment=auto_increment,
+                      auto_increment_start=auto_increment_start)
+
+    def _parse_auto_increment_start(self) -> int:
+        """The n) of AUTO_INCREMENT(n): a number, 0 or more (Doris's grammar takes no sign)."""
+        token = self._curr
+        if not token or token.token_type != TokenType.NUMBER or not token.text.isdigit():
+            self.raise_error("Expected the start value of AUTO_INCREMENT")
+        self._advance()
+        self._expect_paren(TokenType.R_PAREN)
+        return int(token.text)
 
     def _parse_key_tuple(self) -> tuple[str, ...] | None:
         """("a", 1) -> ('a', '1'); MAXVALUE -> None."""
@@ -309,22 +327,16 @@ class DdlParser(ParserBase):
         if self._match(TokenType.LIKE):
             return CreateTable(this=name, if_not_exists=if_not_exists,
                                like=self._parse_qualified_name("a table name"))
-        self._expect_paren(TokenType.L_PAREN)
         columns: list[Column] = []
-        while True:
-            if self._curr.text.upper() == "INDEX":
-                # Inverted / bloom filter indexes: accepted and ignored, they do not change what is stored.
-                depth = 0
-                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
-                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
-                    self._advance()
+        ctas_columns: list[str] = []
+        if self._curr and self._curr.token_type == TokenType.L_PAREN:
+            if self._at_name_list():
+                ctas_columns = self._parse_name_list()
             else:
-                columns.append(self._parse_doris_column())
-            if not self._match(TokenType.COMMA):
-                break
-        self._expect_paren(TokenType.R_PAREN)
+                columns = self._parse_column_defs()
         keys_type, key_columns = "", ()
         partition, distribution, props, comment, engine = PartitionSpec(), None, {}, "", "olap"
+        query: exp.Expression | None = None
         while not self._at_end():
             if self._match_text_seq("ENGINE"):
                 self._match(TokenType.EQ)
@@ -344,11 +356,40 @@ class DdlParser(ParserBase):
                 distribution = self._parse_distribution()
             elif self._match_text_seq("PROPERTIES"):
                 props = self._parse_property_map()
+            elif self._match(TokenType.ALIAS):
+                query = self._parse_ddl_select()
+                if query is None or not self._at_end():
+                    self.raise_error("Expected a query after AS")
             else:
                 self.raise_error(f"Unexpected '{self._curr.text}' in CREATE TABLE")
+        if query is None and not columns:
+            self.raise_error("Expected column definitions, or AS and a query")
         spec = TableSpec(columns=tuple(columns), keys_type=keys_type, key_columns=key_columns, partition=partition,
                          distribution=distribution, properties=props, comment=comment, engine=engine)
-        return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec)
+        return CreateTable(this=name, if_not_exists=if_not_exists, spec=spec, query=query,
+                           ctas_columns=tuple(ctas_columns))
+
+    def _at_name_list(self) -> bool:
+        """`(a, b)` after CREATE TABLE t: the column names of a CTAS, not column definitions (`(a INT, ...)`)."""
+        after_name = self._tokens[self._index + 2] if self._index + 2 < len(self._tokens) else None
+        return after_name is not None and after_name.token_type in (TokenType.COMMA, TokenType.R_PAREN)
+
+    def _parse_column_defs(self) -> list[Column]:
+        """`(col type ..., INDEX ..., ...)`; indexes are accepted and ignored: they do not change what is stored."""
+        self._expect_paren(TokenType.L_PAREN)
+        columns: list[Column] = []
+        while True:
+            if self._curr.text.upper() == "INDEX":
+                depth = 0
+                while not (depth == 0 and self._curr.token_type in (TokenType.COMMA, TokenType.R_PAREN)):
+                    depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(self._curr.token_type, 0)
+                    self._advance()
+            else:
+                columns.append(self._parse_doris_column())
+            if not self._match(TokenType.COMMA):
+                break
+        self._expect_paren(TokenType.R_PAREN)
+        return columns
 
     def _parse_drop_table(self, view: bool = False) -> DropTable:
         if_exists = self._parse_if_exists()
@@ -400,7 +441,19 @@ class DdlParser(ParserBase):
             return AlterTable(this=name, action="RENAME", new_name=self._parse_name("a table name"))
         if self._match_text_seq("SET"):
             return AlterTable(this=name, action="SET_PROPERTIES", properties=self._parse_property_map())
-        self.raise_error("Expected ADD, DROP, RENAME or SET")
+        if self._match_text_seq("MODIFY", "COMMENT"):
+            return AlterTable(this=name, action="MODIFY_COMMENT", comment=self._parse_string_value("a comment"))
+        if self._match_text_seq("MODIFY", "COLUMN"):
+            column = self._parse_name("a column name")
+            self._expect_words("COMMENT")  # a column's type or position: schema change, not supported
+            return AlterTable(this=name, action="MODIFY_COLUMN_COMMENT", name=column,
+                              comment=self._parse_string_value("a comment"))
+        if self._match_text_seq("REPLACE", "WITH", "TABLE"):
+            other = self._parse_name("a table name")
+            props = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
+            return AlterTable(this=name, action="REPLACE", name=other, properties=props,
+                              force=self._match_text_seq("FORCE"))
+        self.raise_error("Expected ADD, DROP, MODIFY, RENAME, REPLACE or SET")
         return AlterTable(this=name, action="")
 
     def _lookahead_list(self) -> bool:

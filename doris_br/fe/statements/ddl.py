@@ -7,9 +7,10 @@ from typing import Any
 import attrs
 
 from doris_br.clock import now_ms
-from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.errors import ER_BAD_TABLE, ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.fe import ctas
 from doris_br.fe import query as queries
-from doris_br.fe.load import table_lock
+from doris_br.fe.load import Fresh, Load, table_lock
 from doris_br.fe.olap import (
     Database,
     LoadLabel,
@@ -31,8 +32,9 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
+from doris_br.fe.view_schema import view_columns
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
-from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec
+from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, type_params
 from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
     AlterTable,
@@ -86,13 +88,44 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
 # ---- tables ------------------------------------------------------------------------------------------------
 
 
+# Doris's short key: at most 3 columns and 36 bytes of index (FeConstants.shortkey_*).
+SHORT_KEY_COLUMNS = 3
+SHORT_KEY_BYTES = 36
+NO_DEFAULT_KEY = ("The olap table first column could not be float, double, string or array, struct, map, please use "
+                  "decimal or varchar instead.")
+
+
+def _index_size(type_text: str) -> int:
+    """The bytes a key column takes in Doris's short key index (PrimitiveType.getOlapColumnIndexSize)."""
+    base, params = base_type(type_text), type_params(type_text)
+    if base == "char":
+        return params[0]
+    if base == "decimal":
+        return 4 if params[0] <= 9 else 8 if params[0] <= 18 else 16
+    return {"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "bigint": 8, "largeint": 16, "float": 4,
+            "double": 8, "date": 4, "datetime": 8, "varchar": 20, "string": 20}[base]
+
+
 def _default_keys(columns: tuple[Column, ...]) -> tuple[str, ...]:
-    """Doris's default DUPLICATE KEY: the first columns, at most 3, stopping after the first string column."""
-    keys = []
-    for c in columns[:3]:
-        keys.append(c.name)
-        if c.type.startswith(("varchar", "string", "char")):
+    """Doris's default DUPLICATE KEY (CreateTableInfo.validate): a prefix within the short key's limits, stopping
+    before a float, double or string column and after the first varchar; a first string-like column too big
+    for the limits is the key alone."""
+    keys: list[str] = []
+    length = 0
+    for c in columns:
+        base = base_type(c.type)
+        length += _index_size(c.type)
+        if len(keys) >= SHORT_KEY_COLUMNS or length > SHORT_KEY_BYTES:
+            if not keys and base in ("char", "varchar", "string"):
+                keys.append(c.name)
             break
+        if base in ("float", "double", "string"):
+            break
+        keys.append(c.name)
+        if base == "varchar":
+            break
+    if not keys:
+        raise DorisError(NO_DEFAULT_KEY)
     return tuple(keys)
 
 
@@ -171,18 +204,23 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
                         properties=props)
 
 
-async def _create(session: Any, db: Database, name: str, spec: TableSpec,
-                  descs: list[PartitionDesc] | None = None) -> None:
-    """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
-    catalog = session.fe.catalog
-    first = catalog.allocate_ids(2)
-    table = Table(
+def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
+    """The Table a checked spec describes, with fresh ids; not yet committed."""
+    first = session.fe.catalog.allocate_ids(2)
+    return Table(
         id=first, db_id=db.id, name=name, columns=spec.columns, keys_type=spec.keys_type,
         key_columns=spec.key_columns, partition_kind=spec.partition.kind, partition_columns=spec.partition.columns,
         distribution=spec.distribution or DistributionSpec(), properties=spec.properties, comment=spec.comment,
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
         auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
     )
+
+
+async def _create(session: Any, db: Database, name: str, spec: TableSpec,
+                  descs: list[PartitionDesc] | None = None) -> None:
+    """Build the table and its partitions (descs as stored, or from the spec) and commit them together."""
+    catalog = session.fe.catalog
+    table = _new_table(session, db, name, spec)
     if descs is None:
         if table.partition_kind == "UNPARTITIONED":
             descs = [PartitionDesc(name=name)]
@@ -229,7 +267,32 @@ async def create_table(session: Any, node: CreateTable) -> None:
     spec = node.args["spec"]
     if spec.engine != "olap":
         raise DorisError(f"Unknown engine name: {spec.engine}")
+    if node.args.get("query") is not None:
+        await _create_as_select(session, db, name, node)
+        return
     await _create(session, db, name, _check_spec(name, spec))
+
+
+async def _create_as_select(session: Any, db: Database, name: str, node: CreateTable) -> None:
+    """CREATE TABLE ... AS SELECT: the query runs first (one that fails creates nothing), then its rows are
+    loaded into the new table's tablets, and the table becomes visible with them in one commit."""
+    spec: TableSpec = node.args["spec"]
+    if spec.columns:
+        raise DorisError("Should not specify the column definitions in CREATE TABLE AS SELECT; "
+                         "name them with CREATE TABLE t (c1, c2, ...) AS SELECT")
+    data = queries.narrowed(await queries.execute_query(session, node.args["query"]))
+    columns = ctas.result_columns(session, node.args["query"], data, tuple(node.args.get("ctas_columns") or ()))
+    # Doris's CTAS default distribution, "hard coded 10 to be consistent with legacy planner".
+    distribution = spec.distribution or DistributionSpec("HASH", (columns[0].name,), 10, False)
+    spec = _check_spec(name, attrs.evolve(spec, columns=columns, distribution=distribution))
+    table = _new_table(session, db, name, spec)
+    descs = [PartitionDesc(name=name)] if table.partition_kind == "UNPARTITIONED" else \
+        resolve_partitions(table, spec.partition.partitions)
+    fresh = Fresh(await create_partitions(session.fe, table, descs), new_table=True)
+    names = data.column_names
+    async with Load(session.fe, db, table, fresh=fresh) as load:
+        await load.add(data, names, [c.name for c in columns])
+        await load.commit()
 
 
 @handles(DropTable)
@@ -273,15 +336,15 @@ async def create_view(session: Any, node: CreateView) -> None:
     if existing is None:
         check_table_name(name)
     query = node.expression
-    queries.plan(session, query, default_db=db.name)  # every table it names must exist
     columns = tuple(node.args.get("columns") or ())
     for column in columns:
         check_column_name(column)
     if columns and len(columns) != len(query.selects):
         raise DorisError("The number of columns in the view definition and the query differ")
+    column_types = await view_columns(session, query, db.name, columns)  # also: every table it names exists
     view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
                 sql=query.sql(dialect=DorisBR), columns=columns, comment=node.args.get("comment") or "",
-                create_time_ms=now_ms())
+                create_time_ms=now_ms(), column_types=column_types)
     catalog.commit([view])
 
 
@@ -294,6 +357,9 @@ async def alter_table(session: Any, node: AlterTable) -> None:
     name, catalog = table.name, session.fe.catalog
     session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
     action = node.args["action"]
+    if action == "REPLACE":
+        await _replace_table(session, db, table, node)
+        return
     temporary = bool(node.args.get("temporary"))
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
@@ -335,6 +401,10 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
                              if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
             catalog.commit([renamed, *unpartitioned])
+        elif action == "MODIFY_COMMENT":  # dbt-doris's persist_docs (relation)
+            catalog.commit([attrs.evolve(table, comment=node.args["comment"])])
+        elif action == "MODIFY_COLUMN_COMMENT":  # dbt-doris's persist_docs (columns)
+            catalog.commit([_with_column_comment(table, node.args["name"], node.args["comment"])])
         elif action == "RENAME_PARTITION":
             old, new_name = node.args["name"], node.args["new_name"]
             victim = next((p for p in existing if p.name == old), None)
@@ -349,6 +419,63 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
+
+
+def _with_column_comment(table: Table, column: str, comment: str) -> Table:
+    if not any(c.name.lower() == column.lower() for c in table.columns):
+        raise DorisError(f"Unknown column: {column}")
+    columns = tuple(attrs.evolve(c, comment=comment) if c.name.lower() == column.lower() else c
+                    for c in table.columns)
+    return attrs.evolve(table, columns=columns)
+
+
+def _swap_option(properties: dict[str, str]) -> bool:
+    """PROPERTIES of REPLACE WITH TABLE: only 'swap' (default true; anything but 'true' in any case is false, as
+    Java's Boolean.parseBoolean reads it) and 'force' (no recycle bin here: a replaced table is always gone)."""
+    props = dict(properties)
+    swap = props.pop("swap", "true").lower() == "true"
+    props.pop("force", None)
+    if props:
+        raise DorisError("Unknown properties: [" + ", ".join(props) + "]")
+    return swap
+
+
+def _renamed(catalog: Any, table: Table, new_name: str) -> list[Any]:
+    """The table under a new name, with an unpartitioned table's one partition, which bears its name, renamed too."""
+    parts = [attrs.evolve(p, name=new_name) for p in partitions_of(catalog, table)
+             if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
+    return [attrs.evolve(table, name=new_name), *parts]
+
+
+async def _replace_table(session: Any, db: Database, table: Table, node: AlterTable) -> None:
+    """ALTER TABLE a REPLACE WITH TABLE b: b takes a's name and a takes b's ('swap' = 'true', the default) or a is
+    dropped, in one journal commit, so a reader sees either the old table or the new one under the name.
+
+    dbt-doris's table models end this way: the model is built as `<name>__dbt_tmp` and then replaces `<name>`.
+    ALTER is checked on both tables (Doris checks `a`; b's data becomes readable under a's name, so b too)."""
+    catalog = session.fe.catalog
+    swap = _swap_option(node.args.get("properties") or {})
+    other_name = node.args["name"]
+    require_on_table(session.user, "ALTER_PRIV", db.name, other_name)
+    if find_table(catalog, db, other_name) is None:
+        if find_view(catalog, db, other_name) is not None:
+            raise DorisError(f"Type of {other_name} doesn't match, expected data tables=[OLAP, MATERIALIZED_VIEW]")
+        raise DorisError(f"table not found, tableName={other_name}", ER_BAD_TABLE)
+    other = get_table(catalog, db, other_name)
+    if other.id == table.id:  # Doris would drop the table it keeps; here replacing a table by itself changes nothing
+        return
+    session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")
+    first, second = sorted((table, other), key=lambda t: t.id)  # one lock order, so two replaces cannot deadlock
+    async with table_lock(first.id), table_lock(second.id):
+        table, other = get_table(catalog, db, table.name), get_table(catalog, db, other_name)
+        session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")  # a job accepted while this waited
+        puts = _renamed(catalog, other, table.name)
+        if swap:
+            catalog.commit(puts + _renamed(catalog, table, other.name))
+            return
+        dropped = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+        catalog.commit(puts=puts, deletes=[*dropped, table])
+    await drop_tablets(session.fe, dropped)
 
 
 @handles(TruncateTable)

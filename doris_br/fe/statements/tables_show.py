@@ -105,7 +105,8 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
                 tables[t.name] = {c.name: c.type.upper() for c in t.columns}
         for v in views_of(catalog, db):
             if _visible_table(session, db, v.name):
-                tables[v.name] = {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+                tables[v.name] = {n: t.upper() for n, t in v.column_types} \
+                    or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
     return out
 
 
@@ -121,6 +122,9 @@ async def describe(session: Any, node: Describe) -> Any:
         view = find_view(catalog, db, name)
         if view is None:
             raise DorisError(f"Unknown table '{name}'", 1146)
+        if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
+            return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
+                               [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types])
         result = await queries.execute_query(session, exp.select("*").from_(
             parse(view.sql)[0].subquery("v")).limit(0))
         names = list(view.columns) or result.column_names
