@@ -17,6 +17,8 @@ from doris_br.errors import DorisError
 from doris_br.fe import ctas
 from doris_br.fe import query as queries
 
+ER_VIEW_WRONG_LIST = 1353
+
 
 async def _empty_result(session: Any, query: exp.Expression, default_db: str) -> pa.Table:
     probe = exp.select("*").from_(query.subquery("__view")).limit(0)
@@ -46,5 +48,5 @@ async def view_columns(session: Any, query: exp.Expression, default_db: str,
     column read straight from a table keeps that column's type, as CREATE TABLE ... AS SELECT derives them."""
     data = await _empty_result(session, query, default_db)
     if names and len(names) != data.num_columns:
-        raise DorisError("The number of columns in the view definition and the query differ")
+        raise DorisError("View's SELECT and view's field list have different column counts", ER_VIEW_WRONG_LIST)
     return tuple((c.name, c.type) for c in ctas.result_columns(session, query, data, names))

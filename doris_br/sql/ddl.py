@@ -45,11 +45,6 @@ class DropTable(StatementNode):
     arg_types = {"this": True, "if_exists": False, "force": False, "view": False}
 
 
-class CreateView(StatementNode):
-    arg_types = {"this": True, "if_not_exists": False, "or_replace": False, "columns": False, "comment": False,
-                 "expression": True}
-
-
 class AlterTable(StatementNode):
     """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, REPLACE (`name`: the
     table that takes this one's name), MODIFY_COMMENT, MODIFY_COLUMN_COMMENT (`name`: the column)."""
@@ -396,26 +391,6 @@ class DdlParser(ParserBase):
         name = self._parse_qualified_name("a table name")
         return DropTable(this=name, if_exists=if_exists, force=self._match_text_seq("FORCE"), view=view)
 
-    def _parse_create_view(self, or_replace: bool = False) -> CreateView:
-        if_not_exists = self._parse_if_not_exists()
-        name = self._parse_qualified_name("a view name")
-        columns: list[str] = []
-        if self._match(TokenType.L_PAREN):
-            while True:
-                columns.append(self._parse_name("a column name"))
-                if self._match_text_seq("COMMENT"):
-                    self._parse_string_value("a comment")
-                if not self._match(TokenType.COMMA):
-                    break
-            self._expect_paren(TokenType.R_PAREN)
-        comment = self._parse_string_value("a comment") if self._match_text_seq("COMMENT") else ""
-        self._expect_words("AS")
-        query = self._parse_ddl_select()
-        if query is None:
-            self.raise_error("Expected a query")
-        return CreateView(this=name, if_not_exists=if_not_exists, or_replace=or_replace, columns=columns,
-                          comment=comment, expression=query)
-
     def _parse_alter_table(self) -> AlterTable:
         name = self._parse_qualified_name("a table name")
         if self._match_text_seq("ADD"):
@@ -550,8 +525,6 @@ class DdlParser(ParserBase):
         ("DROP", "SCHEMA"): _parse_drop_database,
         ("CREATE", "TABLE"): _parse_create_table,
         ("DROP", "TABLE"): _parse_drop_table,
-        ("CREATE", "VIEW"): _parse_create_view,
-        ("CREATE", "OR", "REPLACE", "VIEW"): lambda self: self._parse_create_view(or_replace=True),
         ("DROP", "VIEW"): lambda self: self._parse_drop_table(view=True),
         ("ALTER", "TABLE"): _parse_alter_table,
         ("TRUNCATE", "TABLE"): _parse_truncate,

@@ -13,13 +13,15 @@ from doris_br.sql.backup import BackupParser
 from doris_br.sql.ddl import DdlParser
 from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
+from doris_br.sql.views import ViewParser
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(AdminParser, DdlParser, BackupParser):
-    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS}
+class DorisBRParser(AdminParser, DdlParser, BackupParser, ViewParser):
+    STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
+                  **ViewParser.STATEMENTS}
     LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
 
 

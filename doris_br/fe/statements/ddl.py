@@ -15,7 +15,6 @@ from doris_br.fe.olap import (
     Database,
     LoadLabel,
     Table,
-    View,
     check_overlaps,
     find_database,
     find_table,
@@ -32,15 +31,12 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
-from doris_br.fe.view_schema import view_columns
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, type_params
-from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
     AlterTable,
     CreateDatabase,
     CreateTable,
-    CreateView,
     DropDatabase,
     DropTable,
     TruncateTable,
@@ -319,33 +315,6 @@ async def drop_table(session: Any, node: DropTable) -> None:
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
         catalog.commit(deletes=[*partitions, table])
     await drop_tablets(session.fe, partitions)
-
-
-@handles(CreateView)
-async def create_view(session: Any, node: CreateView) -> None:
-    db_name, name = node.this
-    db = session_database(session, db_name)
-    require_on_table(session.user, "CREATE_PRIV", db.name, name)
-    catalog = session.fe.catalog
-    existing = find_view(catalog, db, name)
-    if find_table(catalog, db, name) is not None or (existing and not node.args.get("or_replace")) \
-            or session.fe.jobs.restore_creating(db.id, name) is not None:
-        if node.args.get("if_not_exists"):
-            return
-        raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
-    if existing is None:
-        check_table_name(name)
-    query = node.expression
-    columns = tuple(node.args.get("columns") or ())
-    for column in columns:
-        check_column_name(column)
-    if columns and len(columns) != len(query.selects):
-        raise DorisError("The number of columns in the view definition and the query differ")
-    column_types = await view_columns(session, query, db.name, columns)  # also: every table it names exists
-    view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
-                sql=query.sql(dialect=DorisBR), columns=columns, comment=node.args.get("comment") or "",
-                create_time_ms=now_ms(), column_types=column_types)
-    catalog.commit([view])
 
 
 # ---- ALTER TABLE, TRUNCATE -----------------------------------------------------------------------------

@@ -225,9 +225,18 @@ def create_table_text(catalog: Any, table: Table) -> str:
 
 
 def create_view_text(view: View) -> str:
-    cols = " (" + ", ".join(_q(c) for c in view.columns) + ")" if view.columns else ""
-    comment = f" COMMENT '{view.comment}'" if view.comment else ""
-    return f"CREATE VIEW {_q(view.name)}{cols}{comment} AS {view.sql};"
+    """Doris's DDL of a view (Env.getDdlStmt): every column it shows, comments in double quotes, the view's
+    comment on a line of its own."""
+    names = view.columns or tuple(n for n, _ in view.column_types)
+    comments = dict(zip(view.columns, view.column_comments, strict=False))
+    cols = ", ".join(_q(n) + (f' COMMENT "{_dq(comments[n])}"' if comments.get(n) else "") for n in names)
+    comment = f'\nCOMMENT "{_dq(view.comment)}"' if view.comment else ""
+    listed = f" ({cols})" if names else ""  # none only for views journaled before their columns were kept
+    return f"CREATE VIEW {_q(view.name)}{listed}{comment} AS {view.sql};"
+
+
+def _dq(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 @handles(ShowCreate)
