@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import attrs
+from sqlglot import exp
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_BAD_DB, ER_TABLE_EXISTS, DorisError
@@ -55,14 +56,29 @@ async def _definition(session: Any, db: Database, node: CreateView | AlterView) 
     # The query is planned over no rows: every table it names must exist, `*` is counted as what it expands to,
     # and a column list of another length is Doris's 1353.
     column_types = await view_columns(session, query, db.name, columns)
-    seen: set[str] = set()
-    for name, _ in column_types:  # Doris compares a view's column names ignoring case
-        if name.lower() in seen:
-            raise DorisError(f"Duplicate column name '{name}'", ER_DUP_FIELDNAME)
-        seen.add(name.lower())
+    _check_unique(columns or _output_names(query, tuple(n for n, _ in column_types)))
     comments = tuple(node.args.get("column_comments") or ("",) * len(columns))
     return Definition(sql=query.sql(dialect=DorisBR), columns=columns, column_comments=comments,
                       column_types=column_types)
+
+
+def _output_names(query: exp.Expression, result_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of the query's columns as its select list writes them: the engine renames a repeated one (`k`,
+    `k_1`), where Doris refuses it. `result_names` (the engine's) stand in for computed columns and for `*`."""
+    select = query
+    while isinstance(select, (exp.Subquery, exp.SetOperation)):
+        select = select.this
+    if not isinstance(select, exp.Select) or len(select.selects) != len(result_names):
+        return result_names  # a `*` among them: the engine's names are all there is
+    return tuple(s.alias_or_name or r for s, r in zip(select.selects, result_names, strict=True))
+
+
+def _check_unique(names: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for name in names:  # Doris compares a view's column names ignoring case
+        if name.lower() in seen:
+            raise DorisError(f"Duplicate column name '{name}'", ER_DUP_FIELDNAME)
+        seen.add(name.lower())
 
 
 @handles(CreateView)
