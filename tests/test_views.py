@@ -58,7 +58,9 @@ def test_column_list_over_star_with_comments(cluster: Cluster) -> None:
     assert [r[:2] for r in run(cluster, "vw_create", "DESCRIBE v")] == [("a", "INT"), ("b", "VARCHAR(20)")]
     assert columns_of(cluster, "vw_create", "SHOW CREATE VIEW v") == SHOW_CREATE_COLUMNS
     text = create_text(cluster, "vw_create", "v")
-    assert text == 'CREATE VIEW `v` (`a` COMMENT "the key", `b`)\nCOMMENT "two columns" AS SELECT * FROM t;'
+    # As Doris stores it: `*` written out as the columns it stood for.
+    assert text == ('CREATE VIEW `v` (`a` COMMENT "the key", `b`)\nCOMMENT "two columns" AS '
+                    'SELECT `t`.`k`, `t`.`v` FROM t;')
     # SHOW CREATE TABLE of a view answers as SHOW CREATE VIEW; the text it prints makes the same view again.
     assert run(cluster, "vw_create", "SHOW CREATE TABLE v")[0][1] == text
     run(cluster, "vw_create", "DROP VIEW v")
@@ -75,6 +77,14 @@ def test_column_list_over_star_with_comments(cluster: Cluster) -> None:
     assert error_of(cluster, "vw_create", "CREATE VIEW t AS SELECT 1") == (1050, "Table 't' already exists")
     run(cluster, "vw_create", "CREATE OR REPLACE VIEW v AS SELECT k FROM t WHERE k = 2")
     assert run(cluster, "vw_create", "SELECT * FROM v") == [(2,)]
+    # So a `SELECT *` view keeps its columns when its table is replaced by a wider one.
+    run(cluster, "vw_create", "CREATE VIEW star AS SELECT * FROM t")
+    run(cluster, "vw_create", "CREATE TABLE wide (k INT, v VARCHAR(20), extra INT) DUPLICATE KEY(k) "
+                              "DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    run(cluster, "vw_create", "INSERT INTO wide VALUES (7, 'w', 70)")
+    run(cluster, "vw_create", "ALTER TABLE t REPLACE WITH TABLE wide")
+    assert columns_of(cluster, "vw_create", "SELECT * FROM star") == ["k", "v"]
+    assert run(cluster, "vw_create", "SELECT * FROM star") == [(7, "w")]
 
 
 def test_create_view_errors(cluster: Cluster) -> None:

@@ -52,7 +52,7 @@ async def _definition(session: Any, db: Database, node: CreateView | AlterView) 
     columns = tuple(node.args.get("columns") or ())
     for column in columns:
         check_column_name(column)
-    query = node.expression
+    query = _star_expanded(session, db, node.expression)
     # The query is planned over no rows: every table it names must exist, `*` is counted as what it expands to,
     # and a column list of another length is Doris's 1353.
     column_types = await view_columns(session, query, db.name, columns)
@@ -60,6 +60,52 @@ async def _definition(session: Any, db: Database, node: CreateView | AlterView) 
     comments = tuple(node.args.get("column_comments") or ("",) * len(columns))
     return Definition(sql=query.sql(dialect=DorisBR), columns=columns, column_comments=comments,
                       column_types=column_types)
+
+
+def _star_expanded(session: Any, db: Database, query: exp.Expression) -> exp.Expression:
+    """The query with `*` (and `t.*`) of its select list written out as the columns they stand for now, as Doris
+    stores a view, so that the view keeps its columns when its table's change. Only over one table or view of
+    the catalog (no join, no CTE, no subquery): elsewhere the query is kept as written."""
+    stars = [s for s in query.selects if _is_star(s)] if isinstance(query, exp.Select) else []
+    if not stars or query.args.get("joins") or query.args.get("with") or \
+            any(star.find(exp.Star).args.get(k) for star in stars for k in ("except", "replace", "rename")):
+        return query  # `* EXCEPT (...)` and the like: kept as written
+    source = query.args.get("from_") or query.args.get("from")
+    ref = source.this if source is not None else None
+    if not isinstance(ref, exp.Table) or not ref.name:
+        return query
+    names = _relation_columns(session, ref.db or db.name, ref.name)
+    if not names:
+        return query
+    qualifier = ref.alias_or_name
+    expanded = query.copy()
+    projections: list[exp.Expression] = []
+    for projection in expanded.selects:
+        if _is_star(projection):
+            projections += [exp.column(n, table=qualifier, quoted=True) for n in names]
+        else:
+            projections.append(projection)
+    return expanded.select(*projections, append=False)
+
+
+def _is_star(projection: exp.Expression) -> bool:
+    return isinstance(projection, exp.Star) or (isinstance(projection, exp.Column)
+                                                and isinstance(projection.this, exp.Star))
+
+
+def _relation_columns(session: Any, db_name: str, name: str) -> tuple[str, ...]:
+    """The column names of a table, or of a view whose columns were kept; empty when neither is known."""
+    catalog = session.fe.catalog
+    db = find_database(catalog, db_name)
+    if db is None:
+        return ()
+    table = find_table(catalog, db, name)
+    if table is not None:
+        return tuple(c.name for c in table.columns)
+    view = find_view(catalog, db, name)
+    if view is not None:
+        return view.columns or tuple(n for n, _ in view.column_types)
+    return ()
 
 
 def _output_names(query: exp.Expression, result_names: tuple[str, ...]) -> tuple[str, ...]:
