@@ -85,6 +85,11 @@ def test_column_list_over_star_with_comments(cluster: Cluster) -> None:
     run(cluster, "vw_create", "ALTER TABLE t REPLACE WITH TABLE wide")
     assert columns_of(cluster, "vw_create", "SELECT * FROM star") == ["k", "v"]
     assert run(cluster, "vw_create", "SELECT * FROM star") == [(7, "w")]
+    # A CTE of a table's name is the CTE, and * EXCEPT keeps what it leaves out.
+    run(cluster, "vw_create", "CREATE VIEW cte AS WITH t AS (SELECT 1 AS one) SELECT * FROM t")
+    assert columns_of(cluster, "vw_create", "SELECT * FROM cte") == ["one"]
+    run(cluster, "vw_create", "CREATE VIEW most AS SELECT * EXCEPT (extra) FROM t")
+    assert run(cluster, "vw_create", "SELECT * FROM most") == [(7, "w")]
 
 
 def test_create_view_errors(cluster: Cluster) -> None:

@@ -32,6 +32,8 @@ from doris_br.sql import DorisBR
 from doris_br.sql.views import AlterView, CreateView, ShowView
 
 ER_DUP_FIELDNAME = 1060
+# sqlglot's names (across its versions) for what may follow a `*`: EXCEPT (...), REPLACE (...), RENAME (...)
+_STAR_MODIFIERS = ("except", "except_", "replace", "replace_", "rename", "rename_")
 
 
 @attrs.frozen
@@ -67,8 +69,8 @@ def _star_expanded(session: Any, db: Database, query: exp.Expression) -> exp.Exp
     stores a view, so that the view keeps its columns when its table's change. Only over one table or view of
     the catalog (no join, no CTE, no subquery): elsewhere the query is kept as written."""
     stars = [s for s in query.selects if _is_star(s)] if isinstance(query, exp.Select) else []
-    if not stars or query.args.get("joins") or query.args.get("with") or \
-            any(star.find(exp.Star).args.get(k) for star in stars for k in ("except", "replace", "rename")):
+    if not stars or any(query.args.get(k) for k in ("joins", "with_", "with", "exclude")) or \
+            any(star.find(exp.Star).args.get(k) for star in stars for k in _STAR_MODIFIERS):
         return query  # `* EXCEPT (...)` and the like: kept as written
     source = query.args.get("from_") or query.args.get("from")
     ref = source.this if source is not None else None
