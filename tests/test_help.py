@@ -281,3 +281,41 @@ def test_help_needs_no_privilege_and_not_empty(cluster: Cluster) -> None:
     assert cluster.query("help 'grant'", user="help_reader", password="pw")[0][0] == "GRANT"
     result = cluster.mariadb("help ''")
     assert "Help empty info." in result.stderr
+
+
+def flat(text: str) -> str:
+    """A help page with its line breaks as spaces: phrases are looked for wherever the text wraps."""
+    return " ".join(text.split())
+
+
+def test_cli_help_changing_data(cluster: Cluster) -> None:
+    """DELETE, UPDATE, CTAS, INSERT OVERWRITE, AUTO_INCREMENT, merge-on-write and sequence columns are found by
+    name and by keyword, and their pages say what Doris does."""
+    delete = cluster.mariadb("help delete").stdout
+    assert delete.startswith("Name: 'DELETE'\nDescription:\nSyntax:\nDELETE FROM [db.]tbl")
+    delete = flat(delete)
+    for words in ("USING relation", "merge-on-write UNIQUE KEY table", "__DORIS_DELETE_SIGN__", "delete predicate",
+                  "key columns only", "Examples: DELETE FROM sales.orders PARTITION (p202401) WHERE id = 3;"):
+        assert words in delete, words
+    update = cluster.mariadb("help update").stdout
+    assert update.startswith("Name: 'UPDATE'\nDescription:\nSyntax:\nUPDATE [db.]tbl")
+    update = flat(update)
+    for words in ("[FROM relation", "Only unique table could be updated.", "sequence column", "UPDATE users SET"):
+        assert words in update, words
+    create = flat(cluster.mariadb("help create table").stdout)
+    for words in ("AS query", "AUTO_INCREMENT[(start)]", '"enable_unique_key_merge_on_write" = "true" | "false"',
+                  '"function_column.sequence_col" = "col"', '"function_column.sequence_type" = "type"',
+                  "CREATE TABLE ... AS SELECT (CTAS)", "HASH(first column) BUCKETS 10",
+                  "never moves the counter back"):
+        assert words in create, words
+    insert = flat(cluster.mariadb("help insert").stdout)
+    assert "INSERT OVERWRITE TABLE [db.]tbl [PARTITION (p, ...) | PARTITION (*)]" in insert
+    assert "INSERT OVERWRITE TABLE sales.daily_totals" in insert
+    # Keywords: one topic answers with its page, several with the list.
+    assert cluster.mariadb("help ctas").stdout.startswith("Name: 'CREATE TABLE'\n")
+    assert cluster.mariadb("help auto_increment").stdout.startswith("Name: 'CREATE TABLE'\n")
+    assert cluster.mariadb("help overwrite").stdout.startswith("Name: 'INSERT'\n")
+    listed = cluster.mariadb("help merge-on-write").stdout.split("\n")
+    assert [line.strip() for line in listed if line.strip()] == ["CREATE TABLE", "DELETE", "UPDATE"]
+    assert cluster.mariadb("help alter table replace").stdout.startswith(
+        "Name: 'ALTER TABLE REPLACE'\nDescription:\nSyntax:\nALTER TABLE [db.]tbl1 REPLACE WITH TABLE tbl2")

@@ -176,6 +176,10 @@ class View:
     columns: tuple[str, ...] = ()
     comment: str = ""
     create_time_ms: int = 0
+    # (name, Doris type) of the columns it shows, from CREATE VIEW (empty for views journaled before they were kept)
+    column_types: tuple[tuple[str, str], ...] = ()
+    # the column list's comments, one per name in `columns` ('' where none was given)
+    column_comments: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

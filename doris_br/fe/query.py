@@ -275,7 +275,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
         view = find_view(catalog, db, node.name)
         if view is not None:
             # As in Doris, a view's reader needs SELECT on the view only; its creator needed it on what it reads.
-            inner = plan(session, _view_query(view), db.name, depth + 1, check_privileges=False)
+            inner = plan(session, view_query(view), db.name, depth + 1, check_privileges=False)
             tables[alias.lower()] = [s.table for s in inner.scans]
             result.scans.extend(inner.scans)
             result.static.update(inner.static)
@@ -321,7 +321,7 @@ def _without_collation(node: exp.Expression) -> exp.Expression:
     return node.this if isinstance(node, exp.Collate) else node
 
 
-def _view_query(view: View) -> exp.Expression:
+def view_query(view: View) -> exp.Expression:
     query = parse(view.sql)[0]
     if view.columns:
         return exp.select(*[exp.alias_(exp.column(f"_c{i}"), c) for i, c in enumerate(view.columns)]).from_(

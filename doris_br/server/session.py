@@ -195,8 +195,9 @@ class DorisSession(Session):
             expressions = parse(sql, self.fe.expression_limits())
         except (ParseError, TokenError) as e:  # parse() itself turns a RecursionError into Doris's depth error
             raise parse_error(e, sql) from None
-        if not expressions:
-            raise MysqlError("Query was empty", 1065)  # type: ignore[arg-type]
+        # No statement (only comments or semicolons) runs nothing and answers OK, as Doris's parser takes an empty
+        # statement list (MySQL would answer 1065 'Query was empty'): dbt-doris sends such a query after each
+        # column comment it persists.
         return [self._prepare_one(e) for e in expressions]
 
     def _prepare_one(self, expression: exp.Expression) -> Prepared:

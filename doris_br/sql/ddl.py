@@ -47,16 +47,13 @@ class DropTable(StatementNode):
     arg_types = {"this": True, "if_exists": False, "force": False, "view": False}
 
 
-class CreateView(StatementNode):
-    arg_types = {"this": True, "if_not_exists": False, "or_replace": False, "columns": False, "comment": False,
-                 "expression": True}
-
-
 class AlterTable(StatementNode):
-    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, MODIFY_PARTITION."""
+    """action: ADD_PARTITION, DROP_PARTITION, RENAME, RENAME_PARTITION, SET_PROPERTIES, MODIFY_PARTITION, REPLACE
+    (`name`: the table that takes this one's name), MODIFY_COMMENT, MODIFY_COLUMN_COMMENT (`name`: the column)."""
 
     arg_types = {"this": True, "action": True, "partition": False, "temporary": False, "if_exists": False,
-                 "name": False, "new_name": False, "properties": False, "force": False, "partitions": False}
+                 "name": False, "new_name": False, "properties": False, "force": False, "partitions": False,
+                 "comment": False}
 
 
 class TruncateTable(StatementNode):
@@ -404,26 +401,6 @@ class DdlParser(ParserBase):
         name = self._parse_qualified_name("a table name")
         return DropTable(this=name, if_exists=if_exists, force=self._match_text_seq("FORCE"), view=view)
 
-    def _parse_create_view(self, or_replace: bool = False) -> CreateView:
-        if_not_exists = self._parse_if_not_exists()
-        name = self._parse_qualified_name("a view name")
-        columns: list[str] = []
-        if self._match(TokenType.L_PAREN):
-            while True:
-                columns.append(self._parse_name("a column name"))
-                if self._match_text_seq("COMMENT"):
-                    self._parse_string_value("a comment")
-                if not self._match(TokenType.COMMA):
-                    break
-            self._expect_paren(TokenType.R_PAREN)
-        comment = self._parse_string_value("a comment") if self._match_text_seq("COMMENT") else ""
-        self._expect_words("AS")
-        query = self._parse_ddl_select()
-        if query is None:
-            self.raise_error("Expected a query")
-        return CreateView(this=name, if_not_exists=if_not_exists, or_replace=or_replace, columns=columns,
-                          comment=comment, expression=query)
-
     def _parse_alter_table(self) -> AlterTable:
         name = self._parse_qualified_name("a table name")
         if self._match_text_seq("ADD"):
@@ -454,7 +431,19 @@ class DdlParser(ParserBase):
             self._expect_words("SET")
             return AlterTable(this=name, action="MODIFY_PARTITION", partitions=names,
                               properties=self._parse_property_map())
-        self.raise_error("Expected ADD, DROP, RENAME, SET or MODIFY PARTITION")
+        if self._match_text_seq("MODIFY", "COMMENT"):
+            return AlterTable(this=name, action="MODIFY_COMMENT", comment=self._parse_string_value("a comment"))
+        if self._match_text_seq("MODIFY", "COLUMN"):
+            column = self._parse_name("a column name")
+            self._expect_words("COMMENT")  # a column's type or position: schema change, not supported
+            return AlterTable(this=name, action="MODIFY_COLUMN_COMMENT", name=column,
+                              comment=self._parse_string_value("a comment"))
+        if self._match_text_seq("REPLACE", "WITH", "TABLE"):
+            other = self._parse_name("a table name")
+            props = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
+            return AlterTable(this=name, action="REPLACE", name=other, properties=props,
+                              force=self._match_text_seq("FORCE"))
+        self.raise_error("Expected ADD, DROP, MODIFY, RENAME, REPLACE or SET")
         return AlterTable(this=name, action="")
 
     def _parse_modified_partitions(self) -> list[str] | None:
@@ -578,8 +567,6 @@ class DdlParser(ParserBase):
         ("DROP", "SCHEMA"): _parse_drop_database,
         ("CREATE", "TABLE"): _parse_create_table,
         ("DROP", "TABLE"): _parse_drop_table,
-        ("CREATE", "VIEW"): _parse_create_view,
-        ("CREATE", "OR", "REPLACE", "VIEW"): lambda self: self._parse_create_view(or_replace=True),
         ("DROP", "VIEW"): lambda self: self._parse_drop_table(view=True),
         ("ALTER", "TABLE"): _parse_alter_table,
         ("TRUNCATE", "TABLE"): _parse_truncate,

@@ -16,15 +16,17 @@ from doris_br.sql.dynamic_partitions import DynamicPartitionParser
 from doris_br.sql.indexes import IndexParser
 from doris_br.sql.limits import ExpressionLimits, check_expressions, check_text, too_deep
 from doris_br.sql.values import fast_insert
+from doris_br.sql.views import ViewParser
 
 # sqlglot logs a warning for every Command fallback; our parser turns those into errors anyway.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
-class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, DynamicPartitionParser, IndexParser):
+class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, DynamicPartitionParser, ViewParser,
+                    IndexParser):
     # IndexParser last: its ALTER TABLE takes ADD / DROP INDEX and hands the rest to DdlParser's.
     STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
-                  **DynamicPartitionParser.STATEMENTS, **IndexParser.STATEMENTS}
+                  **DynamicPartitionParser.STATEMENTS, **ViewParser.STATEMENTS, **IndexParser.STATEMENTS}
     LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
 
 

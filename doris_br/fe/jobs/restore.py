@@ -70,6 +70,12 @@ def _true(job: Job, key: str) -> bool:
     return job.properties.get(key, "false").lower() == "true"
 
 
+def view_signature(view: View) -> tuple:
+    """What Doris's View.getSignature covers, less the name (as for tables, a view restored under an alias is
+    compared with the one of that name): the definition and the names it shows."""
+    return view.sql, view.columns
+
+
 def schema_signature(table: Table) -> tuple:
     return (
         tuple((c.name.lower(), c.type.lower(), c.nullable, c.aggregation, c.is_key) for c in table.columns),
@@ -157,13 +163,17 @@ class RestoreRunner(JobRunner):
             target_name = ref.alias or ref.table
             restored_names.add(target_name.lower())
             if ref.table in meta.get("views", {}):
-                plan["views"].append(self._view(meta["views"][ref.table], db, target_name, meta, job))
+                body = self._view(meta["views"][ref.table], db, target_name, meta, job)
+                if self._view_wanted(job, db, from_json(View, body)):
+                    plan["views"].append(body)
                 continue
             entry = meta["tables"][ref.table]
             source = from_json(Table, entry["table"])
             source_parts = [from_json(Partition, p) for p in entry["partitions"]]
             if ref.partitions:
                 source_parts = [p for p in source_parts if p.name in ref.partitions]
+            if find_view(catalog, db, target_name) is not None:
+                raise RestoreFailed(f"The type of local table should be same as type of remote table: {target_name}")
             existing = find_table(catalog, db, target_name)
             if existing is not None:
                 self._check_existing(job, existing, source, source_parts)
@@ -355,6 +365,20 @@ class RestoreRunner(JobRunner):
             sql = tree.sql(dialect="doris")
         return to_json(attrs.evolve(view, id=self.fe.catalog.allocate_ids(), db_id=db.id, name=name, sql=sql,
                                     create_time_ms=now_ms()))
+
+    def _view_wanted(self, job: Job, db: Database, view: View) -> bool:
+        """Doris's rules (RestoreJob.checkAndPrepareMeta) for a backed-up view, `view` as it would be restored: a
+        view of that name that reads the same is kept (an atomic restore puts the copy in its place); one that
+        differs fails the restore unless force_replace (which comes with atomic_restore) replaces it."""
+        catalog = self.fe.catalog
+        if find_table(catalog, db, view.name) is not None:
+            raise RestoreFailed(f"The type of local table should be same as type of remote table: {view.name}")
+        existing = find_view(catalog, db, view.name)
+        if existing is None:
+            return True
+        if view_signature(existing) != view_signature(view) and not _true(job, "force_replace"):
+            raise RestoreFailed(f"View {view.name} already exist but with different schema")
+        return _true(job, "atomic_restore")
 
     # ---- SNAPSHOTING, DOWNLOAD, DOWNLOADING: fetch the files onto every replica --------------------------
 

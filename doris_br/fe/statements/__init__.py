@@ -68,4 +68,5 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     system,
     tables_show,
     users,
+    views,
 )

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from doris_br.clock import now_ms
-from doris_br.errors import ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
+from doris_br.errors import ER_BAD_TABLE, ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
 from doris_br.fe import auto_increment, ctas, dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.indexes import check_bloom_properties, check_table_indexes, stored
@@ -23,7 +23,6 @@ from doris_br.fe.olap import (
     Database,
     LoadLabel,
     Table,
-    View,
     check_overlaps,
     find_database,
     find_table,
@@ -42,12 +41,10 @@ from doris_br.fe.privileges import require_on_db, require_on_table
 from doris_br.fe.statements import handles
 from doris_br.names import check_column_name, check_database_name, check_partition_name, check_table_name
 from doris_br.schema import Column, DistributionSpec, PartitionDesc, TableSpec, base_type, canonical_type, type_params
-from doris_br.sql import DorisBR
 from doris_br.sql.ddl import (
     AlterTable,
     CreateDatabase,
     CreateTable,
-    CreateView,
     DropDatabase,
     DropTable,
     TruncateTable,
@@ -389,33 +386,6 @@ async def drop_table(session: Any, node: DropTable) -> None:
     await drop_tablets(session.fe, partitions)
 
 
-@handles(CreateView)
-async def create_view(session: Any, node: CreateView) -> None:
-    db_name, name = node.this
-    db = session_database(session, db_name)
-    require_on_table(session.user, "CREATE_PRIV", db.name, name)
-    catalog = session.fe.catalog
-    existing = find_view(catalog, db, name)
-    if find_table(catalog, db, name) is not None or (existing and not node.args.get("or_replace")) \
-            or session.fe.jobs.restore_creating(db.id, name) is not None:
-        if node.args.get("if_not_exists"):
-            return
-        raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
-    if existing is None:
-        check_table_name(name)
-    query = node.expression
-    queries.plan(session, query, default_db=db.name)  # every table it names must exist
-    columns = tuple(node.args.get("columns") or ())
-    for column in columns:
-        check_column_name(column)
-    if columns and len(columns) != len(query.selects):
-        raise DorisError("The number of columns in the view definition and the query differ")
-    view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
-                sql=query.sql(dialect=DorisBR), columns=columns, comment=node.args.get("comment") or "",
-                create_time_ms=now_ms())
-    catalog.commit([view])
-
-
 # ---- ALTER TABLE, TRUNCATE -----------------------------------------------------------------------------
 
 
@@ -425,6 +395,9 @@ async def alter_table(session: Any, node: AlterTable) -> None:
     name, catalog = table.name, session.fe.catalog
     session.fe.jobs.refuse_ddl([table], "ALTER TABLE")
     action = node.args["action"]
+    if action == "REPLACE":
+        await _replace_table(session, db, table, node)
+        return
     temporary = bool(node.args.get("temporary"))
     async with table_lock(table.id):
         table = get_table(catalog, db, name)
@@ -468,6 +441,10 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             unpartitioned = [attrs.evolve(p, name=new_name) for p in existing
                              if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
             catalog.commit([renamed, *unpartitioned])
+        elif action == "MODIFY_COMMENT":  # dbt-doris's persist_docs (relation)
+            catalog.commit([attrs.evolve(table, comment=node.args["comment"])])
+        elif action == "MODIFY_COLUMN_COMMENT":  # dbt-doris's persist_docs (columns)
+            catalog.commit([_with_column_comment(table, node.args["name"], node.args["comment"])])
         elif action == "RENAME_PARTITION":
             old, new_name = node.args["name"], node.args["new_name"]
             victim = next((p for p in existing if p.name == old), None)
@@ -490,6 +467,63 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             if "replication_num" in props:
                 props["replication_allocation"] = f"tag.location.default: {int(props.pop('replication_num'))}"
             catalog.commit([attrs.evolve(table, properties=props)])
+
+
+def _with_column_comment(table: Table, column: str, comment: str) -> Table:
+    if not any(c.name.lower() == column.lower() for c in table.columns):
+        raise DorisError(f"Unknown column: {column}")
+    columns = tuple(attrs.evolve(c, comment=comment) if c.name.lower() == column.lower() else c
+                    for c in table.columns)
+    return attrs.evolve(table, columns=columns)
+
+
+def _swap_option(properties: dict[str, str]) -> bool:
+    """PROPERTIES of REPLACE WITH TABLE: only 'swap' (default true; anything but 'true' in any case is false, as
+    Java's Boolean.parseBoolean reads it) and 'force' (no recycle bin here: a replaced table is always gone)."""
+    props = dict(properties)
+    swap = props.pop("swap", "true").lower() == "true"
+    props.pop("force", None)
+    if props:
+        raise DorisError("Unknown properties: [" + ", ".join(props) + "]")
+    return swap
+
+
+def _renamed(catalog: Any, table: Table, new_name: str) -> list[Any]:
+    """The table under a new name, with an unpartitioned table's one partition, which bears its name, renamed too."""
+    parts = [attrs.evolve(p, name=new_name) for p in partitions_of(catalog, table)
+             if table.partition_kind == "UNPARTITIONED" and p.name == table.name]
+    return [attrs.evolve(table, name=new_name), *parts]
+
+
+async def _replace_table(session: Any, db: Database, table: Table, node: AlterTable) -> None:
+    """ALTER TABLE a REPLACE WITH TABLE b: b takes a's name and a takes b's ('swap' = 'true', the default) or a is
+    dropped, in one journal commit, so a reader sees either the old table or the new one under the name.
+
+    dbt-doris's table models end this way: the model is built as `<name>__dbt_tmp` and then replaces `<name>`.
+    ALTER is checked on both tables (Doris checks `a`; b's data becomes readable under a's name, so b too)."""
+    catalog = session.fe.catalog
+    swap = _swap_option(node.args.get("properties") or {})
+    other_name = node.args["name"]
+    require_on_table(session.user, "ALTER_PRIV", db.name, other_name)
+    if find_table(catalog, db, other_name) is None:
+        if find_view(catalog, db, other_name) is not None:
+            raise DorisError(f"Type of {other_name} doesn't match, expected data tables=[OLAP, MATERIALIZED_VIEW]")
+        raise DorisError(f"table not found, tableName={other_name}", ER_BAD_TABLE)
+    other = get_table(catalog, db, other_name)
+    if other.id == table.id:  # Doris would drop the table it keeps; here replacing a table by itself changes nothing
+        return
+    session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")
+    first, second = sorted((table, other), key=lambda t: t.id)  # one lock order, so two replaces cannot deadlock
+    async with table_lock(first.id), table_lock(second.id):
+        table, other = get_table(catalog, db, table.name), get_table(catalog, db, other_name)
+        session.fe.jobs.refuse_ddl([table, other], "ALTER TABLE")  # a job accepted while this waited
+        puts = _renamed(catalog, other, table.name)
+        if swap:
+            catalog.commit(puts + _renamed(catalog, table, other.name))
+            return
+        dropped = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+        catalog.commit(puts=puts, deletes=[*dropped, table])
+    await drop_tablets(session.fe, dropped)
 
 
 @handles(TruncateTable)

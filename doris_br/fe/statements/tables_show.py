@@ -107,7 +107,8 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
                 tables[t.name] = {c.name: c.type.upper() for c in t.columns}
         for v in views_of(catalog, db):
             if _visible_table(session, db, v.name):
-                tables[v.name] = {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+                tables[v.name] = {n: t.upper() for n, t in v.column_types} \
+                    or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
     return out
 
 
@@ -123,6 +124,9 @@ async def describe(session: Any, node: Describe) -> Any:
         view = find_view(catalog, db, name)
         if view is None:
             raise DorisError(f"Unknown table '{name}'", 1146)
+        if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
+            return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
+                               [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types])
         result = await queries.execute_query(session, exp.select("*").from_(
             parse(view.sql)[0].subquery("v")).limit(0))
         names = list(view.columns) or result.column_names
@@ -230,9 +234,18 @@ def create_table_text(catalog: Any, table: Table) -> str:
 
 
 def create_view_text(view: View) -> str:
-    cols = " (" + ", ".join(_q(c) for c in view.columns) + ")" if view.columns else ""
-    comment = f" COMMENT '{view.comment}'" if view.comment else ""
-    return f"CREATE VIEW {_q(view.name)}{cols}{comment} AS {view.sql};"
+    """Doris's DDL of a view (Env.getDdlStmt): every column it shows, comments in double quotes, the view's
+    comment on a line of its own."""
+    names = view.columns or tuple(n for n, _ in view.column_types)
+    comments = dict(zip(view.columns, view.column_comments, strict=False))
+    cols = ", ".join(_q(n) + (f' COMMENT "{_dq(comments[n])}"' if comments.get(n) else "") for n in names)
+    comment = f'\nCOMMENT "{_dq(view.comment)}"' if view.comment else ""
+    listed = f" ({cols})" if names else ""  # none only for views journaled before their columns were kept
+    return f"CREATE VIEW {_q(view.name)}{listed}{comment} AS {view.sql};"
+
+
+def _dq(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 @handles(ShowCreate)

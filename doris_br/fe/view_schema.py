@@ -1,0 +1,52 @@
+"""A view's columns and their Doris types, worked out once at CREATE VIEW, as Doris keeps a view's schema.
+
+information_schema.columns (and so dbt's catalog and its column lookups) lists them; before, a view without a
+column list showed one column named `_`. The types come from planning the view's query and running it over no
+rows: no tablet is read, however big the tables are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from doris_br.errors import DorisError
+from doris_br.fe import ctas
+from doris_br.fe import query as queries
+
+ER_VIEW_WRONG_LIST = 1353
+
+
+async def _empty_result(session: Any, query: exp.Expression, default_db: str) -> pa.Table:
+    probe = exp.select("*").from_(query.subquery("__view")).limit(0)
+
+    def planned() -> tuple[queries.Plan, str]:
+        p = queries.plan(session, probe, default_db=default_db)  # every table it names must exist
+        for s in p.scans:
+            s.partitions = []  # types only: a scan of no partition reads nothing and answers the table's schema
+        return p, p.query.sql(dialect="duckdb")
+
+    p, sql = await asyncio.to_thread(planned)
+    await queries.fetch(session, p)
+    cur = queries.prepare_cursor(p)
+
+    def work() -> pa.Table:
+        try:
+            return queries.run(cur, sql)
+        finally:
+            cur.close()
+
+    return queries.narrowed(await queries.in_engine(session, cur, work))
+
+
+async def view_columns(session: Any, query: exp.Expression, default_db: str,
+                       names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, Doris type) of each column the view shows: `names` (its column list) or the query's own names; a
+    column read straight from a table keeps that column's type, as CREATE TABLE ... AS SELECT derives them."""
+    data = await _empty_result(session, query, default_db)
+    if names and len(names) != data.num_columns:
+        raise DorisError("View's SELECT and view's field list have different column counts", ER_VIEW_WRONG_LIST)
+    return tuple((c.name, c.type) for c in ctas.result_columns(session, query, data, names))
