@@ -32,6 +32,8 @@ class FeConfig:
     max_user_connections: int = 100
     # A Stream Load of one JSON array (strip_outer_array) larger than this is refused, as Doris's BE config.
     streaming_load_json_max_mb: int = 100
+    # The tablets an INSERT OVERWRITE replaced are dropped this long after it, for the reads planned before.
+    overwritten_tablets_keep_s: float = 60.0
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pyarrow as pa
 from sqlglot import exp
 
@@ -83,7 +84,11 @@ def _source_columns(session: Any, query: exp.Expression, width: int) -> list[Col
             out.append(found[0] if found else None)
         else:
             out.append(None)
-    return out if len(out) == width else [None] * width
+    if len(out) != width:
+        return [None] * width
+    if any(j.side for j in select.args.get("joins") or []):  # an outer join's columns may be NULL
+        out = [attrs.evolve(c, nullable=True) if c is not None else None for c in out]
+    return out
 
 
 def result_columns(session: Any, query: exp.Expression, data: pa.Table, names: tuple[str, ...]) -> tuple[Column, ...]:

@@ -13,6 +13,7 @@ from mysql_mimic.control import LocalControl
 from doris_br import logs
 from doris_br.config import FeConfig
 from doris_br.errors import ER_BAD_DB, DorisError
+from doris_br.fe import stale
 from doris_br.fe.backends import BackendRegistry, parse_host_port
 from doris_br.fe.catalog import Catalog, Grant, User
 from doris_br.fe.jobs.manager import JobManager
@@ -104,6 +105,7 @@ class Frontend:
         http, self.http_port = await start_http(self, self.config.host, self.config.http_port)
         heartbeats = asyncio.create_task(self.backends.heartbeat_forever())
         jobs = asyncio.create_task(self.jobs.run_forever())
+        sweeper = asyncio.create_task(stale.sweep_forever(self))
         # The line the launcher and the tests wait for; keep its shape (the console's address comes last).
         print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot) "
               f"http://{self.config.host}:{self.http_port}/", flush=True)
@@ -114,6 +116,7 @@ class Frontend:
         await stop.wait()
         heartbeats.cancel()
         jobs.cancel()
+        sweeper.cancel()
         await http.cleanup()
         server.close()
         self.catalog.journal.close()

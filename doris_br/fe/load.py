@@ -25,7 +25,7 @@ from sqlglot import exp
 from doris_br import duck, names, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import ER_TABLE_EXISTS, DorisError
-from doris_br.fe import compaction, routing
+from doris_br.fe import auto_increment, compaction, routing, stale
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.olap import (
@@ -117,6 +117,8 @@ async def _source(session: Any, node: exp.Insert) -> tuple[pa.Table, list[str]]:
 
 
 async def insert(session: Any, node: exp.Insert) -> int:
+    if node.args.get("overwrite"):
+        return await overwrite(session, node)
     fe = session.fe
     target = _target_table(node)
     db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
@@ -130,6 +132,38 @@ async def insert(session: Any, node: exp.Insert) -> int:
         return 0
     outcome = await load_arrow(fe, db, table, data, source_columns, columns, named, node.meta.get("label"))
     return outcome.rows
+
+
+async def overwrite(session: Any, node: exp.Insert) -> int:
+    """INSERT OVERWRITE TABLE t [PARTITION (p, ...) | PARTITION (*)]: the rows go into fresh copies of the
+    partitions (all, the named ones, or under PARTITION (*) those the rows land in), which replace the old ones
+    in the load's commit; the old tablets are dropped overwritten_tablets_keep_s later (fe/stale.py). An empty
+    result empties what it overwrites."""
+    fe = session.fe
+    target = _target_table(node)
+    db, table = session_table(session, (target.db, target.name), needs="LOAD_PRIV")
+    columns = _target_columns(table, node)
+    fe.jobs.refuse_load(table)
+    fe.jobs.refuse_ddl([table], "INSERT OVERWRITE")
+    label = node.meta.get("label")
+    if label is not None:
+        check_label(fe, db.id, label)
+    partition_node = target.args.get("partition")
+    named = [e.name for e in partition_node.expressions] if partition_node else None
+    star = bool(node.meta.get("partition_star"))
+    data, source_columns = await _source(session, node)
+    if data.num_columns != len(columns):
+        raise DorisError("Column count doesn't match value count", 1136)
+    table = get_table(fe.catalog, db, table.name)
+    old = _load_partitions(fe, table, named)
+    if any(p.temporary for p in old):
+        raise DorisError("Can not overwrite temporary partitions")
+    descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in old]
+    fresh = Fresh(await create_partitions(fe, table, descs), replaces=frozenset(p.name for p in old),
+                  only_touched=star, grows=named is None)
+    async with Load(fe, db, table, label=label, fresh=fresh) as load:
+        await load.add(data, source_columns, columns)
+        return (await load.commit()).rows
 
 
 @attrs.frozen
@@ -192,6 +226,7 @@ class Fresh:
     new_table: bool = False
     replaces: frozenset[str] = frozenset()
     only_touched: bool = False
+    grows: bool = True  # may add the partitions an AUTO PARTITION table needs (not with PARTITION (p, ...))
 
 
 @attrs.frozen
@@ -248,16 +283,21 @@ class Load:
         self._fresh = fresh
 
     async def __aenter__(self) -> Load:
-        if self._label is not None:
-            check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
-        if self._fresh is not None and self._fresh.new_table:
-            self._partitions = list(self._fresh.partitions)
+        try:
+            if self._label is not None:
+                check_label(self._fe, self._db.id, self._label)  # fail fast; checked again at the commit
+            if self._fresh is not None and self._fresh.new_table:
+                self._partitions = list(self._fresh.partitions)
+                return self
+            self.table = get_table(self._fe.catalog, self._db, self.table.name)
+            self._fe.jobs.refuse_load(self.table)
+            self._partitions = _load_partitions(self._fe, self.table, self._named) if self._fresh is None \
+                else list(self._fresh.partitions)
             return self
-        self.table = get_table(self._fe.catalog, self._db, self.table.name)
-        self._fe.jobs.refuse_load(self.table)
-        self._partitions = _load_partitions(self._fe, self.table, self._named) if self._fresh is None \
-            else list(self._fresh.partitions)
-        return self
+        except BaseException:
+            if self._fresh is not None:  # __aexit__ does not run
+                await drop_tablets(self._fe, self._fresh.partitions)
+            raise
 
     async def __aexit__(self, *exc: object) -> None:
         if self._streams:  # given up: the BEs drop what they got
@@ -275,12 +315,20 @@ class Load:
         if data.num_rows == 0:
             return
 
+        auto = auto_increment.column_of(self.table.columns)
+        count = auto_increment.missing(data, source_columns, columns, auto) if auto is not None else 0
+        first = auto_increment.allocate(self._fe.catalog, self.table.id, auto, count) if auto and count else 0
+
         def prepare() -> tuple[pa.Table, routing.Routed]:
-            rows = routing.typed(self.table, data, source_columns, columns)
+            block, sources, targets = data, source_columns, columns
+            if auto is not None and count:
+                block, sources, targets = auto_increment.fill(data, source_columns, columns, auto, first)
+            rows = routing.typed(self.table, block, sources, targets)
             return rows, routing.route(self.table, self._partitions, rows)
 
         rows, routed = await asyncio.to_thread(prepare)
-        if routed.unrouted.num_rows and self.table.auto_partition and self._fresh is not None:
+        if routed.unrouted.num_rows and self.table.auto_partition and self._fresh is not None \
+                and self._fresh.grows:
             await self._fresh_auto_partitions(routed.unrouted)
             routed = await asyncio.to_thread(routing.route, self.table, self._partitions, rows)
         elif routed.unrouted.num_rows and self.table.auto_partition and self._named is None:
@@ -358,7 +406,8 @@ class Load:
 
     def _swap(self, published: list[Partition]) -> tuple[list[Any], list[Partition], list[Partition]]:
         """What the commit of a load into fresh partitions puts and deletes, and the partitions whose tablets
-        are dropped after it (the replaced ones, and fresh ones no row went to under PARTITION (*))."""
+        are dropped after it (fresh ones no row went to under PARTITION (*)); the replaced ones' tablets are
+        dropped after a grace, for the reads planned before the swap (fe/stale.py)."""
         fresh = self._fresh
         assert fresh is not None
         touched = {p.id: p for p in published}
@@ -372,12 +421,14 @@ class Load:
                 raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
             return [self.table, *kept], [], discarded
         table = find_table(catalog, self._db, self.table.name)
+        if table is not None:
+            self._fe.jobs.refuse_ddl([table], "INSERT OVERWRITE")  # a backup snapshotting the old tablets
         current = {p.name: p for p in partitions_of(catalog, table)} if table and table.id == self.table.id else {}
         if any(name not in current for name in fresh.replaces):
             raise DorisError(f"table {self.table.name} changed while the load was running (a partition was "
                              "dropped, or the table); nothing was loaded, load again")
         replaced = [current[p.name] for p in kept if p.name in current]
-        return kept, replaced, replaced + discarded
+        return [*kept, *stale.stale(replaced, self._fe.config.overwritten_tablets_keep_s)], replaced, discarded
 
     async def _fresh_auto_partitions(self, rows: pa.Table) -> None:
         """An AUTO PARTITION table's partitions for rows no fresh partition takes: made fresh as well."""

@@ -14,8 +14,8 @@ from doris_br.metastore.layout import Objects
 Scope = dict[str, str]
 
 OWNED_KINDS: dict[str, tuple[str, ...]] = {
-    "database": ("databases", "tables", "partitions", "views", "load_labels", "jobs"),
-    "table": ("tables", "partitions", "load_labels"),
+    "database": ("databases", "tables", "partitions", "views", "load_labels", "jobs", "auto_increments"),
+    "table": ("tables", "partitions", "load_labels", "auto_increments"),
 }
 
 
@@ -51,6 +51,7 @@ def owned(objects: Objects, scope: Scope) -> Objects:
     selected: Objects = {
         "tables": tables,
         "partitions": _where(objects, "partitions", lambda p: p.get("table_id") in table_ids),
+        "auto_increments": _where(objects, "auto_increments", lambda a: a.get("table_id") in table_ids),
         "load_labels": _where(objects, "load_labels",
                               lambda ll: ll.get("db_id") == db["id"] and ll.get("table_id") in table_ids),
     }

@@ -519,16 +519,24 @@ class DdlParser(ParserBase):
         name = self._parse_qualified_name("a table name")
         return Describe(this=name, all=self._match_text_seq("ALL"))
 
-    def _parse_insert_with_label(self) -> exp.Expression:
-        """INSERT INTO t [PARTITION (p, ...)] [WITH LABEL l] [(cols)] VALUES ... | query, as sqlglot's Insert.
+    def _parse_insert_with_label(self, overwrite: bool = False) -> exp.Expression:
+        """INSERT INTO t [PARTITION (p, ...)] [WITH LABEL l] [(cols)] VALUES ... | query, as sqlglot's Insert;
+        INSERT OVERWRITE TABLE t [PARTITION (p, ...) | PARTITION (*)] ... the same with `overwrite` set.
 
-        Doris's label has no place in sqlglot's INSERT grammar; it is kept in the node's meta.
+        Doris's label and PARTITION (*) have no place in sqlglot's INSERT grammar; they are kept in the node's
+        meta ("label", "partition_star").
         """
         db, name = self._parse_qualified_name("a table name")
         table = exp.table_(name, db=db)
+        star = False
         if self._match_texts(("PARTITION", "PARTITIONS")):
-            partitions = self._parse_name_list()
-            table.set("partition", exp.Partition(expressions=[exp.column(p) for p in partitions]))
+            if overwrite and self._next and self._next.token_type == TokenType.STAR:
+                self._advance(2)
+                self._expect_paren(TokenType.R_PAREN)
+                star = True
+            else:
+                partitions = self._parse_name_list()
+                table.set("partition", exp.Partition(expressions=[exp.column(p) for p in partitions]))
         label = self._parse_name("a label") if self._match_text_seq("WITH", "LABEL") else None
         target: exp.Expression = table
         if self._curr and self._curr.token_type == TokenType.L_PAREN and not (
@@ -537,10 +545,16 @@ class DdlParser(ParserBase):
         query = self._parse_derived_table_values() or self._parse_ddl_select()
         if query is None:
             self.raise_error("Expected VALUES or a query")
-        node = exp.Insert(this=target, expression=query)
+        node = exp.Insert(this=target, expression=query, overwrite=overwrite or None)
         if label is not None:
             node.meta["label"] = label
+        if star:
+            node.meta["partition_star"] = True
         return node
+
+    def _parse_insert_overwrite(self) -> exp.Expression:
+        self._expect_words("TABLE")
+        return self._parse_insert_with_label(overwrite=True)
 
     STATEMENTS = {
         **ParserBase.STATEMENTS,
@@ -569,4 +583,5 @@ class DdlParser(ParserBase):
         ("DESC",): _parse_doris_describe,
         ("DESCRIBE",): _parse_doris_describe,
         ("INSERT", "INTO"): _parse_insert_with_label,
+        ("INSERT", "OVERWRITE"): _parse_insert_overwrite,
     }

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from doris_br import rpc
+from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
@@ -78,6 +79,10 @@ class BackupRunner(JobRunner):
                     "table": to_json(table),
                     "partitions": [to_json(p) for p in chosen[ref.table]],
                 }
+                auto = auto_increment.column_of(table.columns)
+                if auto is not None:  # the restored table's ids continue after every id handed out so far
+                    meta["tables"][table.name]["auto_increment"] = auto_increment.next_id(
+                        self.fe.catalog, table.id, auto)
             elif ref.table in views:
                 meta["views"][ref.table] = to_json(views[ref.table])
         return meta

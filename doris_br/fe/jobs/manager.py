@@ -33,6 +33,7 @@ _NOT_NORMAL = {
     "TRUNCATE TABLE": "Table' state is not NORMAL: RESTORE",
     "DROP TABLE": _DROP_REFUSED,
     "DROP DATABASE": _DROP_REFUSED,
+    "INSERT OVERWRITE": "Table {name} is in restore process. Can not load into it",
 }
 
 MAX_JOBS_PER_DB = 10

@@ -24,6 +24,7 @@ from sqlglot import exp
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
+from doris_br.fe import auto_increment
 from doris_br.fe.catalog import from_json, to_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
@@ -146,7 +147,7 @@ class RestoreRunner(JobRunner):
         atomic = _true(job, "atomic_restore")
         plan: dict[str, Any] = {"db": to_json(db), "db_existed": catalog.get(Database, str(db.id)) is not None,
                                 "new_tables": [], "new_partitions": [], "replaced": [], "drop_tables": [],
-                                "drop_partitions": [], "views": [], "locked_tables": {}}
+                                "drop_partitions": [], "views": [], "locked_tables": {}, "auto_increments": {}}
         tablets: list[TabletPlan] = []
         restored_names: set[str] = set()
         for ref in job.objects:
@@ -163,9 +164,14 @@ class RestoreRunner(JobRunner):
             existing = find_table(catalog, db, target_name)
             if existing is not None:
                 self._check_existing(job, existing, source, source_parts)
+            counter = entry.get("auto_increment")
             if existing is None or atomic:
                 table, parts = await self._new_table(source, source_parts, db, target_name, job, replication,
                                                      created)
+                if counter is not None:  # never below what the table it replaces handed out
+                    local = auto_increment.column_of(existing.columns) if existing is not None else None
+                    plan["auto_increments"][str(table.id)] = max(counter, auto_increment.next_id(
+                        catalog, existing.id, local) if existing is not None and local is not None else 0)
                 plan["new_tables"].append(to_json(table))
                 plan["new_partitions"] += [to_json(p) for p in parts]
                 if existing is not None:  # atomic: the new table takes the old one's place at commit
@@ -174,6 +180,8 @@ class RestoreRunner(JobRunner):
                 pairs = list(zip(source_parts, parts, strict=True))
             else:
                 plan["locked_tables"][str(existing.id)] = existing.name
+                if counter is not None:
+                    plan["auto_increments"][str(existing.id)] = counter
                 pairs = await self._into_existing(job, existing, source_parts, plan, created)
                 if _true(job, "clean_partitions"):
                     keep = {p.name for p in source_parts}
@@ -237,6 +245,9 @@ class RestoreRunner(JobRunner):
         backed_up = {p.name: p for p in source_parts}
         if force:
             return
+        if auto_increment.column_of(source.columns) is not None and auto_increment.column_of(table.columns) is None:
+            raise RestoreFailed(f"Table {name} already exists but with different schema, local table doesn't have "
+                                "auto-increment column but remote table has")
         if table.partition_kind != source.partition_kind:
             raise RestoreFailed("Table's partition type is different")
         shared = sorted(set(current) & set(backed_up), key=str.lower)
@@ -406,11 +417,14 @@ class RestoreRunner(JobRunner):
                 fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
                 puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
                                          visible_version_time_ms=now_ms()))
+            for table_id_text, counter in plan.get("auto_increments", {}).items():
+                # max(local, backup): the counter never goes backwards
+                puts += auto_increment.raise_to(catalog, int(table_id_text), counter)
             for table_id in plan["drop_tables"]:
                 table = catalog.get(Table, str(table_id))
                 if table is not None:
                     parts = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
-                    deletes += [table, *parts]
+                    deletes += [table, *parts, *auto_increment.marks_of(catalog, [table])]
                     old_tablets += parts
             for pid in plan["drop_partitions"]:
                 part = catalog.get(Partition, str(pid))

@@ -8,7 +8,7 @@ import attrs
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_BAD_TABLE, ER_DB_CREATE_EXISTS, ER_DB_DROP_EXISTS, ER_TABLE_EXISTS, DorisError
-from doris_br.fe import ctas
+from doris_br.fe import auto_increment, ctas
 from doris_br.fe import query as queries
 from doris_br.fe.load import Fresh, Load, table_lock
 from doris_br.fe.olap import (
@@ -81,7 +81,8 @@ async def drop_database(session: Any, node: DropDatabase) -> None:
     session.fe.jobs.refuse_ddl(tables, "DROP DATABASE", force=bool(node.args.get("force")))
     partitions = [p for t in tables for p in partitions_of(catalog, t) + partitions_of(catalog, t, True)]
     labels = [label for label in catalog.all(LoadLabel) if label.db_id == db.id]
-    catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db])
+    catalog.commit(deletes=[*partitions, *tables, *views_of(catalog, db), *labels, db,
+                            *auto_increment.marks_of(catalog, tables)])
     await drop_tablets(session.fe, partitions)
 
 
@@ -173,6 +174,7 @@ def _check_spec(name: str, spec: TableSpec) -> TableSpec:
             raise DorisError(f"Column {c.name} in {kind} KEY table can not set aggregation type")
         out.append(attrs.evolve(c, is_key=is_key, name=c.name))
     keys = tuple(next(c.name for c in out if c.name.lower() == k.lower()) for k in keys)
+    _check_auto_increment(out, keys_type)
     for c in spec.partition.columns:
         if c.lower() not in names:
             raise DorisError(f"Partition column[{c}] does not exist in column list.")
@@ -214,6 +216,24 @@ def _new_table(session: Any, db: Database, name: str, spec: TableSpec) -> Table:
         index_id=first + 1, schema_hash=abs(hash((name, first))) % 2_000_000_000, auto_partition=spec.partition.auto,
         auto_unit=spec.partition.auto_unit, create_time_ms=now_ms(),
     )
+
+
+def _check_auto_increment(columns: list[Column], keys_type: str) -> None:
+    """Doris's rules for AUTO_INCREMENT columns (ColumnDefinition.validate), in its words."""
+    auto = [c for c in columns if c.auto_increment]
+    if not auto:
+        return
+    if len(auto) > 1:
+        raise DorisError("there can be at most one auto increment column in OlapTable.")
+    column = auto[0]
+    if column.nullable:
+        raise DorisError("the auto increment column should be NOT NULL.")
+    if column.default is not None:
+        raise DorisError("the auto increment column can't have default value.")
+    if column.type != "bigint":
+        raise DorisError("the auto increment must be BIGINT type.")
+    if keys_type == "AGG_KEYS":
+        raise DorisError("the auto increment is only supported in duplicate table and unique table.")
 
 
 async def _create(session: Any, db: Database, name: str, spec: TableSpec,
@@ -278,8 +298,7 @@ async def _create_as_select(session: Any, db: Database, name: str, node: CreateT
     loaded into the new table's tablets, and the table becomes visible with them in one commit."""
     spec: TableSpec = node.args["spec"]
     if spec.columns:
-        raise DorisError("Should not specify the column definitions in CREATE TABLE AS SELECT; "
-                         "name them with CREATE TABLE t (c1, c2, ...) AS SELECT")
+        raise DorisError("Should not define the entire column in CTAS")
     data = queries.narrowed(await queries.execute_query(session, node.args["query"]))
     columns = ctas.result_columns(session, node.args["query"], data, tuple(node.args.get("ctas_columns") or ()))
     # Doris's CTAS default distribution, "hard coded 10 to be consistent with legacy planner".
@@ -317,7 +336,8 @@ async def drop_table(session: Any, node: DropTable) -> None:
     async with table_lock(table.id):
         session.fe.jobs.refuse_ddl([table], "DROP TABLE", force)  # a restore accepted while this waited
         partitions = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
-        catalog.commit(deletes=[*partitions, table])
+        catalog.commit(deletes=[*partitions, table, *auto_increment.marks_of(catalog, [table])])
+        auto_increment.forget(table.id)
     await drop_tablets(session.fe, partitions)
 
 

@@ -143,8 +143,9 @@ async def describe(session: Any, node: Describe) -> Any:
 
 
 def _desc_row(c: Column) -> tuple:
+    extra = ",".join(e for e in (c.aggregation, "AUTO_INCREMENT" if c.auto_increment else None) if e)
     return (c.name, c.type.upper(), "Yes" if c.nullable else "No", "true" if c.is_key else "false", c.default,
-            c.aggregation or "")
+            extra)
 
 
 # ---- SHOW CREATE -------------------------------------------------------------------------------------------
@@ -159,6 +160,8 @@ def _column_text(c: Column) -> str:
     if c.aggregation:
         parts.append(c.aggregation)
     parts.append("NULL" if c.nullable else "NOT NULL")
+    if c.auto_increment:
+        parts.append(f"AUTO_INCREMENT({c.auto_increment_start})")
     if c.default is not None:
         parts.append("DEFAULT " + (c.default if c.default in ("CURRENT_TIMESTAMP", "NULL") else f'"{c.default}"'))
     if c.comment:
