@@ -4,6 +4,7 @@ the server answers as Doris does (ALTER TABLE ... REPLACE WITH TABLE, informatio
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -163,6 +164,21 @@ def test_dbt_run_view_and_table_models_twice(project: Path, cluster: Cluster) ->
     assert run(cluster, TARGET_DB, "SELECT id FROM big_orders ORDER BY id") == [(2,), (3,), (4,)]
     create = run(cluster, TARGET_DB, "SHOW CREATE TABLE order_totals")[0][1]
     assert "COMMENT 'totals per customer'" in create, create
+
+
+def test_dbt_seed_loads_a_csv(project: Path, cluster: Cluster) -> None:
+    """dbt seed: CREATE TABLE from the CSV's inferred types (DISTRIBUTED BY HASH(first column)), then one INSERT of
+    the rows with mysql-connector's client-side parameters; a second seed truncates and loads again."""
+    (project / "seeds").mkdir()
+    (project / "seeds" / "people.csv").write_text("id,name,joined\n1,ann,2024-01-05\n2,bob,2024-02-01\n")
+    (project / "dbt_project.yml").write_text(PROJECT + 'seed-paths: ["seeds"]\nseeds:\n  br_test:\n'
+                                             "    +replication_num: 1\n")
+    for _ in range(2):
+        assert_ok(dbt(project, "seed"))
+        assert run(cluster, TARGET_DB, "SELECT id, name, joined FROM people ORDER BY id") == [
+            (1, "ann", dt.date(2024, 1, 5)), (2, "bob", dt.date(2024, 2, 1))]
+    create = run(cluster, TARGET_DB, "SHOW CREATE TABLE people")[0][1]
+    assert "DISTRIBUTED BY HASH(`id`) BUCKETS 10" in create and "tag.location.default: 1" in create, create
 
 
 # ---- the statements dbt-doris sends, as Doris answers them ------------------------------------------------
