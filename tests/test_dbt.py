@@ -92,7 +92,7 @@ def write_project(root: Path, cluster: Cluster) -> Path:
 def dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` in the project, with no usage events sent (the test machine has no way out)."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project)}
-    result = subprocess.run([str(DBT), *args, "--profiles-dir", str(project), "--no-partial-parse"], cwd=project,
+    result = subprocess.run([str(DBT), *args, "--profiles-dir", str(project)], cwd=project,
                             env=env, capture_output=True, text=True, timeout=180)
     return result
 
