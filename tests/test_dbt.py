@@ -284,7 +284,8 @@ def test_information_schema_columns_of_views(cluster: Cluster) -> None:
         "CREATE TABLE s (k INT, name VARCHAR(20), price DECIMAL(10, 2)) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) "
         "BUCKETS 1",
         "CREATE VIEW v AS SELECT k, name, price * 2 AS doubled, 'x' AS tag FROM s",
-        "CREATE VIEW counted (key_value, n) AS SELECT k, count(*) FROM s GROUP BY k")
+        "CREATE VIEW counted (key_value, n) AS SELECT k, count(*) FROM s GROUP BY k",
+        "CREATE VIEW odd AS SELECT 'x' AS first, [1, 2] AS list")  # types no table column has: still a view
     rows = cluster.query("SELECT table_name, column_name, ordinal_position, column_type "
                          f"FROM information_schema.columns WHERE table_schema = '{db}' "
                          "AND table_name IN ('s', 'v', 'counted') "
@@ -294,6 +295,9 @@ def test_information_schema_columns_of_views(cluster: Cluster) -> None:
         ("s", "k", 1, "INT"), ("s", "name", 2, "VARCHAR(20)"), ("s", "price", 3, "DECIMAL(10,2)"),
         ("v", "k", 1, "INT"), ("v", "name", 2, "VARCHAR(20)"), ("v", "doubled", 3, "DECIMAL(18,2)"),
         ("v", "tag", 4, "STRING")]
+    assert len(run(cluster, db, "SELECT * FROM odd")) == 1
+    described = run(cluster, db, "DESC odd")
+    assert [r[0] for r in described] == ["first", "list"] and described[0][1] == "STRING"
     assert [(r[0], r[1]) for r in run(cluster, db, "DESC v")] == [
         ("k", "INT"), ("name", "VARCHAR(20)"), ("doubled", "DECIMAL(18,2)"), ("tag", "STRING")]
     with cluster.connect(database=db) as conn, conn.cursor() as cur:
