@@ -4,6 +4,7 @@ the server answers as Doris does (ALTER TABLE ... REPLACE WITH TABLE, informatio
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -91,7 +92,7 @@ def write_project(root: Path, cluster: Cluster) -> Path:
 def dbt(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` in the project, with no usage events sent (the test machine has no way out)."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PROFILES_DIR": str(project)}
-    result = subprocess.run([str(DBT), *args, "--profiles-dir", str(project), "--no-partial-parse"], cwd=project,
+    result = subprocess.run([str(DBT), *args, "--profiles-dir", str(project)], cwd=project,
                             env=env, capture_output=True, text=True, timeout=180)
     return result
 
@@ -163,6 +164,21 @@ def test_dbt_run_view_and_table_models_twice(project: Path, cluster: Cluster) ->
     assert run(cluster, TARGET_DB, "SELECT id FROM big_orders ORDER BY id") == [(2,), (3,), (4,)]
     create = run(cluster, TARGET_DB, "SHOW CREATE TABLE order_totals")[0][1]
     assert "COMMENT 'totals per customer'" in create, create
+
+
+def test_dbt_seed_loads_a_csv(project: Path, cluster: Cluster) -> None:
+    """dbt seed: CREATE TABLE from the CSV's inferred types (DISTRIBUTED BY HASH(first column)), then one INSERT of
+    the rows with mysql-connector's client-side parameters; a second seed truncates and loads again."""
+    (project / "seeds").mkdir()
+    (project / "seeds" / "people.csv").write_text("id,name,joined\n1,ann,2024-01-05\n2,bob,2024-02-01\n")
+    (project / "dbt_project.yml").write_text(PROJECT + 'seed-paths: ["seeds"]\nseeds:\n  br_test:\n'
+                                             "    +replication_num: 1\n")
+    for _ in range(2):
+        assert_ok(dbt(project, "seed"))
+        assert run(cluster, TARGET_DB, "SELECT id, name, joined FROM people ORDER BY id") == [
+            (1, "ann", dt.date(2024, 1, 5)), (2, "bob", dt.date(2024, 2, 1))]
+    create = run(cluster, TARGET_DB, "SHOW CREATE TABLE people")[0][1]
+    assert "DISTRIBUTED BY HASH(`id`) BUCKETS 10" in create and "tag.location.default: 1" in create, create
 
 
 # ---- the statements dbt-doris sends, as Doris answers them ------------------------------------------------
@@ -268,7 +284,8 @@ def test_information_schema_columns_of_views(cluster: Cluster) -> None:
         "CREATE TABLE s (k INT, name VARCHAR(20), price DECIMAL(10, 2)) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) "
         "BUCKETS 1",
         "CREATE VIEW v AS SELECT k, name, price * 2 AS doubled, 'x' AS tag FROM s",
-        "CREATE VIEW counted (key_value, n) AS SELECT k, count(*) FROM s GROUP BY k")
+        "CREATE VIEW counted (key_value, n) AS SELECT k, count(*) FROM s GROUP BY k",
+        "CREATE VIEW odd AS SELECT 'x' AS first, [1, 2] AS list")  # types no table column has: still a view
     rows = cluster.query("SELECT table_name, column_name, ordinal_position, column_type "
                          f"FROM information_schema.columns WHERE table_schema = '{db}' "
                          "AND table_name IN ('s', 'v', 'counted') "
@@ -278,6 +295,9 @@ def test_information_schema_columns_of_views(cluster: Cluster) -> None:
         ("s", "k", 1, "INT"), ("s", "name", 2, "VARCHAR(20)"), ("s", "price", 3, "DECIMAL(10,2)"),
         ("v", "k", 1, "INT"), ("v", "name", 2, "VARCHAR(20)"), ("v", "doubled", 3, "DECIMAL(18,2)"),
         ("v", "tag", 4, "STRING")]
+    assert len(run(cluster, db, "SELECT * FROM odd")) == 1
+    described = run(cluster, db, "DESC odd")
+    assert [r[0] for r in described] == ["first", "list"] and described[0][1] == "STRING"
     assert [(r[0], r[1]) for r in run(cluster, db, "DESC v")] == [
         ("k", "INT"), ("name", "VARCHAR(20)"), ("doubled", "DECIMAL(18,2)"), ("tag", "STRING")]
     with cluster.connect(database=db) as conn, conn.cursor() as cur:

@@ -522,7 +522,8 @@ async def _replace_table(session: Any, db: Database, table: Table, node: AlterTa
             catalog.commit(puts + _renamed(catalog, table, other.name))
             return
         dropped = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
-        catalog.commit(puts=puts, deletes=[*dropped, table])
+        catalog.commit(puts=puts, deletes=[*dropped, table, *auto_increment.marks_of(catalog, [table])])
+        auto_increment.forget(table.id)  # as DROP TABLE: the replaced table's counter goes with it
     await drop_tablets(session.fe, dropped)
 
 
