@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -17,6 +18,17 @@ from tests.cluster import Cluster  # noqa: E402
 
 ROW_BYTES = 110  # about what one generated row takes in Parquet (md5 hex strings compress about 2:1)
 BATCH_ROWS = 1_000_000  # rows per INSERT: one load's Parquet files stay well under the BEs' memory
+
+
+def timed(fn, runs: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    """Median wall time of `runs` calls after one warm-up, and the last result."""
+    result = fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
 
 
 def load_big(cluster: Cluster, size_mb: int, tablets: int) -> None:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -25,22 +24,13 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import timed  # noqa: E402
+
 from doris_br.be.storage import covering, rowsets_in  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 
 BE_CONF = "cumulative_compaction_min_deltas = 5\ntablet_rowset_stale_sweep_time_sec = 60\n"
 SCAN = "SELECT count(*), sum(v) FROM t WHERE s <> 'none'"
-
-
-def timed(fn, runs: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    """Median wall time of `runs` calls after one warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def once(fn) -> float:  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ grouped sum through the MySQL wire, and the same queries run by DuckDB over the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import timed  # noqa: E402
 
 from tests.cluster import Cluster  # noqa: E402
 
@@ -31,17 +32,6 @@ QUERIES = {
     "grouped sum": ("SELECT p, sum(v) FROM t GROUP BY p ORDER BY p",
                     "SELECT p, sum(v) FROM {files} GROUP BY p ORDER BY p"),
 }
-
-
-def timed(fn, runs: int) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    """Median wall time of `runs` calls after one warm-up, and the last result."""
-    result = fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

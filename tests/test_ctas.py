@@ -13,18 +13,7 @@ import requests
 
 from tests.backup_helpers import backup_and_wait, create_local_repo, wait_job
 from tests.cluster import Cluster
-
-
-def run(cluster: Cluster, db: str, *statements: str) -> list[tuple]:
-    """Run statements in `db` (created if needed); the rows of the last one."""
-    with cluster.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-        cur.execute(f"USE {db}")
-        rows: list[tuple] = []
-        for sql in statements:
-            cur.execute(sql)
-            rows = list(cur.fetchall())
-        return rows
+from tests.test_data import run
 
 
 def error_of(cluster: Cluster, db: str, sql: str) -> tuple[int, str]:

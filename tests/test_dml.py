@@ -15,18 +15,7 @@ from doris_br import duck
 from doris_br.deletes import Condition, DeletePredicate, deleted_sql
 from doris_br.fe.journal import journal_path
 from tests.cluster import Cluster
-
-
-def run(cluster: Cluster, db: str, *statements: str) -> list[tuple]:
-    """Run statements in `db` (created if needed); the rows of the last one."""
-    with cluster.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-        cur.execute(f"USE {db}")
-        rows: list[tuple] = []
-        for sql in statements:
-            cur.execute(sql)
-            rows = list(cur.fetchall())
-        return rows
+from tests.test_data import run
 
 
 def affected(cluster: Cluster, db: str, sql: str) -> int:

@@ -87,26 +87,16 @@ def _partitions(session: Any, table: Table, named: list[str] | None) -> list[Par
 async def _read(session: Any, table: Table, query: exp.Select, partitions: list[Partition]) -> pa.Table:
     """The query's rows, the target's scan limited to `partitions` and showing its hidden columns."""
 
-    def planned() -> tuple[queries.Plan, str]:
+    def planned() -> queries.Plan:
         p = queries.plan(session, query)
         for s in p.scans:
             if s.table.id == table.id:
                 s.show_hidden = True
                 ids = {part.id for part in partitions}
                 s.partitions = [part for part in s.partitions if part.id in ids]
-        return p, p.query.sql(dialect="duckdb")
+        return p
 
-    p, sql = await asyncio.to_thread(planned)
-    await queries.fetch(session, p)
-    cur = queries.prepare_cursor(p)
-
-    def work() -> pa.Table:
-        try:
-            return queries.run(cur, sql)
-        finally:
-            cur.close()
-
-    return await queries.in_engine(session, cur, work)
+    return await queries.execute_planned(session, planned)
 
 
 def _select(relation: exp.Table, items: list[exp.Expression], others: list[exp.Expression],

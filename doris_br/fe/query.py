@@ -434,14 +434,24 @@ def split_aggregation(p: Plan) -> None:
 
 
 async def execute_query(session: Any, query: exp.Expression) -> pa.Table:
-    def planned() -> tuple[Plan, str]:
+    def planned() -> Plan:
         p = plan(session, query)
         split_aggregation(p)
+        return p
+
+    return await execute_planned(session, planned)
+
+
+async def execute_planned(session: Any, planned: Callable[[], Plan]) -> pa.Table:
+    """The result of the plan `planned()` makes (in a worker thread: the tree can be big): its tables scanned
+    from the BEs, then the query run in an engine thread."""
+
+    def make() -> tuple[Plan, str]:
+        p = planned()
         return p, p.query.sql(dialect="duckdb")
 
-    p, sql = await asyncio.to_thread(planned)
+    p, sql = await asyncio.to_thread(make)
     await fetch(session, p)
-
     cur = prepare_cursor(p)
 
     def work() -> pa.Table:

@@ -7,7 +7,6 @@ rows: no tablet is read, however big the tables are.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pyarrow as pa
@@ -25,23 +24,13 @@ _CTAS_KEY_TEXT = f"varchar({ctas.MAX_VARCHAR})"
 async def _empty_result(session: Any, query: exp.Expression, default_db: str) -> pa.Table:
     probe = exp.select("*").from_(query.subquery("__view")).limit(0)
 
-    def planned() -> tuple[queries.Plan, str]:
+    def planned() -> queries.Plan:
         p = queries.plan(session, probe, default_db=default_db)  # every table it names must exist
         for s in p.scans:
             s.partitions = []  # types only: a scan of no partition reads nothing and answers the table's schema
-        return p, p.query.sql(dialect="duckdb")
+        return p
 
-    p, sql = await asyncio.to_thread(planned)
-    await queries.fetch(session, p)
-    cur = queries.prepare_cursor(p)
-
-    def work() -> pa.Table:
-        try:
-            return queries.run(cur, sql)
-        finally:
-            cur.close()
-
-    return queries.narrowed(await queries.in_engine(session, cur, work))
+    return queries.narrowed(await queries.execute_planned(session, planned))
 
 
 async def view_columns(session: Any, query: exp.Expression, default_db: str,
