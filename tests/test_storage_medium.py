@@ -59,6 +59,15 @@ def create(c: Cluster, name: str, properties: str) -> None:
     c.query(f"INSERT INTO {DB}.{name} VALUES (1, '2024-01-05', 'a'), (2, '2024-02-07', 'b'), (3, '2024-01-09', 'c')")
 
 
+def backed_up_to_local(c: Cluster, tmp_path_factory: pytest.TempPathFactory, repo: str, table: str,
+                       properties: str, snapshot: str) -> str:
+    """A new table of `create`'s shape, backed up to a new LOCAL repository; the snapshot's backup_timestamp."""
+    folder: Path = tmp_path_factory.mktemp(repo)
+    create_local_repo(c, repo, folder)
+    create(c, table, properties)
+    return backup_and_wait(c, DB, snapshot, repo, f"ON ({table})")
+
+
 def test_ssd_table_is_placed_on_the_ssd_backend_only(media: Cluster) -> None:
     create(media, "fast", "'storage_medium' = 'SSD', 'replication_num' = '1'")
     assert media_of(media, "fast") == {"p1": "SSD", "p2": "SSD"}
@@ -174,10 +183,8 @@ def test_modify_partition_does_not_copy_a_damaged_replica(media: Cluster) -> Non
 
 
 def test_restore_storage_medium_and_allocation_mode(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
-    folder: Path = tmp_path_factory.mktemp("media_repo")
-    create_local_repo(media, "media_repo", folder)
-    create(media, "src_ssd", "'storage_medium' = 'ssd', 'replication_num' = '1'")
-    ts = backup_and_wait(media, DB, "snap_ssd", "media_repo", "ON (src_ssd)")
+    ts = backed_up_to_local(media, tmp_path_factory, "media_repo", "src_ssd",
+                            "'storage_medium' = 'ssd', 'replication_num' = '1'", "snap_ssd")
 
     def restore(label: str, alias: str, props: str) -> dict:
         media.query(f"RESTORE SNAPSHOT {DB}.snap_ssd FROM media_repo ON (src_ssd AS {alias}) PROPERTIES "
@@ -233,10 +240,7 @@ def test_ssd_and_hdd_partitions_come_back_from_s3_on_their_media(media: Cluster,
 
 
 def test_restore_strict_fails_and_adaptive_falls_back(media: Cluster, tmp_path_factory: pytest.TempPathFactory) -> None:
-    folder: Path = tmp_path_factory.mktemp("media_repo2")
-    create_local_repo(media, "media_repo2", folder)
-    create(media, "src_hdd", "'replication_num' = '2'")
-    ts = backup_and_wait(media, DB, "snap_hdd", "media_repo2", "ON (src_hdd)")
+    ts = backed_up_to_local(media, tmp_path_factory, "media_repo2", "src_hdd", "'replication_num' = '2'", "snap_hdd")
     restore = (f"RESTORE SNAPSHOT {DB}.snap_hdd FROM media_repo2 ON (src_hdd AS {{alias}}) PROPERTIES "
                f"('backup_timestamp' = '{ts}', 'replication_num' = '2', 'storage_medium' = 'ssd'{{mode}})")
     # One SSD BE cannot hold two replicas: strict fails the job with Doris's placement error.
@@ -257,10 +261,8 @@ def test_restore_strict_fails_and_adaptive_falls_back(media: Cluster, tmp_path_f
 def test_restore_into_existing_partitions_and_their_medium(media: Cluster,
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
     """same_with_upstream into partitions that exist: strict needs their own (local) medium; adaptive falls back."""
-    folder: Path = tmp_path_factory.mktemp("media_repo3")
-    create_local_repo(media, "media_repo3", folder)
-    create(media, "local_ssd", "'storage_medium' = 'ssd', 'replication_num' = '1'")
-    ts = backup_and_wait(media, DB, "snap_local", "media_repo3", "ON (local_ssd)")
+    ts = backed_up_to_local(media, tmp_path_factory, "media_repo3", "local_ssd",
+                            "'storage_medium' = 'ssd', 'replication_num' = '1'", "snap_local")
     restore = (f"RESTORE SNAPSHOT {DB}.snap_local FROM media_repo3 ON (local_ssd) PROPERTIES ("
                f"'backup_timestamp' = '{ts}', 'replication_num' = '1', 'medium_allocation_mode' = '{{mode}}')")
     media.kill_be(0)  # the only SSD BE

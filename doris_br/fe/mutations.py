@@ -25,9 +25,7 @@ from doris_br.errors import DorisError
 from doris_br.fe import load as loads
 from doris_br.fe import query as queries
 from doris_br.fe.olap import DELETE_SIGN, Database, Partition, Table, partitions_of, session_table
-from doris_br.fe.pushdown import COMPARISONS as _COMPARISONS
-from doris_br.fe.pushdown import FLIPPED as _FLIPPED
-from doris_br.fe.pushdown import castable, literal_text
+from doris_br.fe.pushdown import castable, column_first, literal_text
 from doris_br.schema import base_type, duckdb_type
 
 WHERE_FORM = ("Where clause only supports compound predicate, binary predicate, is_null predicate or in predicate. "
@@ -255,11 +253,9 @@ def _check_column(table: Table, relation: exp.Table, column: exp.Column) -> None
 def _conditions(table: Table, node: exp.Expression) -> list[Condition]:
     negated = isinstance(node, exp.Not)
     inner = node.this.unnest() if negated else node
-    op = _COMPARISONS.get(type(inner))
-    if op is not None:
-        left, right = inner.this.unnest(), inner.expression.unnest()
-        if not isinstance(left, exp.Column) and isinstance(right, exp.Column):
-            left, right, op = right, left, _FLIPPED[op]
+    comparison = column_first(inner)
+    if comparison is not None:
+        left, right, op = comparison
         if not isinstance(left, exp.Column):
             raise DorisError(f"Left expr of binary predicate should be column name, predicate: {_sql(inner)}")
         value = literal_text(right)

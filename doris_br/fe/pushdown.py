@@ -63,12 +63,22 @@ def filters(table: Table, node: exp.Table, select: exp.Select | None) -> list[Co
     return out
 
 
-def _condition(table: Table, node: exp.Expression, alias: str, alone: bool) -> Condition | None:
+def column_first(node: exp.Expression) -> tuple[exp.Expression, exp.Expression, str] | None:
+    """A comparison's (left, right, op), turned so that a column is on the left where either side is one
+    (`5 < a` reads as `a > 5`); None if `node` is no comparison."""
     op = COMPARISONS.get(type(node))
-    if op is not None:
-        left, right = node.this.unnest(), node.expression.unnest()
-        if not isinstance(left, exp.Column) and isinstance(right, exp.Column):
-            left, right, op = right, left, FLIPPED[op]
+    if op is None:
+        return None
+    left, right = node.this.unnest(), node.expression.unnest()
+    if not isinstance(left, exp.Column) and isinstance(right, exp.Column):
+        return right, left, FLIPPED[op]
+    return left, right, op
+
+
+def _condition(table: Table, node: exp.Expression, alias: str, alone: bool) -> Condition | None:
+    comparison = column_first(node)
+    if comparison is not None:
+        left, right, op = comparison
         if not isinstance(left, exp.Column):
             return None
         return _typed(table, left, op, [right], alias, alone)

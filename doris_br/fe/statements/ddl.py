@@ -23,6 +23,7 @@ from doris_br.fe.olap import (
     Database,
     LoadLabel,
     Table,
+    View,
     check_overlaps,
     find_database,
     find_table,
@@ -290,7 +291,7 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         else:
             descs = resolve_partitions(table, spec.partition.partitions)
     partitions = await create_partitions(session.fe, table, descs)
-    if _exists(session, db, name):  # created meanwhile by another session, or a restore of it accepted
+    if name_taken(session, db, name):  # created meanwhile by another session, or a restore of it accepted
         await drop_tablets(session.fe, partitions)
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     catalog.commit([table, *partitions])
@@ -298,10 +299,12 @@ async def _create(session: Any, db: Database, name: str, spec: TableSpec,
         await session.fe.dynamic_partitions.schedule(table.id)  # as Doris: the partitions exist once CREATE answers
 
 
-def _exists(session: Any, db: Database, name: str) -> bool:
-    """A table or view of that name, or one a running restore will create (Doris has registered it by then)."""
+def name_taken(session: Any, db: Database, name: str, replaceable: View | None = None) -> bool:
+    """A table, a view other than `replaceable` (CREATE OR REPLACE VIEW's), or one a running restore will create
+    (Doris has registered it by then)."""
     catalog = session.fe.catalog
-    return find_table(catalog, db, name) is not None or find_view(catalog, db, name) is not None \
+    view = find_view(catalog, db, name)
+    return find_table(catalog, db, name) is not None or (view is not None and view != replaceable) \
         or session.fe.jobs.restore_creating(db.id, name) is not None
 
 
@@ -310,7 +313,7 @@ async def create_table(session: Any, node: CreateTable) -> None:
     db_name, name = node.this
     db = session_database(session, db_name)
     require_on_table(session.user, "CREATE_PRIV", db.name, name)
-    if _exists(session, db, name):
+    if name_taken(session, db, name):
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
@@ -434,7 +437,7 @@ async def alter_table(session: Any, node: AlterTable) -> None:
             await drop_tablets(session.fe, [victim])
         elif action == "RENAME":
             new_name = node.args["new_name"]
-            if _exists(session, db, new_name):
+            if name_taken(session, db, new_name):
                 raise DorisError(f"Table '{new_name}' already exists", ER_TABLE_EXISTS)
             check_table_name(new_name)
             renamed = attrs.evolve(table, name=new_name)

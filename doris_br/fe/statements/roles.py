@@ -44,11 +44,16 @@ def role_exists_text(name: str) -> str:
     return f"Role role: {name}, db table privs: {{}}, resource privs: {{}}, workload group privs: {{}} already exists"
 
 
+def _role_statement(session: Any, name: str, verb: str) -> None:
+    """CREATE / ALTER / DROP ROLE's checks, in Doris's order: the name's form, then GRANT_PRIV."""
+    check_role_name(name, False, f"Can not {verb} role")
+    require_grant_priv(session.user, f"{verb.upper()} ROLE")
+
+
 @handles(CreateRole)
 async def create_role(session: Any, node: CreateRole) -> None:
     name = node.name
-    check_role_name(name, False, "Can not create role")
-    require_grant_priv(session.user, "CREATE ROLE")
+    _role_statement(session, name, "create")
     catalog = session.fe.catalog
     if catalog.role(name) is not None:
         if node.args.get("if_not_exists"):
@@ -60,8 +65,7 @@ async def create_role(session: Any, node: CreateRole) -> None:
 @handles(AlterRole)
 async def alter_role(session: Any, node: AlterRole) -> None:
     name = node.name
-    check_role_name(name, False, "Can not alter role")
-    require_grant_priv(session.user, "ALTER ROLE")
+    _role_statement(session, name, "alter")
     role = session.fe.catalog.get(Role, name)
     if role is None:
         raise DorisError(f"Role {name} not exist")
@@ -71,8 +75,7 @@ async def alter_role(session: Any, node: AlterRole) -> None:
 @handles(DropRole)
 async def drop_role(session: Any, node: DropRole) -> None:
     name = node.name
-    check_role_name(name, False, "Can not drop role")
-    require_grant_priv(session.user, "DROP ROLE")
+    _role_statement(session, name, "drop")
     catalog = session.fe.catalog
     role = catalog.get(Role, name)
     if role is None:

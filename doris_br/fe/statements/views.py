@@ -24,6 +24,7 @@ from doris_br.fe.olap import (
 )
 from doris_br.fe.privileges import can_see_table, require_on_table
 from doris_br.fe.statements import handles
+from doris_br.fe.statements.ddl import name_taken
 from doris_br.fe.statements.results import text_result
 from doris_br.fe.statements.tables_show import create_view_text
 from doris_br.fe.view_schema import view_columns
@@ -136,7 +137,7 @@ async def create_view(session: Any, node: CreateView) -> None:
     require_on_table(session.user, "CREATE_PRIV", db.name, name)
     catalog = session.fe.catalog
     existing = find_view(catalog, db, name)
-    if _taken(session, db, name, existing if node.args.get("or_replace") else None):
+    if name_taken(session, db, name, existing if node.args.get("or_replace") else None):
         if node.args.get("if_not_exists"):
             return
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
@@ -144,19 +145,11 @@ async def create_view(session: Any, node: CreateView) -> None:
         check_table_name(name)
     definition = await _definition(session, db, node)
     existing = find_view(catalog, db, name)  # again: the planning above ran in threads
-    if _taken(session, db, name, existing if node.args.get("or_replace") else None):
+    if name_taken(session, db, name, existing if node.args.get("or_replace") else None):
         raise DorisError(f"Table '{name}' already exists", ER_TABLE_EXISTS)
     view = View(id=existing.id if existing else catalog.allocate_ids(), db_id=db.id, name=name,
                 comment=node.args.get("comment") or "", create_time_ms=now_ms(), **definition.fields())
     catalog.commit([view])
-
-
-def _taken(session: Any, db: Database, name: str, replaceable: View | None) -> bool:
-    """A table, a view other than `replaceable` (CREATE OR REPLACE's), or what a running restore creates."""
-    catalog = session.fe.catalog
-    view = find_view(catalog, db, name)
-    return find_table(catalog, db, name) is not None or (view is not None and view != replaceable) \
-        or session.fe.jobs.restore_creating(db.id, name) is not None
 
 
 @handles(AlterView)
