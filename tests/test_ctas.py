@@ -94,7 +94,7 @@ def test_ctas_errors_leave_no_table(cluster: Cluster) -> None:
     code, message = error_of(cluster, db, "CREATE TABLE bad AS SELECT id, CAST('x' || id AS INT) AS c FROM src")
     assert code == 1105 and "errCode = 2" in message
     code, message = error_of(cluster, db, "CREATE TABLE bad AS SELECT * FROM missing")
-    assert code == 1146 and "does not exist" in message
+    assert code == 1105 and "does not exist" in message
     code, message = error_of(cluster, db, "CREATE TABLE bad (a, b, c) AS SELECT id, v FROM src")
     assert (code, message) == (1105, "errCode = 2, detailMessage = ctas column size is not equal to the query's")
     code, message = error_of(cluster, db, "CREATE TABLE bad AS SELECT v, id FROM src")
@@ -134,7 +134,7 @@ def test_ctas_table_appears_only_with_its_rows(cluster: Cluster) -> None:
                     cur.execute("SELECT count(*) FROM big")
                     seen.add(cur.fetchone()[0])
                 except pymysql.err.MySQLError as e:
-                    errors.add(e.args[0])  # 1146 while it is not there yet
+                    errors.add(e.args[0])  # 1105 while it is not there yet
 
     reader = threading.Thread(target=read)
     reader.start()
@@ -144,7 +144,7 @@ def test_ctas_table_appears_only_with_its_rows(cluster: Cluster) -> None:
     finally:
         stop.set()
         reader.join()
-    assert seen == {300000} and errors <= {1146}
+    assert seen == {300000} and errors <= {1105}
 
 
 def test_ctas_through_mariadb_client(cluster: Cluster) -> None:

@@ -176,7 +176,7 @@ def test_result_column_types(cluster: Cluster) -> None:
         row = cur.fetchone()
     FT = pymysql.constants.FIELD_TYPE
     assert types == [FT.TINY, FT.SHORT, FT.LONG, FT.LONGLONG, FT.FLOAT, FT.DOUBLE, FT.NEWDECIMAL, FT.DATE,
-                     FT.DATETIME, FT.VAR_STRING, FT.VAR_STRING, FT.VAR_STRING, FT.TINY]
+                     FT.DATETIME, FT.STRING, FT.STRING, FT.STRING, FT.TINY]  # 254, as Doris sends CHAR and VARCHAR
     assert row == (1, 2, 3, 4, 1.1, 2.5, Decimal("12.345"), dt.date(2024, 2, 29), dt.datetime(2024, 2, 29, 23, 59, 58),
                    "abc", "vc", "str", 1)
 
@@ -203,7 +203,7 @@ def test_mariadb_cli_create_load_select(cluster: Cluster) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["1\tc", "2\tb", "1\ta", "1\tc", "2\tb"]
     out = cluster.mariadb("SELECT * FROM data_cli.missing", extra=("--batch",))
-    assert out.returncode != 0 and "ERROR 1146" in out.stderr and "does not exist" in out.stderr
+    assert out.returncode != 0 and "ERROR 1105" in out.stderr and "does not exist" in out.stderr
 
 
 def test_restart_finds_same_data(own_cluster: Cluster) -> None:

@@ -203,7 +203,7 @@ def test_create_table_errors(cluster: Cluster) -> None:
                               "replication num,replication tag and storage medium and avail capacity of backends")
     assert run(cluster, db, "SHOW TABLES") == [("t",)]
     assert error_of(cluster, "SELECT * FROM nosuch", database=db) == (
-        1146, f"errCode = 2, detailMessage = Table [nosuch] does not exist in database [{db}].")
+        1105, f"errCode = 2, detailMessage = Table [nosuch] does not exist in database [{db}].")
     assert "Key columns should be a ordered prefix" in error_of(
         cluster, "CREATE TABLE bad (a INT, b INT) DUPLICATE KEY(b) DISTRIBUTED BY HASH(b) BUCKETS 1", database=db)[1]
     assert "must be set in AGGREGATE KEY table" in error_of(

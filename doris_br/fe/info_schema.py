@@ -13,7 +13,7 @@ import pyarrow as pa
 from mysql_mimic.constants import INFO_SCHEMA as MIMIC_INFO_SCHEMA
 from mysql_mimic.schema import info_schema_tables, mapping_to_columns
 
-from doris_br.errors import DorisError
+from doris_br.fe.olap import table_not_found
 
 INFO_SCHEMA = "information_schema"
 
@@ -25,7 +25,7 @@ def relation(session: Any, name: str) -> pa.Table:
     wanted = name.lower()
     columns = MIMIC_INFO_SCHEMA[INFO_SCHEMA].get(wanted)
     if columns is None:
-        raise DorisError(f"Table [{name}] does not exist in database [{INFO_SCHEMA}].", 1146)
+        raise table_not_found(name, INFO_SCHEMA)
     rows = info_schema_tables(mapping_to_columns(info_schema(session)))[INFO_SCHEMA][wanted].rows
     names = list(columns)
     if wanted == "tables":

@@ -264,6 +264,12 @@ def find_view(catalog: Catalog, db: Database, name: str) -> View | None:
     return next((v for v in catalog.all(View) if v.db_id == db.id and v.name == name), None)
 
 
+def table_not_found(name: str, db_name: str) -> DorisError:
+    """Nereids' error for a table a query or DESCRIBE names that is not there: 1105, not MySQL's 1146, and
+    SQLAlchemy's Doris dialects read it as "the table is absent" (has_table, create_all, pandas to_sql)."""
+    return DorisError(f"Table [{name}] does not exist in database [{db_name}].")
+
+
 def get_table(catalog: Catalog, db: Database, name: str) -> Table:
     table = find_table(catalog, db, name)
     if table is None:

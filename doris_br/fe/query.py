@@ -40,6 +40,7 @@ from doris_br.fe.olap import (
     find_view,
     get_database,
     partitions_of,
+    table_not_found,
 )
 from doris_br.fe.privileges import require_on_table
 from doris_br.schema import base_type, duckdb_type, normalise_key
@@ -283,7 +284,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             continue
         table = find_table(catalog, db, node.name)
         if table is None:
-            raise DorisError(f"Table [{node.name}] does not exist in database [{db.name}].", 1146)
+            raise table_not_found(node.name, db.name)
         all_parts = partitions_of(catalog, table)
         select = node.find_ancestor(exp.Select)
         parts = prune(table, all_parts, select.args.get("where") if select else None, alias)
@@ -547,7 +548,7 @@ def _mysql_type(t: pa.DataType) -> ColumnType:
         return ColumnType.DATE
     if pa.types.is_timestamp(t):
         return ColumnType.DATETIME
-    return ColumnType.VAR_STRING  # what Doris sends for CHAR, VARCHAR and STRING
+    return ColumnType.STRING  # 254, what Doris sends for CHAR and VARCHAR (PrimitiveType.toMysqlType)
 
 
 def _text(value: Any) -> Any:

@@ -257,7 +257,8 @@ class DorisConnection(Connection):
         result = await self.query(sql=com_field_list_to_show_statement(field_list), query_attrs={})
         columns = [
             packets.make_column_definition_41(server_charset=self.server_charset, table=field_list.table,
-                                              name=row[0], is_com_field_list=True, default=row[4])
+                                              name=row[0], is_com_field_list=True, default=row[4],
+                                              column_type=types.ColumnType.STRING)
             async for row in aiterate(result.rows)
         ]
         await self.stream.write(b"".join(columns))
@@ -265,7 +266,17 @@ class DorisConnection(Connection):
 
     async def handle_query(self, data: bytes) -> None:
         sql, attrs = parse_query(self.capabilities, self.client_charset, data)
-        await self._respond(await self.session.handle_query(sql, attrs))
+        multi = bool(self.capabilities & types.Capabilities.CLIENT_MULTI_STATEMENTS)
+        await self._respond(await self.session.handle_query(sql, attrs, self._respond_more if multi else None))
+
+    async def _respond_more(self, result: Any) -> None:
+        """A result of a multi-statement query before its last: SERVER_MORE_RESULTS_EXISTS tells the client
+        another follows (without multi-statements, Doris answers with the last result only)."""
+        self.status_flags |= types.ServerStatus.SERVER_MORE_RESULTS_EXISTS
+        try:
+            await self._respond(result)
+        finally:
+            self.status_flags &= ~types.ServerStatus.SERVER_MORE_RESULTS_EXISTS
 
     # ---- prepared statements -----------------------------------------------------------------------------
 
@@ -376,6 +387,7 @@ class DorisConnection(Connection):
         yield packets.make_com_stmt_prepare_ok(statement)
         if statement.num_params:
             for _ in range(statement.num_params):
-                yield packets.make_column_definition_41(server_charset=self.server_charset, name="?")
+                yield packets.make_column_definition_41(server_charset=self.server_charset, name="?",
+                                                        column_type=types.ColumnType.VAR_STRING)  # as MySQL
             if not self.deprecate_eof():
                 yield self.eof()

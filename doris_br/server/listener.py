@@ -15,12 +15,19 @@ import resource
 from collections.abc import Callable
 
 from mysql_mimic import MysqlServer
+from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.stream import MysqlStream
+from mysql_mimic.types import Capabilities
 
 from doris_br.server.connection import ER_CON_COUNT, DorisConnection
 from doris_br.server.wire import BoundedStream
 
 log = logging.getLogger(__name__)
+
+# Doris's FE offers multi-statements and multiple results (MysqlCapability.DEFAULT_CAPABILITY), so clients that
+# negotiate them (mysqlclient, mysql2, the mariadb client) get every result of `SELECT 1; SELECT 2`.
+SERVER_CAPABILITIES = DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS \
+    | Capabilities.CLIENT_MULTI_RESULTS
 
 # A login packet holds a user name, a password hash, a database, a plugin name and connection attributes.
 PRE_AUTH_PACKET_LIMIT = 64 << 10
@@ -38,7 +45,7 @@ def raise_file_limit(wanted: int) -> int:
 
 class DorisServer(MysqlServer):
     def __init__(self, *, max_handshakes: int, packet_limit: Callable[[], int], **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(capabilities=SERVER_CAPABILITIES, **kwargs)  # type: ignore[arg-type]
         self.max_handshakes = max_handshakes
         self.packet_limit = packet_limit
         self.handshakes = 0

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -162,7 +162,11 @@ class DorisSession(Session):
                              f"{config.max_user_connections}, Current: {len(sessions)}",
                              ER_TOO_MANY_USER_CONNECTIONS)  # type: ignore[arg-type]
 
-    async def handle_query(self, sql: str, attrs: dict[str, str]) -> AllowedResult:
+    async def handle_query(self, sql: str, attrs: dict[str, str],
+                           each: Callable[[AllowedResult], Awaitable[None]] | None = None) -> AllowedResult:
+        """Run every statement in `sql` in order and return the last one's result. `each` gets the results
+        before the last, as they come (a client that negotiated multi-statements gets them all); the first
+        error ends the run, as Doris's ConnectProcessor does."""
         self.timestamp = datetime.now(tz=self.timezone())
         self.command, self.current_sql, self.query_started = "Query", redact_sql(sql[:4096]), time.time()
         self.running = asyncio.current_task()
@@ -172,7 +176,9 @@ class DorisSession(Session):
             else:
                 prepared = await asyncio.get_running_loop().run_in_executor(STATEMENT_THREADS, self.prepare, sql)
             result: AllowedResult = None
-            for statement in prepared:
+            for i, statement in enumerate(prepared):
+                if i and each is not None:
+                    await each(result)
                 with self._hint_variables(statement.hint_variables):
                     q = Query(expression=statement.expression, sql=sql, attrs=attrs, _middlewares=self.middlewares,
                               _query=self.query)

@@ -16,9 +16,11 @@ class Affected:
 
 
 def text_result(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[list[tuple], list[ResultColumn]]:
-    """A result of VARCHAR columns, as Doris's SHOW statements send; None stays NULL."""
+    """A result of VARCHAR columns, as Doris's SHOW statements send them: MYSQL_TYPE_STRING (254), never
+    MYSQL_TYPE_VARCHAR (15), which no server puts in a result set and prepared-statement clients refuse (2036).
+    None stays NULL."""
     materialised = [tuple(None if v is None else str(v) for v in row) for row in rows]
-    return materialised, [ResultColumn(name, ColumnType.VARCHAR) for name in names]
+    return materialised, [ResultColumn(name, ColumnType.STRING) for name in names]
 
 
 def bool_text(value: bool) -> str:

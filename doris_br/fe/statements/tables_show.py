@@ -27,6 +27,7 @@ from doris_br.fe.olap import (
     partitions_of,
     session_database,
     session_table,
+    table_not_found,
     tables_of,
     views_of,
 )
@@ -123,7 +124,7 @@ async def describe(session: Any, node: Describe) -> Any:
     if table is None:
         view = find_view(catalog, db, name)
         if view is None:
-            raise DorisError(f"Unknown table '{name}'", 1146)
+            raise table_not_found(name, db.name)
         if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
             return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
                                [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types])
