@@ -280,6 +280,30 @@ def test_stream_load_headers_partitions_and_empty_bodies(cluster: Cluster) -> No
                                                                        (15, "b")]
 
 
+def test_stream_load_clients_with_a_trailing_slash_or_no_host(cluster: Cluster) -> None:
+    make_table(cluster, "sl_clients")
+    # The doris-stream-load package puts to .../_stream_load/ (with a slash).
+    r = requests.put(f"{cluster.http}/api/sl_clients/t/_stream_load/", data=b"1,a,1,2024-01-01\n", auth=ROOT,
+                     headers={"column_separator": ","}, timeout=60)
+    assert r.status_code == 200 and r.json()["Status"] == "Success", r.text
+    # An HTTP/1.0 client sends no Host: the ErrorURL names the address and port it reached, and answers.
+    body = b"2,b,2,2024-01-02\nx,c,3,2024-01-03\n"
+    request = (b"PUT /api/sl_clients/t/_stream_load HTTP/1.0\r\nAuthorization: Basic "
+               + base64.b64encode(b"root:") + b"\r\ncolumn_separator: ,\r\nmax_filter_ratio: 0.5\r\n"
+               + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with socket.create_connection(("127.0.0.1", cluster.http_port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    result = json.loads(payload)
+    assert result["Status"] == "Success" and result["NumberLoadedRows"] == 1, result
+    assert result["ErrorURL"].startswith(f"{cluster.http}/api/_load_error_log?file="), result["ErrorURL"]
+    assert "column k: 'x' is not a valid INT" in requests.get(result["ErrorURL"], timeout=10).text
+    assert cluster.query("SELECT k FROM sl_clients.t ORDER BY k") == [(1,), (2,)]
+
+
 def test_console_login_cookie_and_csrf_header(cluster: Cluster) -> None:
     s = requests.Session()
     bad = s.post(f"{cluster.http}/login", data={"username": "root", "password": "x"}, allow_redirects=False,

@@ -20,6 +20,7 @@ def build_app(fe: Any) -> web.Application:
     app["fe"] = fe
     app["sessions"] = Sessions()
     app.router.add_put("/api/{db}/{table}/_stream_load", stream_load)
+    app.router.add_put("/api/{db}/{table}/_stream_load/", stream_load)  # as the doris-stream-load package sends it
     app.router.add_get("/api/_load_error_log", load_error_log)
     app.router.add_get("/api/compaction/show", compaction_show)
     api.add_routes(app)

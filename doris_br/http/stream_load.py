@@ -55,6 +55,18 @@ from doris_br.sql import sandbox
 
 log = logging.getLogger(__name__)
 QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
+def _address(request: web.Request) -> str:
+    """host:port the client reached: its Host header, else (HTTP/1.0 clients send none; aiohttp would give the
+    machine's name without a port) the address and port this connection was accepted on."""
+    if request.headers.get("Host"):
+        return request.host
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return request.host
+    host = sockname[0]
+    return f"[{host}]:{sockname[1]}" if ":" in host else f"{host}:{sockname[1]}"
+
+
 # Error logs of recent loads, served at /api/_load_error_log?file=<id> (the ErrorURL of the answer).
 ERROR_LOGS: OrderedDict[str, str] = OrderedDict()
 MAX_ERROR_LOGS = 100
@@ -676,7 +688,7 @@ async def stream_load(request: web.Request) -> web.Response:
             error_url = None
             if tally.bad:
                 key = _keep_error_log(tally.log())
-                error_url = f"http://{request.host}/api/_load_error_log?file={key}"
+                error_url = f"http://{_address(request)}/api/_load_error_log?file={key}"
             filtered = tally.filtered
             if filtered and (tally.total == 0 or filtered / tally.total > opts.max_filter_ratio):
                 first_row, first_reason = tally.bad[0]
