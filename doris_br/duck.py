@@ -78,6 +78,12 @@ def run_over(data: pa.Table | pa.RecordBatchReader, sql: str, name: str = "__dat
 _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r'Referenced column "(?P<name>[^"]*)" not found'), "Unknown column '{name}' in 'table list'"),
     (re.compile(r'Referenced table "(?P<name>[^"]*)" not found'), "Unknown table '{name}'"),
+    (re.compile(r'Referenced column "(?P<name>[^"]*)" was not found because the FROM clause is missing'),
+     "Unknown column '{name}' in 'table list'"),
+    (re.compile(r'Could not choose a best candidate function for the function call "(?P<sig>[^"]*)"'),
+     "Can not find the compatibility function signature: {sig}"),
+    (re.compile(r"Unimplemented type for cast \((?P<source>\w+) -> (?P<target>\w+)\)"),
+     "can not cast from origin type {source} to target type={target}"),
     (re.compile(r"Scalar Function with name (?P<name>\S+) does not exist"), "Can not found function '{name}'"),
     (re.compile(r"(?:Aggregate|Table) Function with name (?P<name>\S+) does not exist"),
      "Can not found function '{name}'"),

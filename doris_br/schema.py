@@ -81,6 +81,20 @@ def duckdb_type(type_text: str) -> str:
     }[base]
 
 
+def duckdb_cast(type_text: str, value_sql: str) -> str:
+    """SQL converting `value_sql` to the column type. DATETIME(p) keeps p fractional digits (none for DATETIME),
+    rounded half up as Doris and MySQL round; the engine's TIMESTAMP alone would keep microseconds."""
+    cast = f"CAST({value_sql} AS {duckdb_type(type_text)})"
+    if base_type(type_text) != "datetime":
+        return cast
+    params = type_params(type_text)
+    digits = params[0] if params else 0
+    if digits >= 6:
+        return cast
+    unit = 10 ** (6 - digits)  # microseconds; it divides a second, so buckets start on whole seconds
+    return f"time_bucket(INTERVAL '{unit} microseconds', {cast} + INTERVAL '{unit // 2} microseconds')"
+
+
 def key_type_name(type_text: str) -> str:
     """The type's name in Doris's PartitionKey text (SHOW PARTITIONS Range)."""
     base = base_type(type_text)

@@ -3,11 +3,14 @@ them (a prepared cursor of mysql-connector-python reads SHOW results), and Doris
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 
 import mysql.connector
 import pymysql
 import pytest
+import requests
 from pymysql.constants import CLIENT, FIELD_TYPE
 
 from tests.backup_helpers import backup_and_wait, create_local_repo
@@ -108,3 +111,54 @@ def test_a_missing_table_is_doris_1105(wire: Cluster, statement: str) -> None:
     pandas to_sql) read exactly this as "the table is absent"."""
     assert error_of(wire, statement) == (
         1105, f"errCode = 2, detailMessage = Table [nosuch] does not exist in database [{DB}].")
+
+
+def test_schema_qualified_columns_as_sqlalchemy_writes_them(wire: Cluster) -> None:
+    rows = wire.query(f"SELECT {DB}.t.k, o.v FROM {DB}.t JOIN {DB}.t o ON {DB}.t.k = o.k "
+                      f"WHERE {DB}.t.k <= 2 ORDER BY {DB}.t.k DESC")
+    assert rows == [(2, "b"), (1, "a")]
+    assert wire.query(f"SELECT count({DB}.t.v) AS n FROM {DB}.t GROUP BY {DB}.t.k HAVING {DB}.t.k = 1") == [(1,)]
+
+
+def test_constant_selects_named_as_written(wire: Cluster) -> None:
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DATABASE(), VERSION(), schema(), CURDATE(), CURRENT_DATE, UNIX_TIMESTAMP() FROM DUAL")
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    assert names == ["DATABASE()", "VERSION()", "schema()", "CURDATE()", "CURRENT_DATE", "UNIX_TIMESTAMP()"]
+    assert row[0] == DB and row[2] == DB
+    assert abs(row[5] - time.time()) < 120
+    assert wire.query("SELECT 1 + 1 FROM DUAL") == [(2,)]  # no database selected: DUAL needs none
+
+
+ENGINE_WORDS = ("Binder Error", "Parser Error", "Catalog Error", "Conversion Error", "Step '", "Traceback",
+                "duckdb", "sqlglot", "is not defined", "candidate function", "FROM clause is missing",
+                "Unimplemented type")
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT nosuch FROM t", "SELECT NOSUCH", "SELECT nosuch_fn(1) FROM t", "SELECT k + 'x' FROM t",
+    "SELECT CAST(k AS DATE) FROM t", "SELECT * FROM t WHERE", "SELECT t.nosuch FROM t", "SELECT x.k FROM t",
+    "SELECT * FROM nosuch_db.t", "SELECT k FROM t GROUP BY v", "SELECT sum(v) FROM t",
+])
+def test_bad_queries_get_doris_errors_without_engine_wording(wire: Cluster, statement: str) -> None:
+    code, message = error_of(wire, statement)
+    assert code in (1049, 1064, 1105) and message.startswith("errCode = 2, detailMessage = "), message
+    assert not any(word.lower() in message.lower() for word in ENGINE_WORDS), message
+
+
+def test_datetime_keeps_its_declared_precision(wire: Cluster) -> None:
+    wire.query(f"CREATE TABLE {DB}.times (k INT, s DATETIME, ms DATETIME(3), us DATETIME(6)) DUPLICATE KEY(k) "
+               "DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
+    wire.query(f"INSERT INTO {DB}.times VALUES (1, '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123456', "
+               "'2024-01-02 03:04:05.123456'), (2, '2024-01-02 03:04:05.5', '2024-01-02 03:04:05.9996', NULL)")
+    assert wire.query(f"SELECT s, ms, us FROM {DB}.times ORDER BY k") == [
+        (dt.datetime(2024, 1, 2, 3, 4, 5), dt.datetime(2024, 1, 2, 3, 4, 5, 123000),
+         dt.datetime(2024, 1, 2, 3, 4, 5, 123456)),
+        (dt.datetime(2024, 1, 2, 3, 4, 6), dt.datetime(2024, 1, 2, 3, 4, 6), None)]
+    r = requests.put(f"{wire.http}/api/{DB}/times/_stream_load", data=b"3,2024-05-06 07:08:09.4,"
+                     b"2024-05-06 07:08:09.4444,\\N\n", auth=("root", ""), headers={"column_separator": ","},
+                     timeout=60)
+    assert r.json()["Status"] == "Success", r.text
+    assert wire.query(f"SELECT s, ms FROM {DB}.times WHERE k = 3") == [
+        (dt.datetime(2024, 5, 6, 7, 8, 9), dt.datetime(2024, 5, 6, 7, 8, 9, 444000))]

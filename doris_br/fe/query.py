@@ -249,7 +249,7 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
     if depth > 16:
         raise DorisError("View nesting is too deep")
     sandbox.check(query)
-    query = query.copy().transform(_without_collation, copy=False)
+    query = query.copy().transform(_without_collation, copy=False).transform(_table_qualified, copy=False)
     result = Plan(query=query)
     catalog = session.fe.catalog
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
@@ -262,6 +262,9 @@ def plan(session: Any, query: exp.Expression, default_db: str | None = None, dep
             node.replace(numbers)
             continue
         if not node.name or (not node.db and node.name.lower() in ctes):
+            continue
+        if not node.db and node.name.lower() == "dual" and isinstance(node.parent, exp.From):
+            node.parent.pop()  # MySQL's `FROM DUAL`: no table at all, and no database needed
             continue
         db_name = node.db or default_db or session.database
         alias = node.alias or node.name
@@ -320,6 +323,15 @@ def _merge_columns(table: Table) -> set[str]:
 def _without_collation(node: exp.Expression) -> exp.Expression:
     """COLLATE clauses name MySQL collations, which Doris accepts and ignores."""
     return node.this if isinstance(node, exp.Collate) else node
+
+
+def _table_qualified(node: exp.Expression) -> exp.Expression:
+    """`shop.orders.id` (what SQLAlchemy writes for a table with a schema) as `orders.id`: every table reference
+    reaches the engine by its alias, which is the table's name where the query gives none."""
+    if isinstance(node, exp.Column) and node.args.get("db") is not None and node.args.get("table") is not None:
+        node.set("catalog", None)
+        node.set("db", None)
+    return node
 
 
 def view_query(view: View) -> exp.Expression:

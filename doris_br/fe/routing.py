@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from doris_br import duck
 from doris_br.errors import DorisError
 from doris_br.fe.olap import Partition, Table
-from doris_br.schema import duckdb_type, type_params
+from doris_br.schema import base_type, duckdb_cast, duckdb_type, type_params
 
 STRICT_MODE_ERROR = "Insert has filtered data in strict mode. {reason}"
 
@@ -83,16 +83,21 @@ def cast_sql(table: Table, source_columns: list[str], target: list[str]) -> str:
     for c in table.stored_columns:
         src = by_name.get(c.name.lower())
         if src is not None:
-            selects.append(f"CAST({duck.quote(src)} AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
+            selects.append(f"{duckdb_cast(c.type, duck.quote(src))} AS {duck.quote(c.name)}")
         elif c.default is None or c.default == "NULL":
             if not c.nullable:
                 raise DorisError(f"Column has no default value, column={c.name}")
             selects.append(f"CAST(NULL AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
         elif c.default.upper() == "CURRENT_TIMESTAMP":
-            selects.append(f"CAST(current_localtimestamp() AS {duckdb_type(c.type)}) AS {duck.quote(c.name)}")
+            selects.append(f"{duckdb_cast(c.type, 'current_localtimestamp()')} AS {duck.quote(c.name)}")
         else:
             selects.append(f"{_lit(c.type, c.default)} AS {duck.quote(c.name)}")
     return ", ".join(selects)
+
+
+def _rounds_datetimes(table: Table) -> bool:
+    """A DATETIME(p) column with p < 6: Arrow's microsecond timestamps must be rounded to it (see duckdb_cast)."""
+    return any(base_type(c.type) == "datetime" and (type_params(c.type) or [0])[0] < 6 for c in table.stored_columns)
 
 
 def table_schema(table: Table) -> pa.Schema:
@@ -121,7 +126,7 @@ def typed(table: Table, data: pa.Table, source_columns: list[str], target: list[
     """The block with exactly the table's columns and Arrow types; DuckDB casts only when it must."""
     schema = table_schema(table)
     selected = data.select(source_columns) if source_columns == target == schema.names else None
-    if selected is not None and selected.schema.equals(schema):
+    if selected is not None and selected.schema.equals(schema) and not _rounds_datetimes(table):
         rows = selected
     else:
         cur = duck.cursor()

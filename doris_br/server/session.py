@@ -104,6 +104,30 @@ def parse_time_zone(name: str) -> timezone | zoneinfo.ZoneInfo:
         raise DorisError(f"Unknown or incorrect time zone: '{text}'", ER_UNKNOWN_TIME_ZONE) from None
 
 
+def _name_as_written(statement: exp.Expression, sql: str) -> None:
+    """A select list's `DATABASE()` / `VERSION()` / `CURDATE()` named as the user wrote them, as Doris names result
+    columns, not as sqlglot prints its node (`CURRENT_SCHEMA()`, `CURRENT_VERSION()`, `CURRENT_DATE`)."""
+    if not isinstance(statement, exp.Select):
+        return
+    for projection in statement.expressions:
+        if not isinstance(projection, exp.Func) or any(True for _ in projection.iter_expressions()):
+            continue
+        start, end = projection.meta.get("start"), projection.meta.get("end")
+        if start is None or end is None:
+            continue
+        written = sql[start:end + 1]
+        if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", written) and sql[end + 1:].lstrip().startswith("("):
+            projection.replace(exp.alias_(projection.copy(), exp.to_identifier(f"{written}()")))
+
+
+def _unix_timestamp_now(statement: exp.Expression, now: datetime) -> None:
+    """UNIX_TIMESTAMP() is the statement's start in whole seconds, like NOW() one value for the whole statement
+    (the engine has no such function; with an argument it is left to the engine's translation)."""
+    for node in list(statement.find_all(exp.Anonymous)):
+        if node.name.upper() == "UNIX_TIMESTAMP" and not node.expressions:
+            node.replace(exp.Literal.number(int(now.timestamp())))
+
+
 class DorisSession(Session):
     dialect = DorisBR
 
@@ -204,10 +228,12 @@ class DorisSession(Session):
         # No statement (only comments or semicolons) runs nothing and answers OK, as Doris's parser takes an empty
         # statement list (MySQL would answer 1065 'Query was empty'): dbt-doris sends such a query after each
         # column comment it persists.
-        return [self._prepare_one(e) for e in expressions]
+        return [self._prepare_one(e, sql) for e in expressions]
 
-    def _prepare_one(self, expression: exp.Expression) -> Prepared:
+    def _prepare_one(self, expression: exp.Expression, sql: str) -> Prepared:
         sandbox.check(expression)
+        _name_as_written(expression, sql)
+        _unix_timestamp_now(expression, self.timestamp)
         hints = _get_var_assignments(expression)
         with self._hint_variables(hints):
             VariableProcessor(mysql_function_mapping(self), self.variables, expression)._replace_variables()
