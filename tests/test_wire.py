@@ -162,3 +162,40 @@ def test_datetime_keeps_its_declared_precision(wire: Cluster) -> None:
     assert r.json()["Status"] == "Success", r.text
     assert wire.query(f"SELECT s, ms FROM {DB}.times WHERE k = 3") == [
         (dt.datetime(2024, 5, 6, 7, 8, 9), dt.datetime(2024, 5, 6, 7, 8, 9, 444000))]
+
+
+def test_metadata_statements_of_mycli_and_bi_tools(wire: Cluster) -> None:
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute("SHOW FIELDS FROM t")  # mycli's `\dt t`
+        assert [r[:2] for r in cur.fetchall()] == [("k", "INT"), ("v", "VARCHAR(8)")]
+        cur.execute(f"SHOW FULL FIELDS FROM t IN {DB}")
+        assert [d[0] for d in cur.description][:2] == ["Field", "Type"]
+        cur.execute(f"SHOW TABLE STATUS FROM {DB} LIKE 't'")
+        status = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+        types = {d[0]: d[1] for d in cur.description}
+        assert status["Name"] == "t" and status["Engine"] == "Doris" and status["Rows"] >= 2
+        assert types["Rows"] == FIELD_TYPE.LONGLONG and types["Create_time"] == FIELD_TYPE.DATETIME
+        assert isinstance(status["Create_time"], dt.datetime)
+        cur.execute("SHOW PLUGINS")
+        assert cur.fetchall()[0][0] == "__builtin_AuditLoader"
+        cur.execute("SELECT ENGINE FROM information_schema.ENGINES WHERE SUPPORT = 'DEFAULT'")
+        assert cur.fetchall() == (("Olap engine",),)
+
+
+def test_sqlalchemy_reflects_and_selects_with_a_schema_and_pandas_reads(wire: Cluster) -> None:
+    """SQLAlchemy's MySQL dialect over PyMySQL (the Doris dialects build on it; pydoris needs mysqlclient, which
+    does not build here): reflection, a Core select of a table with a schema (`wire_db.t.v`), pandas read_sql."""
+    sqlalchemy = pytest.importorskip("sqlalchemy")  # the test extra installs it; skipped only outside ./run.sh
+    pandas = pytest.importorskip("pandas")
+    engine = sqlalchemy.create_engine(f"mysql+pymysql://root:@127.0.0.1:{wire.port}/{DB}")
+    try:
+        meta = sqlalchemy.MetaData(schema=DB)
+        t = sqlalchemy.Table("t", meta, autoload_with=engine)
+        assert [c.name for c in t.columns] == ["k", "v"]
+        with engine.connect() as conn:
+            rows = conn.execute(sqlalchemy.select(t.c.v).where(t.c.k == 1).order_by(t.c.k)).fetchall()
+            assert rows == [("a",)]
+        frame = pandas.read_sql(f"SELECT k, v FROM {DB}.t ORDER BY k", engine)
+        assert frame["v"].tolist()[:2] == ["a", "b"]
+    finally:
+        engine.dispose()

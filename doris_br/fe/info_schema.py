@@ -14,6 +14,7 @@ from mysql_mimic.constants import INFO_SCHEMA as MIMIC_INFO_SCHEMA
 from mysql_mimic.schema import info_schema_tables, mapping_to_columns
 
 from doris_br.fe.olap import table_not_found
+from doris_br.server.compat import show_engines
 
 INFO_SCHEMA = "information_schema"
 
@@ -23,6 +24,9 @@ def relation(session: Any, name: str) -> pa.Table:
     from doris_br.fe.statements.tables_show import info_schema  # the statements layer knows the privileges
 
     wanted = name.lower()
+    if wanted == "engines":  # the rows of SHOW ENGINES, which BI tools read from here
+        rows, titles = show_engines()
+        return pa.table({t.upper(): pa.array([r[i] for r in rows], pa.string()) for i, t in enumerate(titles)})
     columns = MIMIC_INFO_SCHEMA[INFO_SCHEMA].get(wanted)
     if columns is None:
         raise table_not_found(name, INFO_SCHEMA)

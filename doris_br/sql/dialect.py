@@ -7,6 +7,7 @@ import logging
 from sqlglot import exp
 from sqlglot.dialects.doris import Doris
 from sqlglot.errors import ParseError
+from sqlglot.trie import new_trie
 
 from doris_br.sql.admin import AdminParser
 from doris_br.sql.backup import BackupParser
@@ -28,6 +29,10 @@ class DorisBRParser(DmlParser, AdminParser, DdlParser, BackupParser, DynamicPart
     STATEMENTS = {**AdminParser.STATEMENTS, **DdlParser.STATEMENTS, **BackupParser.STATEMENTS,
                   **DynamicPartitionParser.STATEMENTS, **ViewParser.STATEMENTS, **IndexParser.STATEMENTS}
     LONGEST_STATEMENT = max(len(k) for k in STATEMENTS)
+    # SHOW [FULL] FIELDS is SHOW [FULL] COLUMNS in Doris's grammar (and MySQL's); mycli's `\dt t` sends it.
+    SHOW_PARSERS = {**Doris.Parser.SHOW_PARSERS, "FIELDS": Doris.Parser.SHOW_PARSERS["COLUMNS"],
+                    "FULL FIELDS": Doris.Parser.SHOW_PARSERS["FULL COLUMNS"]}
+    SHOW_TRIE = new_trie(key.split(" ") for key in SHOW_PARSERS)
 
 
 class DorisBR(Doris):

@@ -3,9 +3,11 @@ TABLET / DATA, DESC, and the information_schema picture tools read (DorisSession
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
 from doris_br.clock import time_text
@@ -72,6 +74,54 @@ async def show_databases(session: Any, node: exp.Show) -> Any:
         regex = like_regex(like.name)
         names = [n for n in names if regex.match(n)]
     return text_result(["Database"], [(n,) for n in sorted(names)])
+
+
+# Doris's ShowTableStatusCommand: the rows of information_schema.tables, BIGINT and DATETIME where MySQL's are.
+_TABLE_STATUS_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("Name", ColumnType.STRING), ("Engine", ColumnType.STRING), ("Version", ColumnType.LONGLONG),
+    ("Row_format", ColumnType.STRING), ("Rows", ColumnType.LONGLONG), ("Avg_row_length", ColumnType.LONGLONG),
+    ("Data_length", ColumnType.LONGLONG), ("Max_data_length", ColumnType.LONGLONG),
+    ("Index_length", ColumnType.LONGLONG), ("Data_free", ColumnType.LONGLONG), ("Auto_increment", ColumnType.LONGLONG),
+    ("Create_time", ColumnType.DATETIME), ("Update_time", ColumnType.DATETIME), ("Check_time", ColumnType.DATETIME),
+    ("Collation", ColumnType.STRING), ("Checksum", ColumnType.LONGLONG), ("Create_options", ColumnType.STRING),
+    ("Comment", ColumnType.STRING),
+]
+
+
+@handles_show("TABLE STATUS")
+async def show_table_status(session: Any, node: exp.Show) -> Any:
+    """BI tools' and mycli's table list: one row per table or view the user may see."""
+    db = session_database(session, node.text("db") or None)
+    catalog = session.fe.catalog
+    rows: list[tuple] = []
+    for t in tables_of(catalog, db):
+        parts = partitions_of(catalog, t)
+        count, size = sum(p.row_count for p in parts), sum(p.data_size for p in parts)
+        rows.append((t.name, "Doris", 10, "", count, size // count if count else 0, size, None, 0, None, None,
+                     _datetime(t.create_time_ms), None, None, "utf-8", None, "", t.comment))
+    for v in views_of(catalog, db):
+        rows.append((v.name, "View", 10, "", 0, 0, 0, None, 0, None, None, _datetime(v.create_time_ms), None,
+                     None, "utf-8", None, "", v.comment))
+    rows = sorted(r for r in rows if _visible_table(session, db, r[0]))
+    like = node.args.get("like")
+    if like is not None:
+        regex = like_regex(like.name)
+        rows = [r for r in rows if regex.match(r[0])]
+    return rows, [ResultColumn(name, kind) for name, kind in _TABLE_STATUS_COLUMNS]
+
+
+def _datetime(ms: int) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(ms / 1000).replace(microsecond=0) if ms > 0 else None
+
+
+@handles_show("PLUGINS")
+async def show_plugins(session: Any, node: exp.Show) -> Any:
+    """Doris's builtin plugins, as SHOW PLUGINS lists them (no plugin can be installed here)."""
+    return text_result(["Name", "Type", "Description", "Version", "JavaVersion", "ClassName", "SoName", "Sources",
+                        "Status", "Properties"],
+                       [("__builtin_AuditLoader", "AUDIT", "builtin audit loader, to load audit log to internal table",
+                         "2.1.0", "1.8.31", "org.apache.doris.plugin.audit.AuditLoader", None, "Builtin", "INSTALLED",
+                         "{}")])
 
 
 @handles_show("TABLES")
