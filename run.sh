@@ -32,6 +32,8 @@ case "${1:-}" in
     shift
     need=()
     command -v mariadb >/dev/null || need+=(mariadb-client)
+    # bench/wire.py measures against a MariaDB server of the same machine.
+    [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
     [ -f /usr/share/java/mariadb-java-client.jar ] || need+=(libmariadb-java)
     command -v javac >/dev/null || need+=(default-jdk-headless)
     command -v curl >/dev/null || need+=(curl)
