@@ -169,7 +169,11 @@ def test_metadata_statements_of_mycli_and_bi_tools(wire: Cluster) -> None:
         cur.execute("SHOW FIELDS FROM t")  # mycli's `\dt t`
         assert [r[:2] for r in cur.fetchall()] == [("k", "INT"), ("v", "VARCHAR(8)")]
         cur.execute(f"SHOW FULL FIELDS FROM t IN {DB}")
-        assert [d[0] for d in cur.description][:2] == ["Field", "Type"]
+        assert [d[0] for d in cur.description] == ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra",
+                                                   "Privileges", "Comment"]
+        assert cur.fetchall()[0][:5] == ("k", "INT", None, "Yes", "true")
+        cur.execute("SHOW COLUMNS FROM t LIKE 'v'")
+        assert [r[0] for r in cur.fetchall()] == ["v"]
         cur.execute(f"SHOW TABLE STATUS FROM {DB} LIKE 't'")
         status = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
         types = {d[0]: d[1] for d in cur.description}

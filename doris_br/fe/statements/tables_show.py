@@ -195,6 +195,27 @@ async def describe(session: Any, node: Describe) -> Any:
     return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 
 
+@handles_show("COLUMNS")  # also SHOW FIELDS (doris_br.sql.dialect)
+async def show_columns(session: Any, node: exp.Show) -> Any:
+    """DESCRIBE's rows; FULL adds MySQL's Collation, Privileges and Comment in MySQL's column order."""
+    db_name, name = node.text("db") or None, node.text("target")
+    if (db_name or session.database or "").lower() in SYSTEM_DATABASES:
+        return NOT_HANDLED
+    rows, _ = await describe(session, Describe(this=(db_name, name)))
+    like = node.args.get("like")
+    if like is not None:
+        regex = like_regex(like.name)
+        rows = [r for r in rows if regex.match(r[0])]
+    if not node.args.get("full"):
+        return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+    db = session_database(session, db_name)
+    table = find_table(session.fe.catalog, db, name)
+    comments = {c.name: c.comment for c in table.columns} if table is not None else {}
+    return text_result(["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"],
+                       [(f, t, None, n, k, d, e, "select,insert,update,references", comments.get(f, ""))
+                        for f, t, n, k, d, e in rows])
+
+
 def _desc_row(c: Column) -> tuple:
     extra = ",".join(e for e in (c.aggregation, "AUTO_INCREMENT" if c.auto_increment else None) if e)
     return (c.name, c.type.upper(), "Yes" if c.nullable else "No", "true" if c.is_key else "false", c.default,
