@@ -201,18 +201,21 @@ async def show_columns(session: Any, node: exp.Show) -> Any:
     db_name, name = node.text("db") or None, node.text("target")
     if (db_name or session.database or "").lower() in SYSTEM_DATABASES:
         return NOT_HANDLED
+    titles = ["Field", "Type", "Null", "Key", "Default", "Extra"]
+    full_titles = ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"]
+    db = session_database(session, db_name)
+    if not _visible_table(session, db, name):  # as information_schema.columns shows it: no rows, no hint
+        return text_result(full_titles if node.args.get("full") else titles, [])
     rows, _ = await describe(session, Describe(this=(db_name, name)))
     like = node.args.get("like")
     if like is not None:
         regex = like_regex(like.name)
         rows = [r for r in rows if regex.match(r[0])]
     if not node.args.get("full"):
-        return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
-    db = session_database(session, db_name)
+        return text_result(titles, rows)
     table = find_table(session.fe.catalog, db, name)
     comments = {c.name: c.comment for c in table.columns} if table is not None else {}
-    return text_result(["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"],
-                       [(f, t, None, n, k, d, e, "select,insert,update,references", comments.get(f, ""))
+    return text_result(full_titles, [(f, t, None, n, k, d, e, "select,insert,update,references", comments.get(f, ""))
                         for f, t, n, k, d, e in rows])
 
 
