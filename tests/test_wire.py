@@ -342,10 +342,12 @@ def test_mariadb_client_sends_both_statements_in_one_query(wire: Cluster) -> Non
 
 def test_cached_parses_are_copies() -> None:
     sql = "SELECT k FROM cache_probe WHERE v = DATABASE()"
-    first = session.parsed(sql, ExpressionLimits())
-    first[0].set("where", None)  # what a caller may do to its tree (variables are replaced in place)
-    second = session.parsed(sql, ExpressionLimits())
-    assert second[0].args.get("where") is not None and second[0] is not first[0]
+    [(first, plain)] = session.parsed(sql, ExpressionLimits())
+    first.set("where", None)  # what a caller may do to its tree (variables are replaced in place)
+    [(second, _)] = session.parsed(sql, ExpressionLimits())
+    assert second.args.get("where") is not None and second is not first
+    assert not plain  # DATABASE() is the session's: replaced on every run
+    assert session.parsed("SHOW TABLES FROM cache_probe", ExpressionLimits())[0][1]
 
 
 @pytest.mark.parametrize(("sql", "kept"), [("SHOW DATABASES /* cache probe */", True),
