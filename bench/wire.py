@@ -24,7 +24,7 @@ import pymysql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.backup_helpers import create_local_repo  # noqa: E402
+from tests.backup_helpers import backup_and_wait, create_local_repo  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 
 TABLE = "CREATE TABLE bench.kv (k INT, v VARCHAR(32)) {tail}"
@@ -101,10 +101,8 @@ def main() -> None:
             theirs = pymysql.connect(host="127.0.0.1", port=maria_port, user="root", autocommit=True)
             fill(ours, DORIS_TAIL)
             fill(theirs, "ENGINE=InnoDB")
-            create_local_repo(cluster, "bench_repo", root / "repo")  # one backup, so SHOW BACKUP sends a row
-            cluster.query("BACKUP SNAPSHOT bench.s1 TO bench_repo ON (kv)")
-            while cluster.query_dicts("SHOW BACKUP FROM bench")[-1]["State"] not in ("FINISHED", "CANCELLED"):
-                time.sleep(0.1)
+            create_local_repo(cluster, "bench_repo", root / "repo")  # one finished backup: SHOW BACKUP has a row
+            backup_and_wait(cluster, "bench", "s1", "bench_repo", "ON (kv)")
             print(f"{'statement':<20} {'doris-br q/s':>13} {'MariaDB q/s':>12} {'ratio':>6}")
             for name, mine, maria_sql in STATEMENTS:
                 a, b = rate(ours, mine, args.seconds), rate(theirs, maria_sql, args.seconds)

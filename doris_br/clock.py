@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -15,4 +16,10 @@ def time_text(ms: int | float | None) -> str | None:
     """Doris's `yyyy-MM-dd HH:mm:ss` in local time; unset times (0 or less) are NULL."""
     if not ms or ms <= 0:
         return None
-    return time.strftime(DATETIME_FORMAT, time.localtime(ms / 1000))
+    return _second_text(int(ms // 1000))
+
+
+@functools.lru_cache(maxsize=4096)
+def _second_text(seconds: int) -> str:
+    """Kept: SHOW BACKUP / RESTORE print the same few job times on every call."""
+    return time.strftime(DATETIME_FORMAT, time.localtime(seconds))

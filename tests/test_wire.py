@@ -7,12 +7,16 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import attrs
 import mysql.connector
 import pymysql
 import pytest
 import requests
+from mysql_mimic.variables import SessionVariables
 from pymysql.constants import CLIENT, FIELD_TYPE
 
+from doris_br.server import compat, constant_select, session
+from doris_br.sql.limits import ExpressionLimits
 from tests.backup_helpers import backup_and_wait, create_local_repo
 from tests.cluster import Cluster
 
@@ -74,14 +78,23 @@ def test_mariadb_client_prints_every_result(wire: Cluster) -> None:
     assert out.stdout.split() == ["a", "1", "v", "a"]
 
 
-@pytest.mark.parametrize("statement", ["SHOW DATABASES", f"SHOW TABLES FROM {DB}", f"SHOW BACKUP FROM {DB}",
-                                       "SHOW SNAPSHOT ON wire_repo", f"SELECT v FROM {DB}.t"])
-def test_text_columns_are_mysql_type_string(wire: Cluster, statement: str) -> None:
-    """Doris sends VARCHAR result columns as MYSQL_TYPE_STRING (254); MYSQL_TYPE_VARCHAR (15) never appears."""
+@pytest.mark.parametrize(("statement", "kind"), [
+    ("SHOW DATABASES", FIELD_TYPE.STRING), (f"SHOW TABLES FROM {DB}", FIELD_TYPE.STRING),
+    (f"SHOW BACKUP FROM {DB}", FIELD_TYPE.BLOB), (f"SHOW RESTORE FROM {DB}", FIELD_TYPE.BLOB),
+    ("SHOW SNAPSHOT ON wire_repo", FIELD_TYPE.BLOB), ("SHOW VARIABLES LIKE 'no_such%'", FIELD_TYPE.STRING),
+    ("SHOW GLOBAL STATUS", FIELD_TYPE.STRING), (f"SELECT v FROM {DB}.t", FIELD_TYPE.STRING)])
+def test_text_columns_are_typed_as_doris_types_them(wire: Cluster, statement: str, kind: int) -> None:
+    """Doris sends VARCHAR result columns as MYSQL_TYPE_STRING (254) and STRING ones (SHOW BACKUP / RESTORE /
+    SNAPSHOT) as MYSQL_TYPE_BLOB (252) in utf8 (33), so drivers read text; MYSQL_TYPE_VARCHAR (15) never appears,
+    nor MYSQL_TYPE_NULL for a result of no rows."""
     with wire.connect() as conn, conn.cursor() as cur:
         cur.execute(statement)
-        text_types = {d[1] for d in cur.description if d[1] not in (FIELD_TYPE.LONGLONG, FIELD_TYPE.LONG)}
-    assert text_types == {FIELD_TYPE.STRING}, cur.description
+        rows = cur.fetchall()
+        fields = [f for f in cur._result.fields if f.type_code not in (FIELD_TYPE.LONGLONG, FIELD_TYPE.LONG)]
+    assert {f.type_code for f in fields} == {kind}, cur.description
+    if statement.startswith("SHOW"):
+        assert {f.charsetnr for f in fields} == {33}
+    assert all(isinstance(v, str) for row in rows for v in row if v is not None)
 
 
 def test_mysql_connector_prepared_cursor_reads_show_results(wire: Cluster) -> None:
@@ -203,3 +216,158 @@ def test_sqlalchemy_reflects_and_selects_with_a_schema_and_pandas_reads(wire: Cl
         assert frame["v"].tolist()[:2] == ["a", "b"]
     finally:
         engine.dispose()
+
+
+# ---- statements the FE answers alone -------------------------------------------------------------------------
+
+# (statement, column names, MySQL type codes)
+CONSTANTS = [
+    ("SELECT 1", ["1"], [FIELD_TYPE.LONGLONG]),
+    ("SELECT 1 FROM DUAL", ["1"], [FIELD_TYPE.LONGLONG]),
+    ("SELECT 1+1", ["(1 + 1)"], [FIELD_TYPE.LONGLONG]),
+    ("SELECT 'x'", ["'x'"], [FIELD_TYPE.STRING]),
+    ("SELECT DATABASE()", ["DATABASE()"], [FIELD_TYPE.STRING]),
+    ("SELECT USER()", ["USER()"], [FIELD_TYPE.STRING]),
+    ("SELECT CURRENT_USER()", ["CURRENT_USER()"], [FIELD_TYPE.STRING]),
+    ("SELECT VERSION()", ["VERSION()"], [FIELD_TYPE.STRING]),
+    ("SELECT @@version_comment", ["@@version_comment"], [FIELD_TYPE.STRING]),
+    ("SELECT @@session.tx_isolation", ["@@session.tx_isolation"], [FIELD_TYPE.STRING]),
+    ("SELECT NOW(), CURDATE(), CURRENT_TIMESTAMP(), UNIX_TIMESTAMP()",
+     ["NOW()", "CURDATE()", "CURRENT_TIMESTAMP()", "UNIX_TIMESTAMP()"],
+     [FIELD_TYPE.DATETIME, FIELD_TYPE.DATE, FIELD_TYPE.DATETIME, FIELD_TYPE.LONGLONG]),
+    ("SELECT CONNECTION_ID()", ["CONNECTION_ID()"], [FIELD_TYPE.LONGLONG]),
+    ("select now() AS t, 2 * 3 six, @@autocommit LIMIT 1;", ["t", "six", "@@autocommit"],
+     [FIELD_TYPE.DATETIME, FIELD_TYPE.LONGLONG, FIELD_TYPE.LONGLONG]),
+]
+
+
+def answered(c: Cluster, sql: str, database: str | None = DB) -> tuple[list[str], list[int], tuple]:
+    with c.connect(database=database) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return [d[0] for d in cur.description], [d[1] for d in cur.description], cur.fetchone()
+
+
+@pytest.mark.parametrize(("statement", "names", "kinds"), CONSTANTS)
+def test_constant_selects_are_named_and_typed_as_mysql(wire: Cluster, statement: str, names: list[str],
+                                                       kinds: list[int]) -> None:
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute(statement)
+        assert ([d[0] for d in cur.description], [d[1] for d in cur.description]) == (names, kinds)
+        row = cur.fetchone()
+        # The same statement behind a comment takes the planner's path: the same values.
+        cur.execute("/* planned */ " + statement)
+        planned = cur.fetchone()
+    if "NOW()" not in statement:
+        assert [str(v) for v in row] == [str(v) for v in planned]
+
+
+def test_constant_values_are_the_sessions(wire: Cluster) -> None:
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DATABASE(), USER(), CONNECTION_ID(), NOW(), CURDATE(), UNIX_TIMESTAMP(), 1+1, 'x'")
+        database, user, connection, now, today, stamp, two, text = cur.fetchone()
+        assert (database, user, connection, two, text) == (DB, "root", conn.thread_id(), 2, "x")
+        assert isinstance(now, dt.datetime) and abs(now.timestamp() - stamp) < 2 and today == now.date()
+        cur.execute("USE information_schema")
+        cur.execute("SELECT DATABASE()")
+        assert cur.fetchone() == ("information_schema",)
+        cur.execute("SELECT 1 LIMIT 0")
+        assert cur.fetchall() == ()
+    assert answered(wire, "SELECT DATABASE()", database=None)[2] == (None,)
+
+
+def test_constant_selects_take_well_under_a_millisecond(wire: Cluster) -> None:
+    """Round trips of the client included; the planner's path took about a millisecond each."""
+    with wire.connect() as conn, conn.cursor() as cur:
+        for statement in ("SELECT 1", "SELECT @@version_comment", "SELECT DATABASE(), USER()"):
+            start = time.perf_counter()
+            for _ in range(300):
+                cur.execute(statement)
+                cur.fetchall()
+            per_trip = (time.perf_counter() - start) / 300
+            assert per_trip < 0.0005, (statement, per_trip)
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT 1 FROM t", "SELECT 1.5", "SELECT nosuch()", "SELECT @@nosuch", "SELECT 'a' 'b'", "SELECT 1 + 2 + 3",
+    "SELECT NOW(3)", "SELECT 'it''s'", "SELECT 9223372036854775807 * 2", "SELECT 1; SELECT 2", "SELECT 1 x y",
+    "SELECT read_csv('/etc/passwd')", "SELECT 1 UNION SELECT 2", "SELECT @@a.b", "SELECT 1e3",
+])
+def test_other_selects_are_left_to_the_planner(statement: str) -> None:
+    assert constant_select.match(FakeSession(), statement) is None
+
+
+def test_trusted_shapes_are_matched(statement: str = "SELECT 1 AS `a b`, @@GLOBAL.time_zone, -3 FROM DUAL") -> None:
+    found = constant_select.match(FakeSession(), statement)
+    assert found is not None
+    assert [i.name for i in found[0]] == ["a b", "@@GLOBAL.time_zone", "-3"]
+
+
+@attrs.define
+class FakeSession:
+    """What constant_select reads of a session."""
+
+    database: str | None = "d"
+    username: str = "u"
+    connection_id: int = 7
+    timestamp: dt.datetime = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    variables: SessionVariables = attrs.field(factory=lambda: SessionVariables(compat.global_variables()))
+
+
+def test_mycli_status_reads_what_it_needs(wire: Cluster) -> None:
+    """The statements mycli's `status` command sends, and the keys it reads of their answers."""
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS;")
+        status = dict(cur.fetchall())
+        assert "Threads_connected" not in status  # mycli reads Slow_queries, Opened_tables ... only with it
+        cur.execute("SHOW GLOBAL VARIABLES;")
+        variables = dict(cur.fetchall())
+        assert variables["protocol_version"] == "10" and variables["version"] and variables["version_comment"]
+        cur.execute("SELECT DATABASE(), USER();")
+        assert cur.fetchone() == (DB, "root")
+        cur.execute("SELECT @@character_set_server, @@character_set_database, @@character_set_client, "
+                    "@@character_set_connection LIMIT 1;")
+        assert cur.fetchone() == ("utf8mb4",) * 4
+
+
+def test_mariadb_client_sends_both_statements_in_one_query(wire: Cluster) -> None:
+    """With another delimiter the client sends `SELECT ...; SELECT ...` as one COM_QUERY and prints every
+    result the server returns."""
+    out = wire.mariadb("", extra=("--batch", f"-D{DB}"),
+                       stdin="DELIMITER //\nSELECT 1 AS a; SELECT v FROM t WHERE k = 2; SELECT DATABASE() AS d//\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["a", "1", "v", "b", "d", DB]
+
+
+# ---- the parse cache -----------------------------------------------------------------------------------------
+
+def test_cached_parses_are_copies() -> None:
+    sql = "SELECT k FROM cache_probe WHERE v = DATABASE()"
+    [(first, plain)] = session.parsed(sql, ExpressionLimits())
+    first.set("where", None)  # what a caller may do to its tree (variables are replaced in place)
+    [(second, _)] = session.parsed(sql, ExpressionLimits())
+    assert second.args.get("where") is not None and second is not first
+    assert not plain  # DATABASE() is the session's: replaced on every run
+    assert session.parsed("SHOW TABLES FROM cache_probe", ExpressionLimits())[0][1]
+
+
+@pytest.mark.parametrize(("sql", "kept"), [("SHOW DATABASES /* cache probe */", True),
+                                         ("CREATE USER cache_probe IDENTIFIED BY 'secret-words'", False)])
+def test_only_reads_are_cached(sql: str, kept: bool) -> None:
+    """A statement that changes something may hold a secret (a password, a repository's keys): never kept."""
+    session.parsed(sql, ExpressionLimits())
+    hits = session._parsed.cache_info().hits
+    session.parsed(sql, ExpressionLimits())
+    assert (session._parsed.cache_info().hits > hits) == kept
+
+
+def test_show_round_trips_are_fast(wire: Cluster) -> None:
+    """SHOW DATABASES and SHOW BACKUP through the parse cache: the planner's parse was about 0.1 ms of each."""
+    with wire.connect() as conn, conn.cursor() as cur:
+        for statement in ("SHOW DATABASES", f"SHOW BACKUP FROM {DB}"):
+            cur.execute(statement)
+            start = time.perf_counter()
+            for _ in range(200):
+                cur.execute(statement)
+                cur.fetchall()
+            per_trip = (time.perf_counter() - start) / 200
+            assert per_trip < 0.001, (statement, per_trip)

@@ -40,6 +40,7 @@ DORIS_VARIABLES: dict[str, Any] = {
     # Doris's value; a packet (a statement) bigger than this is refused with ER_NET_PACKET_TOO_LARGE.
     "max_allowed_packet": (int, 16777216, False),
     "connect_timeout": (int, 10, False),
+    "protocol_version": (int, 10, False),  # mycli's `status` prints it
 }
 
 _MAXLEN = {"utf8mb4": 4, "utf8": 3, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4, "big5": 2, "gbk": 2,

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mysql_mimic import packets, types
+from mysql_mimic.charset import CharacterSet
 from mysql_mimic.connection import Connection
 from mysql_mimic.constants import KillKind
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.packets import SSLRequest
 from mysql_mimic.prepared import PreparedStatement
-from mysql_mimic.results import ensure_result_set
+from mysql_mimic.results import ResultSet, ensure_result_set
 from mysql_mimic.schema import com_field_list_to_show_statement
 from mysql_mimic.stream import ConnectionClosed
 from mysql_mimic.types import Commands
@@ -50,6 +52,17 @@ ER_QUERY_INTERRUPTED = 1317
 ER_MAX_PREPARED_STMT_COUNT_REACHED = 1461
 # MySQL's max_prepared_stmt_count, per connection here: each holds its SQL and parameter buffers.
 MAX_PREPARED_STATEMENTS = 16382
+
+
+ROWS_PER_WRITE = 10_000
+
+
+@functools.lru_cache(maxsize=4096)
+def column_definition(server_charset: CharacterSet, name: str, kind: types.ColumnType,
+                      charset: CharacterSet) -> bytes:
+    """A result column's definition packet; the same SHOW and SELECT columns come back again and again."""
+    return packets.make_column_definition_41(server_charset=server_charset, name=name, column_type=kind,
+                                             character_set=charset)
 
 
 class LoginRejected(BaseException):
@@ -378,6 +391,32 @@ class DorisConnection(Connection):
             await self.stream.write(self.ok())
             return
         await self.write_text_resultset(result_set)
+
+    async def write_text_resultset(self, result_set: ResultSet) -> None:
+        """mysql-mimic's, with the server's character set read once per result and each column's definition
+        packet built once (column_definition): for a small SHOW result they were a third of the answer's time."""
+        charset, columns = self.server_charset, result_set.columns
+        header = [packets.make_column_count(capabilities=self.capabilities, column_count=len(columns))]
+        header += [column_definition(charset, c.name, c.type, c.character_set) for c in columns]
+        if not self.deprecate_eof():
+            header.append(self.eof())
+        self.stream.write_many(header)
+        rows = result_set.rows
+        if isinstance(rows, (list, tuple)):
+            for i in range(0, len(rows), ROWS_PER_WRITE):
+                if i:
+                    await asyncio.sleep(0)  # a big result lets other connections in between its slices
+                self.stream.write_text_rows(rows[i:i + ROWS_PER_WRITE], columns)
+        else:
+            batch = []
+            async for row in cooperative_iterate(aiterate(rows)):
+                batch.append(packets.make_text_resultset_row(row, columns))
+                if len(batch) >= 1000:
+                    self.stream.write_many(batch)
+                    batch = []
+            self.stream.write_many(batch)
+        await self.stream.write(self.ok_or_eof(), drain=False)
+        await self.stream.drain()
 
     def ok_or_eof(self, affected_rows: int = 0, last_insert_id: int = 0, warnings: int = 0, flags: int = 0) -> bytes:
         # Real servers end a result set with affected_rows = 0; MariaDB Connector/J fails otherwise.

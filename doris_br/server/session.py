@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -39,9 +40,11 @@ from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError, unexpect
 from doris_br.fe import query as queries
 from doris_br.fe import statements
 from doris_br.fe.catalog import User, redact_quoted, redact_sql
-from doris_br.server import compat
+from doris_br.fe.statements.results import text_result
+from doris_br.server import compat, constant_select
 from doris_br.server.connection import ER_TOO_MANY_USER_CONNECTIONS
 from doris_br.sql import DorisBR, limits, parse, sandbox
+from doris_br.sql.limits import ExpressionLimits
 
 if TYPE_CHECKING:
     from mysql_mimic.connection import Connection
@@ -53,6 +56,12 @@ log = logging.getLogger(__name__)
 # Statements are prepared in these threads; shorter ones than INLINE_PREPARE_CHARS are cheaper to prepare inline.
 STATEMENT_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="statement")
 INLINE_PREPARE_CHARS = 200
+# Parses of texts up to PARSE_CACHE_CHARS long are kept, the last PARSE_CACHE_SIZE used (a few MB at most).
+PARSE_CACHE_CHARS = 1024
+PARSE_CACHE_SIZE = 512
+# Only reads are kept: a statement that changes something may hold a secret (a password, a repository's keys).
+VARIABLE_COLUMNS = ("Variable_name", "Value")
+_CACHED = re.compile(r"\s*(?:SELECT|SHOW|DESC|DESCRIBE|USE|WITH)\b", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -61,6 +70,36 @@ class Prepared:
 
     expression: exp.Expression
     hint_variables: dict[str, Any]
+
+
+def parsed(sql: str, limits: ExpressionLimits) -> list[tuple[exp.Expression, bool]]:
+    """The statements of `sql`, each a copy of its own and whether it is plain (see _is_plain): the parse of a
+    short read is kept (the same SHOW and SELECT texts come again and again, and sqlglot's tokenizer and parser
+    are most of what they cost), and every caller gets trees it may change (variables and session functions are
+    replaced in place)."""
+    if len(sql) > PARSE_CACHE_CHARS or not _CACHED.match(sql):
+        return [(e, False) for e in parse(sql, limits)]
+    return [(e.copy(), plain) for e, plain in _parsed(sql, limits)]
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
+def _parsed(sql: str, limits: ExpressionLimits) -> tuple[tuple[exp.Expression, bool], ...]:
+    """Never changed once cached: callers get copies. Errors are not kept (lru_cache keeps only returns)."""
+    return tuple((e, _is_plain(e)) for e in parse(sql, limits))
+
+
+# What the session's own preparation acts on: functions (DATABASE(), NOW(), UNIX_TIMESTAMP(), names as written),
+# @@variables, bare CURRENT_DATE-like names, SET_VAR hints, SET values.
+_SESSION_DEPENDENT = (exp.Func, exp.SessionParameter, exp.Column, exp.Hint, exp.Set)
+
+
+def _is_plain(expression: exp.Expression) -> bool:
+    """Whether the statement holds nothing the session replaces: then only the sandbox check is left to do."""
+    return not any(isinstance(node, _SESSION_DEPENDENT) for node in expression.walk())
+
+
+# The statements mysql-mimic's middlewares (those we keep) act on; any other goes straight to DorisSession.query.
+_INTERCEPTED = (exp.Set, exp.Use, exp.Show, exp.Describe, exp.Transaction, exp.Commit, exp.Rollback)
 
 
 def parse_error(error: ParseError | TokenError, sql: str) -> DorisError:
@@ -195,6 +234,9 @@ class DorisSession(Session):
         self.command, self.current_sql, self.query_started = "Query", redact_sql(sql[:4096]), time.time()
         self.running = asyncio.current_task()
         try:
+            constant = constant_select.answer(self, sql)  # SELECT 1, SELECT DATABASE(): no parse, no engine
+            if constant is not None:
+                return constant
             if len(sql) <= INLINE_PREPARE_CHARS:
                 prepared = self.prepare(sql)
             else:
@@ -204,9 +246,12 @@ class DorisSession(Session):
                 if i and each is not None:
                     await each(result)
                 with self._hint_variables(statement.hint_variables):
-                    q = Query(expression=statement.expression, sql=sql, attrs=attrs, _middlewares=self.middlewares,
-                              _query=self.query)
-                    result = await q.start()
+                    if isinstance(statement.expression, _INTERCEPTED):
+                        q = Query(expression=statement.expression, sql=sql, attrs=attrs,
+                                  _middlewares=self.middlewares, _query=self.query)
+                        result = await q.start()
+                    else:  # no middleware would act on it: eight Query objects fewer
+                        result = await self.query(statement.expression, sql, attrs)
             return result
         except (MysqlError, asyncio.CancelledError):
             raise
@@ -222,16 +267,18 @@ class DorisSession(Session):
         """Parse `sql` within Doris's limits, check it against the sandbox, and put the session's values in
         (SET_VAR hints, @@variables, DATABASE(), NOW(), ...). Runs in a statement thread for all but short SQL."""
         try:
-            expressions = parse(sql, self.fe.expression_limits())
+            expressions = parsed(sql, self.fe.expression_limits())
         except (ParseError, TokenError) as e:  # parse() itself turns a RecursionError into Doris's depth error
             raise parse_error(e, sql) from None
         # No statement (only comments or semicolons) runs nothing and answers OK, as Doris's parser takes an empty
         # statement list (MySQL would answer 1065 'Query was empty'): dbt-doris sends such a query after each
         # column comment it persists.
-        return [self._prepare_one(e, sql) for e in expressions]
+        return [self._prepare_one(e, sql, plain) for e, plain in expressions]
 
-    def _prepare_one(self, expression: exp.Expression, sql: str) -> Prepared:
+    def _prepare_one(self, expression: exp.Expression, sql: str, plain: bool = False) -> Prepared:
         sandbox.check(expression)
+        if plain:
+            return Prepared(expression, {})
         _name_as_written(expression, sql)
         _unix_timestamp_now(expression, self.timestamp)
         hints = _get_var_assignments(expression)
@@ -300,7 +347,12 @@ class DorisSession(Session):
         if like:
             pattern = compat.like_regex(like)
             rows = [(k, v) for k, v in rows if pattern.match(k)]
-        return rows, ["Variable_name", "Value"]
+        return text_result(VARIABLE_COLUMNS, rows)  # typed even when nothing matches (not MYSQL_TYPE_NULL)
+
+    def _show_status(self, show: exp.Show) -> AllowedResult:
+        """SHOW [GLOBAL | SESSION] STATUS: no rows, as Doris answers, in typed columns (mycli's `status` reads
+        them)."""
+        return text_result(VARIABLE_COLUMNS, [])
 
     async def _query_info_schema(self, expression: exp.Expression) -> AllowedResult:
         """mysql-mimic's SHOW statements as queries of information_schema, run by the planner."""

@@ -190,7 +190,7 @@ async def show_backup(session: Any, node: ShowBackup) -> Any:
     require_on_db(session.user, db.name, "LOAD_PRIV")
     matches = label_filter(node, "SnapshotName")
     jobs = [j for j in session.fe.jobs.of_db(db.id, "BACKUP") if matches(j.label)]
-    return text_result(BACKUP_COLUMNS, [backup_row(j, session.fe.jobs.progress_of(j)) for j in jobs])
+    return text_result(BACKUP_COLUMNS, [backup_row(j, session.fe.jobs.progress_of(j)) for j in jobs], doris_string=True)
 
 
 async def cancel_running(session: Any, db_id: int | None, job_type: str, message: str) -> None:

@@ -186,14 +186,14 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
             names = store.snapshot_names()
             return _snapshot_rows(store, [n for n in names if label is None or n == label])
 
-        return text_result(columns, await asyncio.to_thread(rows))
+        return text_result(columns, await asyncio.to_thread(rows), doris_string=True)
     timestamp = conditions["TIMESTAMP"]
     try:
         info = await asyncio.to_thread(store.read_info, label, timestamp)
         row = (label, timestamp, info.get("database"), brief(info), "OK")
     except (BadFile, OSError, ValueError) as e:
         row = (label, timestamp, None, None, f"Failed to get info: {e}")
-    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row])
+    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row], doris_string=True)
 
 
 def local_snapshot_rows(session: Any, conditions: dict[str, str]) -> Any:
@@ -203,8 +203,9 @@ def local_snapshot_rows(session: Any, conditions: dict[str, str]) -> Any:
     label, timestamp = conditions.get("SNAPSHOT"), conditions.get("TIMESTAMP")
     chosen = [j for name, j in sorted(snapshots.items()) if label is None or name == label]
     if timestamp is None:
-        return text_result(["Snapshot", "Timestamp", "Status"], [(j.label, j.timestamp, "OK") for j in chosen])
+        return text_result(["Snapshot", "Timestamp", "Status"], [(j.label, j.timestamp, "OK") for j in chosen],
+                           doris_string=True)
     found = [j for j in chosen if j.timestamp == timestamp]
     row = (label, timestamp, found[0].db_name, brief(found[0].info), "OK") if found else \
         (label, timestamp, None, None, f"Failed to get info: snapshot {label} at {timestamp} does not exist")
-    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row])
+    return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row], doris_string=True)

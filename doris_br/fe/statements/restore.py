@@ -177,7 +177,7 @@ async def show_restore(session: Any, node: ShowRestore) -> Any:
     brief_form = bool(node.args.get("brief"))
     jobs = [j for j in session.fe.jobs.of_db(db_id, "RESTORE") if matches(j.label)] if db_id else []
     rows = [restore_row(j, session.fe.jobs.progress_of(j), brief_form) for j in jobs]
-    return text_result(restore_columns(brief_form), rows)
+    return text_result(restore_columns(brief_form), rows, doris_string=True)
 
 
 @handles(CancelRestore)
