@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import time
 
@@ -17,6 +18,11 @@ def time_text(ms: int | float | None) -> str | None:
     if not ms or ms <= 0:
         return None
     return _second_text(int(ms // 1000))
+
+
+def local_datetime(ms: int) -> dt.datetime | None:
+    """A time in ms as a local DATETIME of whole seconds (SHOW TABLE STATUS's Create_time); unset times are NULL."""
+    return dt.datetime.fromtimestamp(ms // 1000) if ms > 0 else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -58,7 +58,8 @@ def like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(parts) + "$", re.IGNORECASE | re.DOTALL)
 
 
-def _filter(rows: list[tuple], like: str | None) -> list[tuple]:
+def like_filtered(rows: list[tuple], like: str | None) -> list[tuple]:
+    """The rows whose first column matches a SHOW's LIKE pattern (all of them for None)."""
     if like is None:
         return rows
     regex = like_regex(like)
@@ -82,11 +83,11 @@ _CHARSET_ROWS = tuple(
 
 
 def show_collation(like: str | None) -> tuple[list[tuple], list[str]]:
-    return _filter(list(_COLLATION_ROWS), like), ["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]
+    return like_filtered(list(_COLLATION_ROWS), like), ["Collation", "Charset", "Id", "Default", "Compiled", "Sortlen"]
 
 
 def show_charset(like: str | None) -> tuple[list[tuple], list[str]]:
-    return _filter(list(_CHARSET_ROWS), like), ["Charset", "Description", "Default collation", "Maxlen"]
+    return like_filtered(list(_CHARSET_ROWS), like), ["Charset", "Description", "Default collation", "Maxlen"]
 
 
 def show_engines() -> tuple[list[tuple], list[str]]:

@@ -59,9 +59,10 @@ INLINE_PREPARE_CHARS = 200
 # Parses of texts up to PARSE_CACHE_CHARS long are kept, the last PARSE_CACHE_SIZE used (a few MB at most).
 PARSE_CACHE_CHARS = 1024
 PARSE_CACHE_SIZE = 512
-# Only reads are kept: a statement that changes something may hold a secret (a password, a repository's keys).
+# Only single reads are kept: a statement that changes something may hold a secret (a password, a repository's
+# keys), and so may any statement after the first of a multi-statement text.
+_CACHED = re.compile(r"\s*(?:SELECT|SHOW|DESC|DESCRIBE|USE|WITH)\b[^;]*;?\s*", re.IGNORECASE)
 VARIABLE_COLUMNS = ("Variable_name", "Value")
-_CACHED = re.compile(r"\s*(?:SELECT|SHOW|DESC|DESCRIBE|USE|WITH)\b", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -77,7 +78,7 @@ def parsed(sql: str, limits: ExpressionLimits) -> list[tuple[exp.Expression, boo
     short read is kept (the same SHOW and SELECT texts come again and again, and sqlglot's tokenizer and parser
     are most of what they cost), and every caller gets trees it may change (variables and session functions are
     replaced in place)."""
-    if len(sql) > PARSE_CACHE_CHARS or not _CACHED.match(sql):
+    if len(sql) > PARSE_CACHE_CHARS or not _CACHED.fullmatch(sql):
         return [(e, False) for e in parse(sql, limits)]
     return [(e.copy(), plain) for e, plain in _parsed(sql, limits)]
 

@@ -3,14 +3,13 @@ TABLET / DATA, DESC, and the information_schema picture tools read (DorisSession
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
-from doris_br.clock import time_text
+from doris_br.clock import local_datetime, time_text
 from doris_br.errors import ER_NO_DB, DorisError
 from doris_br.fe import dynamic_partitions
 from doris_br.fe import query as queries
@@ -38,7 +37,7 @@ from doris_br.fe.statements import NOT_HANDLED, handles, handles_show
 from doris_br.fe.statements.results import text_result
 from doris_br.fe.statements.system import size_text
 from doris_br.schema import Column, key_type_name, min_key
-from doris_br.server.compat import like_regex
+from doris_br.server.compat import like_filtered, like_regex
 from doris_br.sql import parse
 from doris_br.sql.ddl import Describe, ShowCreate, ShowData, ShowPartitions, ShowTablet, ShowTablets
 
@@ -98,20 +97,18 @@ async def show_table_status(session: Any, node: exp.Show) -> Any:
         parts = partitions_of(catalog, t)
         count, size = sum(p.row_count for p in parts), sum(p.data_size for p in parts)
         rows.append((t.name, "Doris", 10, "", count, size // count if count else 0, size, None, 0, None, None,
-                     _datetime(t.create_time_ms), None, None, "utf-8", None, "", t.comment))
+                     local_datetime(t.create_time_ms), None, None, "utf-8", None, "", t.comment))
     for v in views_of(catalog, db):
-        rows.append((v.name, "View", 10, "", 0, 0, 0, None, 0, None, None, _datetime(v.create_time_ms), None,
+        rows.append((v.name, "View", 10, "", 0, 0, 0, None, 0, None, None, local_datetime(v.create_time_ms), None,
                      None, "utf-8", None, "", v.comment))
-    rows = sorted(r for r in rows if _visible_table(session, db, r[0]))
-    like = node.args.get("like")
-    if like is not None:
-        regex = like_regex(like.name)
-        rows = [r for r in rows if regex.match(r[0])]
+    rows = _like_filtered(node, sorted(r for r in rows if _visible_table(session, db, r[0])))
     return rows, [ResultColumn(name, kind) for name, kind in _TABLE_STATUS_COLUMNS]
 
 
-def _datetime(ms: int) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(ms / 1000).replace(microsecond=0) if ms > 0 else None
+def _like_filtered(node: exp.Show, rows: list[tuple]) -> list[tuple]:
+    """The rows whose first column matches the statement's LIKE pattern (all of them without one)."""
+    like = node.args.get("like")
+    return like_filtered(rows, like.name if like is not None else None)
 
 
 @handles_show("PLUGINS")
@@ -132,11 +129,7 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
     db = session_database(session, db_name)
     catalog = session.fe.catalog
     rows = [(t.name, "BASE TABLE") for t in tables_of(catalog, db)] + [(v.name, "VIEW") for v in views_of(catalog, db)]
-    rows = sorted(r for r in rows if _visible_table(session, db, r[0]))
-    like = node.args.get("like")
-    if like is not None:
-        regex = like_regex(like.name)
-        rows = [r for r in rows if regex.match(r[0])]
+    rows = _like_filtered(node, sorted(r for r in rows if _visible_table(session, db, r[0])))
     if node.args.get("full"):
         return text_result([f"Tables_in_{db.name}", "Table_type"], rows)
     return text_result([f"Tables_in_{db.name}"], [(r[0],) for r in rows])
@@ -163,36 +156,43 @@ def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
     return out
 
 
+DESC_COLUMNS = ["Field", "Type", "Null", "Key", "Default", "Extra"]
+FULL_FIELDS_COLUMNS = ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"]
+
+
+async def _field_rows(session: Any, db: Database, name: str) -> tuple[list[tuple], Table | None]:
+    """DESCRIBE's rows of a table or view (whose visibility the caller checked), and the table (None: a view)."""
+    catalog = session.fe.catalog
+    table = find_table(catalog, db, name)
+    if table is not None:
+        columns = table.stored_columns if queries.shows_hidden_columns(session) else table.columns
+        return [_desc_row(c) for c in columns], table
+    view = find_view(catalog, db, name)
+    if view is None:
+        raise table_not_found(name, db.name)
+    if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
+        return [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types], None
+    result = await queries.execute_query(session, exp.select("*").from_(parse(view.sql)[0].subquery("v")).limit(0))
+    names = list(view.columns) or result.column_names
+    return [(n, str(f.type).upper(), "Yes", "false", None, "") for n, f in zip(names, result.schema, strict=False)], \
+        None
+
+
 @handles(Describe)
 async def describe(session: Any, node: Describe) -> Any:
     db_name, name = node.this
     db = session_database(session, db_name)
     if not _visible_table(session, db, name):  # before the table is looked up: no hint whether it exists
         raise _denied(session, "DESCRIBE", f"{db.name}.{name}")
-    catalog = session.fe.catalog
-    table = find_table(catalog, db, name)
-    if table is None:
-        view = find_view(catalog, db, name)
-        if view is None:
-            raise table_not_found(name, db.name)
-        if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
-            return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
-                               [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types])
-        result = await queries.execute_query(session, exp.select("*").from_(
-            parse(view.sql)[0].subquery("v")).limit(0))
-        names = list(view.columns) or result.column_names
-        return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"],
-                           [(n, str(f.type).upper(), "Yes", "false", None, "") for n, f in zip(names, result.schema,
-                                                                                                 strict=False)])
-    rows = [_desc_row(c) for c in (table.stored_columns if queries.shows_hidden_columns(session) else table.columns)]
-    if node.args.get("all"):
+    rows, table = await _field_rows(session, db, name)
+    if node.args.get("all") and table is not None:
         keys = {"DUP_KEYS": "DUP_KEYS", "AGG_KEYS": "AGG_KEYS", "UNIQUE_KEYS": "UNIQUE_KEYS"}[table.keys_type]
         return text_result(
             ["IndexName", "IndexKeysType", "Field", "Type", "InternalType", "Null", "Key", "Default", "Extra",
              "Visible", "DefineExpr", "WhereClause"],
             [(table.name if i == 0 else "", keys if i == 0 else "", r[0], r[1], r[1], r[2], r[3], r[4], r[5],
               "true", "", "") for i, r in enumerate(rows)])
-    return text_result(["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+    return text_result(DESC_COLUMNS, rows)
 
 
 @handles_show("COLUMNS")  # also SHOW FIELDS (doris_br.sql.dialect)
@@ -201,22 +201,18 @@ async def show_columns(session: Any, node: exp.Show) -> Any:
     db_name, name = node.text("db") or None, node.text("target")
     if (db_name or session.database or "").lower() in SYSTEM_DATABASES:
         return NOT_HANDLED
-    titles = ["Field", "Type", "Null", "Key", "Default", "Extra"]
-    full_titles = ["Field", "Type", "Collation", "Null", "Key", "Default", "Extra", "Privileges", "Comment"]
+    full = bool(node.args.get("full"))
     db = session_database(session, db_name)
     if not _visible_table(session, db, name):  # as information_schema.columns shows it: no rows, no hint
-        return text_result(full_titles if node.args.get("full") else titles, [])
-    rows, _ = await describe(session, Describe(this=(db_name, name)))
-    like = node.args.get("like")
-    if like is not None:
-        regex = like_regex(like.name)
-        rows = [r for r in rows if regex.match(r[0])]
-    if not node.args.get("full"):
-        return text_result(titles, rows)
-    table = find_table(session.fe.catalog, db, name)
+        return text_result(FULL_FIELDS_COLUMNS if full else DESC_COLUMNS, [])
+    rows, table = await _field_rows(session, db, name)
+    rows = _like_filtered(node, rows)
+    if not full:
+        return text_result(DESC_COLUMNS, rows)
     comments = {c.name: c.comment for c in table.columns} if table is not None else {}
-    return text_result(full_titles, [(f, t, None, n, k, d, e, "select,insert,update,references", comments.get(f, ""))
-                        for f, t, n, k, d, e in rows])
+    privileges = "select,insert,update,references"
+    return text_result(FULL_FIELDS_COLUMNS, [(f, t, None, n, k, d, e, privileges, comments.get(f, ""))
+                                             for f, t, n, k, d, e in rows])
 
 
 def _desc_row(c: Column) -> tuple:
