@@ -39,8 +39,16 @@ case "${1:-}" in
     command -v curl >/dev/null || need+=(curl)
     # The console tests drive Debian's Chromium headless (through the DevTools protocol).
     command -v chromium >/dev/null || need+=(chromium chromium-driver)
+    # tests/test_clients.py: mysqlclient compiles against libmysqlclient; Node's mysql2 and Debian's mycli.
+    pkg-config --exists mysqlclient 2>/dev/null || need+=(default-libmysqlclient-dev pkg-config build-essential)
+    command -v node >/dev/null || need+=(nodejs)
+    command -v npm >/dev/null || need+=(npm)
+    command -v mycli >/dev/null || need+=(mycli)
     if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
     venv test
+    if [ ! -d tests/node/node_modules ] || [ tests/node/package-lock.json -nt tests/node/node_modules ]; then
+      (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

@@ -118,12 +118,16 @@ def error_of(c: Cluster, sql: str) -> tuple[int, str]:
     return e.value.args[0], e.value.args[1]
 
 
-@pytest.mark.parametrize("statement", ["DESCRIBE nosuch", f"DESC {DB}.nosuch", "SELECT * FROM nosuch"])
-def test_a_missing_table_is_doris_1105(wire: Cluster, statement: str) -> None:
-    """Doris's Nereids answers 1105, never MySQL's 1146: SQLAlchemy's Doris dialects (has_table, create_all,
-    pandas to_sql) read exactly this as "the table is absent"."""
-    assert error_of(wire, statement) == (
-        1105, f"errCode = 2, detailMessage = Table [nosuch] does not exist in database [{DB}].")
+@pytest.mark.parametrize("statement, detail", [
+    ("SELECT * FROM nosuch", f"Table [nosuch] does not exist in database [{DB}]."),
+    ("DESCRIBE nosuch", f"Unknown table 'nosuch' in {DB}"),
+    (f"DESC {DB}.nosuch", f"Unknown table 'nosuch' in {DB}"),
+    ("SHOW COLUMNS FROM nosuch", f"Unknown table 'nosuch' in {DB}"),
+])
+def test_a_missing_table_is_doris_1105(wire: Cluster, statement: str, detail: str) -> None:
+    """Doris answers 1105, never MySQL's 1146, in Nereids' words for a query and ERR_UNKNOWN_TABLE's for
+    DESCRIBE: SQLAlchemy's Doris dialects (has_table, create_all, pandas to_sql) read exactly these as absent."""
+    assert error_of(wire, statement) == (1105, f"errCode = 2, detailMessage = {detail}")
 
 
 def test_schema_qualified_columns_as_sqlalchemy_writes_them(wire: Cluster) -> None:

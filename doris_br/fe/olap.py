@@ -270,6 +270,12 @@ def table_not_found(name: str, db_name: str) -> DorisError:
     return DorisError(f"Table [{name}] does not exist in database [{db_name}].")
 
 
+def describe_table_not_found(name: str, db_name: str) -> DorisError:
+    """DESCRIBE's and SHOW COLUMNS' error for a missing table: Doris's ERR_UNKNOWN_TABLE text, sent as 1105.
+    sqlalchemy-doris's has_table runs DESCRIBE and reads a 1105 whose detail starts `Unknown table` as "absent"."""
+    return DorisError(f"Unknown table '{name}' in {db_name}")
+
+
 def get_table(catalog: Catalog, db: Database, name: str) -> Table:
     table = find_table(catalog, db, name)
     if table is None:

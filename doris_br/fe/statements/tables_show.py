@@ -20,6 +20,7 @@ from doris_br.fe.olap import (
     Partition,
     Table,
     View,
+    describe_table_not_found,
     find_database,
     find_table,
     find_tablet,
@@ -28,7 +29,6 @@ from doris_br.fe.olap import (
     partitions_of,
     session_database,
     session_table,
-    table_not_found,
     tables_of,
     views_of,
 )
@@ -169,7 +169,7 @@ async def _field_rows(session: Any, db: Database, name: str) -> tuple[list[tuple
         return [_desc_row(c) for c in columns], table
     view = find_view(catalog, db, name)
     if view is None:
-        raise table_not_found(name, db.name)
+        raise describe_table_not_found(name, db.name)
     if view.column_types:  # the schema CREATE VIEW worked out, in Doris's type names
         return [(n, t.upper(), "Yes", "false", None, "") for n, t in view.column_types], None
     result = await queries.execute_query(session, exp.select("*").from_(parse(view.sql)[0].subquery("v")).limit(0))
