@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -132,6 +133,17 @@ def test_without_the_option_the_fe_loads_itself(cluster: Cluster) -> None:
     assert r.status_code == 200 and "Location" not in r.headers, r.headers
     assert r.json()["Status"] == "Success" and r.json()["Label"] == "d1", r.text
     assert cluster.query("SELECT k, v FROM slc_direct.t") == [(7, "direct")]
+    # ADMIN SET FRONTEND CONFIG turns the redirect on (and off again) without a restart.
+    cluster.query('ADMIN SET FRONTEND CONFIG ("stream_load_redirect_to_be" = "true")')
+    try:
+        r = requests.put(f"{cluster.http}/api/slc_direct/t/_stream_load", data=b"8\tx\n", auth=ROOT,
+                         allow_redirects=False, timeout=60)
+        assert r.status_code == 307 and urlsplit(r.headers["Location"]).port in be_http_ports(cluster)
+    finally:
+        cluster.query('ADMIN SET FRONTEND CONFIG ("stream_load_redirect_to_be" = "false")')
+    r = requests.put(f"{cluster.http}/api/slc_direct/t/_stream_load", data=b"9\tagain\n", auth=ROOT,
+                     allow_redirects=False, timeout=60)
+    assert r.status_code == 200 and r.json()["Status"] == "Success", r.text
 
 
 def test_wrong_password_is_refused_by_the_fe_without_redirect(redirecting: Cluster, tmp_path: Path) -> None:
@@ -220,6 +232,20 @@ def test_the_relay_refuses_hostile_requests(redirecting: Cluster) -> None:
     assert redirecting.query("SELECT COUNT(*) FROM slc_hostile.t") == [(0,)]
 
 
+def test_a_client_gone_mid_body_loads_nothing(redirecting: Cluster) -> None:
+    """The relay's upload to the FE breaks with the client's: the FE gives the load up, and its label stays free."""
+    make_table(redirecting, "slc_cut")
+    with socket.create_connection(("127.0.0.1", redirecting.be_http_ports[0]), timeout=10) as s:
+        s.sendall(b"PUT /api/slc_cut/t/_stream_load HTTP/1.1\r\nHost: x\r\nAuthorization: Basic cm9vdDo=\r\n"
+                  b"label: cut\r\nContent-Length: 100000\r\n\r\n" + b"1\ta\n" * 100)
+        time.sleep(0.5)  # the first bytes reach the FE
+    time.sleep(1.0)  # the FE notices the broken upload
+    r = requests.put(f"{redirecting.be_http(0)}/api/slc_cut/t/_stream_load", data=b"2\tb\n", auth=ROOT,
+                     headers={"label": "cut"}, timeout=60)
+    assert r.json()["Status"] == "Success", r.text
+    assert redirecting.query("SELECT k, v FROM slc_cut.t") == [(2, "b")]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -240,5 +266,12 @@ def test_webserver_port_from_be_conf(tmp_path: Path) -> None:
         r = requests.put(first.headers["Location"], data=b"5\tfive\n", auth=ROOT, timeout=60)
         assert r.json()["Status"] == "Success", r.text
         assert c.query("SELECT k, v FROM slc_fixed.t") == [(5, "five")]
+        # Without its FE the BE answers in the Stream Load answer's shape, with no Python text.
+        c.kill_fe()
+        r = requests.put(f"http://127.0.0.1:{port}/api/slc_fixed/t/_stream_load", data=b"6\tsix\n", auth=ROOT,
+                         headers={"label": "orphan"}, timeout=60)
+        assert r.status_code == 502, r.text
+        assert r.json()["Status"] == "Fail" and r.json()["Label"] == "orphan"
+        assert r.json()["Message"].startswith("the FE at 127.0.0.1:") and "Error" not in r.text
     finally:
         c.stop()

@@ -777,9 +777,13 @@ async def stream_load(request: web.Request) -> web.Response:
                                          ExistingJobStatus="FINISHED"))
     except DorisError as e:
         return await _drained(request, _answer(label, "Fail", f"errCode = 2, detailMessage = {e.detail}"))
-    except Exception as e:  # never a traceback to the client
+    except ConnectionResetError:  # the client (or the BE relaying it) went away mid-body: the load is given up
+        log.info("stream load into %s.%s given up: the client's connection was lost", db_name, table_name)
+        return web.json_response(_answer(label, "Fail", "the connection was lost before the body ended"))
+    except Exception:  # never a traceback, nor Python's text, to the client
         log.exception("stream load into %s.%s failed", db_name, table_name)
-        return await _drained(request, _answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), 500)
+        message = "[INTERNAL_ERROR]the load failed unexpectedly; the FE's log has the details"  # not Python's text
+        return await _drained(request, _answer(label, "Fail", message), 500)
 
 
 async def _drained(request: web.Request, answer: dict[str, Any], status: int = 200) -> web.Response:
