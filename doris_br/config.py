@@ -34,6 +34,9 @@ class FeConfig:
     streaming_load_json_max_mb: int = 100
     # The tablets an INSERT OVERWRITE replaced are dropped this long after it, for the reads planned before.
     overwritten_tablets_keep_s: float = 60.0
+    # Stream Load as Doris's FE does it: answer 307 with a Location on an alive BE's webserver_port, whose HTTP
+    # endpoint relays the load back to this FE (be/http.py). Off: the FE loads the body it is sent.
+    stream_load_redirect_to_be: bool = False
 
 
 @attrs.frozen
@@ -49,6 +52,8 @@ class BeConfig:
     cumulative_compaction_min_deltas: int = 5
     # How long merged rowsets stay on disk for the scans and snapshots that were planned before the merge.
     tablet_rowset_stale_sweep_time_sec: float = 300.0
+    # Doris's BE HTTP port (Stream Load after the FE's redirect); 0 picks a free one, kept across restarts.
+    webserver_port: int = 0
 
 
 def root_and_medium(root_path: str) -> tuple[str, str]:
@@ -60,6 +65,11 @@ def root_and_medium(root_path: str) -> tuple[str, str]:
         return path, value.strip().upper()
     suffix = path.rstrip("/").rsplit(".", 1)[-1].upper() if "." in path.rsplit("/", 1)[-1] else ""
     return path, suffix if suffix in ("SSD", "HDD") else "HDD"
+
+
+def parse_bool(text: str) -> bool:
+    """A conf file's or ADMIN SET FRONTEND CONFIG's boolean, as Java's Boolean.parseBoolean reads it."""
+    return text.strip().lower() == "true"
 
 
 def read_conf_file(path: str | Path) -> dict[str, str]:
@@ -91,4 +101,6 @@ def _convert(type_name: Any, text: str) -> Any:
         return int(text)
     if name == "float":
         return float(text)
+    if name == "bool":
+        return parse_bool(text)
     return text

@@ -86,6 +86,7 @@ class HeartbeatResult:
     disk_available_bytes: int
     tablet_count: int
     storage_medium: str = "HDD"  # the medium of the BE's storage root: HDD or SSD
+    http_port: int = 0  # the BE's webserver_port (0: an older BE, no HTTP endpoint)
 
 
 @task
@@ -93,6 +94,11 @@ class HeartbeatResult:
 class Heartbeat:
     Result: ClassVar[type] = HeartbeatResult
     fe_time_ms: int = 0
+    # Where the BE's HTTP endpoint relays Stream Loads (Doris's heartbeat tells the master FE's address too),
+    # and the token that marks a relayed load, so the FE loads it instead of redirecting it again.
+    fe_http_host: str = ""
+    fe_http_port: int = 0
+    relay_token: str = attrs.field(default="", repr=False)  # never in a log line
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ class Cluster:
         self.fe: subprocess.Popen[bytes] | None = None
         self.bes: list[subprocess.Popen[bytes] | None] = [None] * backends
         self.be_addresses: list[str] = [""] * backends
+        self.be_http_ports: list[int] = [0] * backends  # each BE's webserver_port, from its ready line
         self.port = 0
         self.http_port = 0
         self.conf = root / "fe.conf"
@@ -55,6 +56,7 @@ class Cluster:
         proc, line = spawn(args, self.root / "log" / f"be{i}.log")
         self.bes[i] = proc
         self.be_addresses[i] = line.split(" ready on ")[1].split()[0]
+        self.be_http_ports[i] = int(line.rsplit(" http=", 1)[1].split()[0])
         return self.be_addresses[i]
 
     def start_fe(self, auto_backends: bool = True) -> None:
@@ -70,6 +72,10 @@ class Cluster:
     def http(self) -> str:
         """The FE's HTTP base address: Stream Load, the REST API and the console."""
         return f"http://127.0.0.1:{self.http_port}"
+
+    def be_http(self, i: int) -> str:
+        """BE i's HTTP base address (its webserver_port), where the FE redirects Stream Loads."""
+        return f"http://127.0.0.1:{self.be_http_ports[i]}"
 
     def fe_peak_rss(self) -> int:
         """The FE process's peak resident memory so far, in bytes (Linux's VmHWM)."""

@@ -28,6 +28,10 @@ def test_show_backends_lists_three_alive_backends(cluster: Cluster) -> None:
     assert {r["Host"] for r in rows} == {"127.0.0.1"}
     assert list(rows[0])[:10] == ["BackendId", "Host", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort",
                                   "ArrowFlightSqlPort", "LastStartTime", "LastHeartbeat", "Alive"]
+    # HttpPort: each BE's webserver_port, as it printed it when it started.
+    http_ports = {f"127.0.0.1:{r['HeartbeatPort']}": int(r["HttpPort"]) for r in rows}
+    assert http_ports == dict(zip(cluster.be_addresses, cluster.be_http_ports, strict=True))
+    assert len(set(http_ports.values())) == 3 and all(p > 0 for p in http_ports.values())
     frontends = cluster.query_dicts("SHOW FRONTENDS")
     assert len(frontends) == 1 and frontends[0]["IsMaster"] == "true" and frontends[0]["Alive"] == "true"
     assert int(frontends[0]["QueryPort"]) == cluster.port
@@ -44,8 +48,11 @@ def test_killed_backend_shows_not_alive_then_recovers(own_cluster: Cluster) -> N
     own_cluster.kill_be(1)
     rows = own_cluster.wait_for(lambda: [r for r in backends(own_cluster) if r["Alive"] == "false"], timeout=10)
     assert len(rows) == 1 and rows[0]["ErrMsg"]
+    http_port = own_cluster.be_http_ports[1]
     own_cluster.start_be(1)  # the BE keeps its port, so the FE finds it again
     own_cluster.wait_for(lambda: all(r["Alive"] == "true" for r in backends(own_cluster)), timeout=10)
+    assert own_cluster.be_http_ports[1] == http_port  # and its webserver_port too
+    assert http_port in [int(r["HttpPort"]) for r in backends(own_cluster)]
 
 
 def test_users_and_grants_survive_fe_kill9(own_cluster: Cluster) -> None:

@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ import pyarrow.flight as flight
 from doris_br import __version__, logs, rpc
 from doris_br.be.background import BackgroundTasks
 from doris_br.be.compaction import Compactor
+from doris_br.be.http import FeLink, HttpServer
 from doris_br.be.storage import Storage
 from doris_br.clock import now_ms
 from doris_br.config import BeConfig, root_and_medium
@@ -34,10 +36,13 @@ def handles(task_cls: type) -> Callable[[Handler], Handler]:
 
 
 class BackendService(flight.FlightServerBase):
-    def __init__(self, config: BeConfig, storage: Storage, port: int) -> None:
+    def __init__(self, config: BeConfig, storage: Storage, port: int, link: FeLink | None = None,
+                 http_port: int = 0) -> None:
         super().__init__(f"grpc+tcp://{config.host}:{port}")
         self.config = config
         self.storage = storage
+        self.fe_link = link or FeLink()  # the FE's HTTP address, from heartbeats, for the HTTP relay
+        self.http_port = http_port
         self.start_time_ms = now_ms()
         self.tasks = BackgroundTasks(config.task_workers)
         self.compactor = Compactor(storage, config.cumulative_compaction_min_deltas,
@@ -87,6 +92,7 @@ class BackendService(flight.FlightServerBase):
 
 @handles(rpc.Heartbeat)
 def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
+    be.fe_link.update(task.fe_http_host, task.fe_http_port, task.relay_token)
     total, free = be.storage.disk_usage()
     return rpc.HeartbeatResult(
         instance_id=be.storage.instance_id,
@@ -97,6 +103,7 @@ def heartbeat(be: BackendService, task: rpc.Heartbeat) -> rpc.HeartbeatResult:
         disk_available_bytes=free,
         tablet_count=be.storage.tablet_count(),
         storage_medium=be.storage.medium,
+        http_port=be.http_port,
     )
 
 
@@ -113,13 +120,17 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def choose_port(config: BeConfig, storage: Storage) -> int:
     """The configured port; else the one this storage root used last time, so the FE finds it again."""
-    if config.be_port:
-        return config.be_port
-    if storage.port_file.exists():
-        previous = int(storage.port_file.read_text())
-        if _port_is_free(config.host, previous):
-            return previous
-    return 0
+    return _kept_port(config.be_port, config.host, storage.port_file)
+
+
+def _kept_port(configured: int, host: str, kept: Path) -> int:
+    if configured:
+        return configured
+    try:
+        previous = int(kept.read_text())
+    except (OSError, ValueError):  # never started, or a file we did not write whole
+        return 0
+    return previous if _port_is_free(host, previous) else 0
 
 
 def run_be(config: BeConfig) -> None:
@@ -128,13 +139,22 @@ def run_be(config: BeConfig) -> None:
     storage = Storage(root, medium)
     if removed := storage.remove_partial_files():
         log.info("removed %d partial files of writes a previous run did not finish", removed)
-    service = BackendService(config, storage, choose_port(config, storage))
+    link = FeLink()
+    http = HttpServer(link)  # before the Flight port, so the first heartbeat already reports it
+    http_port = http.start(config.host, _kept_port(config.webserver_port, config.host, storage.http_port_file))
+    storage.http_port_file.write_text(str(http_port))
+    service = BackendService(config, storage, choose_port(config, storage), link, http_port)
     storage.port_file.write_text(str(service.port))
-    # The line the launcher and the tests wait for; keep its shape.
-    print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root} medium={medium}", flush=True)
+    # The line the launcher and the tests wait for; keep its shape (new fields go at the end).
+    print(f"doris-br BE ready on {config.host}:{service.port} storage={storage.root} medium={medium} "
+          f"http={http_port}", flush=True)
 
     def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=service.shutdown, daemon=True).start()
+        def both() -> None:
+            http.stop()
+            service.shutdown()
+
+        threading.Thread(target=both, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -99,6 +99,11 @@ class Storage:
     def port_file(self) -> Path:
         return self.root / "be.port"
 
+    @property
+    def http_port_file(self) -> Path:
+        """The webserver_port this root's BE used last, kept like its Flight port."""
+        return self.root / "be.http_port"
+
     def data_used_bytes(self) -> int:
         """Bytes under the root, walked at most every USAGE_TTL_S: heartbeats ask every few seconds, and a
         root with thousands of tablets is too many stats to take that often."""

@@ -44,12 +44,26 @@ class BackendRegistry:
         self.status: dict[int, BackendStatus] = {}
         self._clients: dict[int, rpc.BackendClient] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._next_http = 0  # round robin over the BEs a Stream Load is redirected to
 
     def all(self) -> list[Backend]:
         return sorted(self.fe.catalog.all(Backend), key=lambda b: b.id)
 
     def alive(self) -> list[Backend]:
         return [b for b in self.all() if self.status_of(b.id).alive]
+
+    def http_target(self) -> tuple[str, int] | None:
+        """host and webserver_port of the next alive BE that has an HTTP endpoint, in turn (a Stream Load's
+        redirect); None when there is none."""
+        ready = []
+        for b in self.alive():
+            report = self.status_of(b.id).report
+            if report is not None and report.http_port:
+                ready.append((b.host, report.http_port))
+        if not ready:
+            return None
+        self._next_http += 1
+        return ready[self._next_http % len(ready)]
 
     def status_of(self, backend_id: int) -> BackendStatus:
         return self.status.setdefault(backend_id, BackendStatus())
@@ -135,7 +149,7 @@ class BackendRegistry:
     async def _heartbeat(self, backend: Backend) -> None:
         status = self.status_of(backend.id)
         try:
-            report = await self.call(backend, rpc.Heartbeat(fe_time_ms=now_ms()), self.fe.config.heartbeat_timeout_s)
+            report = await self.call(backend, self._heartbeat_task(), self.fe.config.heartbeat_timeout_s)
         except rpc.TaskError as e:
             status.alive, status.err_msg = False, e.message
             status.failures += 1
@@ -150,6 +164,15 @@ class BackendRegistry:
         status.alive, status.err_msg, status.failures = True, "", 0
         status.last_heartbeat_ms, status.last_start_time_ms = now_ms(), report.start_time_ms
         status.report = report
+
+    def _heartbeat_task(self) -> rpc.Heartbeat:
+        """A heartbeat tells the BE where this FE's HTTP port is, for the Stream Loads it relays; 0 until the
+        port is bound."""
+        host = self.fe.config.host
+        if host in ("", "0.0.0.0", "::"):  # listening everywhere: a BE reaches it on the loopback
+            host = "127.0.0.1"
+        return rpc.Heartbeat(fe_time_ms=now_ms(), fe_http_host=host, fe_http_port=self.fe.http_port,
+                             relay_token=self.fe.relay_token)
 
     async def heartbeat_forever(self) -> None:
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 import time
 from typing import Any
@@ -45,6 +46,8 @@ class Frontend:
         self.frontend_config: dict[str, str] = {}
         self.query_port = config.query_port
         self.http_port = config.http_port  # the bound ports once serving
+        # Marks a Stream Load a BE relays (doris_br.http.relay); told to the BEs in heartbeats, new each start.
+        self.relay_token = secrets.token_urlsafe(32)
         self._bootstrap_users()
 
     def _bootstrap_users(self) -> None:

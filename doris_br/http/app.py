@@ -9,18 +9,17 @@ from aiohttp import web
 from doris_br.http import api, console
 from doris_br.http.auth import Sessions
 from doris_br.http.compaction import compaction_show
-from doris_br.http.stream_load import load_error_log, stream_load
-
-# Stream Load bodies can be large (Doris's default streaming_load_max_mb is 10 GB).
-MAX_BODY = 10 << 30
+from doris_br.http.relay import MAX_BODY
+from doris_br.http.stream_load import expect_continue, load_error_log, stream_load
 
 
 def build_app(fe: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app["fe"] = fe
     app["sessions"] = Sessions()
-    app.router.add_put("/api/{db}/{table}/_stream_load", stream_load)
-    app.router.add_put("/api/{db}/{table}/_stream_load/", stream_load)  # as the doris-stream-load package sends it
+    app.router.add_put("/api/{db}/{table}/_stream_load", stream_load, expect_handler=expect_continue)
+    # as the doris-stream-load package sends it
+    app.router.add_put("/api/{db}/{table}/_stream_load/", stream_load, expect_handler=expect_continue)
     app.router.add_get("/api/_load_error_log", load_error_log)
     app.router.add_get("/api/compaction/show", compaction_show)
     api.add_routes(app)

@@ -1,7 +1,9 @@
 """Stream Load: `curl --location-trusted -u user:pw -H "label:l1" -T data.csv http://fe:8030/api/db/tbl/_stream_load`.
 
 Doris's FE redirects the PUT to a BE; ours loads it itself, through the same atomic load path as INSERT
-(`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once.
+(`doris_br.fe.load.Load`): one new version per touched partition, published with the label at once. With fe.conf
+stream_load_redirect_to_be it answers 307 as Doris does, and the BE it names relays the load back here
+(doris_br/be/http.py, doris_br/http/relay.py): the load is still this handler's.
 
 A body is handled in blocks (fe.conf stream_load_block_bytes, 16 MiB): each block is parsed, routed and
 streamed to the replicas while the next one arrives, so the FE never holds the whole body (fresh memory is what
@@ -37,9 +39,11 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import sqlglot
 from aiohttp import web
+from aiohttp.web_urldispatcher import _default_expect_handler
 from sqlglot import exp
 
 from doris_br import duck
+from doris_br.config import parse_bool
 from doris_br.errors import DorisError
 from doris_br.fe import indexes
 from doris_br.fe.load import LabelAlreadyUsed, Load, check_label
@@ -49,12 +53,18 @@ from doris_br.http.auth import AuthFailed, authenticate, unauthorized
 from doris_br.http.json_array import JsonArraySplitter, NotAJsonArray
 from doris_br.http.merge_type import BadHeader, MergeOptions, merge_options, with_hidden
 from doris_br.http.merge_type import check_table as check_merge
+from doris_br.http.relay import is_relayed
 from doris_br.schema import duckdb_type, type_params
 from doris_br.sql import parse as parse_sql
 from doris_br.sql import sandbox
 
 log = logging.getLogger(__name__)
 QUALITY_ERROR = "[DATA_QUALITY_ERROR]too many filtered rows"
+REDIRECT_CONFIG = "stream_load_redirect_to_be"
+# Doris's SystemInfoService.NO_BACKEND_LOAD_AVAILABLE_MSG
+NO_BACKEND = "No backend available for load, please check the status of your backends."
+
+
 def _address(request: web.Request) -> str:
     """host:port the client reached: its Host header, else (HTTP/1.0 clients send none; aiohttp would give the
     machine's name without a port) the address and port this connection was accepted on."""
@@ -653,6 +663,51 @@ async def _receive(request: web.Request, table: Table, opts: Options, load: Load
             await asyncio.gather(pending, return_exceptions=True)
 
 
+# ---- redirect to a BE ---------------------------------------------------------------------------------
+
+
+def redirects(request: web.Request) -> bool:
+    """Whether this Stream Load is answered with a redirect to a BE: stream_load_redirect_to_be is on (ADMIN SET
+    FRONTEND CONFIG's value, else fe.conf's) and the request did not come through a BE's relay."""
+    fe = request.app["fe"]
+    value = fe.frontend_config.get(REDIRECT_CONFIG)
+    enabled = parse_bool(str(value)) if value is not None else fe.config.stream_load_redirect_to_be
+    return enabled and not is_relayed(request.headers, fe.relay_token)
+
+
+def _redirect(request: web.Request, user: Any) -> web.Response:
+    """Doris's LoadAction: the user's LOAD privilege on the table checked, then 307 with a Location on an alive
+    BE's HTTP port, the same path and query. The body is not read: the client sends it to the BE."""
+    fe = request.app["fe"]
+    label = request.headers.get("label", "")
+    db_name, table_name = request.match_info["db"], request.match_info["table"]
+    try:
+        db = get_database(fe.catalog, db_name)
+        table = get_table(fe.catalog, db, table_name)
+        require_on_table(user, "LOAD_PRIV", db.name, table.name)
+    except DorisError as e:
+        return web.json_response(_answer(label, "Fail", f"errCode = 2, detailMessage = {e.detail}"))
+    target = fe.backends.http_target()
+    if target is None:
+        return web.json_response(_answer(label, "Fail", NO_BACKEND))
+    host, port = target
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    location = f"http://{netloc}{request.rel_url.raw_path_qs}"  # the relative path: never the client's host
+    log.info("redirect stream load to destination=%s, db: %s, tbl: %s, label: %s", netloc, db_name, table_name,
+             label)
+    return web.Response(status=307, headers={"Location": location}, content_type="text/html", charset="utf-8")
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` (curl sends it for large bodies). A Stream Load the FE redirects, or refuses for its
+    credentials, is answered at once, before the client sends a byte of its body, as Doris's FE does; any other
+    is told to go on."""
+    if redirects(request):
+        return await stream_load(request)  # reads no body when it redirects
+    await _default_expect_handler(request)
+    return None
+
+
 async def stream_load(request: web.Request) -> web.Response:
     fe = request.app["fe"]
     started = time.monotonic()
@@ -661,6 +716,8 @@ async def stream_load(request: web.Request) -> web.Response:
         user, _ = authenticate(request, allow_cookie=False)
     except AuthFailed as e:
         return unauthorized(e)
+    if redirects(request):
+        return _redirect(request, user)
     db_name, table_name = request.match_info["db"], request.match_info["table"]
     try:
         opts = options(request.headers, int(fe.frontend_config.get("stream_load_default_timeout_second", 0)))
@@ -720,9 +777,13 @@ async def stream_load(request: web.Request) -> web.Response:
                                          ExistingJobStatus="FINISHED"))
     except DorisError as e:
         return await _drained(request, _answer(label, "Fail", f"errCode = 2, detailMessage = {e.detail}"))
-    except Exception as e:  # never a traceback to the client
+    except ConnectionResetError:  # the client (or the BE relaying it) went away mid-body: the load is given up
+        log.info("stream load into %s.%s given up: the client's connection was lost", db_name, table_name)
+        return web.json_response(_answer(label, "Fail", "the connection was lost before the body ended"))
+    except Exception:  # never a traceback, nor Python's text, to the client
         log.exception("stream load into %s.%s failed", db_name, table_name)
-        return await _drained(request, _answer(label, "Fail", f"[INTERNAL_ERROR]{type(e).__name__}: {e}"), 500)
+        message = "[INTERNAL_ERROR]the load failed unexpectedly; the FE's log has the details"  # not Python's text
+        return await _drained(request, _answer(label, "Fail", message), 500)
 
 
 async def _drained(request: web.Request, answer: dict[str, Any], status: int = 200) -> web.Response:

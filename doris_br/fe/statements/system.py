@@ -66,7 +66,8 @@ async def show_backends(session: Any, node: ShowBackends) -> Any:
         avail = rep.disk_available_bytes if rep else 0
         used_pct = f"{(total - avail) * 100 / total:.2f} %" if total else "0.00 %"
         rows.append((
-            b.id, b.host, b.port, b.port, -1, -1, b.port, time_text(st.last_start_time_ms),
+            b.id, b.host, b.port, b.port, rep.http_port if rep and rep.http_port else -1, -1, b.port,
+            time_text(st.last_start_time_ms),
             time_text(st.last_heartbeat_ms), bool_text(st.alive), "false", rep.tablet_count if rep else 0,
             size_text(rep.data_used_bytes if rep else 0), size_text(0), size_text(avail), size_text(total),
             used_pct, used_pct, size_text(0), '{"location" : "default"}', st.err_msg,
