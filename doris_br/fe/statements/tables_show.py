@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
@@ -135,24 +136,38 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
     return text_result([f"Tables_in_{db.name}"], [(r[0],) for r in rows])
 
 
-def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
-    """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS).
+@attrs.frozen
+class Visible:
+    """One database the user may see, with the tables and views in it the user may see (by name)."""
 
-    As Doris's schema scanners ask the FE: a database with a SHOW privilege on it or on one of its tables,
-    and in it only the tables and views the user may see."""
+    db: Database
+    tables: list[Table]
+    views: list[View]
+
+
+def visible(session: Any) -> list[Visible]:
+    """What information_schema shows this user, as Doris's schema scanners ask the FE: a database with a SHOW
+    privilege on it or on one of its tables, and in it only the tables and views with PrivPredicate.SHOW (views
+    too: listTableStatus, which VIEWS reads, asks SHOW of every kind of table, not SHOW_VIEW_PRIV)."""
     catalog = session.fe.catalog
+    out = []
+    for db in sorted(catalog.all(Database), key=lambda d: d.name):
+        if has_any_on_db(session.user, db.name):
+            out.append(Visible(db, [t for t in tables_of(catalog, db) if _visible_table(session, db, t.name)],
+                               [v for v in views_of(catalog, db) if _visible_table(session, db, v.name)]))
+    return out
+
+
+def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
+    """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS)."""
     out: dict[str, dict[str, dict[str, str]]] = {}
-    for db in catalog.all(Database):
-        if not has_any_on_db(session.user, db.name):
-            continue
-        tables = out.setdefault(db.name, {})
-        for t in tables_of(catalog, db):
-            if _visible_table(session, db, t.name):
-                tables[t.name] = {c.name: c.type.upper() for c in t.columns}
-        for v in views_of(catalog, db):
-            if _visible_table(session, db, v.name):
-                tables[v.name] = {n: t.upper() for n, t in v.column_types} \
-                    or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+    for seen in visible(session):
+        tables = out.setdefault(seen.db.name, {})
+        for t in seen.tables:
+            tables[t.name] = {c.name: c.type.upper() for c in t.columns}
+        for v in seen.views:
+            tables[v.name] = {n: t.upper() for n, t in v.column_types} \
+                or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
     return out
 
 
