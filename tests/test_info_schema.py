@@ -158,7 +158,16 @@ def test_the_tables_are_listed_and_unknown_ones_refused(catalog: Cluster) -> Non
     assert listed == [("partitions", "SYSTEM VIEW"), ("statistics", "SYSTEM VIEW"), ("views", "SYSTEM VIEW")]
     shown = {r[0] for r in catalog.query("SHOW TABLES FROM information_schema")}
     assert {"partitions", "views", "statistics"} <= shown
+    described_rows = catalog.query("DESC information_schema.PARTITIONS")
+    assert [r[0] for r in described_rows] == PARTITIONS_COLUMNS
+    assert described_rows[5] == ("PARTITION_ORDINAL_POSITION", "INT", "Yes", "false", None, "")
+    with catalog.connect(USER, PASSWORD, database="information_schema") as conn, conn.cursor() as cur:
+        cur.execute("DESCRIBE views")  # any user may, as any user may read them
+        assert [r[0] for r in cur.fetchall()] == VIEWS_COLUMNS
     with pytest.raises(pymysql.err.MySQLError) as info:
         catalog.query("SELECT * FROM information_schema.no_such_table")
     assert info.value.args == (1105, "errCode = 2, detailMessage = Table [no_such_table] does not exist in "
                                      "database [information_schema].")
+    with pytest.raises(pymysql.err.MySQLError) as described_info:
+        catalog.query("DESC information_schema.no_such_table")
+    assert described_info.value.args == info.value.args

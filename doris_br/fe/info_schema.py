@@ -79,6 +79,19 @@ def relation(session: Any, name: str) -> pa.Table:
     return pa.table({n: _column([r[i] for r in rows], columns[n]) for i, n in enumerate(names)})
 
 
+def described(name: str) -> list[tuple[str, str]]:
+    """(column, type) of information_schema.<name>, for DESCRIBE: Doris's own tables with Doris's types."""
+    wanted = name.lower()
+    if wanted == "engines":
+        return [(t.upper(), "VARCHAR(64)") for t in show_engines()[1]]
+    if wanted in DORIS_TABLES:
+        return [(c.name, c.type) for c in DORIS_TABLES[wanted].columns]
+    columns = MIMIC_INFO_SCHEMA[INFO_SCHEMA].get(wanted)
+    if columns is None:
+        raise table_not_found(name, INFO_SCHEMA)
+    return [(n, t) for n, t in columns.items()]
+
+
 def _schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
     from doris_br.fe.statements.tables_show import info_schema  # the statements layer knows the privileges
 

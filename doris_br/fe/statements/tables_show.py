@@ -16,6 +16,7 @@ from doris_br.fe import dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.indexes import index_sql
+from doris_br.fe.info_schema import described as info_schema_columns
 from doris_br.fe.olap import (
     Database,
     Partition,
@@ -196,6 +197,8 @@ async def _field_rows(session: Any, db: Database, name: str) -> tuple[list[tuple
 @handles(Describe)
 async def describe(session: Any, node: Describe) -> Any:
     db_name, name = node.this
+    if (db_name or session.database or "").lower() in SYSTEM_DATABASES:  # every user may read these
+        return text_result(DESC_COLUMNS, [(n, t, "Yes", "false", None, "") for n, t in info_schema_columns(name)])
     db = session_database(session, db_name)
     if not _visible_table(session, db, name):  # before the table is looked up: no hint whether it exists
         raise _denied(session, "DESCRIBE", f"{db.name}.{name}")
