@@ -10,6 +10,7 @@ from pymysql.constants import FIELD_TYPE
 from tests.cluster import Cluster
 
 DB = "isdb"
+EMPTY_DB = "is_a_empty"  # sorts before the others: mysql-mimic read an empty first database as no schema
 USER, PASSWORD = "is_u1", "pw"
 
 # Doris 2.1's SchemaTable.TABLE_MAP, in order.
@@ -32,6 +33,7 @@ def catalog(cluster: Cluster) -> Cluster:
     """isdb.r (RANGE, two rows loaded), isdb.l (LIST on two columns), isdb.u (unpartitioned, two indexes),
     the view isdb.v over u, and a user who may see u only."""
     for sql in [
+        f"CREATE DATABASE {EMPTY_DB}",
         f"CREATE DATABASE {DB}",
         f"CREATE TABLE {DB}.r (k INT, v INT) PARTITION BY RANGE(k) (PARTITION p1 VALUES LESS THAN ('10'), "
         "PARTITION p2 VALUES LESS THAN ('20'), PARTITION pmax VALUES LESS THAN MAXVALUE) "
@@ -152,6 +154,8 @@ def test_a_user_sees_only_what_he_may(catalog: Cluster) -> None:
 
 
 def test_the_tables_are_listed_and_unknown_ones_refused(catalog: Cluster) -> None:
+    mine = catalog.query(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{DB}' ORDER BY 1")
+    assert mine == [("l",), ("r",), ("u",), ("v",)]
     listed = catalog.query("SELECT table_name, table_type FROM information_schema.tables "
                            "WHERE table_schema = 'information_schema' AND table_name IN "
                            "('partitions', 'views', 'statistics') ORDER BY table_name")

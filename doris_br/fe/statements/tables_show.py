@@ -160,9 +160,14 @@ def visible(session: Any) -> list[Visible]:
 
 
 def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
-    """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS)."""
+    """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS).
+
+    Databases without a visible table are left out: they have no column to list, and mysql-mimic reads the
+    mapping's depth from its first entry, so an empty one first would make every table's schema ''."""
     out: dict[str, dict[str, dict[str, str]]] = {}
     for seen in visible(session):
+        if not seen.tables and not seen.views:
+            continue
         tables = out.setdefault(seen.db.name, {})
         for t in seen.tables:
             tables[t.name] = {c.name: c.type.upper() for c in t.columns}
