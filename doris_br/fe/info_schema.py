@@ -18,7 +18,7 @@ from mysql_mimic.schema import info_schema_tables, mapping_to_columns
 
 from doris_br.clock import local_datetime
 from doris_br.fe.indexes import listed_indexes
-from doris_br.fe.olap import Database, Partition, Table, partitions_of, table_not_found
+from doris_br.fe.olap import Database, Partition, Table, partitions_by_table, table_not_found
 from doris_br.schema import min_key
 from doris_br.server.compat import show_engines
 
@@ -156,9 +156,9 @@ def _as_doris(session: Any, names: list[str], rows: list[tuple]) -> list[tuple]:
 def _partition_rows(session: Any) -> list[tuple]:
     """One row per partition of every table the user may see (an unpartitioned table has one, named as the
     table), as MetadataGenerator.partitionsForInternalCatalog fills them; temporary partitions are not listed."""
-    catalog = session.fe.catalog
-    return [_partition_row(seen.db, t, p) for seen in _visible(session) for t in seen.tables
-            for p in partitions_of(catalog, t)]
+    seen = _visible(session)
+    parts = partitions_by_table(session.fe.catalog, (t for s in seen for t in s.tables))
+    return [_partition_row(s.db, t, p) for s in seen for t in s.tables for p in parts[t.id]]
 
 
 def _partition_row(db: Database, table: Table, p: Partition) -> tuple:
