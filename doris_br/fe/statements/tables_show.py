@@ -139,7 +139,7 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
 
 @attrs.frozen
 class Visible:
-    """One database the user may see, with the tables and views in it the user may see (by name)."""
+    """One database the user may see, with the tables and views in it the user may see, each in name order."""
 
     db: Database
     tables: list[Table]
