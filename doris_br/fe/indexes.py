@@ -78,6 +78,28 @@ def properties_text(index: Index) -> str:
     return "(" + ", ".join(f'"{k}" = "{v}"' for k, v in index.properties) + ")"
 
 
+@attrs.frozen
+class Listed:
+    """One index as SHOW INDEX and information_schema.statistics list it, so the two always agree: SHOW INDEX
+    gives it one row (its columns joined by commas, as Doris's ShowIndexStmt), STATISTICS one row per column."""
+
+    name: str
+    columns: tuple[str, ...]
+    type: str
+    comment: str
+    properties: str
+
+    def show_row(self, table: str) -> tuple:
+        """SHOW INDEX's row: Doris leaves Non_unique, Seq_in_index, Collation ... Null empty."""
+        return (table, "", self.name, "", ",".join(self.columns), "", "", "", "", "", self.type, self.comment,
+                self.properties)
+
+
+def listed_indexes(table: Table) -> list[Listed]:
+    """The table's indexes in creation order (bloom filter columns are table properties, not listed)."""
+    return [Listed(i.name, i.columns, i.type, i.comment, properties_text(i)) for i in table.indexes]
+
+
 def index_sql(index: Index) -> str:
     """Index.toSql, as SHOW CREATE TABLE prints each index after the columns."""
     text = f"INDEX {index.name} (" + ",".join(f"`{c}`" for c in index.columns) + f") USING {index.type}"

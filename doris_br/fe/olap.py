@@ -288,6 +288,17 @@ def partitions_of(catalog: Catalog, table: Table, temporary: bool = False) -> li
     return sorted(parts, key=_partition_order(table))
 
 
+def partitions_by_table(catalog: Catalog, tables: Iterable[Table]) -> dict[int, list[Partition]]:
+    """partitions_of for many tables in one pass over the catalog's partitions (information_schema lists them
+    all), by table id."""
+    wanted = {t.id: t for t in tables}
+    found: dict[int, list[Partition]] = {i: [] for i in wanted}
+    for p in catalog.all(Partition):
+        if p.table_id in found and not p.temporary:
+            found[p.table_id].append(p)
+    return {i: sorted(parts, key=_partition_order(wanted[i])) for i, parts in found.items()}
+
+
 def find_tablet(catalog: Catalog, tablet_id: int) -> tuple[Partition, int, Tablet] | None:
     """The tablet's partition, its place (bucket) in it, and the tablet."""
     for p in catalog.all(Partition):

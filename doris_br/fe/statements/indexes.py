@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from doris_br.errors import DorisError
-from doris_br.fe.indexes import check_bloom_conflicts, check_index, properties_text, stored
+from doris_br.fe.indexes import check_bloom_conflicts, check_index, listed_indexes, stored
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import Table, get_table, partitions_of, session_database, session_table
 from doris_br.fe.statements import handles
@@ -102,6 +102,4 @@ async def show_index(session: Any, node: ShowIndex) -> Any:
     if not _visible_table(session, db, name):
         raise _denied(session, "SHOW INDEX", f"{db.name}: {name}")
     table = get_table(session.fe.catalog, db, name)
-    rows = [(table.name, "", i.name, "", ",".join(i.columns), "", "", "", "", "", i.type, i.comment,
-             properties_text(i)) for i in table.indexes]
-    return text_result(SHOW_INDEX_COLUMNS, rows)
+    return text_result(SHOW_INDEX_COLUMNS, [listed.show_row(table.name) for listed in listed_indexes(table)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 from mysql_mimic import ColumnType, ResultColumn
 from sqlglot import exp
 
@@ -15,6 +16,7 @@ from doris_br.fe import dynamic_partitions
 from doris_br.fe import query as queries
 from doris_br.fe.catalog import Backend
 from doris_br.fe.indexes import index_sql
+from doris_br.fe.info_schema import described as info_schema_columns
 from doris_br.fe.olap import (
     Database,
     Partition,
@@ -135,24 +137,43 @@ async def show_tables(session: Any, node: exp.Show) -> Any:
     return text_result([f"Tables_in_{db.name}"], [(r[0],) for r in rows])
 
 
+@attrs.frozen
+class Visible:
+    """One database the user may see, with the tables and views in it the user may see, each in name order."""
+
+    db: Database
+    tables: list[Table]
+    views: list[View]
+
+
+def visible(session: Any) -> list[Visible]:
+    """What information_schema shows this user, as Doris's schema scanners ask the FE: a database with a SHOW
+    privilege on it or on one of its tables, and in it only the tables and views with PrivPredicate.SHOW (views
+    too: listTableStatus, which VIEWS reads, asks SHOW of every kind of table, not SHOW_VIEW_PRIV)."""
+    catalog = session.fe.catalog
+    out = []
+    for db in sorted(catalog.all(Database), key=lambda d: d.name):
+        if has_any_on_db(session.user, db.name):
+            out.append(Visible(db, [t for t in tables_of(catalog, db) if _visible_table(session, db, t.name)],
+                               [v for v in views_of(catalog, db) if _visible_table(session, db, v.name)]))
+    return out
+
+
 def info_schema(session: Any) -> dict[str, dict[str, dict[str, str]]]:
     """{db: {table: {column: type}}} of what the user may see, for information_schema (and SHOW COLUMNS).
 
-    As Doris's schema scanners ask the FE: a database with a SHOW privilege on it or on one of its tables,
-    and in it only the tables and views the user may see."""
-    catalog = session.fe.catalog
+    Databases without a visible table are left out: they have no column to list, and mysql-mimic reads the
+    mapping's depth from its first entry, so an empty one first would make every table's schema ''."""
     out: dict[str, dict[str, dict[str, str]]] = {}
-    for db in catalog.all(Database):
-        if not has_any_on_db(session.user, db.name):
+    for seen in visible(session):
+        if not seen.tables and not seen.views:
             continue
-        tables = out.setdefault(db.name, {})
-        for t in tables_of(catalog, db):
-            if _visible_table(session, db, t.name):
-                tables[t.name] = {c.name: c.type.upper() for c in t.columns}
-        for v in views_of(catalog, db):
-            if _visible_table(session, db, v.name):
-                tables[v.name] = {n: t.upper() for n, t in v.column_types} \
-                    or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
+        tables = out.setdefault(seen.db.name, {})
+        for t in seen.tables:
+            tables[t.name] = {c.name: c.type.upper() for c in t.columns}
+        for v in seen.views:
+            tables[v.name] = {n: t.upper() for n, t in v.column_types} \
+                or {c: "VARCHAR" for c in v.columns} or {"_": "VARCHAR"}
     return out
 
 
@@ -181,6 +202,8 @@ async def _field_rows(session: Any, db: Database, name: str) -> tuple[list[tuple
 @handles(Describe)
 async def describe(session: Any, node: Describe) -> Any:
     db_name, name = node.this
+    if (db_name or session.database or "").lower() in SYSTEM_DATABASES:  # every user may read these
+        return text_result(DESC_COLUMNS, [(n, t, "Yes", "false", None, "") for n, t in info_schema_columns(name)])
     db = session_database(session, db_name)
     if not _visible_table(session, db, name):  # before the table is looked up: no hint whether it exists
         raise _denied(session, "DESCRIBE", f"{db.name}.{name}")
