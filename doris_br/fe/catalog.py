@@ -279,6 +279,9 @@ class Catalog:
         self.journal = journal
         self._objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self._lock = threading.RLock()
+        # Counts the commits made visible: what is worked out from the catalog (a user's acting privileges) can be
+        # kept until it changes.
+        self.generation = 0
         for kind, key, body in journal.rows():
             cls = KINDS.get(kind)
             if cls is not None:
@@ -312,6 +315,7 @@ class Catalog:
                 self._objects.setdefault(o.KIND, {}).pop(o.key, None)
             for o in puts:
                 self._objects.setdefault(o.KIND, {})[o.key] = o
+            self.generation += 1
 
     def allocate_ids(self, count: int = 1) -> int:
         """Reserve `count` consecutive ids and return the first; the reservation is journaled."""

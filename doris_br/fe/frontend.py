@@ -49,6 +49,7 @@ class Frontend:
         self.http_port = config.http_port  # the bound ports once serving
         # Marks a Stream Load a BE relays (doris_br.http.relay); told to the BEs in heartbeats, new each start.
         self.relay_token = secrets.token_urlsafe(32)
+        self._acting_users: dict[str, tuple[int, User | None]] = {}  # find_user's, by name, with the generation
         self._bootstrap_users()
 
     def _bootstrap_users(self) -> None:
@@ -71,7 +72,19 @@ class Frontend:
             return default
 
     def find_user(self, name: str) -> User | None:
-        """The user logging in or acting, with what its roles grant."""
+        """The user logging in or acting, with what its roles grant. Every statement asks; the answer is kept
+        until the catalog next changes (a GRANT, a REVOKE, a dropped role apply to the next statement)."""
+        generation = self.catalog.generation
+        kept = self._acting_users.get(name)
+        if kept is not None and kept[0] == generation:
+            return kept[1]
+        if len(self._acting_users) > 10_000:  # names of failed logins too: bounded
+            self._acting_users.clear()
+        user = self._find_user(name)
+        self._acting_users[name] = (generation, user)
+        return user
+
+    def _find_user(self, name: str) -> User | None:
         candidates = [u for u in self.catalog.all(User) if u.name == name]
         # Doris matches the most specific host first; '%' is the catch-all.
         candidates.sort(key=lambda u: u.host == "%")
