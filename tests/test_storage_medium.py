@@ -321,7 +321,7 @@ def test_be_conf_storage_root_path_names_the_medium(tmp_path: Path, written: str
     proc, line = spawn(["be", "--conf", str(conf)], tmp_path / "be.log")
     try:
         folder = f"{root}.{medium}" if written.startswith(".") else str(root)
-        assert line.endswith(f"storage={folder} medium={medium}"), line
+        assert f" storage={folder} medium={medium} " in f"{line} ", line
         assert Path(folder, "instance_id").exists()
     finally:
         stop([proc])
