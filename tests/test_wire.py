@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import signal
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -148,6 +149,48 @@ def test_constant_selects_named_as_written(wire: Cluster) -> None:
     assert row[0] == DB and row[2] == DB
     assert abs(row[5] - time.time()) < 120
     assert wire.query("SELECT 1 + 1 FROM DUAL") == [(2,)]  # no database selected: DUAL needs none
+
+
+def test_expressions_over_a_table_named_as_written_and_typed(wire: Cluster) -> None:
+    """Result columns of expressions are named by the user's text (as MySQL names them), never by the engine's
+    rewrite of them (`('a' || v)`, `"year"(...)`, `to_days(...)`); NOW() and CURDATE() are DATETIME and DATE."""
+    written = ["k+1", "CONCAT('a', v)", "IF(k>1,'y','n')", "YEAR(NOW())", "DATE_ADD(CURDATE(), INTERVAL 1 DAY)",
+               "CAST(k AS STRING)", "NOW()", "CURDATE()", "CURRENT_TIMESTAMP", "abs(-k)", "count(*) OVER ()"]
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(written)}, k, v AS named FROM t WHERE k = 1")
+        names, kinds, row = [d[0] for d in cur.description], [d[1] for d in cur.description], cur.fetchone()
+    assert names == [*written, "k", "named"]
+    assert kinds[written.index("NOW()")] == FIELD_TYPE.DATETIME == kinds[written.index("CURRENT_TIMESTAMP")]
+    assert kinds[written.index("CURDATE()")] == FIELD_TYPE.DATE
+    assert row[:4] == (2, "aa", "n", dt.date.today().year)
+    assert isinstance(row[written.index("NOW()")], dt.datetime)
+
+
+def test_set_var_hints_apply_to_queries_over_tables(wire: Cluster) -> None:
+    assert wire.query(f"SELECT /*+ SET_VAR(query_timeout = 7) */ k, @@query_timeout FROM {DB}.t WHERE k = 1") == \
+        [(1, 7)]
+    assert wire.query("SELECT /*+ SET_VAR(query_timeout = 7) */ 1")[0][0] == 1
+
+
+def test_user_variables_and_set_errors(wire: Cluster) -> None:
+    """SET @x = ... then @x in any statement, as MySQL and Doris read them; an unset one is NULL."""
+    with wire.connect(database=DB) as conn, conn.cursor() as cur:
+        cur.execute("SET @lo = -2.5, @name := concat('a', ''), @day = CURDATE()")
+        cur.execute("SET @hi = @lo * -2")
+        cur.execute("SELECT @lo, @hi, @NAME, @nosuch, @day")
+        assert [d[0] for d in cur.description] == ["@lo", "@hi", "@NAME", "@nosuch", "@day"]
+        assert cur.fetchone() == (Decimal("-2.5"), Decimal("5.0"), "a", None, str(dt.date.today()))
+        cur.execute("SELECT v FROM t WHERE k < @hi AND v = @name")
+        assert cur.fetchall() == (("a",),)
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            cur.execute("SET no_such_variable = 1")
+        assert e.value.args == (1193, "errCode = 2, detailMessage = Unknown system variable 'no_such_variable'")
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            cur.execute("SELECT /*+ SET_VAR(query_timeout) */ 1")
+        assert e.value.args[0] == 1064 and "SET_VAR" in e.value.args[1]
+        cur.execute("SET query_timeout = -1")  # 0 or less means Doris's default: queries still run
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchone() == (2,)
 
 
 ENGINE_WORDS = ("Binder Error", "Parser Error", "Catalog Error", "Conversion Error", "Step '", "Traceback",

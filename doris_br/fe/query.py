@@ -498,11 +498,12 @@ def shows_hidden_columns(session: Any) -> bool:
 
 
 def query_timeout_s(session: Any) -> float:
-    """The session's query_timeout (seconds; Doris's default 900)."""
+    """The session's query_timeout (seconds; Doris's default 900, which a value of 0 or less also means)."""
     try:  # HTTP's sessions have no variables
-        return float(session.variables.get("query_timeout"))
+        timeout = float(session.variables.get("query_timeout"))
     except (AttributeError, TypeError, ValueError):
         return 900.0
+    return timeout if timeout > 0 else 900.0
 
 
 async def in_engine(session: Any, cur: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table]) -> pa.Table:
@@ -516,11 +517,19 @@ async def in_engine(session: Any, cur: duckdb.DuckDBPyConnection, work: Callable
     try:
         return await asyncio.wait_for(asyncio.shield(future), left)
     except TimeoutError:
-        cur.interrupt()
+        _interrupt(cur)
         raise DorisError(f"Query timeout. query_timeout: {timeout:g} s") from None
     except asyncio.CancelledError:
-        cur.interrupt()
+        _interrupt(cur)
         raise
+
+
+def _interrupt(cur: duckdb.DuckDBPyConnection) -> None:
+    """Stop the engine's work on `cur`; a cursor that has already finished and closed has nothing to stop."""
+    try:
+        cur.interrupt()
+    except duckdb.Error:
+        pass
 
 
 def constant_value(expression: exp.Expression) -> Any:

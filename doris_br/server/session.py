@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
 import functools
 import logging
 import re
@@ -22,7 +23,7 @@ import time
 import zoneinfo
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,6 +36,7 @@ from mysql_mimic.variable_processor import VariableProcessor, _get_var_assignmen
 from mysql_mimic.variables import SessionVariables
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from doris_br.errors import ER_PARSE, ER_UNKNOWN_TIME_ZONE, DorisError, unexpected
 from doris_br.fe import query as queries
@@ -90,8 +92,10 @@ def _parsed(sql: str, limits: ExpressionLimits) -> tuple[tuple[exp.Expression, b
 
 
 # What the session's own preparation acts on: functions (DATABASE(), NOW(), UNIX_TIMESTAMP(), names as written),
-# @@variables, bare CURRENT_DATE-like names, SET_VAR hints, SET values.
-_SESSION_DEPENDENT = (exp.Func, exp.SessionParameter, exp.Column, exp.Hint, exp.Set)
+# @@variables, @user variables, bare CURRENT_DATE-like names, SET_VAR hints, SET values.
+_SESSION_DEPENDENT = (exp.Func, exp.SessionParameter, exp.Parameter, exp.Column, exp.Hint, exp.Set)
+ER_UNKNOWN_SYSTEM_VARIABLE = 1193
+MAX_USER_VARIABLES = 1024  # a session's @variables (MySQL has no limit but memory; ours is bounded)
 
 
 def _is_plain(expression: exp.Expression) -> bool:
@@ -145,19 +149,116 @@ def parse_time_zone(name: str) -> timezone | zoneinfo.ZoneInfo:
 
 
 def _name_as_written(statement: exp.Expression, sql: str) -> None:
-    """A select list's `DATABASE()` / `VERSION()` / `CURDATE()` named as the user wrote them, as Doris names result
-    columns, not as sqlglot prints its node (`CURRENT_SCHEMA()`, `CURRENT_VERSION()`, `CURRENT_DATE`)."""
+    """A SELECT's unaliased expressions named as the user wrote them (`DATABASE()`, `k+1`, `IF(k>0,'y','n')`), as
+    MySQL names result columns, never as sqlglot prints its node (`CURRENT_SCHEMA()`) nor as the engine would name
+    what it ran (`('a' || k)` for CONCAT). Columns, stars and literals keep their names; an expression whose text
+    cannot be told for sure keeps the name it had."""
     if not isinstance(statement, exp.Select):
         return
-    for projection in statement.expressions:
-        if not isinstance(projection, exp.Func) or any(True for _ in projection.iter_expressions()):
+    unnamed = [i for i, p in enumerate(statement.expressions) if not isinstance(p, _NAMED_PROJECTIONS)]
+    if not unnamed:
+        return
+    items = _select_list_texts(statement, sql)
+    if items is None or len(items) != len(statement.expressions):
+        return
+    for i in unnamed:
+        projection, written = statement.expressions[i], items[i]
+        if len(written) > MAX_COLUMN_NAME or not _reads_as(written, projection):
             continue
-        start, end = projection.meta.get("start"), projection.meta.get("end")
-        if start is None or end is None:
-            continue
-        written = sql[start:end + 1]
-        if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", written) and sql[end + 1:].lstrip().startswith("("):
-            projection.replace(exp.alias_(projection.copy(), exp.to_identifier(f"{written}()")))
+        projection.replace(exp.alias_(projection.copy(), exp.to_identifier(written)))
+
+
+# Projections that already have their name: Doris names a column by the column, a literal by its value.
+_NAMED_PROJECTIONS = (exp.Alias, exp.Column, exp.Star, exp.Literal, exp.Null, exp.Boolean)
+MAX_COLUMN_NAME = 256  # MySQL's limit on a result column's name
+_SELECT_LIST_ENDS = frozenset({
+    TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.HAVING, TokenType.ORDER_BY, TokenType.LIMIT,
+    TokenType.UNION, TokenType.EXCEPT, TokenType.INTERSECT, TokenType.INTO, TokenType.SEMICOLON, TokenType.WINDOW,
+    TokenType.QUALIFY,
+})
+
+
+def _select_list_texts(statement: exp.Select, sql: str) -> list[str] | None:
+    """The text of each item of the statement's select list, found from the SELECT keyword before its first
+    item: items split at commas outside parentheses, up to FROM (or whatever ends the list)."""
+    # Where the list's first item with a known place starts (no item has one in `SELECT @x`: the text's start).
+    first = min((n.meta["start"] for p in statement.expressions for n in p.walk() if "start" in n.meta), default=0)
+    try:
+        tokens = DorisBR().tokenize(sql)
+    except TokenError:
+        return None
+    at = next((i for i, t in enumerate(tokens) if t.start >= first), None)
+    if at is None:
+        return None
+    start = next((i for i in range(at, -1, -1) if tokens[i].token_type == TokenType.SELECT), None)
+    if start is None:
+        return None
+    start += 1
+    while start < len(tokens) and tokens[start].token_type in (TokenType.DISTINCT, TokenType.ALL, TokenType.HINT):
+        start += 1
+    items, depth, begin = [], 0, start
+    for i in range(start, len(tokens) + 1):
+        token = tokens[i] if i < len(tokens) else None
+        kind = token.token_type if token is not None else None
+        if token is None or (depth == 0 and (kind == TokenType.COMMA or kind in _SELECT_LIST_ENDS)) or depth < 0:
+            if begin >= i:
+                return None
+            items.append(sql[tokens[begin].start:tokens[i - 1].end + 1])
+            if kind != TokenType.COMMA or depth < 0:
+                return items
+            begin = i + 1
+        elif kind == TokenType.L_PAREN:
+            depth += 1
+        elif kind == TokenType.R_PAREN:
+            depth -= 1
+    return items
+
+
+def _reads_as(text: str, projection: exp.Expression) -> bool:
+    """Whether `text` parses back to the projection: the name is only ever the text of that very expression."""
+    try:
+        reread = parse(f"SELECT {text}")
+    except (ParseError, TokenError, RecursionError):
+        return False
+    return len(reread) == 1 and isinstance(reread[0], exp.Select) and reread[0].expressions == [projection]
+
+
+def _hint_assignments(statement: exp.Expression) -> dict[str, Any]:
+    """The session variables of the statement's SET_VAR hints; every hint is then taken out of the tree (Doris's
+    other hints steer its own optimizer: the engine has no use for them, and the sandbox would refuse SET_VAR
+    as an unknown function)."""
+    for hint in statement.find_all(exp.Hint):
+        for item in hint.expressions:
+            if isinstance(item, exp.Func) and item.name.upper() == "SET_VAR":
+                for setting in item.expressions:
+                    _plain_setting(setting)
+    assignments = _get_var_assignments(statement)
+    for hint in list(statement.find_all(exp.Hint)):
+        hint.pop()
+    return assignments
+
+
+def _plain_setting(setting: exp.Expression) -> None:
+    """A SET_VAR item is `name = value` with a plain value (an expression would need running first), the value
+    made a literal: `sql_mode = STRICT_TRANS_TABLES` a string, `-1` a number."""
+    if not isinstance(setting, exp.EQ) or not isinstance(setting.left, (exp.Column, exp.Identifier)):
+        raise DorisError("Syntax error in SET_VAR hint: each item is `variable = value`", ER_PARSE)
+    value = setting.right
+    if isinstance(value, (exp.Column, exp.Identifier)):
+        setting.set("expression", exp.Literal.string(value.name))
+    elif isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal) and not value.this.is_string:
+        setting.set("expression", exp.Literal(this=f"-{value.this.this}", is_string=False))
+    elif not isinstance(value, (exp.Literal, exp.Boolean, exp.Null)):
+        raise DorisError("Syntax error in SET_VAR hint: a variable's value is a literal", ER_PARSE)
+
+
+def _value_literal(value: Any) -> exp.Expression:
+    """A computed value as the one literal node mysql-mimic reads back (sqlglot's convert makes -1 a negation)."""
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+        return exp.Literal(this=str(value), is_string=False)
+    if isinstance(value, (datetime, date)):  # a user variable keeps a time as MySQL does: as its text
+        return exp.Literal.string(str(value))
+    return exp.convert(value)
 
 
 def _unix_timestamp_now(statement: exp.Expression, now: datetime) -> None:
@@ -166,6 +267,26 @@ def _unix_timestamp_now(statement: exp.Expression, now: datetime) -> None:
     for node in list(statement.find_all(exp.Anonymous)):
         if node.name.upper() == "UNIX_TIMESTAMP" and not node.expressions:
             node.replace(exp.Literal.number(int(now.timestamp())))
+
+
+_NOW_NODES = (exp.CurrentTimestamp, exp.Localtime, exp.Localtimestamp)
+
+
+def _typed_now(statement: exp.Expression, now: datetime) -> None:
+    """NOW() / CURRENT_TIMESTAMP / LOCALTIME[STAMP] and CURDATE() / CURRENT_DATE as the statement's start, typed
+    DATETIME and DATE as Doris types them (mysql-mimic would put a string literal in, and a client would read a
+    VARCHAR column); the forms with a precision are left to mysql-mimic."""
+    stamp, day = now.strftime("%Y-%m-%d %H:%M:%S"), now.strftime("%Y-%m-%d")
+    for node in list(statement.find_all(exp.Func)):
+        if isinstance(node, exp.Anonymous) and node.name.upper() in ("NOW", "CURDATE") and not node.expressions:
+            is_date = node.name.upper() == "CURDATE"
+        elif isinstance(node, _NOW_NODES) and node.this is None:
+            is_date = False
+        elif isinstance(node, exp.CurrentDate) and node.this is None:
+            is_date = True
+        else:
+            continue
+        node.replace(exp.cast(exp.Literal.string(day if is_date else stamp), "DATE" if is_date else "DATETIME"))
 
 
 class DorisSession(Session):
@@ -185,6 +306,7 @@ class DorisSession(Session):
         self.current_sql = ""
         self.query_started = time.time()
         self.running: asyncio.Task[Any] | None = None
+        self.user_variables: dict[str, Any] = {}  # SET @x = ...: by lower-case name, as MySQL's are
 
     # ---- identity ----------------------------------------------------------------------------------------
 
@@ -277,12 +399,14 @@ class DorisSession(Session):
         return [self._prepare_one(e, sql, plain) for e, plain in expressions]
 
     def _prepare_one(self, expression: exp.Expression, sql: str, plain: bool = False) -> Prepared:
+        hints = {} if plain else _hint_assignments(expression)
         sandbox.check(expression)
         if plain:
             return Prepared(expression, {})
         _name_as_written(expression, sql)
         _unix_timestamp_now(expression, self.timestamp)
-        hints = _get_var_assignments(expression)
+        _typed_now(expression, self.timestamp)
+        self._put_user_variables(expression)
         with self._hint_variables(hints):
             VariableProcessor(mysql_function_mapping(self), self.variables, expression)._replace_variables()
             if isinstance(expression, exp.Set):
@@ -301,6 +425,16 @@ class DorisSession(Session):
             for k, v in saved.items():
                 self.variables.set(k, v)
 
+    def _put_user_variables(self, statement: exp.Expression) -> None:
+        """Each @x read by the statement replaced by its value (NULL if never set), as MySQL and Doris read user
+        variables; the @x a SET assigns is left for _set_variable."""
+        for node in list(statement.find_all(exp.Parameter)):
+            parent = node.parent
+            if isinstance(parent, exp.EQ) and node.arg_key == "this" and isinstance(parent.parent, exp.SetItem):
+                continue
+            name = node.name.lower()
+            node.replace(_value_literal(self.user_variables[name]) if name in self.user_variables else exp.null())
+
     def _fold_set_values(self, statement: exp.Set) -> None:
         """`SET x = <expression>` (Connector/J: sql_mode = concat(@@sql_mode, ',STRICT_TRANS_TABLES')): the
         value computed by the engine (its @@ references already replaced), as a literal."""
@@ -311,8 +445,7 @@ class DorisSession(Session):
             right = assignment.right
             if isinstance(right, (exp.Literal, exp.Boolean, exp.Null, exp.Var, exp.Column, exp.Identifier)):
                 continue
-            value = queries.constant_value(right)
-            assignment.set("expression", exp.convert(value))
+            assignment.set("expression", _value_literal(queries.constant_value(right)))
 
     async def query(self, expression: exp.Expression, sql: str, attrs: dict[str, str]) -> AllowedResult:
         return await statements.execute(self, expression, sql)
@@ -335,10 +468,22 @@ class DorisSession(Session):
     # ---- variables and time zones ------------------------------------------------------------------------
 
     def _set_variable(self, setitem: exp.SetItem) -> None:
+        """SET @x = value keeps a user variable; a time zone is checked first; the rest is mysql-mimic's."""
         assignment = setitem.this
+        if isinstance(assignment.left, exp.Parameter):
+            name = assignment.left.name.lower()
+            if name not in self.user_variables and len(self.user_variables) >= MAX_USER_VARIABLES:
+                raise DorisError(f"Too many user variables in this session: at most {MAX_USER_VARIABLES}")
+            self.user_variables[name] = expression_to_value(assignment.right)
+            return
         if assignment.left.name.lower() == "time_zone":
             parse_time_zone(str(expression_to_value(assignment.right)))
-        super()._set_variable(setitem)
+        try:
+            super()._set_variable(setitem)
+        except MysqlError as e:
+            if e.code != ER_UNKNOWN_SYSTEM_VARIABLE:
+                raise
+            raise DorisError(f"Unknown system variable '{assignment.left.name}'", ER_UNKNOWN_SYSTEM_VARIABLE) from None
 
     def _show_variables(self, show: exp.Show) -> AllowedResult:
         """SHOW VARIABLES [LIKE]: mysql-mimic's matches the pattern as a regular expression (a `(` fails, `max`
