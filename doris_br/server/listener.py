@@ -74,6 +74,8 @@ class DorisServer(MysqlServer):
             await connection.start()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # the FE stopping (or KILL CONNECTION): this connection's end, not an error
+            pass
         finally:
             logged_in()
             writer.close()
