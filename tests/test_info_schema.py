@@ -1,5 +1,5 @@
-"""information_schema's PARTITIONS, VIEWS and STATISTICS: Doris's columns, rows from the catalog, and only what
-the session's user may see (PrivPredicate.SHOW, as TABLES)."""
+"""information_schema's SCHEMATA, PARTITIONS, VIEWS and STATISTICS: Doris's columns, rows from the catalog, and
+only what the session's user may see (PrivPredicate.SHOW, as TABLES)."""
 
 from __future__ import annotations
 
@@ -174,4 +174,15 @@ def test_the_tables_are_listed_and_unknown_ones_refused(catalog: Cluster) -> Non
                                      "database [information_schema].")
     with pytest.raises(pymysql.err.MySQLError) as described_info:
         catalog.query("DESC information_schema.no_such_table")
-    assert described_info.value.args == info.value.args
+    assert described_info.value.args == (
+        1105, "errCode = 2, detailMessage = Unknown table 'no_such_table' in information_schema")
+
+
+def test_schemata_lists_every_visible_database_empty_ones_too(catalog: Cluster) -> None:
+    names, rows = described(catalog, "SELECT * FROM information_schema.schemata")
+    assert names == ["CATALOG_NAME", "SCHEMA_NAME", "DEFAULT_CHARACTER_SET_NAME", "DEFAULT_COLLATION_NAME",
+                     "SQL_PATH"]
+    assert ("internal", EMPTY_DB, "utf8", "utf8_general_ci", None) in rows
+    assert [r[1] for r in rows] == [r[0] for r in catalog.query("SHOW DATABASES")]
+    seen = described(catalog, "SELECT schema_name FROM information_schema.schemata", USER, PASSWORD)[1]
+    assert seen == [("information_schema",), (DB,)]

@@ -1,9 +1,10 @@
 """information_schema's tables as Arrow, for the query engine: queries over them run like any other query.
 
 mysql-mimic answered these with sqlglot's Python executor, which compiles expressions to Python and runs them;
-here the rows mysql-mimic defines (SCHEMATA, TABLES, COLUMNS, ...) become Arrow tables that the sandboxed engine
-reads, built from what the user may see (tables_show.visible). PARTITIONS, VIEWS and STATISTICS are Doris's own:
-its column names, order and types (SchemaTable.TABLE_MAP of Doris 2.1), filled as its FE and BE fill them.
+here the rows mysql-mimic defines (TABLES, COLUMNS, ...) become Arrow tables that the sandboxed engine
+reads, built from what the user may see (tables_show.visible). SCHEMATA, PARTITIONS, VIEWS and STATISTICS are
+Doris's own: its column names, order and types (SchemaTable.TABLE_MAP of Doris 2.1), filled as its FE and BE
+fill them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from mysql_mimic.schema import info_schema_tables, mapping_to_columns
 
 from doris_br.clock import local_datetime
 from doris_br.fe.indexes import listed_indexes
-from doris_br.fe.olap import Database, Partition, Table, partitions_by_table, table_not_found
+from doris_br.fe.olap import (
+    Database,
+    Partition,
+    Table,
+    describe_table_not_found,
+    partitions_by_table,
+    table_not_found,
+)
 from doris_br.schema import min_key
 from doris_br.server.compat import show_engines
 
@@ -88,7 +96,7 @@ def described(name: str) -> list[tuple[str, str]]:
         return [(c.name, c.type) for c in DORIS_TABLES[wanted].columns]
     columns = MIMIC_INFO_SCHEMA[INFO_SCHEMA].get(wanted)
     if columns is None:
-        raise table_not_found(name, INFO_SCHEMA)
+        raise describe_table_not_found(name, INFO_SCHEMA)
     return [(n, t) for n, t in columns.items()]
 
 
@@ -148,6 +156,23 @@ def _as_doris(session: Any, names: list[str], rows: list[tuple]) -> list[tuple]:
         row[at["table_type"]], row[at["engine"]] = kind, engine
         out.append(tuple(row))
     return out
+
+
+# ---- SCHEMATA -----------------------------------------------------------------------------------------------
+
+
+def _schemata_rows(session: Any) -> list[tuple]:
+    """One row per database the user may see, empty ones too (mysql-mimic lists only those with tables), as
+    Doris's BE fills them (SchemaSchemataScanner): utf8, utf8_general_ci, no SQL path."""
+    from doris_br.fe.statements.tables_show import visible_database_names
+
+    return [(INTERNAL_CATALOG, name, "utf8", "utf8_general_ci", None) for name in visible_database_names(session)]
+
+
+_SCHEMATA = _columns(
+    "CATALOG_NAME VARCHAR(512)", "SCHEMA_NAME VARCHAR(32)", "DEFAULT_CHARACTER_SET_NAME VARCHAR(32)",
+    "DEFAULT_COLLATION_NAME VARCHAR(32)", "SQL_PATH VARCHAR(512)",
+)
 
 
 # ---- PARTITIONS ----------------------------------------------------------------------------------------------
@@ -247,6 +272,7 @@ _STATISTICS = _columns(
 
 # Doris's own tables, by lower-case name: these replace mysql-mimic's MySQL-shaped ones of the same names.
 DORIS_TABLES: dict[str, SystemTable] = {
+    "schemata": SystemTable(_SCHEMATA, _schemata_rows),
     "partitions": SystemTable(_PARTITIONS, _partition_rows),
     "views": SystemTable(_VIEWS, _view_rows),
     "statistics": SystemTable(_STATISTICS, _statistics_rows),

@@ -66,15 +66,21 @@ def _statement_db_name(session: Any, db_name: str | None) -> str:
 # ---- databases and tables ----------------------------------------------------------------------------------
 
 
+def visible_database_names(session: Any) -> list[str]:
+    """The databases SHOW DATABASES and information_schema.schemata list for this user, by name."""
+    user = session.user
+    granted = [d.name for d in session.fe.catalog.all(Database) if has_any_on_db(user, d.name)]
+    return sorted([*SYSTEM_DATABASES, *granted])
+
+
 @handles_show("DATABASES")  # sqlglot reads SHOW SCHEMAS as DATABASES
 async def show_databases(session: Any, node: exp.Show) -> Any:
-    names = list(SYSTEM_DATABASES) + [d.name for d in session.fe.catalog.all(Database)
-                                      if has_any_on_db(session.user, d.name)]
+    names = visible_database_names(session)
     like = node.args.get("like")
     if like is not None:
         regex = like_regex(like.name)
         names = [n for n in names if regex.match(n)]
-    return text_result(["Database"], [(n,) for n in sorted(names)])
+    return text_result(["Database"], [(n,) for n in names])
 
 
 # Doris's ShowTableStatusCommand: the rows of information_schema.tables, BIGINT and DATETIME where MySQL's are.
