@@ -147,9 +147,8 @@ class JobManager:
     def request_cancel(self, job: Job, message: str) -> None:
         """Journaled at once, so a CANCEL that has answered is carried out even if the FE restarts first; the
         job is cancelled as soon as its current step (a BE call, a repository request) has ended."""
-        current = self.fe.catalog.get(Job, job.key)
-        if current is not None and not current.done:
-            self.fe.catalog.commit([attrs.evolve(current, cancel_request=message)])
+        self.fe.catalog.update(Job, job.key, lambda current: None if current is None or current.done
+                               else attrs.evolve(current, cancel_request=message))
         self._wake.set()
 
     def cleaning(self, repo: str, label: str) -> bool:
@@ -171,10 +170,13 @@ class JobManager:
                 problem = f"{type(e).__name__}: {e}"
             finally:
                 self._cleanups.pop(job.id, None)
-            current = self.fe.catalog.get(Job, job.key)
-            if current is not None:
+            def cleaned(current: Job | None) -> Job | None:
+                if current is None:
+                    return None
                 errors = {**current.task_errors, "cleanup": problem} if problem else current.task_errors
-                self.fe.catalog.commit([attrs.evolve(current, cleanup_pending=False, task_errors=errors)])
+                return attrs.evolve(current, cleanup_pending=False, task_errors=errors)
+
+            await self.fe.catalog.update_off_loop(Job, job.key, cleaned)
 
         self._cleanups[job.id] = asyncio.create_task(run())
 
@@ -209,16 +211,20 @@ class JobManager:
                 return
             else:
                 new = await getattr(runner, job.state.lower())(job)
-        except Exception as e:  # a bug in one state must not stop the scheduler; the job records it
+        except Exception:  # a bug in one state must not stop the scheduler; the job records it (not Python's text)
             log.exception("job %s failed in %s", job.label, job.state)
-            new = await runner.cancel(job, "COMMON_ERROR", f"{type(e).__name__}: {e}")
-        current = self.fe.catalog.get(Job, str(job_id))
-        if current is not None and new != job:
+            new = await runner.cancel(job, "COMMON_ERROR", f"unexpected error in state {job.state}; see fe.log")
+
+        def stepped(current: Job | None) -> Job | None:  # in the journal thread: comparing big jobs takes time too
+            if current is None or new == job:
+                return None
             if current.cancel_request and not job.cancel_request:  # asked while this step ran
-                new = _keep_cancel_request(new, current.cancel_request)
-            self.fe.catalog.commit([new])
-            if new.done and new.cleanup_pending:
-                self._clean_up(new)
+                return _keep_cancel_request(new, current.cancel_request)
+            return new
+
+        committed = await self.fe.catalog.update_off_loop(Job, str(job_id), stepped)
+        if committed is not None and committed is not job and committed.done and committed.cleanup_pending:
+            self._clean_up(committed)
         if new.state != job.state:
             self._wake.set()  # go on with the next state at once
 
