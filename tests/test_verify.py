@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pymysql
@@ -50,8 +53,6 @@ def repo_root(folder: Path, repo: str) -> Path:
 
 def copy_repo(cluster: Cluster, snapshot: tuple[Path, str], tmp_path: Path, name: str) -> Path:
     """A read-only repository `name` over a copy of the intact one; returns the copied snapshot's folder."""
-    import shutil
-
     source = repo_root(snapshot[0], "vf_repo")
     target = repo_root(tmp_path, name)
     shutil.copytree(source, target)
@@ -118,7 +119,8 @@ def test_corrupted_meta_and_info_found_at_level_meta(cluster: Cluster, snapshot:
     meta.write_bytes(b"x" * meta.stat().st_size)  # same size: the listing cannot tell
     assert problems(verify(cluster, "snap", "vf_meta", "vf_db")) == []
     found = problems(verify(cluster, "snap", "vf_meta", "vf_db", '"level" = "meta"'))
-    assert sorted((r[0], r[1]) for r in found) == [(rel(meta, snap), "BAD_META"), (rel(meta, snap), "CHECKSUM_MISMATCH")]
+    meta_rel = rel(meta, snap)
+    assert sorted((r[0], r[1]) for r in found) == [(meta_rel, "BAD_META"), (meta_rel, "CHECKSUM_MISMATCH")]
     # An info that still parses but names another database than the meta: inconsistent, and its md5 is wrong.
     snap2 = copy_repo(cluster, snapshot, tmp_path / "two", "vf_info")
     info = next(snap2.glob("__info_*"))
@@ -222,9 +224,6 @@ def test_s3_snapshot(cluster: Cluster, s3: S3Server) -> None:
 def test_unreadable_and_row_count(cluster: Cluster, snapshot: tuple[Path, str], tmp_path: Path) -> None:
     """A data file whose md5 matches its name but is no Parquet (renamed to its own md5) is UNREADABLE; a meta
     recording other row counts is a ROW_COUNT_MISMATCH."""
-    import hashlib
-    import json
-
     snap = copy_repo(cluster, snapshot, tmp_path, "vf_rows")
     victim = data_files(snap)[0]
     junk = b"not parquet at all"
