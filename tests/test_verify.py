@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pymysql
@@ -254,3 +256,34 @@ def test_unreadable_and_row_count(cluster: Cluster, snapshot: tuple[Path, str], 
     kinds = [(r[0], r[1]) for r in found]
     assert (rel(victim.parent / new_name, snap), "UNREADABLE") in kinds, found
     assert any(r[1] == "ROW_COUNT_MISMATCH" and f"__{tablet['id']}" in r[0] for r in found), found
+
+
+def test_progress_while_running_and_a_stuck_backend(own_cluster: Cluster, tmp_path: Path) -> None:
+    """A BE that stops answering mid-verification: the REST API shows the run RUNNING with its counts short of
+    the total meanwhile, and the FE reads that BE's share itself, so the damaged file is still found."""
+    cluster = own_cluster
+    make_sales_db(cluster, "vf_stuck")
+    create_local_repo(cluster, "vf_stuck_repo", tmp_path / "repo")
+    backup_and_wait(cluster, "vf_stuck", "snap", "vf_stuck_repo")
+    snap = repo_root(tmp_path / "repo", "vf_stuck_repo") / "__ss_snap"
+    victim = data_files(snap)[-1]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    stuck = cluster.bes[0]
+    assert stuck is not None
+    os.kill(stuck.pid, signal.SIGSTOP)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(verify, cluster, "snap", "vf_stuck_repo", "vf_stuck", '"level" = "data"')
+
+            def running() -> dict | None:
+                runs = requests.get(f"{cluster.http}/rest/v1/verify", auth=("root", ""), timeout=10).json()["data"]
+                return next((r for r in runs if r["state"] == "RUNNING"), None)
+
+            seen = cluster.wait_for(running, timeout=20)
+            assert seen["label"] == "snap" and seen["level"] == "data" and seen["files_done"] < seen["files_total"]
+            rows = answer.result(timeout=120)
+    finally:
+        os.kill(stuck.pid, signal.SIGCONT)
+    assert [(r[0], r[1]) for r in problems(rows)] == [(rel(victim, snap), "CHECKSUM_MISMATCH")]
