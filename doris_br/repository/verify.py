@@ -90,8 +90,7 @@ def snapshot_rel(label: str) -> str:
     return path_component(layout.PREFIX_SNAPSHOT + label)
 
 
-def _index_files(info: dict[str, Any], rel_root: str, table: str, table_info: Any,
-                 part_name: str, part: Any, index: Any) -> list[ExpectedFile]:
+def _index_files(info: dict[str, Any], rel_root: str, table_info: Any, part: Any, index: Any) -> list[ExpectedFile]:
     sizes = info.get("file_sizes") or {}
     files = []
     for tablet_id_text, names in (index.get("tablets") or {}).items():
@@ -114,9 +113,9 @@ def listed_files(info: Any, label: str) -> SnapshotFiles:
         return SnapshotFiles((), (Finding(rel_root, Problem.BAD_META, "the info lists no backup_objects"),))
     for table, table_info in info["backup_objects"].items():
         try:
-            for part_name, part in (table_info.get("partitions") or {}).items():
+            for part in (table_info.get("partitions") or {}).values():
                 for index in (part.get("indexes") or {}).values():
-                    files += _index_files(info, rel_root, table, table_info, part_name, part, index)
+                    files += _index_files(info, rel_root, table_info, part, index)
         except (UnsafeName, KeyError, TypeError, ValueError, AttributeError):  # the info's word, checked
             findings.append(Finding(rel_root, Problem.BAD_META,
                                     f"the info's entry for table {table} is malformed or names a path outside "
