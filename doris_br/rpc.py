@@ -336,6 +336,40 @@ class SubmitDownload:
 
 
 @attrs.frozen
+class VerifyFile:
+    """A stored file to read: its path relative to the repository's root, as the snapshot's info records it."""
+
+    rel: str
+    size: int
+    md5: str
+    tablet_id: int
+
+
+@attrs.frozen
+class VerifiedFile:
+    """What reading a file found: rows decoded (-1: not decoded), and a problem (a verify.Problem value, or "")."""
+
+    rel: str
+    rows: int
+    bytes_read: int
+    problem: str = ""
+    detail: str = ""
+
+
+@task
+@attrs.frozen
+class SubmitVerify:
+    """VERIFY SNAPSHOT ... level data: read each file (md5, Parquet decode), changing nothing; progress and the
+    files' results through TaskStatus."""
+
+    Result: ClassVar[type] = Done
+    job_id: int
+    signature: int
+    repo: RepositoryTarget
+    files: list[VerifyFile]
+
+
+@attrs.frozen
 class TaskProgress:
     state: str  # RUNNING | FINISHED | FAILED | UNKNOWN
     files_done: int = 0
@@ -346,6 +380,8 @@ class TaskProgress:
     error: str = ""
     # Uploads: per tablet id (text), the stored files.
     stored: dict[str, list[StoredFile]] = attrs.field(factory=dict)
+    # Verifications: each file read so far.
+    verified: list[VerifiedFile] = attrs.field(factory=list)
 
 
 @task

@@ -33,6 +33,7 @@ class Run:
     error_code: str = ""
     error: str = ""
     stored: dict[str, list[rpc.StoredFile]] = attrs.field(factory=dict)
+    verified: list[rpc.VerifiedFile] = attrs.field(factory=list)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
     def check_cancelled(self) -> None:
@@ -50,6 +51,8 @@ class Run:
                 state=self.state, files_done=self.files_done, files_total=self.files_total,
                 bytes_done=self.bytes_done, bytes_total=self.bytes_total, error_code=self.error_code,
                 error=self.error, stored={k: list(v) for k, v in self.stored.items()},
+                # whole only once the run has ended; while it runs the counts tell the progress
+                verified=list(self.verified) if self.state != "RUNNING" else [],
             )
 
 

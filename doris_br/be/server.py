@@ -162,4 +162,4 @@ def run_be(config: BeConfig) -> None:
 
 
 # Importing the task modules registers their handlers.
-from doris_br.be import backup, clone, tablets  # noqa: E402,F401
+from doris_br.be import backup, clone, tablets, verify  # noqa: E402,F401

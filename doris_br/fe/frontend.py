@@ -23,6 +23,7 @@ from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
+from doris_br.fe.verify import VerifyRegistry
 from doris_br.server import compat
 from doris_br.server.auth import CatalogIdentityProvider
 from doris_br.server.listener import DorisServer, raise_file_limit
@@ -40,6 +41,7 @@ class Frontend:
         self.catalog = Catalog(Journal(journal_path(config.data_dir)))
         self.backends = BackendRegistry(self)
         self.jobs = JobManager(self)
+        self.verifies = VerifyRegistry()  # VERIFY SNAPSHOT's progress (fe/verify.py)
         self.dynamic_partitions = DynamicPartitionScheduler(self)
         self.global_variables = compat.global_variables()
         self.sessions: dict[int, Any] = {}

@@ -250,6 +250,13 @@ async def get_jobs(request: web.Request, fe: Any, user: User) -> Any:
 
 
 @api
+async def get_verify(request: web.Request, fe: Any, user: User) -> Any:
+    """VERIFY SNAPSHOT's running and recent verifications, with their counts: those whose database the user
+    holds LOAD_PRIV on (what the statement needed)."""
+    return [p.view() for p in fe.verifies.all() if has_privilege(user, "LOAD_PRIV", p.db_name)]
+
+
+@api
 async def get_meta_backups(request: web.Request, fe: Any, user: User) -> Any:
     require_global(user, "ADMIN_PRIV")
     return await asyncio.to_thread(list_backups, meta_backups_dir(fe))
@@ -282,6 +289,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/rest/v1/repositories", get_repositories)
     app.router.add_get("/rest/v1/repositories/{repo}/snapshots", get_snapshots)
     app.router.add_get("/rest/v1/jobs", get_jobs)
+    app.router.add_get("/rest/v1/verify", get_verify)
     app.router.add_get("/rest/v1/meta_backups", get_meta_backups)
     app.router.add_post("/rest/v1/meta_backups", post_meta_backup)
     app.router.add_get("/rest/v1/meta_backups/{name}/download", download_meta_backup)

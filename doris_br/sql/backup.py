@@ -1,4 +1,4 @@
-"""Backup and restore statements: repositories, BACKUP, RESTORE, SHOW BACKUP/RESTORE/SNAPSHOT, CANCEL.
+"""Backup and restore statements: repositories, BACKUP, RESTORE, SHOW BACKUP/RESTORE/SNAPSHOT, CANCEL, VERIFY.
 
 The grammar is Doris's (shared/reference/doris-backup-restore.md section 1). Semantic checks (a db-qualified
 table inside ON, duplicated tables or aliases) are the statements' business, so their errors read as Doris's.
@@ -77,6 +77,12 @@ class DropSnapshot(StatementNode):
     arg_types = {"this": True, "repo": True}
 
 
+class VerifySnapshot(StatementNode):
+    """Ours, not Doris's: check a stored snapshot (files, meta, data) without changing it."""
+
+    arg_types = {"this": True, "db": False, "repo": True, "properties": False}
+
+
 # ---- parser ------------------------------------------------------------------------------------------------
 
 
@@ -149,6 +155,13 @@ class BackupParser(ParserBase):
         self._expect_words("FROM")
         return DropSnapshot(this=label, repo=self._parse_name("a repository name"))
 
+    def _parse_verify_snapshot(self) -> VerifySnapshot:
+        db, label = self._parse_qualified_name("a snapshot label")
+        self._expect_words("FROM")
+        repo = self._parse_name("a repository name")
+        props = self._parse_property_map() if self._match_text_seq("PROPERTIES") else {}
+        return VerifySnapshot(this=label, db=db, repo=repo, properties=props)
+
     STATEMENTS = {
         **ParserBase.STATEMENTS,
         ("CREATE", "REPOSITORY"): _parse_create_repository,
@@ -169,4 +182,5 @@ class BackupParser(ParserBase):
         ("CANCEL", "BACKUP"): lambda self: CancelBackup(db=self._parse_from_db()),
         ("CANCEL", "RESTORE"): lambda self: CancelRestore(db=self._parse_from_db()),
         ("DROP", "SNAPSHOT"): _parse_drop_snapshot,
+        ("VERIFY", "SNAPSHOT"): _parse_verify_snapshot,
     }

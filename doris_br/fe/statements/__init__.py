@@ -68,5 +68,6 @@ from doris_br.fe.statements import (  # noqa: E402,F401
     system,
     tables_show,
     users,
+    verify,
     views,
 )
