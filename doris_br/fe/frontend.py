@@ -23,6 +23,7 @@ from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
+from doris_br.fe.snapshots import SnapshotDropper
 from doris_br.server import compat
 from doris_br.server.auth import CatalogIdentityProvider
 from doris_br.server.listener import DorisServer, raise_file_limit
@@ -41,6 +42,7 @@ class Frontend:
         self.backends = BackendRegistry(self)
         self.jobs = JobManager(self)
         self.dynamic_partitions = DynamicPartitionScheduler(self)
+        self.snapshots = SnapshotDropper(self)
         self.global_variables = compat.global_variables()
         self.sessions: dict[int, Any] = {}
         self.start_time = time.time()
@@ -128,6 +130,7 @@ class Frontend:
         jobs = asyncio.create_task(self.jobs.run_forever())
         sweeper = asyncio.create_task(stale.sweep_forever(self))
         dynamic_partitions = asyncio.create_task(self.dynamic_partitions.run_forever())
+        retention = asyncio.create_task(self.snapshots.run_forever())  # first finishes drops a crash left
         # The line the launcher and the tests wait for; keep its shape (the console's address comes last).
         print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot) "
               f"http://{self.config.host}:{self.http_port}/", flush=True)
@@ -140,6 +143,7 @@ class Frontend:
         jobs.cancel()
         sweeper.cancel()
         dynamic_partitions.cancel()
+        retention.cancel()
         await http.cleanup()
         server.close()
         self.catalog.journal.close()
