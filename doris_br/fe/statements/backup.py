@@ -158,12 +158,14 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
 
 async def check_label_free(session: Any, repo: Repository, label: str, properties: dict[str, str]) -> None:
     store = await asyncio.to_thread(store_of, repo)
-    cleaning = session.fe.jobs.cleaning(repo.name, label) or snapshots.dropping(session.fe, repo.name, label)
-    if cleaning or label in await asyncio.to_thread(store.snapshot_names):
+    cleaning = session.fe.jobs.cleaning(repo.name, label)
+    dropping = snapshots.dropping(session.fe, repo.name, label)
+    if cleaning or dropping or label in await asyncio.to_thread(store.snapshot_names):
         if properties.get("type", "full").lower() == "incremental":
             raise DorisError("Currently does not support incremental backup")
         raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
-            "; a cancelled or dropped snapshot is being removed, try again later" if cleaning else ""))
+            "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else
+            "; a DROP SNAPSHOT of it is being finished, try again later" if dropping else ""))
 
 
 def label_filter(node: Any, column: str) -> Any:
