@@ -109,10 +109,11 @@ def test_drop_refusals(cluster: Cluster, tmp_path: Path) -> None:
     make_table(cluster, "dr_db")
     create_local_repo(cluster, "dr_repo", tmp_path)
     ts = backups(cluster, "dr_db", "dr_repo", ["kept"])["kept"]
-    # A backup of the label, pending: nothing written yet, and still its label is not droppable.
-    hold(cluster, "BACKUP.PENDING", "RESTORE.PENDING")
+    # A running backup of the label (its tablets snapshotted, held before the upload).
+    hold(cluster, "BACKUP.UPLOADING", "RESTORE.PENDING")
     try:
         cluster.query("BACKUP SNAPSHOT dr_db.busy TO dr_repo")
+        wait_job(cluster, "BACKUP", "dr_db", "busy", states=("UPLOADING",))
         _, msg = error_of(cluster, "DROP SNAPSHOT busy FROM dr_repo")
         assert msg.endswith("Backup or restore job is running on snapshot busy of repository dr_repo. "
                             "Can not drop it")

@@ -21,6 +21,7 @@ from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
 from doris_br.fe.catalog import RETENTION_PROPERTIES, Repository, register_kind
 from doris_br.fe.jobs.base import store_of
+from doris_br.fe.jobs.manager import SUBMIT_LOCK
 from doris_br.repository import layout
 from doris_br.repository.info import referenced_files
 from doris_br.repository.store import BadFile, RepositoryStore
@@ -193,8 +194,6 @@ class SnapshotDropper:
     async def drop(self, repo: Repository, label: str, timestamp: str | None) -> None:
         """Check, journal, carry out. The checks and the info removal hold the job submission lock, so no
         restore of the backup can start from an info about to disappear."""
-        from doris_br.fe.statements.backup import SUBMIT_LOCK
-
         async with self.lock:
             await self.finish_pending()
             store = await asyncio.to_thread(store_of, repo)
@@ -269,6 +268,8 @@ class SnapshotDropper:
             repo = self.fe.catalog.get(Repository, intent.repo)
             if repo is None:  # dropped since: its storage is no longer ours to change
                 self.fe.catalog.commit(deletes=[intent])
+                continue
+            if repo.read_only:  # made again as READ ONLY meanwhile: finished once it is writable
                 continue
             try:
                 store = await asyncio.to_thread(store_of, repo)

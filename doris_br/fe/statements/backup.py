@@ -13,6 +13,7 @@ from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
 from doris_br.fe import snapshots
 from doris_br.fe.catalog import Repository
 from doris_br.fe.jobs.base import store_of
+from doris_br.fe.jobs.manager import SUBMIT_LOCK
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row
 from doris_br.fe.olap import Database, find_table, find_view, get_database, partitions_of, tables_of, views_of
@@ -26,8 +27,6 @@ from doris_br.server.compat import like_regex
 from doris_br.sql.backup import BackupSnapshot, CancelBackup, ShowBackup, TableRef
 
 MIN_TIMEOUT_S = 600
-# Submissions check the repository and then register the job: one at a time, as Doris's global lock does.
-SUBMIT_LOCK = asyncio.Lock()
 # CANCEL answers within this long: with the job CANCELLED, or else shown as cancelling by SHOW BACKUP / RESTORE.
 CANCEL_WAIT_S = 5.0
 

@@ -58,6 +58,7 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
         raise DorisError("Failed to create repository: AZURE repositories are not supported")
     props = dict(node.args.get("properties") or {})
     snapshots.check_retention(props)
+    props = merged_properties({}, props)  # an empty retention value sets nothing
     delete_if_exists = props.pop("delete_if_exists", "false").lower() == "true"
     read_only = bool(node.args.get("read_only"))
     repo = Repository(id=0, name=name, kind=kind, location=node.args["location"], properties=props,
@@ -88,10 +89,10 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
     changes = dict(node.args["properties"])
     snapshots.check_retention(changes)
     storage_changes = {k: v for k, v in changes.items() if k not in snapshots.RETENTION_KEYS}
-    if storage_changes and repo.kind != "S3":  # Doris's rule for its credentials; retention fits every kind
+    if (storage_changes or not changes) and repo.kind != "S3":  # Doris's rule; retention fits every kind
         raise DorisError("Only support alter s3 or azure repository")
     updated = attrs.evolve(repo, properties=merged_properties(repo.properties, changes))
-    if not storage_changes:  # nothing the storage sees changed: no connection to check
+    if changes and not storage_changes:  # nothing the storage sees changed: no connection to check
         session.fe.catalog.commit([updated])
         session.fe.snapshots.wake()
         return
