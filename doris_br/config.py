@@ -37,6 +37,9 @@ class FeConfig:
     # Stream Load as Doris's FE does it: answer 307 with a Location on an alive BE's webserver_port, whose HTTP
     # endpoint relays the load back to this FE (be/http.py). Off: the FE loads the body it is sent.
     stream_load_redirect_to_be: bool = False
+    # How often the FE drops the snapshots a repository's retention (snapshot_keep_last, snapshot_ttl) or a
+    # backup's own ttl let expire (fe/snapshots.py); ADMIN SET FRONTEND CONFIG changes it until a restart.
+    snapshot_retention_interval_s: float = 600.0
 
 
 @attrs.frozen

@@ -204,6 +204,10 @@ def mask_secrets(properties: dict[str, str]) -> dict[str, str]:
     return {k: (SECRET_SHOWN if is_secret(k) else v) for k, v in properties.items()}
 
 
+# The FE's own repository properties (fe/snapshots.py): never handed to a storage client, which may refuse them.
+RETENTION_PROPERTIES = ("snapshot_keep_last", "snapshot_ttl")
+
+
 @attrs.frozen
 class Repository:
     KIND: ClassVar[str] = "repositories"
@@ -223,7 +227,8 @@ class Repository:
     @property
     def storage(self) -> StorageSpec:
         """What any process, FE or BE, needs to open the repository's storage."""
-        return StorageSpec(kind=self.kind, location=self.location, properties=dict(self.properties))
+        return StorageSpec(kind=self.kind, location=self.location, properties={
+            k: v for k, v in self.properties.items() if k not in RETENTION_PROPERTIES})
 
 
 @attrs.frozen

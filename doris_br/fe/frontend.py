@@ -23,6 +23,7 @@ from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
 from doris_br.fe.privileges import has_any_on_db
+from doris_br.fe.snapshots import SnapshotDropper
 from doris_br.fe.verify import VerifyRegistry
 from doris_br.server import compat
 from doris_br.server.auth import CatalogIdentityProvider
@@ -43,6 +44,7 @@ class Frontend:
         self.jobs = JobManager(self)
         self.verifies = VerifyRegistry()  # VERIFY SNAPSHOT's progress (fe/verify.py)
         self.dynamic_partitions = DynamicPartitionScheduler(self)
+        self.snapshots = SnapshotDropper(self)
         self.global_variables = compat.global_variables()
         self.sessions: dict[int, Any] = {}
         self.start_time = time.time()
@@ -130,6 +132,7 @@ class Frontend:
         jobs = asyncio.create_task(self.jobs.run_forever())
         sweeper = asyncio.create_task(stale.sweep_forever(self))
         dynamic_partitions = asyncio.create_task(self.dynamic_partitions.run_forever())
+        retention = asyncio.create_task(self.snapshots.run_forever())  # first finishes drops a crash left
         # The line the launcher and the tests wait for; keep its shape (the console's address comes last).
         print(f"doris-br FE ready on {self.config.host}:{port} (mysql -h{self.config.host} -P{port} -uroot) "
               f"http://{self.config.host}:{self.http_port}/", flush=True)
@@ -142,6 +145,7 @@ class Frontend:
         jobs.cancel()
         sweeper.cancel()
         dynamic_partitions.cancel()
+        retention.cancel()
         await http.cleanup()
         server.close()
         self.catalog.journal.close()

@@ -165,6 +165,35 @@ class RepositoryStore:
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
 
+    def has_snapshot(self, label: str) -> bool:
+        return self.fs.exists(layout.snapshot_dir(self.root, label))
+
+    def remove_info(self, label: str, timestamp: str) -> None:
+        """Every __info_<timestamp> file of the snapshot (with a checksum or not): the one step that makes a
+        backup invisible to SHOW SNAPSHOT and RESTORE, ours and Doris's alike."""
+        directory = layout.snapshot_dir(self.root, label)
+        wanted = layout.info_name(timestamp)
+        for name in self.snapshot_files(label):
+            if layout.split_md5(name)[0] == wanted:
+                self.fs.rm_file(f"{directory}/{name}")
+
+    def files_under(self, label: str) -> set[str]:
+        """Every file in the snapshot's folder, as paths relative to the repository's root."""
+        directory = layout.snapshot_dir(self.root, label)
+        try:
+            found = self.fs.find(directory)
+        except FileNotFoundError:
+            return set()
+        prefix = self.root.rstrip("/") + "/"
+        paths = (str(f) if self.local else str(f).lstrip("/") for f in found)  # s3fs: `bucket/key`, as root
+        return {p[len(prefix):] for p in paths if p.startswith(prefix)}
+
+    def remove_files(self, relative_paths: list[str]) -> None:
+        """Files given relative to the repository's root; one already gone is no error (a drop is resumed)."""
+        for path in relative_paths:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(f"{self.root}/{path}")
+
     # ---- writing -----------------------------------------------------------------------------------------
 
     def write_plain(self, path: str, data: bytes) -> None:

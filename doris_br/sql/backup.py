@@ -74,7 +74,9 @@ class CancelRestore(StatementNode):
 
 
 class DropSnapshot(StatementNode):
-    arg_types = {"this": True, "repo": True}
+    """where: the condition after WHERE (TIMESTAMP = '...'), checked by the statement."""
+
+    arg_types = {"this": True, "repo": True, "where": False}
 
 
 class VerifySnapshot(StatementNode):
@@ -153,7 +155,8 @@ class BackupParser(ParserBase):
     def _parse_drop_snapshot(self) -> DropSnapshot:
         label = self._parse_name("a snapshot label")
         self._expect_words("FROM")
-        return DropSnapshot(this=label, repo=self._parse_name("a repository name"))
+        repo = self._parse_name("a repository name")
+        return DropSnapshot(this=label, repo=repo, where=self._parse_where_condition())
 
     def _parse_verify_snapshot(self) -> VerifySnapshot:
         db, label = self._parse_qualified_name("a snapshot label")

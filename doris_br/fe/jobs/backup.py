@@ -207,6 +207,7 @@ class BackupRunner(JobRunner):
             "tablet_snapshot_path_map": {str(t.tablet_id): t.remote_dir for t in job.tablets},
             "table_commit_seq_map": {},
             "file_sizes": {str(t.tablet_id): {f.name: f.size for f in t.stored} for t in job.tablets},
+            **({"ttl": job.properties["ttl"]} if "ttl" in job.properties else {}),  # ours: fe/snapshots.py
         }
 
     async def upload_info(self, job: Job) -> Job:

@@ -41,6 +41,10 @@ _NOT_NORMAL = {
 # CONFIG changes it, live; like Doris's other mutable configs it is back to its default after a restart).
 MAX_JOBS_CONFIG = "max_backup_restore_job_num_per_db"
 MAX_JOBS_PER_DB = 10
+# Submissions check the repository and then register the job: one at a time, as Doris's global lock does. A
+# DROP SNAPSHOT holds it too while it checks for jobs and removes the info files (fe/snapshots.py), so no
+# restore starts from an info about to go.
+SUBMIT_LOCK = asyncio.Lock()
 # How often unfinished jobs are stepped (BE tasks polled); a state change steps the job again at once.
 TICK_S = 0.1
 

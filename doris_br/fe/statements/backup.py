@@ -10,8 +10,10 @@ from sqlglot import exp
 
 from doris_br.clock import now_ms
 from doris_br.errors import ER_NO_DB, DorisError, access_denied_need
+from doris_br.fe import snapshots
 from doris_br.fe.catalog import Repository
 from doris_br.fe.jobs.base import store_of
+from doris_br.fe.jobs.manager import SUBMIT_LOCK
 from doris_br.fe.jobs.model import Job, ObjectRef
 from doris_br.fe.jobs.show import BACKUP_COLUMNS, backup_row
 from doris_br.fe.olap import Database, find_table, find_view, get_database, partitions_of, tables_of, views_of
@@ -25,8 +27,6 @@ from doris_br.server.compat import like_regex
 from doris_br.sql.backup import BackupSnapshot, CancelBackup, ShowBackup, TableRef
 
 MIN_TIMEOUT_S = 600
-# Submissions check the repository and then register the job: one at a time, as Doris's global lock does.
-SUBMIT_LOCK = asyncio.Lock()
 # CANCEL answers within this long: with the job CANCELLED, or else shown as cancelling by SHOW BACKUP / RESTORE.
 CANCEL_WAIT_S = 5.0
 
@@ -116,7 +116,7 @@ def backup_objects(session: Any, db: Database, node: BackupSnapshot) -> tuple[Ob
 
 
 def check_backup_properties(properties: dict[str, str]) -> None:
-    unknown = [k for k in properties if k not in ("type", "timeout", "content")]
+    unknown = [k for k in properties if k not in ("type", "timeout", "content", snapshots.BACKUP_TTL)]
     if unknown:
         raise DorisError(f"Unknown backup job properties: {unknown}")
     kind = properties.get("type", "full").lower()
@@ -125,6 +125,8 @@ def check_backup_properties(properties: dict[str, str]) -> None:
     content = properties.get("content", "ALL").upper()
     if content not in ("ALL", "METADATA_ONLY"):
         raise DorisError(f"Invalid backup job content:{properties['content']}")
+    if snapshots.BACKUP_TTL in properties:  # ours: retention drops the snapshot this long after the backup
+        snapshots.ttl_ms(properties[snapshots.BACKUP_TTL], snapshots.BACKUP_TTL)
 
 
 @handles(BackupSnapshot)
@@ -156,11 +158,13 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
 async def check_label_free(session: Any, repo: Repository, label: str, properties: dict[str, str]) -> None:
     store = await asyncio.to_thread(store_of, repo)
     cleaning = session.fe.jobs.cleaning(repo.name, label)
-    if cleaning or label in await asyncio.to_thread(store.snapshot_names):
+    dropping = snapshots.dropping(session.fe, repo.name, label)
+    if cleaning or dropping or label in await asyncio.to_thread(store.snapshot_names):
         if properties.get("type", "full").lower() == "incremental":
             raise DorisError("Currently does not support incremental backup")
         raise DorisError(f"Snapshot with name '{label}' already exist in repository" + (
-            "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else ""))
+            "; a cancelled backup's partial snapshot is being removed, try again later" if cleaning else
+            "; a DROP SNAPSHOT of it is being finished, try again later" if dropping else ""))
 
 
 def label_filter(node: Any, column: str) -> Any:

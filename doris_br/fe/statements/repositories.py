@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import attrs
@@ -10,13 +11,14 @@ from sqlglot import exp
 
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
+from doris_br.fe import snapshots
 from doris_br.fe.catalog import Broker, Repository, mask_secrets
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.base import repository_target, store_of
 from doris_br.fe.privileges import require_global
 from doris_br.fe.statements import handles
 from doris_br.fe.statements.results import text_result
-from doris_br.names import check_repository_name
+from doris_br.names import check_label, check_repository_name
 from doris_br.repository import layout
 from doris_br.repository.filesystems import InvalidRepositoryProperty, RepositoryUnreachable
 from doris_br.repository.info import brief
@@ -25,10 +27,13 @@ from doris_br.sql.backup import (
     AlterRepository,
     CreateRepository,
     DropRepository,
+    DropSnapshot,
     ShowCreateRepository,
     ShowRepositories,
     ShowSnapshot,
 )
+
+log = logging.getLogger(__name__)
 
 
 def find_repository(session: Any, name: str, message: str | None = None) -> Repository:
@@ -52,6 +57,8 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
     if kind == "AZURE":
         raise DorisError("Failed to create repository: AZURE repositories are not supported")
     props = dict(node.args.get("properties") or {})
+    snapshots.check_retention(props)
+    props = merged_properties({}, props)  # an empty retention value sets nothing
     delete_if_exists = props.pop("delete_if_exists", "false").lower() == "true"
     read_only = bool(node.args.get("read_only"))
     repo = Repository(id=0, name=name, kind=kind, location=node.args["location"], properties=props,
@@ -79,9 +86,16 @@ async def create_repository(session: Any, node: CreateRepository) -> None:
 async def alter_repository(session: Any, node: AlterRepository) -> None:
     require_global(session.user, "ADMIN_PRIV")
     repo = find_repository(session, node.name, "Repository does not exist")
-    if repo.kind != "S3":
+    changes = dict(node.args["properties"])
+    snapshots.check_retention(changes)
+    storage_changes = {k: v for k, v in changes.items() if k not in snapshots.RETENTION_KEYS}
+    if (storage_changes or not changes) and repo.kind != "S3":  # Doris's rule; retention fits every kind
         raise DorisError("Only support alter s3 or azure repository")
-    updated = attrs.evolve(repo, properties={**repo.properties, **node.args["properties"]})
+    updated = attrs.evolve(repo, properties=merged_properties(repo.properties, changes))
+    if changes and not storage_changes:  # nothing the storage sees changed: no connection to check
+        session.fe.catalog.commit([updated])
+        session.fe.snapshots.wake()
+        return
     try:
         await asyncio.to_thread(store_of(updated).ping)
     except InvalidRepositoryProperty as e:
@@ -90,6 +104,12 @@ async def alter_repository(session: Any, node: AlterRepository) -> None:
         raise DorisError(f"Failed to alter repository: failed to connect to the repo: {e}") from None
     session.fe.catalog.commit([updated])
     await session.fe.backends.open_repository(repository_target(updated))
+
+
+def merged_properties(current: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
+    """ALTER's properties over the old ones; a retention key set to '' is removed."""
+    merged = {**current, **changes}
+    return {k: v for k, v in merged.items() if not (k in snapshots.RETENTION_KEYS and not v.strip())}
 
 
 @handles(DropRepository)
@@ -190,7 +210,8 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
     timestamp = conditions["TIMESTAMP"]
     try:
         info = await asyncio.to_thread(store.read_info, label, timestamp)
-        row = (label, timestamp, info.get("database"), brief(info), "OK")
+        row = (label, timestamp, info.get("database"),
+               brief(info, snapshots.expiry_text(info, timestamp, repo)), "OK")
     except (BadFile, OSError, ValueError) as e:
         row = (label, timestamp, None, None, f"Failed to get info: {e}")
     return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row], doris_string=True)
@@ -209,3 +230,37 @@ def local_snapshot_rows(session: Any, conditions: dict[str, str]) -> Any:
     row = (label, timestamp, found[0].db_name, brief(found[0].info), "OK") if found else \
         (label, timestamp, None, None, f"Failed to get info: snapshot {label} at {timestamp} does not exist")
     return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row], doris_string=True)
+
+
+DROP_WHERE_HINT = "Where clause should looks like: TIMESTAMP = '2018-04-18-19-19-10'"
+
+
+def drop_timestamp(where: exp.Expression | None) -> str | None:
+    """DROP SNAPSHOT's WHERE: one TIMESTAMP equality, or nothing (every backup of the label)."""
+    if where is None:
+        return None
+    if not (isinstance(where, exp.EQ) and isinstance(where.this, exp.Column) and where.this.name.upper() ==
+            "TIMESTAMP" and isinstance(where.expression, exp.Literal) and where.expression.is_string):
+        raise DorisError(DROP_WHERE_HINT)
+    return where.expression.this
+
+
+@handles(DropSnapshot)
+async def drop_snapshot(session: Any, node: DropSnapshot) -> None:
+    """Invisible first (the info files go), then the files no remaining backup names (fe/snapshots.py)."""
+    require_global(session.user, "ADMIN_PRIV")
+    label = node.name
+    timestamp = drop_timestamp(node.args.get("where"))
+    check_label(label)
+    repo = find_repository(session, node.args["repo"])
+    if repo.read_only:
+        raise DorisError(f"Repository {repo.name} is read only")
+    try:
+        await session.fe.snapshots.drop(repo, label, timestamp)
+    except DorisError:
+        raise
+    except Exception:  # the storage failed: fe.log has its words, the client a fixed text
+        log.exception("DROP SNAPSHOT %s FROM %s failed", label, repo.name)
+        raise DorisError(f"Failed to drop snapshot {label}: the repository could not be read or written "
+                         "(fe.log has the details); a drop begun is finished by the next DROP SNAPSHOT or FE start"
+                         ) from None

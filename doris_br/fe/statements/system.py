@@ -11,7 +11,7 @@ from mysql_mimic.constants import KillKind
 from doris_br import SERVER_VERSION, __version__
 from doris_br.clock import now_ms, time_text
 from doris_br.errors import DorisError
-from doris_br.fe import dynamic_partitions
+from doris_br.fe import dynamic_partitions, snapshots
 from doris_br.fe.backends import parse_host_port
 from doris_br.fe.catalog import Broker
 from doris_br.fe.jobs.backup import MAX_BACKUP_TABLETS
@@ -212,6 +212,7 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
         MAX_JOBS_CONFIG: fe.jobs.max_jobs_per_db(), "backup_job_default_timeout_ms": 86400000,
         "max_backup_tablets_per_job": MAX_BACKUP_TABLETS, "mysql_server_version": SERVER_VERSION,
         **dynamic_partitions.CONFIG_DEFAULTS,
+        snapshots.INTERVAL_CONFIG: fe.config.snapshot_retention_interval_s,
         **fe.frontend_config,
     }
     rows = [(k, str(v), "String", "true", "false", "") for k, v in sorted(values.items())]
@@ -230,6 +231,8 @@ async def admin_set_frontend_config(session: Any, node: AdminSetFrontendConfig) 
     session.fe.frontend_config.update(properties)
     if dynamic_partitions.INTERVAL_CONFIG in properties or dynamic_partitions.ENABLE_CONFIG in properties:
         session.fe.dynamic_partitions.wake()  # the new interval counts from now
+    if snapshots.INTERVAL_CONFIG in properties:
+        session.fe.snapshots.wake()  # a retention round now, then at the new interval
 
 
 # Configs the FE reads as Java ints: a value Integer.parseInt refuses is refused as Doris's ConfigBase does.
