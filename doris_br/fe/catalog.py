@@ -19,7 +19,7 @@ import attrs
 import cattrs
 import cattrs.gen
 
-from doris_br.fe.journal import Journal
+from doris_br.fe.journal import Journal, Put, dumps
 from doris_br.repository.filesystems import StorageSpec
 
 T = TypeVar("T")
@@ -277,6 +277,11 @@ def to_json(obj: Any) -> dict[str, Any]:
     return converter.unstructure(obj)
 
 
+def journal_rows(objects: Iterable[Any]) -> list[Put]:
+    """The journal's (kind, key, JSON text) rows of these objects."""
+    return [(o.KIND, o.key, dumps(to_json(o))) for o in objects]
+
+
 def from_json(cls: type[T], body: dict[str, Any]) -> T:
     return converter.structure(body, cls)
 
@@ -312,12 +317,13 @@ class Catalog:
         held = [role for role in map(self.role, user.roles) if role is not None]
         return attrs.evolve(user, role_grants=tuple(g for role in held for g in role.grants))
 
-    def commit(self, puts: Iterable[Any] = (), deletes: Iterable[Any] = ()) -> None:
-        """Make the changes durable, then visible."""
+    def commit(self, puts: Iterable[Any] = (), deletes: Iterable[Any] = (),
+               rows: list[Put] | None = None) -> None:
+        """Make the changes durable, then visible. `rows`: the puts' journal rows, already made (commit_together)."""
         puts, deletes = list(puts), list(deletes)
         with self._lock:
             self.journal.commit(
-                [(o.KIND, o.key, to_json(o)) for o in puts],
+                rows if rows is not None else [(o.KIND, o.key, to_json(o)) for o in puts],
                 [(o.KIND, o.key) for o in deletes],
             )
             for o in deletes:
@@ -325,6 +331,14 @@ class Catalog:
             for o in puts:
                 self._objects.setdefault(o.KIND, {})[o.key] = o
             self.generation += 1
+
+    async def commit_together(self, puts: Iterable[Any], deletes: Iterable[Any] = ()) -> None:
+        """commit() of objects that must become visible at once (a restore's tables, partitions and job): their
+        JSON, the slow part for a big job, is made in the journal thread; the journal write and the switch to the
+        new objects happen on the event loop in one step, so no reader ever sees some of them and not others."""
+        puts = list(puts)
+        rows = await asyncio.get_running_loop().run_in_executor(JOURNAL_THREAD, journal_rows, puts)
+        self.commit(puts, deletes, rows=rows)
 
     def update(self, cls: type[T], key: str, change: Callable[[T | None], T | None]) -> T | None:
         """Read-modify-write of one object: `change` gets the object as it is now (None: absent) and returns its

@@ -24,12 +24,35 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 """
 
+# json.dumps runs in C without letting go of the interpreter: a job of 10,000 tablets (megabytes of JSON) held
+# every other thread, the event loop's included, for half a second. Lists and mappings longer than this are
+# written a slice at a time, so other threads get their turn in between.
+_SLICE = 256
+
+
+def dumps(value: Any) -> str:
+    """json.dumps(value, sort_keys=True), the same text, made a slice at a time for big lists and mappings."""
+    if isinstance(value, dict) and (len(value) > _SLICE or _is_big(value)):
+        return "{" + ", ".join(f"{json.dumps(k)}: {dumps(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, (list, tuple)) and len(value) > _SLICE:
+        return "[" + ", ".join(json.dumps(list(value[i:i + _SLICE]), sort_keys=True)[1:-1]
+                               for i in range(0, len(value), _SLICE)) + "]"
+    return json.dumps(value, sort_keys=True)
+
+
+def _is_big(mapping: dict[str, Any]) -> bool:
+    """A mapping holding a long list or mapping (a job's tablets, a restore's plan) somewhere at its top."""
+    return any(isinstance(v, (list, tuple, dict)) and len(v) > _SLICE for v in mapping.values())
+
+
 def journal_path(data_dir: str | Path) -> Path:
     """Where an FE keeps its journal in its data folder (the metastore commands find it there too)."""
     return Path(data_dir) / "fe" / "meta.db"
 
 
-Put = tuple[str, str, dict[str, Any]]
+# A put's body is the object's JSON, as a dict or as its text already made (the catalog makes a big job's off the
+# event loop).
+Put = tuple[str, str, dict[str, Any] | str]
 Delete = tuple[str, str]
 
 
@@ -60,7 +83,7 @@ class Journal:
             try:
                 cur.executemany(
                     "INSERT OR REPLACE INTO objects(kind, key, body) VALUES (?, ?, ?)",
-                    [(kind, key, json.dumps(body, sort_keys=True)) for kind, key, body in puts],
+                    [(kind, key, body if isinstance(body, str) else dumps(body)) for kind, key, body in puts],
                 )
                 cur.executemany("DELETE FROM objects WHERE kind = ? AND key = ?", list(deletes))
                 cur.execute("COMMIT")

@@ -59,7 +59,10 @@ class BackupRunner(JobRunner):
         if len(plans) > MAX_BACKUP_TABLETS:
             return self.cancelled(job, "COMMON_ERROR",
                                   f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
-        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=self._meta(job, db, tables, chosen))
+        # The meta is every chosen partition's JSON (thousands of tablet records): made in a worker thread, from the
+        # objects read above.
+        meta = await asyncio.to_thread(self._meta, job, db, tables, chosen)
+        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=meta)
 
     def _partitions(self, table: Table, names: tuple[str, ...]) -> list[Partition]:
         parts = partitions_of(self.fe.catalog, table)
@@ -107,7 +110,13 @@ class BackupRunner(JobRunner):
                 errors.pop(str(t.tablet_id), None)
 
         await asyncio.gather(*(one(b, g) for b, g in by_backend(pending).items()))
-        alive = self._alive_ids()
+        # Tens of thousands of tablet records rebuilt: in a worker thread, not on the event loop.
+        return await asyncio.to_thread(self._snapshotted, job, results, errors, self._alive_ids())
+
+    def _snapshotted(self, job: Job, results: dict[int, list[rpc.SnapshotFile]], errors: dict[str, str],
+                     alive: set[int]) -> Job:
+        """SNAPSHOTING's outcome: the files of the tablets snapshotted, the others planned again; once all are,
+        the next state."""
         tablets = tuple(
             attrs.evolve(t, files=tuple(results[t.tablet_id]), done=True) if t.tablet_id in results
             else self._replan(t, alive) for t in job.tablets
@@ -142,28 +151,20 @@ class BackupRunner(JobRunner):
 
     async def uploading(self, job: Job) -> Job:
         target = repository_target(self.repository(job))
-        plans = {t.tablet_id: t for t in job.tablets}
 
-        def submit(task: BeTask) -> rpc.SubmitUpload:
-            return rpc.SubmitUpload(job.id, task.signature, target,
-                                    [rpc.TabletUpload(i, plans[i].remote_dir) for i in task.tablet_ids])
+        async def submit(task: BeTask) -> rpc.SubmitUpload:
+            def made() -> rpc.SubmitUpload:  # thousands of tablets: built in a worker thread
+                plans = {t.tablet_id: t for t in job.tablets}
+                return rpc.SubmitUpload(job.id, task.signature, target,
+                                        [rpc.TabletUpload(i, plans[i].remote_dir) for i in task.tablet_ids])
+            return await asyncio.to_thread(made)
 
         job, finished = await self.poll_be_tasks(job, submit)
-        if finished:
-            stored = {int(k): v for status in finished.values() for k, v in status.stored.items()}
-            job = attrs.evolve(job, tablets=tuple(
-                attrs.evolve(t, stored=tuple(sorted(stored[t.tablet_id], key=lambda f: f.name)), done=True)
-                if t.tablet_id in stored else t for t in job.tablets))
-        if not all(t.done for t in job.be_tasks):
-            return job
-        for t in job.tablets:  # every snapshot file must have arrived, under its checksum name
-            if sorted(layout.split_md5(f.name)[0] for f in t.stored) != sorted(f.name for f in t.files):
-                return job.at("UPLOAD_SNAPSHOT", task_errors={
-                    str(t.tablet_id): "uploaded files do not match the snapshot; uploading again"})
-        return job.at("SAVE_META", times=job.stamped("upload_finished"))
+        # Tens of thousands of tablet records rebuilt and checked: in a worker thread, not on the event loop.
+        return await asyncio.to_thread(_uploaded, job, finished)
 
     async def save_meta(self, job: Job) -> Job:
-        info = self._info(job)
+        info = await asyncio.to_thread(self._info, job)  # every tablet's files: off the event loop
         if local.is_local(job):  # Doris keeps the info in the job; the BE snapshots stay until it is released
             return self.finish(attrs.evolve(job, info=info))
         await self.release_everywhere(job)
@@ -256,3 +257,20 @@ def _pick_replica(replicas: Any, alive: set[int], avoid: int | None = None) -> i
     ids = sorted(r.backend_id for r in replicas)
     healthy = [i for i in ids if i in alive and i != avoid]
     return healthy[0] if healthy else ids[0]
+
+
+def _uploaded(job: Job, finished: dict[int, rpc.TaskProgress]) -> Job:
+    """UPLOADING's outcome: the stored files of the tablets whose upload tasks finished; once every task has,
+    the next state (every snapshot file must have arrived, under its checksum name)."""
+    if finished:
+        stored = {int(k): v for status in finished.values() for k, v in status.stored.items()}
+        job = attrs.evolve(job, tablets=tuple(
+            attrs.evolve(t, stored=tuple(sorted(stored[t.tablet_id], key=lambda f: f.name)), done=True)
+            if t.tablet_id in stored else t for t in job.tablets))
+    if not all(t.done for t in job.be_tasks):
+        return job
+    for t in job.tablets:
+        if sorted(layout.split_md5(f.name)[0] for f in t.stored) != sorted(f.name for f in t.files):
+            return job.at("UPLOAD_SNAPSHOT", task_errors={
+                str(t.tablet_id): "uploaded files do not match the snapshot; uploading again"})
+    return job.at("SAVE_META", times=job.stamped("upload_finished"))

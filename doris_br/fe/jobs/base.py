@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -76,7 +76,8 @@ class JobRunner:
     async def store(self, job: Job) -> RepositoryStore:
         return await asyncio.to_thread(store_of, self.repository(job))
 
-    async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Any]) -> tuple[Job, dict[int, rpc.TaskProgress]]:
+    async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Awaitable[Any]],
+                            ) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.
 
         A failed task is sent again after a delay that doubles with each failure (retry_delay_s), so a full
@@ -93,7 +94,7 @@ class JobRunner:
                 return task
             try:
                 if task.retry_at_ms:  # a failed attempt's wait is over: the next one
-                    await self.call(task.backend_id, submit(task), 30.0)
+                    await self.call(task.backend_id, await submit(task), 30.0)
                     return attrs.evolve(task, retry_at_ms=0)
                 status = await self.call(task.backend_id, rpc.TaskStatus(job.id, task.signature), 30.0)
                 if status.state == "FAILED":
@@ -103,7 +104,7 @@ class JobRunner:
                                                    f"failed; retrying in {delay:g}s)")
                     return attrs.evolve(task, failures=failures, retry_at_ms=now_ms() + int(delay * 1000))
                 if status.state == "UNKNOWN":  # never sent, or the BE restarted
-                    await self.call(task.backend_id, submit(task), 30.0)
+                    await self.call(task.backend_id, await submit(task), 30.0)
                     return task
                 live[task.signature] = status
                 if status.state == "FINISHED":

@@ -121,7 +121,9 @@ class JobManager:
 
     # ---- changes -----------------------------------------------------------------------------------------
 
-    def submit(self, job: Job) -> Job:
+    async def submit(self, job: Job) -> Job:
+        """Record a new job (the caller holds SUBMIT_LOCK, so no other job of the database comes in between the
+        check and the commit). A restore's job carries the snapshot's info: its JSON is made off the loop."""
         running = [j for j in self.unfinished() if j.db_id == job.db_id or j.db_name == job.db_name]
         if running:
             raise DorisError(
@@ -137,7 +139,7 @@ class JobManager:
         # alike) leave the history until the new one fits; a cancelled job whose clean-up still runs stays.
         history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]
         retired = history[: max(0, len(history) - (limit - 1))]
-        catalog.commit([job], deletes=retired)
+        await catalog.commit_together([job], deletes=retired)
         for old in retired:
             self.progress.pop(old.id, None)
             local.release(self.fe, old)  # a local backup's snapshot goes with its job
@@ -220,7 +222,7 @@ class JobManager:
             new = await runner.cancel(job, "COMMON_ERROR", f"unexpected error in state {job.state}; see fe.log")
 
         def stepped(current: Job | None) -> Job | None:  # in the journal thread: comparing big jobs takes time too
-            if current is None or new == job:
+            if current is None or current is new or new == job:  # `current is new`: the step committed it itself
                 return None
             if current.cancel_request and not job.cancel_request:  # asked while this step ran
                 return _keep_cancel_request(new, current.cancel_request)

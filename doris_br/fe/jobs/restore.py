@@ -129,7 +129,7 @@ class RestoreRunner(JobRunner):
         store = await self.store(job)
         directory = layout.snapshot_dir(store.root, job.label)
         try:
-            meta = json.loads(await asyncio.to_thread(store.read_checked, directory, layout.META))
+            meta = await asyncio.to_thread(lambda: json.loads(store.read_checked(directory, layout.META)))
         except Exception as e:
             return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
         created: dict[str, list[int]] = {}
@@ -169,7 +169,8 @@ class RestoreRunner(JobRunner):
                 continue
             entry = meta["tables"][ref.table]
             source = from_json(Table, entry["table"])
-            source_parts = [from_json(Partition, p) for p in entry["partitions"]]
+            # A big table's partitions (thousands of tablet records) are read in a worker thread, off the event loop.
+            source_parts = await asyncio.to_thread(_partitions_of, entry["partitions"])
             if ref.partitions:
                 source_parts = [p for p in source_parts if p.name in ref.partitions]
             if find_view(catalog, db, target_name) is not None:
@@ -188,7 +189,7 @@ class RestoreRunner(JobRunner):
                         catalog, existing.id, local_column) if existing is not None and local_column is not None
                         else 0)
                 plan["new_tables"].append(to_json(table))
-                plan["new_partitions"] += [to_json(p) for p in parts]
+                plan["new_partitions"] += await asyncio.to_thread(_as_json, parts)
                 if existing is not None:  # atomic: the new table takes the old one's place at commit
                     plan["drop_tables"].append(existing.id)
                     plan["locked_tables"][str(existing.id)] = existing.name
@@ -201,8 +202,7 @@ class RestoreRunner(JobRunner):
                 if _true(job, "clean_partitions"):
                     keep = {p.name for p in source_parts}
                     plan["drop_partitions"] += [p.id for p in partitions_of(catalog, existing) if p.name not in keep]
-            for src, dst in pairs:
-                tablets += self._tablet_plans(info, ref.table, src, dst, snapshot_root)
+            tablets += await asyncio.to_thread(self._plans_of_pairs, info, ref.table, pairs, snapshot_root)
         if _true(job, "clean_tables"):
             for t in tables_of(catalog, db):
                 if t.name.lower() not in restored_names:
@@ -326,6 +326,10 @@ class RestoreRunner(JobRunner):
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
+    def _plans_of_pairs(self, info: dict[str, Any], table_name: str, pairs: list[tuple[Partition, Partition]],
+                        snapshot_root: str) -> list[TabletPlan]:
+        return [plan for src, dst in pairs for plan in self._tablet_plans(info, table_name, src, dst, snapshot_root)]
+
     def _tablet_plans(self, info: dict[str, Any], table_name: str, src: Partition, dst: Partition,
                       snapshot_root: str) -> list[TabletPlan]:
         """Backed-up tablets map to target tablets by position (tablets_order), one download per replica."""
@@ -395,11 +399,13 @@ class RestoreRunner(JobRunner):
 
     async def downloading(self, job: Job) -> Job:
         target = repository_target(self.repository(job))
-        plans = by_backend(job.tablets)
 
-        def submit(task: BeTask) -> rpc.SubmitDownload:
-            return rpc.SubmitDownload(job.id, task.signature, target, [
-                rpc.TabletDownload(t.tablet_id, t.remote_dir, list(t.stored)) for t in plans[task.backend_id]])
+        async def submit(task: BeTask) -> rpc.SubmitDownload:
+            def made() -> rpc.SubmitDownload:  # thousands of tablets: built in a worker thread
+                return rpc.SubmitDownload(job.id, task.signature, target, [
+                    rpc.TabletDownload(t.tablet_id, t.remote_dir, list(t.stored))
+                    for t in by_backend(job.tablets)[task.backend_id]])
+            return await asyncio.to_thread(made)
 
         job, _ = await self.poll_be_tasks(job, submit)
         # A damaged or missing file in the repository ends the job at once (a failed task's error is recorded).
@@ -486,7 +492,7 @@ class RestoreRunner(JobRunner):
                     deletes.append(old_view)
                 puts.append(view)
             finished = self.finish(job)
-            catalog.commit(puts + [finished], deletes)  # the one step that makes the restore visible
+            await catalog.commit_together(puts + [finished], deletes)  # the one step that makes the restore visible
         finally:
             for lock in locks:
                 lock.release()
@@ -524,3 +530,11 @@ class RestoreRunner(JobRunner):
                 await self.call(int(backend_id), rpc.DropTablets(tablet_ids=tablet_ids), 60.0)
             except rpc.TaskError as e:  # a BE that is down keeps orphans that never become visible
                 log.warning("could not drop restore tablets on backend %s: %s", backend_id, e.message)
+
+
+def _partitions_of(bodies: list[dict[str, Any]]) -> list[Partition]:
+    return [from_json(Partition, body) for body in bodies]
+
+
+def _as_json(objects: list[Any]) -> list[dict[str, Any]]:
+    return [to_json(o) for o in objects]

@@ -147,7 +147,7 @@ async def backup(session: Any, node: BackupSnapshot) -> None:
         if repo is not None:
             await check_label_free(session, repo, label, properties)
         created = now_ms()
-        session.fe.jobs.submit(Job(
+        await session.fe.jobs.submit(Job(
             id=0, type="BACKUP", label=label, db_id=db.id, db_name=db.name,
             repo=repo.name if repo is not None else layout.KEEP_ON_LOCAL,
             create_time_ms=created, timeout_s=timeout, properties=properties, kind=node.args.get("kind") or "",

@@ -147,7 +147,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
     existing = find_database(session.fe.catalog, db_name)
     check_new_names(session.fe.catalog, existing, db_name, objects)
     async with SUBMIT_LOCK:
-        session.fe.jobs.submit(Job(
+        await session.fe.jobs.submit(Job(
             # A database the restore creates gets its id now, so the job can be found by it meanwhile.
             id=0, type="RESTORE", label=label, db_id=existing.id if existing else session.fe.catalog.allocate_ids(),
             db_name=db_name, repo=repo.name, create_time_ms=now_ms(), timeout_s=timeout, properties=properties,
