@@ -72,3 +72,18 @@ def access_denied_need(*privileges: str) -> DorisError:
 def unexpected() -> DorisError:
     """What a client is told when something failed that no check foresaw; the traceback goes to fe.log."""
     return DorisError("Unexpected exception: the statement failed inside the server; fe.log has the details")
+
+
+def reason(error: BaseException) -> str:
+    """What went wrong, for TaskErrMsg, a repository's ErrMsg or a job's status: the operating system's or the
+    storage client's own words (`No space left on device: '/repo/x'`), first line only, never Python's class
+    name, which would tell a client nothing and the engine's internals too much."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f": '{error.filename}'" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = str(error).splitlines()[0].strip() if str(error).strip() else ""
+    if text:
+        return text
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return "failed unexpectedly; the log has the details"

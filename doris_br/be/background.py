@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import attrs
 
 from doris_br import rpc
+from doris_br.errors import reason
 
 
 class Cancelled(Exception):
@@ -85,7 +86,7 @@ class BackgroundTasks:
         except rpc.TaskError as e:
             run.state, run.error_code, run.error = "FAILED", e.code, e.message
         except Exception as e:  # storage and network errors end the task with their message
-            run.state, run.error_code, run.error = "FAILED", "COMMON_ERROR", f"{type(e).__name__}: {e}"
+            run.state, run.error_code, run.error = "FAILED", "COMMON_ERROR", reason(e)
         finally:
             with self._lock:
                 key = (run.job_id, run.signature)

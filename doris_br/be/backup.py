@@ -12,6 +12,7 @@ from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
 from doris_br.be.storage import Rowset
+from doris_br.errors import reason
 from doris_br.names import UnsafeName, path_component
 from doris_br.repository.store import BadFile, RepositoryStore, open_store
 
@@ -54,7 +55,7 @@ def open_repository(be: BackendService, task: rpc.OpenRepository) -> rpc.Done:
     try:
         _store(task.repo).ping()  # opens the client and its connection pool, and proves this BE reaches it
     except Exception as e:  # the FE only logs it; a job on the repository reports the same failure
-        raise rpc.TaskError("COMMON_ERROR", f"{type(e).__name__}: {e}") from None
+        raise rpc.TaskError("COMMON_ERROR", reason(e)) from None
     return rpc.Done()
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from fsspec.implementations.local import LocalFileSystem
 
 from doris_br.checksum import copy_md5, file_md5, record_md5, recorded_md5
+from doris_br.errors import reason
 from doris_br.names import is_label
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
@@ -55,8 +56,7 @@ class BadFile(Exception):
 
 
 def _reason(error: BaseException) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return reason(error)
 
 
 class RepositoryStore:

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from doris_br import rpc
+from doris_br.errors import reason
 from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
 from doris_br.fe.jobs import local
@@ -223,7 +224,7 @@ class BackupRunner(JobRunner):
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:
-            return attrs.evolve(job, task_errors={"info": f"{type(e).__name__}: {e}"})  # retried until timeout
+            return attrs.evolve(job, task_errors={"info": reason(e)})  # retried until timeout
         return self.finish(job)
 
     async def cancel(self, job: Job, code: str, message: str) -> Job:
@@ -247,7 +248,7 @@ class BackupRunner(JobRunner):
                 await asyncio.to_thread(store.delete_snapshot, job.label)
                 return ""
             except Exception as e:
-                error = f"{type(e).__name__}: {e}"
+                error = reason(e)
                 await asyncio.sleep(retry_delay_s(attempt))
         return f"the partial snapshot could not be removed: {error}"
 

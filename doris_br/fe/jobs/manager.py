@@ -14,7 +14,7 @@ import attrs
 
 from doris_br import rpc
 from doris_br.clock import now_ms
-from doris_br.errors import DorisError
+from doris_br.errors import DorisError, reason
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.runners import runner_for
@@ -173,7 +173,7 @@ class JobManager:
                 problem = await runner_for(self.fe, job).clean_up(job)
             except Exception as e:  # a bug in the clean-up must not keep the label taken for ever
                 log.exception("clean-up of job %s failed", job.label)
-                problem = f"{type(e).__name__}: {e}"
+                problem = reason(e)
             finally:
                 self._cleanups.pop(job.id, None)
             def cleaned(current: Job | None) -> Job | None:
