@@ -209,6 +209,14 @@ def test_bad_queries_get_doris_errors_without_engine_wording(wire: Cluster, stat
     assert not any(word.lower() in message.lower() for word in ENGINE_WORDS), message
 
 
+@pytest.mark.parametrize("statement, column", [("SELECT k, count(*) FROM t", "k"),
+                                               ("SELECT k + 1, sum(k) FROM t", "k"),
+                                               ("SELECT v, max(k) FROM t GROUP BY k", "v")])
+def test_a_column_neither_grouped_nor_aggregated_is_doris_error(wire: Cluster, statement: str, column: str) -> None:
+    """Not split into BE partials that lack the column (that answered `Unknown column 'k'`)."""
+    assert error_of(wire, statement) == (1105, f"errCode = 2, detailMessage = {column} not in aggregate's output")
+
+
 def test_datetime_keeps_its_declared_precision(wire: Cluster) -> None:
     wire.query(f"CREATE TABLE {DB}.times (k INT, s DATETIME, ms DATETIME(3), us DATETIME(6)) DUPLICATE KEY(k) "
                "DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES ('replication_num' = '1')")
