@@ -323,7 +323,7 @@ class Catalog:
         puts, deletes = list(puts), list(deletes)
         with self._lock:
             self.journal.commit(
-                rows if rows is not None else [(o.KIND, o.key, to_json(o)) for o in puts],
+                rows if rows is not None else journal_rows(puts),
                 [(o.KIND, o.key) for o in deletes],
             )
             for o in deletes:

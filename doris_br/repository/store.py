@@ -55,10 +55,6 @@ class BadFile(Exception):
     """A stored file is missing, ambiguous or does not match its checksum (Doris's BAD_FILE)."""
 
 
-def _reason(error: BaseException) -> str:
-    return reason(error)
-
-
 class RepositoryStore:
     def __init__(self, name: str, spec: StorageSpec) -> None:
         self.name = name
@@ -93,7 +89,7 @@ class RepositoryStore:
         except RepositoryUnreachable:
             raise
         except Exception as e:  # any storage failure means "cannot reach or write it"
-            raise RepositoryUnreachable(_reason(e)) from None
+            raise RepositoryUnreachable(reason(e)) from None
         return create_time
 
     def _probe_write(self) -> None:
@@ -108,7 +104,7 @@ class RepositoryStore:
         except RepositoryUnreachable:
             raise
         except Exception as e:
-            raise RepositoryUnreachable(_reason(e)) from None
+            raise RepositoryUnreachable(reason(e)) from None
 
     # ---- snapshots ---------------------------------------------------------------------------------------
 

@@ -414,11 +414,8 @@ class DorisSession(Session):
         """SHOW VARIABLES [LIKE]: mysql-mimic's matches the pattern as a regular expression (a `(` fails, `max`
         matches every name that starts so); ours is SQL's LIKE over the whole name."""
         rows = [(k, None if v is None else str(v)) for k, v in self.variables.list()]
-        like = show.text("like")
-        if like:
-            pattern = compat.like_regex(like)
-            rows = [(k, v) for k, v in rows if pattern.match(k)]
-        return text_result(VARIABLE_COLUMNS, rows)  # typed even when nothing matches (not MYSQL_TYPE_NULL)
+        # Typed even when nothing matches (not MYSQL_TYPE_NULL).
+        return text_result(VARIABLE_COLUMNS, compat.like_filtered(rows, show.text("like") or None))
 
     def _show_status(self, show: exp.Show) -> AllowedResult:
         """SHOW [GLOBAL | SESSION] STATUS: no rows, as Doris answers, in typed columns (mycli's `status` reads

@@ -216,11 +216,8 @@ async def show_frontend_config(session: Any, node: ShowFrontendConfig) -> Any:
         **fe.frontend_config,
     }
     rows = [(k, str(v), "String", "true", "false", "") for k, v in sorted(values.items())]
-    like = node.args.get("like")
-    if like is not None:
-        regex = compat.like_regex(like)
-        rows = [r for r in rows if regex.match(r[0])]
-    return text_result(["Key", "Value", "Type", "IsMutable", "MasterOnly", "Comment"], rows)
+    return text_result(["Key", "Value", "Type", "IsMutable", "MasterOnly", "Comment"],
+                       compat.like_filtered(rows, node.args.get("like")))
 
 
 @handles(AdminSetFrontendConfig)

@@ -75,12 +75,7 @@ def visible_database_names(session: Any) -> list[str]:
 
 @handles_show("DATABASES")  # sqlglot reads SHOW SCHEMAS as DATABASES
 async def show_databases(session: Any, node: exp.Show) -> Any:
-    names = visible_database_names(session)
-    like = node.args.get("like")
-    if like is not None:
-        regex = like_regex(like.name)
-        names = [n for n in names if regex.match(n)]
-    return text_result(["Database"], [(n,) for n in names])
+    return text_result(["Database"], _like_filtered(node, [(n,) for n in visible_database_names(session)]))
 
 
 # Doris's ShowTableStatusCommand: the rows of information_schema.tables, BIGINT and DATETIME where MySQL's are.
