@@ -378,7 +378,8 @@ class TaskProgress:
     bytes_total: int = 0
     error_code: str = ""
     error: str = ""
-    # Uploads: per tablet id (text), the stored files.
+    # Uploads: per tablet id (text), the stored files; empty in TaskStatus answers, which stay small however many
+    # tablets the task has (polled every tick): a finished upload's files are read with TaskStoredFiles.
     stored: dict[str, list[StoredFile]] = attrs.field(factory=dict)
     # Verifications: each file read so far.
     verified: list[VerifiedFile] = attrs.field(factory=list)
@@ -390,6 +391,19 @@ class TaskStatus:
     Result: ClassVar[type] = TaskProgress
     job_id: int
     signature: int
+
+
+@task
+@attrs.frozen
+class TaskStoredFiles:
+    """A finished upload's stored files, `limit` tablets from the `offset`-th (in tablet id order): a task of
+    30,000 tablets answers in pages, so no one answer takes the FE long to decode."""
+
+    Result: ClassVar[type] = TaskProgress
+    job_id: int
+    signature: int
+    offset: int
+    limit: int
 
 
 @attrs.frozen

@@ -51,7 +51,7 @@ class Run:
             return rpc.TaskProgress(
                 state=self.state, files_done=self.files_done, files_total=self.files_total,
                 bytes_done=self.bytes_done, bytes_total=self.bytes_total, error_code=self.error_code,
-                error=self.error, stored={k: list(v) for k, v in self.stored.items()},
+                error=self.error,
                 # whole only once the run has ended; while it runs the counts tell the progress
                 verified=list(self.verified) if self.state != "RUNNING" else [],
             )
@@ -96,6 +96,17 @@ class BackgroundTasks:
     def status(self, job_id: int, signature: int) -> rpc.TaskProgress:
         run = self._runs.get((job_id, signature))
         return run.progress() if run is not None else rpc.TaskProgress(state="UNKNOWN")
+
+    def stored_page(self, job_id: int, signature: int, offset: int, limit: int) -> rpc.TaskProgress:
+        """The stored files of `limit` tablets of a finished run, from the `offset`-th in tablet id order; the
+        counts tell how many tablets there are (files_total)."""
+        run = self._runs.get((job_id, signature))
+        if run is None or run.state != "FINISHED":
+            return rpc.TaskProgress(state=run.state if run is not None else "UNKNOWN")
+        with run.lock:
+            ids = sorted(run.stored, key=int)
+            page = {k: list(run.stored[k]) for k in ids[offset:offset + max(0, limit)]}
+        return rpc.TaskProgress(state="FINISHED", files_total=len(ids), stored=page)
 
     def cancel_job(self, job_id: int) -> int:
         """Tell the job's runs to stop and forget them; returns how many of them have not ended yet."""

@@ -145,6 +145,11 @@ def task_status(be: BackendService, task: rpc.TaskStatus) -> rpc.TaskProgress:
     return be.tasks.status(task.job_id, task.signature)
 
 
+@handles(rpc.TaskStoredFiles)
+def task_stored_files(be: BackendService, task: rpc.TaskStoredFiles) -> rpc.TaskProgress:
+    return be.tasks.stored_page(task.job_id, task.signature, task.offset, task.limit)
+
+
 @handles(rpc.CancelJobTasks)
 def cancel_job_tasks(be: BackendService, task: rpc.CancelJobTasks) -> rpc.StoppingTasks:
     return rpc.StoppingTasks(running=be.tasks.cancel_job(task.job_id))

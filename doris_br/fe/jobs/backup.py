@@ -25,6 +25,9 @@ from doris_br.repository import layout
 META_VERSION = 1
 FORMAT_VERSION = (2, 1, 0)  # the Doris release whose snapshot layout we write
 MAX_BACKUP_TABLETS = 300000  # Doris's FE config max_backup_tablets_per_job
+# Tablets per snapshot request and per page of a finished upload's stored files: no answer is so big that decoding
+# it holds the FE's interpreter (and so every session) for long.
+TABLETS_PER_CALL = 1000
 CLEANUP_ATTEMPTS = 6  # removing a cancelled backup's partial snapshot: about a minute of waits between tries
 # A cancelled upload ends within its repository's timeouts (minutes at worst); a clean-up waits this long.
 UPLOADS_STOP_WAIT_S = 600.0
@@ -99,16 +102,18 @@ class BackupRunner(JobRunner):
         results: dict[int, list[rpc.SnapshotFile]] = {}
 
         async def one(backend_id: int, group: list[TabletPlan]) -> None:
-            task = rpc.MakeSnapshots(job.id, [rpc.TabletVersion(t.tablet_id, t.version) for t in group])
-            try:
-                answer = await self.call(backend_id, task, timeout_s=600.0)
-            except rpc.TaskError as e:
-                for t in group:
-                    errors[str(t.tablet_id)] = f"{e.code}: {e.message}"
-                return
-            for t in group:
-                results[t.tablet_id] = answer.files[str(t.tablet_id)]
-                errors.pop(str(t.tablet_id), None)
+            for start in range(0, len(group), TABLETS_PER_CALL):  # one request after the other on each BE
+                batch = group[start:start + TABLETS_PER_CALL]
+                task = rpc.MakeSnapshots(job.id, [rpc.TabletVersion(t.tablet_id, t.version) for t in batch])
+                try:
+                    answer = await self.call(backend_id, task, timeout_s=600.0)
+                except rpc.TaskError as e:
+                    for t in group[start:]:
+                        errors[str(t.tablet_id)] = f"{e.code}: {e.message}"
+                    return
+                for t in batch:
+                    results[t.tablet_id] = answer.files[str(t.tablet_id)]
+                    errors.pop(str(t.tablet_id), None)
 
         await asyncio.gather(*(one(b, g) for b, g in by_backend(pending).items()))
         # Tens of thousands of tablet records rebuilt: in a worker thread, not on the event loop.
@@ -160,9 +165,24 @@ class BackupRunner(JobRunner):
                                         [rpc.TabletUpload(i, plans[i].remote_dir) for i in task.tablet_ids])
             return await asyncio.to_thread(made)
 
-        job, finished = await self.poll_be_tasks(job, submit)
+        async def collect(task: BeTask, status: rpc.TaskProgress) -> rpc.TaskProgress:
+            return await self._stored_files(job.id, task, status)
+
+        job, finished = await self.poll_be_tasks(job, submit, collect)
         # Tens of thousands of tablet records rebuilt and checked: in a worker thread, not on the event loop.
         return await asyncio.to_thread(_uploaded, job, finished)
+
+    async def _stored_files(self, job_id: int, task: BeTask, status: rpc.TaskProgress) -> rpc.TaskProgress:
+        """A finished upload's stored files, read a page of tablets at a time."""
+        stored: dict[str, list[rpc.StoredFile]] = {}
+        while True:
+            page = await self.call(task.backend_id, rpc.TaskStoredFiles(job_id, task.signature, len(stored),
+                                                                        TABLETS_PER_CALL), 30.0)
+            if page.state != "FINISHED":
+                raise rpc.TaskError("NOT_FOUND", f"upload task {task.signature} is {page.state} on its backend")
+            stored.update(page.stored)
+            if len(stored) >= page.files_total or not page.stored:
+                return attrs.evolve(status, stored=stored)
 
     async def save_meta(self, job: Job) -> Job:
         info = await asyncio.to_thread(self._info, job)  # every tablet's files: off the event loop

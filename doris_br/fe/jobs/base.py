@@ -77,13 +77,15 @@ class JobRunner:
         return await asyncio.to_thread(store_of, self.repository(job))
 
     async def poll_be_tasks(self, job: Job, submit: Callable[[BeTask], Awaitable[Any]],
+                            collect: Callable[[BeTask, rpc.TaskProgress], Awaitable[rpc.TaskProgress]] | None = None,
                             ) -> tuple[Job, dict[int, rpc.TaskProgress]]:
         """One round over the job's unfinished BE tasks: (re)submit unknown or failed ones, record progress.
 
         A failed task is sent again after a delay that doubles with each failure (retry_delay_s), so a full
         disk or a refusing repository is not hammered until the job's timeout; TaskErrMsg says which attempt
         failed, why, and when the next one goes. Returns the job with finished tasks marked done and errors
-        recorded, and the finished tasks' progress (with their results) by signature.
+        recorded, and the finished tasks' progress (with their results) by signature. `collect` reads a finished
+        task's results (an upload's stored files, in pages); if that fails, the task is asked about again next round.
         """
         live = self.fe.jobs.progress_of(job)
         errors = dict(job.task_errors)
@@ -108,7 +110,7 @@ class JobRunner:
                     return task
                 live[task.signature] = status
                 if status.state == "FINISHED":
-                    finished[task.signature] = status
+                    finished[task.signature] = await collect(task, status) if collect else status
                     errors.pop(str(task.signature), None)
                     return attrs.evolve(task, done=True)
             except rpc.TaskError as e:
