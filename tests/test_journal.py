@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
+from doris_br import rpc
+from doris_br.fe.catalog import Catalog, to_json
+from doris_br.fe.jobs.model import Job, TabletPlan
 from doris_br.fe.journal import Journal, dumps
 
 BIG_JOB = {
@@ -29,3 +33,71 @@ def test_a_big_object_round_trips_through_the_journal(tmp_path: Path) -> None:
     rows = {key: body for _, key, body in journal.rows()}
     assert rows == {"1": BIG_JOB, "2": BIG_JOB}
     journal.close()
+
+
+class _CountingJournal(Journal):
+    """The real journal, remembering the rows each commit wrote."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.written: list[list[tuple[str, str]]] = []
+
+    def commit(self, puts=(), deletes=()):  # type: ignore[no-untyped-def]
+        puts, deletes = list(puts), list(deletes)
+        self.written.append([(kind, key) for kind, key, _ in puts] + [("-" + kind, key) for kind, key in deletes])
+        super().commit(puts, deletes)
+
+
+def _job(tablets: int) -> Job:
+    plans = tuple(TabletPlan(tablet_id=i, table="t", table_id=1, partition="p", partition_id=2, index_id=3,
+                             version=2, backend_id=10 + i % 3, files=(rpc.SnapshotFile(f"{i}.dat", i),))
+                  for i in range(tablets))
+    return Job(id=7, type="BACKUP", label="l", db_id=1, db_name="d", repo="r", tablets=plans,
+               meta={"tables": {"t": {"partitions": list(range(50))}}})
+
+
+def test_a_job_step_commits_its_header_and_the_tablets_it_changed(tmp_path: Path) -> None:
+    journal = _CountingJournal(tmp_path / "meta.db")
+    catalog = Catalog(journal)
+    job = _job(2500)
+    catalog.commit([job])
+    assert sorted(journal.written[-1]) == sorted([("jobs", "7"), ("job_parts", "7/meta")] + [
+        ("job_parts", f"7/tablets.{i:06d}") for i in range(3)])
+    # One tablet of the second slice done, the state moved on: the header and that slice only.
+    tablets = list(job.tablets)
+    tablets[1500] = attrs.evolve(tablets[1500], done=True)
+    stepped = attrs.evolve(job, state="UPLOADING", tablets=tuple(tablets), task_errors={"1": "x"})
+    catalog.commit([stepped])
+    assert journal.written[-1] == [("jobs", "7"), ("job_parts", "7/tablets.000001")]
+    # Fewer tablets and no meta: the parts that are gone are deleted.
+    shrunk = attrs.evolve(stepped, tablets=stepped.tablets[:900], meta={})
+    catalog.commit([shrunk])
+    assert sorted(journal.written[-1]) == sorted([("jobs", "7"), ("job_parts", "7/tablets.000000"), (
+        "-job_parts", "7/tablets.000001"), ("-job_parts", "7/tablets.000002"), ("-job_parts", "7/meta")])
+    reread = Catalog(Journal(tmp_path / "meta.db")).get(Job, "7")
+    assert reread == shrunk
+    catalog.commit(deletes=[shrunk])  # a retired job takes its parts with it
+    assert not list(Journal(tmp_path / "meta.db").rows())
+
+
+def test_a_job_reads_back_whole_after_many_steps(tmp_path: Path) -> None:
+    catalog = Catalog(Journal(tmp_path / "meta.db"))
+    job = _job(3001)
+    catalog.commit([job])
+    for i in range(0, 3001, 700):
+        tablets = list(job.tablets)
+        tablets[i] = attrs.evolve(tablets[i], done=True, stored=(rpc.StoredFile(f"{i}.dat.ab", i, "ab"),))
+        job = attrs.evolve(job, tablets=tuple(tablets), task_progress={str(i): [1, 1, i, i]},
+                           info={"backup_objects": {"t": i}})
+        catalog.commit([job])
+    assert Catalog(Journal(tmp_path / "meta.db")).get(Job, "7") == job
+
+
+def test_a_job_journaled_whole_by_an_older_fe_reads_back(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "meta.db")
+    job = _job(1200)
+    old = to_json(attrs.evolve(job, plan={"progress": {"5": [1, 2, 3, 4]}}))
+    old.pop("task_progress")
+    journal.commit([("jobs", "7", old)])
+    reread = Catalog(journal).get(Job, "7")
+    assert reread is not None and reread.tablets == job.tablets and reread.task_progress == {"5": [1, 2, 3, 4]}

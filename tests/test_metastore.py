@@ -151,12 +151,15 @@ def test_system_backup_writes_one_named_json_file_per_object(shop: Cluster) -> N
     folder = backup(shop)
     assert folder.parent == shop.root / "meta_backups" and re.fullmatch(f"meta_{STAMP}", folder.name)
     files = files_of(folder)
-    assert sorted(files) == ["backends", "databases", "jobs", "load_labels", "partitions", "repositories",
-                             "sequences", "tables", "users", "views"]
+    assert sorted(files) == ["backends", "databases", "job_parts", "jobs", "load_labels", "partitions",
+                             "repositories", "sequences", "tables", "users", "views"]
     [job_file] = files["jobs"]
     assert re.fullmatch(r"ms_shop\.ms_snap\.\d+\.json", job_file)
     job = read_json(folder, f"jobs/{job_file}")
     assert (job["type"], job["state"], job["repo"]) == ("BACKUP", "FINISHED", "ms_repo")
+    job_id = job_file.split(".")[-2]  # its tablets, meta and info, journaled apart from it
+    assert {f"{job_id}.{part}.json" for part in ("tablets.000000", "meta", "info")} <= set(files["job_parts"])
+    assert read_json(folder, f"job_parts/{job_id}.meta.json")["value"]["tables"]
     assert files["databases"] == ["ms_crm.json", "ms_shop.json"]
     assert files["tables"] == ["ms_crm.customers.json", "ms_shop.daily.json", "ms_shop.orders.json",
                                "ms_shop.stock.json"]
@@ -207,9 +210,11 @@ def test_database_and_table_backups_hold_their_objects_and_dependencies(shop: Cl
     files = files_of(project)
     # Users granted on the database, its jobs and the repository they use come along; no sequences and no
     # other database.
-    assert sorted(files) == ["backends", "databases", "jobs", "load_labels", "partitions", "repositories", "tables",
-                             "users", "views"]
+    assert sorted(files) == ["backends", "databases", "job_parts", "jobs", "load_labels", "partitions",
+                             "repositories", "tables", "users", "views"]
     assert files["repositories"] == ["ms_repo.json"] and len(files["jobs"]) == 1
+    job_id = files["jobs"][0].split(".")[-2]  # the job's parts come with it
+    assert files["job_parts"] and all(f.startswith(f"{job_id}.") for f in files["job_parts"])
     assert files["databases"] == ["ms_shop.json"]
     assert files["tables"] == ["ms_shop.daily.json", "ms_shop.orders.json", "ms_shop.stock.json"]
     assert files["views"] == ["ms_shop.big_orders.json"] and files["load_labels"] == ["ms_shop.first_orders.json"]

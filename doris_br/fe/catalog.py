@@ -19,7 +19,7 @@ import attrs
 import cattrs
 import cattrs.gen
 
-from doris_br.fe.journal import Journal, Put, dumps
+from doris_br.fe.journal import Delete, Journal, Put, dumps
 from doris_br.repository.filesystems import StorageSpec
 
 T = TypeVar("T")
@@ -277,13 +277,72 @@ def to_json(obj: Any) -> dict[str, Any]:
     return converter.unstructure(obj)
 
 
-def journal_rows(objects: Iterable[Any]) -> list[Put]:
-    """The journal's (kind, key, JSON text) rows of these objects."""
-    return [(o.KIND, o.key, dumps(to_json(o))) for o in objects]
+# Kinds whose objects are journaled as a small header row (under their KIND) and part rows under PARTS_KIND, keyed
+# "<object key>/<part>": a job of 100,000 tablets commits its header and the parts a step changed, not megabytes.
+# Such a class has `journal_parts(previous)`: its header (a copy of itself without the parts), its changed parts
+# as (name, JSON) and the names of parts it no longer has; and `from_journal(header, parts)`.
+PARTS_KIND = "job_parts"
+SPLIT_KINDS: dict[str, type] = {}
+
+
+def register_split_kind(cls: type[T]) -> type[T]:
+    """A kind journaled as a header and parts (see SPLIT_KINDS)."""
+    SPLIT_KINDS[cls.KIND] = register_kind(cls)  # type: ignore[attr-defined]
+    return cls
+
+
+def journal_rows(objects: Iterable[Any], previous: Callable[[Any], Any] = lambda o: None,
+                 ) -> tuple[list[Put], list[Delete]]:
+    """The journal's (kind, key, JSON text) rows of these objects, and the rows to delete with them: for a split
+    kind, only the parts that differ from `previous(object)`, the version the journal holds."""
+    puts: list[Put] = []
+    deletes: list[Delete] = []
+    for o in objects:
+        if o.KIND not in SPLIT_KINDS:
+            puts.append((o.KIND, o.key, dumps(to_json(o))))
+            continue
+        header, changed, gone = o.journal_parts(previous(o))
+        puts.append((o.KIND, o.key, dumps(to_json(header))))
+        # a part's JSON under "value": every journal row is a JSON object, as the metastore tools read them
+        puts += [(PARTS_KIND, f"{o.key}/{name}", dumps({"value": body})) for name, body in changed]
+        deletes += [(PARTS_KIND, f"{o.key}/{name}") for name in gone]
+    return puts, deletes
+
+
+def deleted_rows(objects: Iterable[Any]) -> list[Delete]:
+    """The rows of objects deleted: a split kind's parts with it."""
+    rows: list[Delete] = []
+    for o in objects:
+        rows.append((o.KIND, o.key))
+        if o.KIND in SPLIT_KINDS:
+            rows += [(PARTS_KIND, f"{o.key}/{name}") for name in o.journal_part_names()]
+    return rows
 
 
 def from_json(cls: type[T], body: dict[str, Any]) -> T:
     return converter.structure(body, cls)
+
+
+@attrs.frozen
+class Rows:
+    """The journal rows of a commit's puts, made against the versions the journal held of them then (`against`):
+    a split kind's rows are only its changed parts, right only if nothing was committed to it since."""
+
+    puts: list[Put]
+    deletes: list[Delete]
+    objects: tuple[Any, ...]
+    against: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, objects: Iterable[Any], previous: Callable[[Any], Any]) -> Rows:
+        objects = tuple(objects)
+        before = tuple(previous(o) for o in objects)
+        held = {id(o): b for o, b in zip(objects, before, strict=True)}
+        puts, deletes = journal_rows(objects, lambda o: held[id(o)])
+        return cls(puts, deletes, objects, before)
+
+    def made_against(self, previous: Callable[[Any], Any]) -> bool:
+        return all(previous(o) is b for o, b in zip(self.objects, self.against, strict=True))
 
 
 class Catalog:
@@ -296,10 +355,19 @@ class Catalog:
         # Counts the commits made visible: what is worked out from the catalog (a user's acting privileges) can be
         # kept until it changes.
         self.generation = 0
+        parts: dict[str, dict[str, Any]] = {}  # object key -> part name -> JSON
+        headers: list[tuple[type, str, dict[str, Any]]] = []
         for kind, key, body in journal.rows():
             cls = KINDS.get(kind)
-            if cls is not None:
+            if kind == PARTS_KIND:
+                owner, _, name = key.partition("/")
+                parts.setdefault(owner, {})[name] = body["value"]
+            elif kind in SPLIT_KINDS:
+                headers.append((SPLIT_KINDS[kind], key, body))
+            elif cls is not None:
                 self._objects[kind][key] = from_json(cls, body)
+        for cls, key, body in headers:
+            self._objects[cls.KIND][key] = cls.from_journal(body, parts.get(key, {}))  # type: ignore[attr-defined]
 
     def all(self, cls: type[T]) -> list[T]:
         return list(self._objects.setdefault(cls.KIND, {}).values())  # type: ignore[attr-defined]
@@ -317,15 +385,18 @@ class Catalog:
         held = [role for role in map(self.role, user.roles) if role is not None]
         return attrs.evolve(user, role_grants=tuple(g for role in held for g in role.grants))
 
+    def _previous(self, obj: Any) -> Any:
+        """The version of `obj` the journal holds now (the in-memory one: commits write both under the lock)."""
+        return self._objects.setdefault(obj.KIND, {}).get(obj.key)
+
     def commit(self, puts: Iterable[Any] = (), deletes: Iterable[Any] = (),
-               rows: list[Put] | None = None) -> None:
+               rows: Rows | None = None) -> None:
         """Make the changes durable, then visible. `rows`: the puts' journal rows, already made (commit_together)."""
         puts, deletes = list(puts), list(deletes)
         with self._lock:
-            self.journal.commit(
-                rows if rows is not None else journal_rows(puts),
-                [(o.KIND, o.key) for o in deletes],
-            )
+            if rows is None or not rows.made_against(self._previous):  # another commit came in between
+                rows = Rows.of(puts, self._previous)
+            self.journal.commit(rows.puts, rows.deletes + deleted_rows(deletes))
             for o in deletes:
                 self._objects.setdefault(o.KIND, {}).pop(o.key, None)
             for o in puts:
@@ -337,7 +408,7 @@ class Catalog:
         JSON, the slow part for a big job, is made in the journal thread; the journal write and the switch to the
         new objects happen on the event loop in one step, so no reader ever sees some of them and not others."""
         puts = list(puts)
-        rows = await asyncio.get_running_loop().run_in_executor(JOURNAL_THREAD, journal_rows, puts)
+        rows = await asyncio.get_running_loop().run_in_executor(JOURNAL_THREAD, Rows.of, puts, self._previous)
         self.commit(puts, deletes, rows=rows)
 
     def update(self, cls: type[T], key: str, change: Callable[[T | None], T | None]) -> T | None:

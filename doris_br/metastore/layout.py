@@ -82,6 +82,8 @@ NAMERS: dict[str, Callable[[str, dict[str, Any], _Names], str]] = {
     "partitions": _partition,
     "load_labels": lambda key, body, names: f"{names.db(body.get('db_id'))}.{body.get('label', key)}",
     "jobs": _job,
+    # "<job id>/<part>": the job's tablets (in slices), meta, info, plan, journaled apart from it
+    "job_parts": lambda key, body, names: key.replace("/", "."),
     "backends": lambda key, body, names: f"{key}_{body.get('host')}_{body.get('port')}",
     "repositories": lambda key, body, names: str(body.get("name", key)),
 }

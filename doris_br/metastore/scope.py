@@ -14,7 +14,7 @@ from doris_br.metastore.layout import Objects
 Scope = dict[str, str]
 
 OWNED_KINDS: dict[str, tuple[str, ...]] = {
-    "database": ("databases", "tables", "partitions", "views", "load_labels", "jobs", "auto_increments"),
+    "database": ("databases", "tables", "partitions", "views", "load_labels", "jobs", "job_parts", "auto_increments"),
     "table": ("tables", "partitions", "load_labels", "auto_increments"),
 }
 
@@ -61,6 +61,9 @@ def owned(objects: Objects, scope: Scope) -> Objects:
         # A label whose table was dropped still belongs to the database: it keeps the label used.
         selected["load_labels"] = _where(objects, "load_labels", lambda ll: ll.get("db_id") == db["id"])
         selected["jobs"] = _where(objects, "jobs", lambda j: j.get("db_id") == db["id"])
+        # A job's tablets, meta and info are journaled apart from it, keyed "<job key>/<part>".
+        selected["job_parts"] = {key: body for key, body in objects.get("job_parts", {}).items()
+                                 if key.partition("/")[0] in selected["jobs"]}
     return selected
 
 

@@ -119,10 +119,10 @@ class JobRunner:
 
         tasks = tuple(await asyncio.gather(*(one(t) for t in job.be_tasks)))
         # A finished task's counts are journaled, so Progress stays right after the job ends or the FE restarts.
-        done = {**job.plan.get("progress", {}), **{
+        counts = {**job.task_progress, **{
             str(sig): [p.files_done, p.files_total, p.bytes_done, p.bytes_total] for sig, p in finished.items()}}
-        plan = {**job.plan, "progress": done} if done else job.plan
-        return attrs.evolve(job, be_tasks=tasks, task_errors=errors, plan=plan), finished
+        progress = counts if finished else job.task_progress
+        return attrs.evolve(job, be_tasks=tasks, task_errors=errors, task_progress=progress), finished
 
     async def release_everywhere(self, job: Job) -> None:
         """Stop the job's BE tasks and drop its snapshots and staged files, on every BE (best effort)."""

@@ -1,5 +1,10 @@
 """A job's durable state. Every state change is committed to the journal before the next state's work, so a
 restarted FE resumes each unfinished job in the state it was in, re-sending that state's (idempotent) tasks.
+
+A job is journaled as a small header row and part rows (catalog.SPLIT_KINDS): its tablet plans in slices of
+TABLETS_PER_PART, and its meta, info, plan and created lists one row each. A commit writes the header and only the
+parts that changed (by identity: a step that leaves a slice's tablets alone keeps the very same objects), so a step
+of a 100,000-tablet job commits a few kilobytes, not the whole job.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ import attrs
 
 from doris_br import rpc
 from doris_br.clock import now_ms
-from doris_br.fe.catalog import register_kind
+from doris_br.fe.catalog import converter, register_split_kind
 
 DONE_STATES = ("FINISHED", "CANCELLED")
+TABLETS_PER_PART = 1000
+# The job's fields journaled as one part row each, apart from its header, with their types.
+_WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": dict[str, Any], "plan": dict[str, Any],
+                                "created": dict[str, list[int]]}
 
 
 @attrs.frozen
@@ -54,7 +63,7 @@ class BeTask:
     retry_at_ms: int = 0  # epoch ms at which the next attempt is sent, after a failure; 0: none is waiting
 
 
-@register_kind
+@register_split_kind
 @attrs.frozen
 class Job:
     KIND: ClassVar[str] = "jobs"
@@ -83,6 +92,9 @@ class Job:
     # Restore: what the job created (to drop on cancel) and what it swaps in at commit.
     created: dict[str, list[int]] = attrs.field(factory=dict)
     plan: dict[str, Any] = attrs.field(factory=dict)
+    # A finished BE task's counts by signature (text): [files done, files total, bytes done, bytes total], so
+    # Progress stays right after the job ends or the FE restarts.
+    task_progress: dict[str, list[int]] = attrs.field(factory=dict)
     # A CANCEL's reason, journaled when it is asked: carried out when the job's current step ends, also after
     # an FE restart; cleared when the job is CANCELLED.
     cancel_request: str = ""
@@ -103,3 +115,49 @@ class Job:
 
     def stamped(self, name: str) -> dict[str, int]:
         return {**self.times, name: now_ms()}
+
+    # ---- journaling: a header and parts -------------------------------------------------------------------
+
+    def journal_part_names(self) -> list[str]:
+        slices = [f"tablets.{i:06d}" for i in range(_slice_count(self.tablets))]
+        return slices + [name for name in _WHOLE_PARTS if getattr(self, name)]
+
+    def journal_parts(self, previous: Job | None) -> tuple[Job, list[tuple[str, Any]], list[str]]:
+        """The header (this job without its parts), the parts that differ from `previous` as (name, JSON), and
+        the names of the parts `previous` had and this job has not."""
+        header = attrs.evolve(self, tablets=(), **{name: {} for name in _WHOLE_PARTS})
+        changed: list[tuple[str, Any]] = []
+        old_tablets = previous.tablets if previous is not None else ()
+        for i in range(_slice_count(self.tablets)):
+            cut = slice(i * TABLETS_PER_PART, (i + 1) * TABLETS_PER_PART)
+            if previous is None or _differ(self.tablets[cut], old_tablets[cut]):
+                changed.append((f"tablets.{i:06d}", converter.unstructure(self.tablets[cut])))
+        for name in _WHOLE_PARTS:
+            value = getattr(self, name)
+            if value and (previous is None or getattr(previous, name) is not value):
+                changed.append((name, converter.unstructure(value)))
+        mine = set(self.journal_part_names())
+        gone = [n for n in previous.journal_part_names() if n not in mine] if previous is not None else []
+        return header, changed, gone
+
+    @classmethod
+    def from_journal(cls, header: dict[str, Any], parts: dict[str, Any]) -> Job:
+        """The job from its header row and part rows (a job journaled whole, before parts, has none)."""
+        job = converter.structure(header, cls)
+        slices = sorted(n for n in parts if n.startswith("tablets."))
+        if slices:
+            tablets = [t for n in slices for t in parts[n]]
+            job = attrs.evolve(job, tablets=converter.structure(tablets, tuple[TabletPlan, ...]))
+        whole = {name: converter.structure(parts[name], kind) for name, kind in _WHOLE_PARTS.items() if name in parts}
+        job = attrs.evolve(job, **whole) if whole else job
+        if "progress" in job.plan and not job.task_progress:  # journaled by an FE before task_progress
+            job = attrs.evolve(job, task_progress=job.plan["progress"])
+        return job
+
+
+def _slice_count(tablets: tuple[TabletPlan, ...]) -> int:
+    return -(-len(tablets) // TABLETS_PER_PART)
+
+
+def _differ(new: tuple[TabletPlan, ...], old: tuple[TabletPlan, ...]) -> bool:
+    return len(new) != len(old) or any(a is not b for a, b in zip(new, old, strict=True))

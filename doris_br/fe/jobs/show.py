@@ -48,7 +48,7 @@ def unfinished_text(job: Job) -> str:
 def task_counts(job: Job, live: dict[int, rpc.TaskProgress]) -> list[tuple[int, list[int]]]:
     """(signature, [files done, files total, bytes done, bytes total]) of each BE task that reported:
     journaled counts for finished tasks, the BEs' live ones for running tasks."""
-    recorded = job.plan.get("progress", {})
+    recorded = job.task_progress
     counts = []
     for task in job.be_tasks:
         p = live.get(task.signature)
