@@ -54,6 +54,25 @@ class RestoreFailed(Exception):
     """A check of PENDING failed: the job is cancelled with this message (Doris's COMMON_ERROR)."""
 
 
+class CommitRefused(Exception):
+    """COMMITTING found something dropped or created meanwhile: the job is cancelled with this code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@attrs.frozen
+class Swap:
+    """What a restore's commit puts and deletes in one journal transaction, and the partitions whose tablets it
+    then drops on the BEs (replaced or dropped)."""
+
+    puts: list[Any]
+    deletes: list[Any]
+    old_partitions: list[Partition]
+
+
 def check_snapshot_names(table: Table, parts: list[Partition], columns: bool = True) -> None:
     """Columns and partitions a restore creates from the snapshot's meta follow Doris's name rules (an
     unpartitioned table's one partition is named after the table, as Doris names it)."""
@@ -434,71 +453,82 @@ class RestoreRunner(JobRunner):
         return job.at("COMMITTING")
 
     async def committing(self, job: Job) -> Job:
-        plan = job.plan
         catalog = self.fe.catalog
-        locked = sorted(int(k) for k in plan["locked_tables"])
+        locked = sorted(int(k) for k in job.plan["locked_tables"])
         locks = [table_lock(i) for i in locked]
         for lock in locks:  # loads and DDL on these tables wait for the swap
             await lock.acquire()
         try:
-            db = from_json(Database, plan["db"])
-            vanished = self._vanished(job, db)
-            if vanished:
-                return await self.cancel(job, "COMMON_ERROR", vanished)
-            puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
-            deletes: list[Any] = []
-            dropped_tables = set(plan["drop_tables"])
-            for body in plan["new_tables"]:
-                table = from_json(Table, body)
-                clash = find_table(catalog, db, table.name) or find_view(catalog, db, table.name)
-                if clash is not None and clash.id not in dropped_tables:
-                    return await self.cancel(job, "COMMON_ERROR", f"Table {table.name} was created while restoring")
-                puts.append(table)
-            versions = {(t.partition_id): t.version for t in job.tablets}
-            for body in plan["new_partitions"]:
-                part = from_json(Partition, body)
-                puts.append(attrs.evolve(part, visible_version=versions.get(part.id, 1),
-                                         visible_version_time_ms=now_ms()))
-            old_tablets: list[Partition] = []
-            for swap in plan["replaced"]:
-                part = catalog.get(Partition, str(swap["partition_id"]))
-                if part is None:
-                    return await self.cancel(job, "NOT_FOUND", f"partition {swap['partition_id']} has been dropped")
-                old_tablets.append(part)
-                fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
-                puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
-                                         visible_version_time_ms=now_ms(),
-                                         # a job planned before the flag existed: count(*) scans, to be sure
-                                         has_delete_predicates=swap.get("has_delete_predicates", True),
-                                         storage_medium=swap.get("storage_medium", part.storage_medium)))
-            for table_id_text, counter in plan.get("auto_increments", {}).items():
-                # max(local, backup): the counter never goes backwards
-                puts += auto_increment.raise_to(catalog, int(table_id_text), counter)
-            for table_id in plan["drop_tables"]:
-                table = catalog.get(Table, str(table_id))
-                if table is not None:
-                    parts = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
-                    deletes += [table, *parts, *auto_increment.marks_of(catalog, [table])]
-                    old_tablets += parts
-            for pid in plan["drop_partitions"]:
-                part = catalog.get(Partition, str(pid))
-                if part is not None:
-                    deletes.append(part)
-                    old_tablets.append(part)
-            for body in plan["views"]:
-                view = from_json(View, body)
-                old_view = find_view(catalog, db, view.name)
-                if old_view is not None:
-                    deletes.append(old_view)
-                puts.append(view)
+            try:  # tens of thousands of tablet records made from the plan: in a worker thread
+                swap = await asyncio.to_thread(self._swap, job)
+            except CommitRefused as e:
+                return await self.cancel(job, e.code, e.message)
             finished = self.finish(job)
-            await catalog.commit_together(puts + [finished], deletes)  # the one step that makes the restore visible
+            # the one step that makes the restore visible
+            await catalog.commit_together([*swap.puts, finished], swap.deletes)
         finally:
             for lock in locks:
                 lock.release()
-        await drop_tablets(self.fe, old_tablets)
+        await drop_tablets(self.fe, swap.old_partitions)
         await self.release_everywhere(job)
         return finished
+
+    def _swap(self, job: Job) -> Swap:
+        """What COMMITTING commits: the new tables, partitions and views, the partitions whose tablets it swaps,
+        and what it drops; refused (CommitRefused) if something was dropped or created in between."""
+        plan = job.plan
+        catalog = self.fe.catalog
+        db = from_json(Database, plan["db"])
+        vanished = self._vanished(job, db)
+        if vanished:
+            raise CommitRefused("COMMON_ERROR", vanished)
+        puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
+        deletes: list[Any] = []
+        dropped_tables = set(plan["drop_tables"])
+        for body in plan["new_tables"]:
+            table = from_json(Table, body)
+            clash = find_table(catalog, db, table.name) or find_view(catalog, db, table.name)
+            if clash is not None and clash.id not in dropped_tables:
+                raise CommitRefused("COMMON_ERROR", f"Table {table.name} was created while restoring")
+            puts.append(table)
+        versions = {(t.partition_id): t.version for t in job.tablets}
+        for body in plan["new_partitions"]:
+            part = from_json(Partition, body)
+            puts.append(attrs.evolve(part, visible_version=versions.get(part.id, 1),
+                                     visible_version_time_ms=now_ms()))
+        old_partitions: list[Partition] = []
+        for swap in plan["replaced"]:
+            part = catalog.get(Partition, str(swap["partition_id"]))
+            if part is None:
+                raise CommitRefused("NOT_FOUND", f"partition {swap['partition_id']} has been dropped")
+            old_partitions.append(part)
+            fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
+            puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
+                                     visible_version_time_ms=now_ms(),
+                                     # a job planned before the flag existed: count(*) scans, to be sure
+                                     has_delete_predicates=swap.get("has_delete_predicates", True),
+                                     storage_medium=swap.get("storage_medium", part.storage_medium)))
+        for table_id_text, counter in plan.get("auto_increments", {}).items():
+            # max(local, backup): the counter never goes backwards
+            puts += auto_increment.raise_to(catalog, int(table_id_text), counter)
+        for table_id in plan["drop_tables"]:
+            table = catalog.get(Table, str(table_id))
+            if table is not None:
+                parts = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
+                deletes += [table, *parts, *auto_increment.marks_of(catalog, [table])]
+                old_partitions += parts
+        for pid in plan["drop_partitions"]:
+            part = catalog.get(Partition, str(pid))
+            if part is not None:
+                deletes.append(part)
+                old_partitions.append(part)
+        for body in plan["views"]:
+            view = from_json(View, body)
+            old_view = find_view(catalog, db, view.name)
+            if old_view is not None:
+                deletes.append(old_view)
+            puts.append(view)
+        return Swap(puts, deletes, old_partitions)
 
     def _vanished(self, job: Job, db: Database) -> str:
         """What was dropped (DROP ... FORCE) or created in its place while the job ran, if anything: the restore
