@@ -14,6 +14,7 @@ under 1 GiB, and the cost per tablet no more than 1.2x that at 10,000.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 import tempfile
@@ -60,6 +61,18 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {cuts[49]:.1f} ms, p99 {cuts[98]:.1f} ms, max {max(values):.1f} ms ({len(values)} probes)"
 
 
+# SHOW BACKUP / SHOW RESTORE's time columns, in the order the states end (whole seconds, as Doris gives them).
+BACKUP_TIMES = ("CreateTime", "SnapshotFinishedTime", "UploadFinishedTime", "FinishedTime")
+RESTORE_TIMES = ("CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime")
+
+
+def state_times(row: dict, columns: tuple[str, ...]) -> str:
+    """Seconds from each time column to the next: where a job's time went."""
+    stamps = [dt.datetime.fromisoformat(str(row[c])) for c in columns]
+    return ", ".join(f"{columns[i + 1]} +{(stamps[i + 1] - stamps[i]).total_seconds():.0f} s"
+                     for i in range(len(columns) - 1))
+
+
 def make_table(cluster: Cluster, tablets: int) -> int:
     buckets = 100 if tablets <= 10_000 else 500
     partitions = max(1, tablets // buckets)
@@ -91,19 +104,23 @@ def run(tablets: int) -> None:
             busy.start()
             start = time.perf_counter()
             cluster.query("BACKUP SNAPSHOT bench.s1 TO scale_repo ON (many)")
-            assert wait_done(cluster, "BACKUP", "bench", "s1")["State"] == "FINISHED"
+            backup_row = wait_done(cluster, "BACKUP", "bench", "s1")
+            assert backup_row["State"] == "FINISHED", backup_row
             backup_s = time.perf_counter() - start
             stamp = snapshot_timestamp(cluster, "scale_repo", "s1")
             cluster.query("DROP TABLE bench.many FORCE")
             start = time.perf_counter()
             cluster.query(f"RESTORE SNAPSHOT bench.s1 FROM scale_repo ON (many) "
                           f"PROPERTIES ('backup_timestamp' = '{stamp}', 'replication_num' = '1')")
-            assert wait_done(cluster, "RESTORE", "bench", "s1")["State"] == "FINISHED"
+            restore_row = wait_done(cluster, "RESTORE", "bench", "s1")
+            assert restore_row["State"] == "FINISHED", restore_row
             restore_s = time.perf_counter() - start
             busy_trips = busy.stop()
             print(f"{made} tablets: backup {backup_s:.1f} s ({backup_s / made * 1e3:.2f} ms a tablet), "
                   f"restore {restore_s:.1f} s ({restore_s / made * 1e3:.2f} ms a tablet), "
                   f"FE peak RSS {fe_rss_peak_mib(cluster):.0f} MiB")
+            print(f"  backup states:  {state_times(backup_row, BACKUP_TIMES)}")
+            print(f"  restore states: {state_times(restore_row, RESTORE_TIMES)}")
             print(f"  SELECT 1 idle:        {percentiles(idle_trips)}")
             print(f"  SELECT 1 during jobs: {percentiles(busy_trips)}  (target p99 < 50 ms)")
         finally:

@@ -17,6 +17,7 @@ import cattrs
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from doris_br import json_text
 from doris_br.deletes import Condition
 from doris_br.repository.filesystems import StorageSpec
 
@@ -55,7 +56,8 @@ class TaskError(Exception):
 
 
 def encode(obj: Any) -> bytes:
-    return json.dumps(converter.unstructure(obj)).encode()
+    """A task's JSON; a big one (a download of thousands of tablets' files) in pieces, so other threads run."""
+    return json_text.dumps(converter.unstructure(obj)).encode()
 
 
 def decode(cls: type[T], body: bytes) -> T:

@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from doris_br import rpc
+from doris_br import json_text, rpc
 from doris_br.fe.catalog import Catalog, to_json
 from doris_br.fe.jobs.model import Job, TabletPlan
 from doris_br.fe.journal import Journal, dumps
@@ -20,11 +20,32 @@ BIG_JOB = {
     "plan": {"progress": {str(i): [i, i, i * 10, i * 10] for i in range(700)}, "replication_num": 1},
     "label": "s\u00e9\"1", "info": None, "timeout_s": 86400.5,
 }
+# A backup's meta: nothing long at its top, thousands of records deep inside.
+DEEP_META = {"tables": {"t": {"partitions": [
+    {"id": p, "tablets": [{"id": i, "replicas": [{"id": i + 1, "backend_id": 3}]} for i in range(100)]}
+    for p in range(40)]}}, "meta_version": 1}
 
 
-@pytest.mark.parametrize("value", [BIG_JOB, BIG_JOB["tablets"], [], {}, list(range(1000)), {"a": []}, "x", 1, None])
+@pytest.mark.parametrize("value", [BIG_JOB, BIG_JOB["tablets"], DEEP_META, [], {}, list(range(1000)), {"a": []},
+                                   [[i] for i in range(3000)], [list(range(3000))], "x", 1, None])
 def test_dumps_is_json_dumps_with_sorted_keys(value: object) -> None:
     assert dumps(value) == json.dumps(value, sort_keys=True)
+
+
+def test_dumps_hands_json_only_small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However deep the big part of a value is, no single json.dumps call (which holds every thread) gets it."""
+    sizes: list[int] = []
+    real = json.dumps
+
+    def counting(value: object, **kwargs: object) -> str:
+        sizes.append(json_text._size(value))
+        return real(value, **kwargs)
+
+    monkeypatch.setattr(json_text.json, "dumps", counting)
+    for value in (BIG_JOB, DEEP_META, [list(range(3000))]):
+        sizes.clear()
+        dumps(value)
+        assert len(sizes) > 1 and max(sizes) <= json_text._PIECE + 1
 
 
 def test_a_big_object_round_trips_through_the_journal(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import uvloop
 from mysql_mimic.control import LocalControl
 
-from doris_br import logs
+from doris_br import collector, logs
 from doris_br.config import FeConfig
 from doris_br.errors import ER_BAD_DB, DorisError
 from doris_br.fe import stale
@@ -129,6 +129,8 @@ class Frontend:
         from doris_br.http.app import start_http
 
         http, self.http_port = await start_http(self, self.config.host, self.config.http_port)
+        collector.hold_full_collections()  # the libraries and the catalog just loaded: never garbage
+        collections = asyncio.create_task(collector.collect_forever(lambda: bool(self.jobs.unfinished())))
         heartbeats = asyncio.create_task(self.backends.heartbeat_forever())
         jobs = asyncio.create_task(self.jobs.run_forever())
         sweeper = asyncio.create_task(stale.sweep_forever(self))
@@ -142,6 +144,7 @@ class Frontend:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        collections.cancel()
         heartbeats.cancel()
         jobs.cancel()
         sweeper.cancel()

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from doris_br import json_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     kind TEXT NOT NULL,
@@ -24,25 +26,9 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 """
 
-# json.dumps runs in C without letting go of the interpreter: a job of 10,000 tablets (megabytes of JSON) held
-# every other thread, the event loop's included, for half a second. Lists and mappings longer than this are
-# written a slice at a time, so other threads get their turn in between.
-_SLICE = 256
-
-
 def dumps(value: Any) -> str:
-    """json.dumps(value, sort_keys=True), the same text, made a slice at a time for big lists and mappings."""
-    if isinstance(value, dict) and (len(value) > _SLICE or _is_big(value)):
-        return "{" + ", ".join(f"{json.dumps(k)}: {dumps(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, (list, tuple)) and len(value) > _SLICE:
-        return "[" + ", ".join(json.dumps(list(value[i:i + _SLICE]), sort_keys=True)[1:-1]
-                               for i in range(0, len(value), _SLICE)) + "]"
-    return json.dumps(value, sort_keys=True)
-
-
-def _is_big(mapping: dict[str, Any]) -> bool:
-    """A mapping holding a long list or mapping (a job's tablets, a restore's plan) somewhere at its top."""
-    return any(isinstance(v, (list, tuple, dict)) and len(v) > _SLICE for v in mapping.values())
+    """json.dumps(value, sort_keys=True), the same text, made in small pieces so other threads run meanwhile."""
+    return json_text.dumps(value, sort_keys=True)
 
 
 def journal_path(data_dir: str | Path) -> Path:

@@ -16,6 +16,9 @@ from doris_br.schema import PartitionDesc
 
 log = logging.getLogger(__name__)
 
+# Up to this many tablets are placed on the event loop (a worker thread's hand-over costs more than the work).
+SMALL_TABLETS = 256
+
 
 async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc], temporary: bool = False,
                             replication: int | None = None, medium: MediumRequest | None = None) -> list[Partition]:
@@ -36,15 +39,21 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
     placements = [choose_backends(fe, partition_request(d, default), replication) for d in descs]
     per = ids_per_partition(buckets, replication)
     first = fe.catalog.allocate_ids(per * len(descs))
-    partitions = []
-    for i, (d, (used, alive)) in enumerate(zip(descs, placements, strict=True)):
-        pid = first + i * per
-        tablets = place_tablets(alive, buckets, replication, pid + 1, salt=pid)
-        partitions.append(Partition(
-            id=pid, table_id=table.id, name=d.name, tablets=tuple(tablets), lower=d.lower, upper=d.upper,
-            values=d.values, temporary=temporary, visible_version=1, visible_version_time_ms=now_ms(),
-            replication_num=replication, storage_medium=used,
-        ))
+
+    def made() -> list[Partition]:
+        partitions = []
+        for i, (d, (used, alive)) in enumerate(zip(descs, placements, strict=True)):
+            pid = first + i * per
+            tablets = place_tablets(alive, buckets, replication, pid + 1, salt=pid)
+            partitions.append(Partition(
+                id=pid, table_id=table.id, name=d.name, tablets=tuple(tablets), lower=d.lower, upper=d.upper,
+                values=d.values, temporary=temporary, visible_version=1, visible_version_time_ms=now_ms(),
+                replication_num=replication, storage_medium=used,
+            ))
+        return partitions
+
+    # A table of 200 partitions of 500 buckets is 100,000 tablet records: made in a worker thread.
+    partitions = made() if buckets * len(descs) <= SMALL_TABLETS else await asyncio.to_thread(made)
     backends = {b.id: b for _, alive in placements for b in alive}
     results = await asyncio.gather(*(
         fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=[t for t, _ in tablets]))

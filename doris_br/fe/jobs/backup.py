@@ -7,12 +7,11 @@ its method re-sends that state's tasks (BEs answer known ones with their current
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import attrs
 
-from doris_br import rpc
+from doris_br import json_text, rpc
 from doris_br.errors import reason
 from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
@@ -43,12 +42,22 @@ class BackupRunner(JobRunner):
         root = local.snapshot_root(job.label) if local.is_local(job) else \
             layout.snapshot_dir((await self.store(job)).root, job.label)
         tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
-        plans: list[TabletPlan] = []
-        metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
-        alive = self._alive_ids()
         # Views are not in here: their definitions go into the meta, they have no tablets.
         chosen = {ref.table: self._partitions(tables[ref.table], ref.partitions)
                   for ref in job.objects if ref.table in tables}
+        # Tens of thousands of tablet plans, and the meta (every chosen partition's JSON): made in a worker thread,
+        # from the objects read above.
+        plans = await asyncio.to_thread(self._plans, job, db, tables, chosen, root, self._alive_ids())
+        if len(plans) > MAX_BACKUP_TABLETS:
+            return self.cancelled(job, "COMMON_ERROR",
+                                  f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
+        meta = await asyncio.to_thread(self._meta, job, db, tables, chosen)
+        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=meta)
+
+    def _plans(self, job: Job, db: Database, tables: dict[str, Table], chosen: dict[str, list[Partition]],
+               root: str, alive: set[int]) -> list[TabletPlan]:
+        metadata_only = job.properties.get("content", "ALL").upper() == "METADATA_ONLY"
+        plans: list[TabletPlan] = []
         for name, parts in chosen.items():
             table = tables[name]
             index_id = table.index_id or table.id
@@ -60,13 +69,7 @@ class BackupRunner(JobRunner):
                         backend_id=_pick_replica(tablet.replicas, alive),
                         remote_dir=layout.tablet_dir(root, db.id, table.id, part.id, index_id, tablet.id),
                     ))
-        if len(plans) > MAX_BACKUP_TABLETS:
-            return self.cancelled(job, "COMMON_ERROR",
-                                  f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
-        # The meta is every chosen partition's JSON (thousands of tablet records): made in a worker thread, from the
-        # objects read above.
-        meta = await asyncio.to_thread(self._meta, job, db, tables, chosen)
-        return job.at("SNAPSHOTING", tablets=tuple(plans), meta=meta)
+        return plans
 
     def _partitions(self, table: Table, names: tuple[str, ...]) -> list[Partition]:
         parts = partitions_of(self.fe.catalog, table)
@@ -239,8 +242,8 @@ class BackupRunner(JobRunner):
             directory = layout.snapshot_dir(store.root, job.label)
 
             def write() -> None:
-                store.write_checked(directory, layout.META, json.dumps(job.meta).encode())
-                store.write_checked(directory, layout.info_name(job.timestamp), json.dumps(job.info).encode())
+                store.write_checked(directory, layout.META, json_text.dumps(job.meta).encode())
+                store.write_checked(directory, layout.info_name(job.timestamp), json_text.dumps(job.info).encode())
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:
