@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 CHUNK = 4 * 1024 * 1024
@@ -22,7 +23,7 @@ def file_md5(path: str | os.PathLike[str]) -> tuple[str, int]:
     digest = hashlib.md5()
     size = 0
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
+        for chunk in _chunks(f):
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
@@ -32,11 +33,24 @@ def copy_md5(src: Any, dst: Any) -> tuple[str, int]:
     """Copy one open file into another in chunks; (md5 hex, size) of what was copied."""
     digest = hashlib.md5()
     size = 0
-    for chunk in iter(lambda: src.read(CHUNK), b""):
+    for chunk in _chunks(src):
         digest.update(chunk)
         dst.write(chunk)
         size += len(chunk)
     return digest.hexdigest(), size
+
+
+def _chunks(f: Any) -> Iterator[bytes]:
+    """The file's bytes, CHUNK at a time. A read of CHUNK bytes allocates CHUNK bytes first (and maps and unmaps
+    them): for a file of a few hundred bytes, as most of a small tablet's are, that was most of its upload's time, so
+    a file known to be smaller is read in one piece of its size."""
+    try:
+        size = os.fstat(f.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not a local file: its size is unknown here
+        size = CHUNK
+    want = min(CHUNK, size + 1)  # one byte more, to see the end in the same read
+    while chunk := f.read(want):
+        yield chunk
 
 
 def record_md5(path: str | os.PathLike[str], md5: str) -> None:

@@ -25,6 +25,19 @@ USAGE_TTL_S = 30.0
 # Loads given up that a BE remembers, so that their rows still on the way are not kept.
 ABORTED_KEPT = 10_000
 
+
+
+@attrs.define
+class _Usage:
+    """The last count of a storage root (Storage.usage), and whether a count is running."""
+
+    data_bytes: int = 0
+    tablets: int = 0
+    walked_at: float = 0.0  # time.monotonic() of the last count's end; 0: never counted
+    walking: bool = False
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+
 _ROWSET_NAME = re.compile(r"v(\d+)(?:-(\d+))?\.parquet")
 # The same names for DuckDB's regexp_extract over a scanned file's name: group 1 is the rowset's last version.
 ROWSET_END_SQL_PATTERN = r"v(?:\d+-)?(\d+)\.parquet$"
@@ -90,7 +103,7 @@ class Storage:
             tmp.write_text(uuid.uuid4().hex)
             tmp.rename(id_file)
         self.instance_id = id_file.read_text().strip()
-        self._usage: tuple[float, int] | None = None  # (when walked, bytes)
+        self._usage = _Usage()
         self._loads_lock = threading.Lock()  # publishes and aborts against each other and staged writes
         self._published: dict[int, int] = {}  # tablet id -> sequence of its last publish
         self._aborted: dict[str, None] = {}  # loads given up, oldest first
@@ -105,21 +118,51 @@ class Storage:
         return self.root / "be.http_port"
 
     def data_used_bytes(self) -> int:
-        """Bytes under the root, walked at most every USAGE_TTL_S: heartbeats ask every few seconds, and a
-        root with thousands of tablets is too many stats to take that often."""
-        now = time.monotonic()
-        if self._usage is None or now - self._usage[0] > USAGE_TTL_S:
-            self._usage = (now, self._walk_usage())
-        return self._usage[1]
+        """Bytes under the root, as last counted (see usage)."""
+        return self.usage().data_bytes
+
+    def tablet_count(self) -> int:
+        return self.usage().tablets
+
+    def usage(self) -> _Usage:
+        """What the root holds, as last counted. Heartbeats ask every few seconds, and a root of 30,000 tablets is
+        seconds of stats; a heartbeat that walked it (walks piled up, one per heartbeat) took most of a big upload's
+        time and could miss the FE's heartbeat timeout. So one walk at a time runs in the background once the count
+        is USAGE_TTL_S old; the first is made here, while the BE starts."""
+        with self._usage.lock:
+            fresh = self._usage.walked_at and time.monotonic() - self._usage.walked_at <= USAGE_TTL_S
+            if fresh or self._usage.walking:
+                return self._usage
+            self._usage.walking = True
+        if not self._usage.walked_at:
+            self._count_usage()
+        else:
+            threading.Thread(target=self._count_usage, name="usage", daemon=True).start()
+        return self._usage
+
+    def _count_usage(self) -> None:
+        try:
+            data_bytes, tablets = self._walk_usage(), self._count_tablets()
+        finally:
+            with self._usage.lock:
+                self._usage.walking = False
+        with self._usage.lock:
+            self._usage.data_bytes, self._usage.tablets = data_bytes, tablets
+            self._usage.walked_at = time.monotonic()
 
     def _walk_usage(self) -> int:
         """Tablets and staging folders come and go while we walk (a restore drops its tablets on cancel), so
-        vanished entries are skipped: a heartbeat must not fail over them."""
+        vanished entries are skipped: a count must not fail over them."""
         total = 0
-        for folder, _, names in os.walk(self.root):  # os.walk ignores folders that vanish under it
-            for name in names:
-                with contextlib.suppress(OSError):
-                    total += os.stat(os.path.join(folder, name)).st_size
+        folders = [str(self.root)]
+        while folders:
+            with contextlib.suppress(OSError), os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_size
         return total
 
     def disk_usage(self) -> tuple[int, int]:
@@ -154,9 +197,11 @@ class Storage:
             return
         shutil.rmtree(moved, ignore_errors=True)
 
-    def tablet_count(self) -> int:
+    def _count_tablets(self) -> int:
         data = self.root / "data"
-        return sum(1 for _ in data.iterdir()) if data.exists() else 0
+        with contextlib.suppress(FileNotFoundError):
+            return sum(1 for _ in os.scandir(data))
+        return 0
 
     def _tablet_files(self, wanted: Callable[[str], bool]) -> Iterator[Path]:
         """The files of every tablet whose names are `wanted`; tablets dropped while listed are skipped."""
