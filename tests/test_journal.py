@@ -13,6 +13,7 @@ from doris_br import json_text, rpc
 from doris_br.fe.catalog import Catalog, to_json
 from doris_br.fe.jobs.model import Job, TabletPlan
 from doris_br.fe.journal import Journal, dumps
+from doris_br.repository.snapshot_info import SnapshotInfo
 
 BIG_JOB = {
     "tablets": [{"tablet_id": i, "files": [{"name": f"v{i}.parquet", "size": i * 7}], "done": i % 2 == 0}
@@ -109,7 +110,7 @@ def test_a_job_reads_back_whole_after_many_steps(tmp_path: Path) -> None:
         tablets = list(job.tablets)
         tablets[i] = attrs.evolve(tablets[i], done=True, stored=(rpc.StoredFile(f"{i}.dat.ab", i, "ab"),))
         job = attrs.evolve(job, tablets=tuple(tablets), task_progress={str(i): [1, 1, i, i]},
-                           info={"backup_objects": {"t": i}})
+                           info=SnapshotInfo("s", "db", 1, i, "ALL", tables={}))
         catalog.commit([job])
     assert Catalog(Journal(tmp_path / "meta.db")).get(Job, "7") == job
 

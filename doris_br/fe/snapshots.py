@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
@@ -24,6 +24,7 @@ from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.manager import SUBMIT_LOCK
 from doris_br.repository import layout
 from doris_br.repository.info import referenced_files
+from doris_br.repository.snapshot_info import SnapshotInfo
 from doris_br.repository.store import BadFile, RepositoryStore
 
 if TYPE_CHECKING:
@@ -98,20 +99,19 @@ class StoredBackup:
     own_ttl_ms: int | None  # BACKUP SNAPSHOT's "ttl", kept in its info
 
 
-def backup_time_ms(info: dict[str, Any], timestamp: str) -> int:
-    value = info.get("backup_time")
-    if isinstance(value, int) and value > 0:
-        return value
+def backup_time_ms(info: SnapshotInfo, timestamp: str) -> int:
+    if info.backup_time_ms > 0:
+        return info.backup_time_ms
     try:
         return int(time.mktime(time.strptime(timestamp, layout.TIMESTAMP_FORMAT)) * 1000)
     except ValueError:
         return 0
 
 
-def own_ttl(info: dict[str, Any]) -> int | None:
-    text = info.get(BACKUP_TTL)
+def own_ttl(info: SnapshotInfo) -> int | None:
+    text = info.ttl
     try:
-        return ttl_ms(text, BACKUP_TTL) if isinstance(text, str) else None
+        return ttl_ms(text, BACKUP_TTL) if text is not None else None
     except DorisError:
         return None
 
@@ -122,7 +122,7 @@ def expiry_ms(backup: StoredBackup, retention: Retention) -> int | None:
     return backup.backup_time_ms + ttl if ttl is not None and backup.backup_time_ms else None
 
 
-def expiry_text(info: dict[str, Any], timestamp: str, repo: Repository) -> str | None:
+def expiry_text(info: SnapshotInfo, timestamp: str, repo: Repository) -> str | None:
     """SHOW SNAPSHOT's expire_time of one backup (in its Details), NULL when it never expires."""
     backup = StoredBackup("", timestamp, backup_time_ms(info, timestamp), own_ttl(info))
     return time_text(expiry_ms(backup, Retention.of(repo)))

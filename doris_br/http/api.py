@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlglot import exp
 
+from doris_br import rpc
 from doris_br.errors import DorisError
 from doris_br.fe import statements
 from doris_br.fe.catalog import Repository, User, mask_secrets
@@ -79,8 +80,7 @@ def progress_percent(job: Job, live: dict[int, Any]) -> float:
     return 100.0 * done / total if total else 0.0
 
 
-def job_view(fe: Any, job: Job) -> dict[str, Any]:
-    live = fe.jobs.progress_of(job)
+def job_view(job: Job, live: dict[int, rpc.TaskProgress]) -> dict[str, Any]:
     row = (backup_row(job, live) if job.type == "BACKUP" else restore_row(job, live, brief_form=False))
     columns = BACKUP_COLUMNS if job.type == "BACKUP" else restore_columns(False)
     return {
@@ -94,11 +94,13 @@ def job_view(fe: Any, job: Job) -> dict[str, Any]:
     }
 
 
-def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
+async def jobs(fe: Any, user: User) -> list[dict[str, Any]]:
     """Backup and restore jobs the user may see, newest first: as SHOW BACKUP / RESTORE, LOAD_PRIV on the job's
-    database (a SELECT on one of its tables is not enough)."""
-    visible = [j for j in fe.jobs.all() if has_privilege(user, "LOAD_PRIV", j.db_name)]
-    return [job_view(fe, j) for j in sorted(visible, key=lambda j: j.id, reverse=True)]
+    database (a SELECT on one of its tables is not enough). Made in a worker thread, as SHOW BACKUP's rows."""
+    visible = sorted((j for j in fe.jobs.all() if has_privilege(user, "LOAD_PRIV", j.db_name)),
+                     key=lambda j: j.id, reverse=True)
+    lives = [dict(fe.jobs.progress_of(j)) for j in visible]
+    return await asyncio.to_thread(lambda: [job_view(j, live) for j, live in zip(visible, lives, strict=True)])
 
 
 def meta_backups_dir(fe: Any) -> Path:
@@ -246,7 +248,7 @@ async def get_snapshots(request: web.Request, fe: Any, user: User) -> Any:
 
 @api
 async def get_jobs(request: web.Request, fe: Any, user: User) -> Any:
-    return jobs(fe, user)
+    return await jobs(fe, user)
 
 
 @api

@@ -183,7 +183,7 @@ async def repository_page(request: web.Request, fe: Any, user: User) -> tuple[st
 
 @console
 async def jobs_page(request: web.Request, fe: Any, user: User) -> tuple[str, str]:
-    return "Backup and restore jobs", jobs_html(api.jobs(fe, user))
+    return "Backup and restore jobs", jobs_html(await api.jobs(fe, user))
 
 
 @console

@@ -26,6 +26,7 @@ from doris_br.errors import reason
 from doris_br.names import is_label
 from doris_br.repository import layout
 from doris_br.repository.filesystems import RepositoryUnreachable, StorageSpec, open_filesystem
+from doris_br.repository.snapshot_info import SnapshotInfo
 
 # Files up to this size go to object stores in one PUT from memory.
 IN_MEMORY_PUT = 64 * 1024 * 1024
@@ -152,9 +153,10 @@ class RepositoryStore:
             raise BadFile(f"md5sum does not equal. local: {actual}, remote: {expected}")
         return data
 
-    def read_info(self, label: str, timestamp: str) -> dict[str, Any]:
+    def read_info(self, label: str, timestamp: str) -> SnapshotInfo:
+        """The snapshot's info; BadFile if it is missing or damaged, BadInfo (a ValueError) if it is not an info."""
         data = self.read_checked(layout.snapshot_dir(self.root, label), layout.info_name(timestamp))
-        return json.loads(data)
+        return SnapshotInfo.from_json(json.loads(data))
 
     def delete_snapshot(self, label: str) -> None:
         path = layout.snapshot_dir(self.root, label)
@@ -227,13 +229,20 @@ class RepositoryStore:
             return name, size, md5
         tmp = f"{directory}/{base_name}.{uuid.uuid4().hex}.part"
         with self._removed_on_error(tmp):  # a full disk must not keep a partial file per attempt
-            with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
-                md5, size = copy_md5(src, dst)
+            if self.local:  # the kernel copies; fsspec's file objects cost more than a small file's bytes
+                os.makedirs(directory, exist_ok=True)
+                md5, size = self._copy_local(local_path, tmp)
+            else:
+                with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
+                    md5, size = copy_md5(src, dst)
             recorded = recorded_md5(local_path)
             if recorded and recorded != md5:  # a damaged replica is refused, not backed up
                 raise BadFile(f"md5sum does not equal. local: {md5}, when written: {recorded}, file: {local_path}")
             name = layout.with_md5(base_name, md5)
-            self.fs.mv(tmp, f"{directory}/{name}")
+            if self.local:
+                os.replace(tmp, f"{directory}/{name}")
+            else:
+                self.fs.mv(tmp, f"{directory}/{name}")
         return name, size, md5
 
     @contextlib.contextmanager

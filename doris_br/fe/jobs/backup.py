@@ -20,9 +20,15 @@ from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retr
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
 from doris_br.repository import layout
+from doris_br.repository.snapshot_info import (
+    META_VERSION,
+    IndexInfo,
+    PartitionInfo,
+    SnapshotInfo,
+    TableInfo,
+    ViewInfo,
+)
 
-META_VERSION = 1
-FORMAT_VERSION = (2, 1, 0)  # the Doris release whose snapshot layout we write
 MAX_BACKUP_TABLETS = 300000  # Doris's FE config max_backup_tablets_per_job
 # Tablets per snapshot request and per page of a finished upload's stored files: no answer is so big that decoding
 # it holds the FE's interpreter (and so every session) for long.
@@ -194,46 +200,29 @@ class BackupRunner(JobRunner):
         await self.release_everywhere(job)
         return job.at("UPLOAD_INFO", info=info)
 
-    def _info(self, job: Job) -> dict[str, Any]:
-        """Doris's BackupJobInfo JSON, plus each stored file's size so restores can check it."""
-        objects: dict[str, Any] = {}
+    def _info(self, job: Job) -> SnapshotInfo:
+        """Doris's BackupJobInfo, plus each stored file's size so restores can check it."""
+        tables: dict[str, dict[str, dict[str, Any]]] = {}  # table -> partition -> what its IndexInfo is made of
         for t in job.tablets:
-            table = objects.setdefault(t.table, {"id": t.table_id, "partitions": {}})
-            part = table["partitions"].setdefault(t.partition, {"id": t.partition_id, "version": t.version,
-                                                                 "indexes": {}})
-            index = part["indexes"].setdefault(t.table, {"id": t.index_id, "schema_hash": 0, "tablets": {},
-                                                         "tablets_order": []})
-            index["tablets"][str(t.tablet_id)] = [f.name for f in t.stored]
-            index["tablets_order"].append(t.tablet_id)
+            part = tables.setdefault(t.table, {}).setdefault(t.partition, {
+                "id": t.partition_id, "version": t.version, "index_id": t.index_id, "tablets": {}})
+            part["tablets"][t.tablet_id] = tuple(f.name for f in t.stored)
+        infos: dict[str, TableInfo] = {}
         for name, entry in job.meta.get("tables", {}).items():  # metadata-only and empty partitions too
-            table = objects.setdefault(name, {"id": entry["table"]["id"], "partitions": {}})
-            table["schema_hash"] = entry["table"].get("schema_hash", 0)
+            parts = tables.get(name, {})
             for p in entry["partitions"]:
-                table["partitions"].setdefault(p["name"], {"id": p["id"], "version": p["visible_version"],
-                                                           "indexes": {}})
-        return {
-            "name": job.label,
-            "database": job.db_name,
-            "id": job.db_id,
-            "backup_time": job.create_time_ms,
-            "content": job.properties.get("content", "ALL").upper(),
-            "backup_result": "succeed",
-            "meta_version": META_VERSION,
-            "major_version": FORMAT_VERSION[0],
-            "minor_version": FORMAT_VERSION[1],
-            "patch_version": FORMAT_VERSION[2],
-            "backup_objects": objects,
-            "new_backup_objects": {
-                "views": [{"id": v["id"], "name": v["name"]} for v in job.meta.get("views", {}).values()],
-                "odbc_tables": [],
-                "odbc_resources": [],
-            },
-            "tablet_be_map": {str(t.tablet_id): t.backend_id for t in job.tablets},
-            "tablet_snapshot_path_map": {str(t.tablet_id): t.remote_dir for t in job.tablets},
-            "table_commit_seq_map": {},
-            "file_sizes": {str(t.tablet_id): {f.name: f.size for f in t.stored} for t in job.tablets},
-            **({"ttl": job.properties["ttl"]} if "ttl" in job.properties else {}),  # ours: fe/snapshots.py
-        }
+                parts.setdefault(p["name"], {"id": p["id"], "version": p["visible_version"], "tablets": {}})
+            infos[name] = TableInfo(id=entry["table"]["id"], schema_hash=entry["table"].get("schema_hash", 0),
+                                    partitions={pname: _partition_info(name, p) for pname, p in parts.items()})
+        return SnapshotInfo(
+            name=job.label, database=job.db_name, db_id=job.db_id, backup_time_ms=job.create_time_ms,
+            content=job.properties.get("content", "ALL").upper(), tables=infos,
+            views=tuple(ViewInfo(v["id"], v["name"]) for v in job.meta.get("views", {}).values()),
+            tablet_backends={t.tablet_id: t.backend_id for t in job.tablets},
+            tablet_paths={t.tablet_id: t.remote_dir for t in job.tablets},
+            file_sizes={t.tablet_id: {f.name: f.size for f in t.stored} for t in job.tablets},
+            ttl=job.properties.get("ttl"),  # ours: fe/snapshots.py
+        )
 
     async def upload_info(self, job: Job) -> Job:
         """__meta first, then the info file: the snapshot becomes visible only when it is whole."""
@@ -242,8 +231,9 @@ class BackupRunner(JobRunner):
             directory = layout.snapshot_dir(store.root, job.label)
 
             def write() -> None:
+                info_json = job.info.to_json() if job.info is not None else {}
                 store.write_checked(directory, layout.META, json_text.dumps(job.meta).encode())
-                store.write_checked(directory, layout.info_name(job.timestamp), json_text.dumps(job.info).encode())
+                store.write_checked(directory, layout.info_name(job.timestamp), json_text.dumps(info_json).encode())
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:
@@ -274,6 +264,15 @@ class BackupRunner(JobRunner):
                 error = reason(e)
                 await asyncio.sleep(retry_delay_s(attempt))
         return f"the partial snapshot could not be removed: {error}"
+
+
+def _partition_info(table: str, part: dict[str, Any]) -> PartitionInfo:
+    """A partition's entry: its base index (named after the table, as Doris names it) with its tablets, in the
+    order they were planned (the bucket order); none for an empty or metadata-only partition."""
+    tablets = part["tablets"]
+    indexes = {table: IndexInfo(id=part["index_id"], schema_hash=0, tablets=tablets,
+                                tablets_order=tuple(tablets))} if tablets else {}
+    return PartitionInfo(id=part["id"], version=part["version"], indexes=indexes)
 
 
 def _pick_replica(replicas: Any, alive: set[int], avoid: int | None = None) -> int:

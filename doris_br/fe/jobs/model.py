@@ -16,12 +16,17 @@ import attrs
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import converter, register_split_kind
+from doris_br.repository.snapshot_info import SnapshotInfo
 
 DONE_STATES = ("FINISHED", "CANCELLED")
 TABLETS_PER_PART = 1000
 # The job's fields journaled as one part row each, apart from its header, with their types.
-_WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": dict[str, Any], "plan": dict[str, Any],
+_WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": SnapshotInfo | None, "plan": dict[str, Any],
                                 "created": dict[str, list[int]]}
+_EMPTY_PARTS = {"meta": {}, "info": None, "plan": {}, "created": {}}
+# A job journals its snapshot's info in the info file's own form; {} (or none) is a job that has none yet.
+converter.register_unstructure_hook(SnapshotInfo, SnapshotInfo.to_json)
+converter.register_structure_hook(SnapshotInfo, lambda body, _: SnapshotInfo.from_json(body))
 
 
 @attrs.frozen
@@ -87,7 +92,8 @@ class Job:
     tablets: tuple[TabletPlan, ...] = ()
     be_tasks: tuple[BeTask, ...] = ()
     timestamp: str = ""  # the snapshot's yyyy-MM-dd-HH-mm-ss
-    info: dict[str, Any] = attrs.field(factory=dict)
+    # The snapshot's info: the backup's, once its files are stored (SAVE_META); the restore's, as RESTORE read it.
+    info: SnapshotInfo | None = None
     meta: dict[str, Any] = attrs.field(factory=dict)
     # Restore: what the job created (to drop on cancel) and what it swaps in at commit.
     created: dict[str, list[int]] = attrs.field(factory=dict)
@@ -125,7 +131,7 @@ class Job:
     def journal_parts(self, previous: Job | None) -> tuple[Job, list[tuple[str, Any]], list[str]]:
         """The header (this job without its parts), the parts that differ from `previous` as (name, JSON), and
         the names of the parts `previous` had and this job has not."""
-        header = attrs.evolve(self, tablets=(), **{name: {} for name in _WHOLE_PARTS})
+        header = attrs.evolve(self, tablets=(), **_EMPTY_PARTS)
         changed: list[tuple[str, Any]] = []
         old_tablets = previous.tablets if previous is not None else ()
         for i in range(_slice_count(self.tablets)):
@@ -143,6 +149,8 @@ class Job:
     @classmethod
     def from_journal(cls, header: dict[str, Any], parts: dict[str, Any]) -> Job:
         """The job from its header row and part rows (a job journaled whole, before parts, has none)."""
+        if not header.get("info"):  # journaled by an FE that kept an empty info as {}
+            header = {**header, "info": None}
         job = converter.structure(header, cls)
         slices = sorted(n for n in parts if n.startswith("tablets."))
         if slices:

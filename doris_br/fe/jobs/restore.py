@@ -45,6 +45,7 @@ from doris_br.fe.olap import (
 from doris_br.fe.placement import create_partitions, drop_tablets
 from doris_br.names import UnsafeName, check_column_name, check_partition_name, path_component
 from doris_br.repository import layout
+from doris_br.repository.snapshot_info import SnapshotInfo
 from doris_br.schema import PartitionDesc
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,8 @@ class RestoreRunner(JobRunner):
         if db is None:
             db = Database(id=job.db_id, name=job.db_name, properties={}, create_time_ms=now_ms())
         info = job.info
+        if info is None:
+            raise RestoreFailed("the job has no snapshot info")
         snapshot_root = layout.snapshot_dir(repo_root, job.label)
         replication = int(job.plan.get("replication_num", 3))
         atomic = _true(job, "atomic_restore")
@@ -278,7 +281,7 @@ class RestoreRunner(JobRunner):
 
     @staticmethod
     def _has_data(job: Job) -> bool:
-        return str(job.info.get("content", "ALL")).upper() != "METADATA_ONLY"
+        return job.info is not None and job.info.has_data
 
     def _check_existing(self, job: Job, table: Table, source: Table, source_parts: list[Partition]) -> None:
         """Doris's refusals (RestoreJob.checkAndPrepareMeta) of a restore into a table that exists, so that a
@@ -345,34 +348,39 @@ class RestoreRunner(JobRunner):
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
-    def _plans_of_pairs(self, info: dict[str, Any], table_name: str, pairs: list[tuple[Partition, Partition]],
+    def _plans_of_pairs(self, info: SnapshotInfo, table_name: str, pairs: list[tuple[Partition, Partition]],
                         snapshot_root: str) -> list[TabletPlan]:
         return [plan for src, dst in pairs for plan in self._tablet_plans(info, table_name, src, dst, snapshot_root)]
 
-    def _tablet_plans(self, info: dict[str, Any], table_name: str, src: Partition, dst: Partition,
+    def _tablet_plans(self, info: SnapshotInfo, table_name: str, src: Partition, dst: Partition,
                       snapshot_root: str) -> list[TabletPlan]:
         """Backed-up tablets map to target tablets by position (tablets_order), one download per replica."""
-        table_info = info["backup_objects"][table_name]
-        part_info = table_info["partitions"][src.name]
-        index = next(iter(part_info.get("indexes", {}).values()), None)
+        table_info = info.tables.get(table_name)
+        part_info = table_info.partitions.get(src.name) if table_info is not None else None
+        if table_info is None or part_info is None:  # the meta and the info are two files: they may disagree
+            raise RestoreFailed(f"partition {src.name} of table {table_name} is in the snapshot's meta but not in "
+                                "its info")
+        index = next(iter(part_info.indexes.values()), None)
         if index is None:  # an empty or metadata-only partition: nothing to download
             return []
-        sizes = info.get("file_sizes", {})
+        if len(index.tablets_order) != len(dst.tablets):
+            raise RestoreFailed(f"the snapshot's info lists {len(index.tablets_order)} tablets for partition "
+                                f"{src.name} of table {table_name}, its meta {len(dst.tablets)}")
         plans = []
-        for source_id, target in zip(index["tablets_order"], dst.tablets, strict=True):
+        for source_id, target in zip(index.tablets_order, dst.tablets, strict=True):
             try:  # the info is the repository's word: its file names and ids must not lead out of the tablet
-                names = [path_component(n) for n in index["tablets"][str(source_id)]
+                names = [path_component(n) for n in index.tablets[source_id]
                          if not layout.split_md5(n)[0].endswith(".hdr")]
-                remote = layout.tablet_dir(snapshot_root, info["id"], table_info["id"], part_info["id"],
-                                           index["id"], source_id)
+                remote = layout.tablet_dir(snapshot_root, info.db_id, table_info.id, part_info.id, index.id,
+                                           source_id)
             except UnsafeName as e:
                 raise RestoreFailed(f"the snapshot's info names a file outside its tablet: {e}") from None
-            stored = tuple(rpc.StoredFile(n, sizes.get(str(source_id), {}).get(n, -1), layout.split_md5(n)[1] or "")
-                           for n in names)
+            sizes = info.file_sizes.get(source_id, {})
+            stored = tuple(rpc.StoredFile(n, sizes.get(n, -1), layout.split_md5(n)[1] or "") for n in names)
             for replica in target.replicas:
                 plans.append(TabletPlan(
                     tablet_id=target.id, table=table_name, table_id=dst.table_id, partition=dst.name,
-                    partition_id=dst.id, index_id=index["id"], version=part_info["version"],
+                    partition_id=dst.id, index_id=index.id, version=part_info.version,
                     backend_id=replica.backend_id, remote_dir=remote, stored=stored))
         return plans
 

@@ -210,7 +210,7 @@ async def show_snapshot(session: Any, node: ShowSnapshot) -> Any:
     timestamp = conditions["TIMESTAMP"]
     try:
         info = await asyncio.to_thread(store.read_info, label, timestamp)
-        row = (label, timestamp, info.get("database"),
+        row = (label, timestamp, info.database,
                brief(info, snapshots.expiry_text(info, timestamp, repo)), "OK")
     except (BadFile, OSError, ValueError) as e:
         row = (label, timestamp, None, None, f"Failed to get info: {e}")
@@ -227,7 +227,7 @@ def local_snapshot_rows(session: Any, conditions: dict[str, str]) -> Any:
         return text_result(["Snapshot", "Timestamp", "Status"], [(j.label, j.timestamp, "OK") for j in chosen],
                            doris_string=True)
     found = [j for j in chosen if j.timestamp == timestamp]
-    row = (label, timestamp, found[0].db_name, brief(found[0].info), "OK") if found else \
+    row = (label, timestamp, found[0].db_name, brief(found[0].info) if found[0].info else None, "OK") if found else \
         (label, timestamp, None, None, f"Failed to get info: snapshot {label} at {timestamp} does not exist")
     return text_result(["Snapshot", "Timestamp", "Database", "Details", "Status"], [row], doris_string=True)
 

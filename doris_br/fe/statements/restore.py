@@ -28,6 +28,7 @@ from doris_br.fe.statements.repositories import find_repository
 from doris_br.fe.statements.results import text_result
 from doris_br.names import check_database_name, check_label, check_table_name
 from doris_br.repository import layout
+from doris_br.repository.snapshot_info import SnapshotInfo
 from doris_br.repository.store import BadFile
 from doris_br.sql.backup import CancelRestore, RestoreSnapshot, ShowRestore, TableRef
 
@@ -74,13 +75,13 @@ def check_restore_properties(properties: dict[str, str]) -> int:
     return replication
 
 
-def restore_objects(node: RestoreSnapshot, info: dict[str, Any]) -> tuple[ObjectRef, ...]:
+def restore_objects(node: RestoreSnapshot, info: SnapshotInfo) -> tuple[ObjectRef, ...]:
     """ON / EXCLUDE applied to the snapshot's tables and views, with Doris's checks and messages."""
     label = node.name
     refs: list[TableRef] = node.args.get("tables") or []
     kind = node.args.get("kind")
-    tables = info.get("backup_objects") or {}
-    views = {v["name"] for v in (info.get("new_backup_objects") or {}).get("views", [])}
+    tables = info.tables
+    views = {v.name for v in info.views}
     in_snapshot = {**{name: name for name in tables}, **{name: name for name in views}}
     aliases: set[str] = set()
     for ref in refs:
@@ -103,7 +104,7 @@ def restore_objects(node: RestoreSnapshot, info: dict[str, Any]) -> tuple[Object
             for p in partitions:
                 if p.startswith("tp_") or ref.name in views:
                     raise DorisError("Do not support restoring temporary partitions")
-                if p not in (tables.get(ref.name, {}).get("partitions") or {}):
+                if ref.name not in tables or p not in tables[ref.name].partitions:
                     raise DorisError(f"Partition {p} of table {ref.name} does not exist in snapshot")
             chosen.append(ObjectRef(ref.name, partitions, ref.args.get("alias") or ""))
         return tuple(chosen)
@@ -176,7 +177,10 @@ async def show_restore(session: Any, node: ShowRestore) -> Any:
     matches = label_filter(node, "Label")
     brief_form = bool(node.args.get("brief"))
     jobs = [j for j in session.fe.jobs.of_db(db_id, "RESTORE") if matches(j.label)] if db_id else []
-    rows = [restore_row(j, session.fe.jobs.progress_of(j), brief_form) for j in jobs]
+    lives = [dict(session.fe.jobs.progress_of(j)) for j in jobs]
+    # Big jobs' rows in a worker thread, as SHOW BACKUP's (fe/statements/backup.py).
+    rows = await asyncio.to_thread(lambda: [restore_row(j, live, brief_form) for j, live in zip(jobs, lives,
+                                                                                                strict=True)])
     return text_result(restore_columns(brief_form), rows, doris_string=True)
 
 
