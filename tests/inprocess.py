@@ -46,15 +46,22 @@ class Step:
 
 @attrs.define
 class StepRecorder:
-    """The FE's StepHook here: never holds a job (the test decides when it steps), records every step."""
+    """The FE's StepHook here: records every step. It holds no job before its step (a test that steps jobs itself
+    decides when they step); with `stop_after`, the scheduler's task of the job that has just reached that state
+    waits for ever, as if the FE hung there, until a crash ends it."""
 
     steps: list[Step] = attrs.field(factory=list)
+    stop_after: str = ""
+    stopped: asyncio.Event = attrs.field(factory=asyncio.Event)
 
     def holds(self, job: Job) -> bool:
         return False
 
     async def stepped(self, before: str, job: Job) -> None:
         self.steps.append(Step(before, job))
+        if self.stop_after and job.state == self.stop_after and before != job.state:
+            self.stopped.set()
+            await asyncio.Future()  # never done: cancelled with the FE's other tasks by crash_fe
 
     def states(self, job_id: int) -> list[str]:
         """The states the job went through, in order, each once (a poll that changed nothing is not a state)."""
@@ -241,6 +248,14 @@ class InProcessCluster:
             job = await self.step(job_id)
             if job.state == before:
                 await asyncio.sleep(POLL_PAUSE_S)
+        return job
+
+    async def wait_done(self, job_id: int) -> Job:
+        """Until the job has ended, however it is run (the scheduler's loop here)."""
+        deadline = time.monotonic() + STEP_DEADLINE_S
+        while not (job := self.frontend.catalog.get(Job, str(job_id))) or not job.done:
+            assert time.monotonic() < deadline, f"job {job_id} did not end"
+            await asyncio.sleep(POLL_PAUSE_S)
         return job
 
     async def finish_cleanup(self, job_id: int) -> Job:

@@ -16,6 +16,8 @@ from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.runners import runner_for
 from tests.inprocess import InProcessCluster
 
+pytestmark = pytest.mark.in_process
+
 BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO")
 RESTORE_STATES = ("PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING")
 TABLES = ("dup", "uniq")
@@ -92,12 +94,14 @@ async def backed_up(c: InProcessCluster, tmp_path: Path) -> tuple[str, dict[str,
     return await c.snapshot_timestamp(REPO, "snap"), data
 
 
-async def restored_rows(c: InProcessCluster, db: str) -> dict[str, list[tuple[Any, ...]]]:
-    """The snapshot restored whole into a new database, read back."""
+async def restored_rows(c: InProcessCluster, db: str, scheduled: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+    """The snapshot restored whole into a new database, read back. `scheduled`: the scheduler's loop runs, and
+    steps the restore (a second stepper would run its states twice at once)."""
     ts = await c.snapshot_timestamp(REPO, "snap")
     await c.execute(f"RESTORE SNAPSHOT {db}.snap FROM {REPO} PROPERTIES ('backup_timestamp' = '{ts}', "
                     "'replication_num' = '1')")
-    job = await c.run_to_end(c.job("RESTORE", "snap").id)
+    restore = c.job("RESTORE", "snap")
+    job = await (c.wait_done(restore.id) if scheduled else c.run_to_end(restore.id))
     assert job.state == "FINISHED", job.status_msg
     return await c.table_rows(db, TABLES)
 
@@ -311,5 +315,39 @@ def test_restore_cancelled_in(loop: asyncio.Runner, inproc: InProcessCluster, tm
         again = await inproc.run_to_end((await submit_restore(inproc, ts)).id)
         assert again.state == "FINISHED", again.status_msg
         await check_restored(inproc, data, old)
+
+    loop.run(scenario())
+
+
+# ---- the scheduler's own loop --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "state"), [("BACKUP", "UPLOADING"), ("RESTORE", "COMMITTING")])
+def test_the_scheduler_held_by_the_hook_then_an_fe_crash_and_a_new_fe_finishes(
+        loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path, kind: str, state: str) -> None:
+    """JobManager.run_forever, not the test, steps the job: the hook stops it right after it reached `state`."""
+    async def scenario() -> None:
+        if kind == "BACKUP":
+            data = await make_source(inproc)
+            await inproc.create_local_repo(REPO, tmp_path / "repo")
+            job = await submit_backup(inproc)
+        else:
+            ts, data = await backed_up(inproc, tmp_path)
+            old = await change_source(inproc)
+            job = await submit_restore(inproc, ts)
+        inproc.hook.stop_after = state
+        scheduler = asyncio.create_task(inproc.frontend.jobs.run_forever())
+        await asyncio.wait_for(inproc.hook.stopped.wait(), 20)
+        assert inproc.job(kind, "snap").state == state
+        inproc.hook.stop_after = ""
+        await inproc.restart_fe()  # ends the scheduler and its held step
+        assert scheduler.cancelled()
+        scheduler = asyncio.create_task(inproc.frontend.jobs.run_forever())  # closing the cluster ends it
+        job = await inproc.wait_done(job.id)
+        assert job.state == "FINISHED", job.status_msg
+        if kind == "BACKUP":
+            assert await restored_rows(inproc, "back", scheduled=True) == data
+        else:
+            await check_restored(inproc, data, old)
 
     loop.run(scenario())
