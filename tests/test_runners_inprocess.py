@@ -5,10 +5,12 @@ The process-level tests (test_backup*.py, test_restore.py) stay the end-to-end l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import uvloop
 
@@ -53,11 +55,68 @@ def loop() -> Iterator[asyncio.Runner]:
         yield runner
 
 
-@pytest.fixture
-def inproc(loop: asyncio.Runner, tmp_path: Path) -> Iterator[InProcessCluster]:
-    cluster = loop.run(InProcessCluster.start(tmp_path / "cluster"))
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@attrs.frozen
+class World:
+    """A stopped cluster's folders (FE data, BE roots) that each test starts a copy of, and what they hold: the
+    source's rows as backed up (`data`) and as they are now (`old`), and the snapshot's timestamp if any. Loading
+    and backing up once per module instead of per test halves the tests' time."""
+
+    root: Path
+    data: Rows
+    old: Rows
+    ts: str = ""
+
+
+def build_world(root: Path, build: Callable[[InProcessCluster], Awaitable[World]]) -> World:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        cluster = runner.run(InProcessCluster.start(root))
+        try:
+            return runner.run(build(cluster))
+        finally:
+            runner.run(cluster.close())
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The source database, loaded; no repository yet."""
+    async def build(c: InProcessCluster) -> World:
+        data = await make_source(c)
+        return World(c.root, data, data)
+
+    return build_world(tmp_path_factory.mktemp("loaded"), build)
+
+
+@pytest.fixture(scope="module")
+def backed(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The source backed up to the repository (which every copy shares: restores only read it), then changed."""
+    async def build(c: InProcessCluster) -> World:
+        ts, data = await backed_up(c, c.root.parent)
+        return World(c.root, data, await change_source(c), ts)
+
+    return build_world(tmp_path_factory.mktemp("backed") / "cluster", build)
+
+
+def started_copy(loop: asyncio.Runner, world: World, tmp_path: Path) -> Iterator[InProcessCluster]:
+    root = tmp_path / "cluster"
+    shutil.copytree(world.root, root)
+    cluster = loop.run(InProcessCluster.start(root))
     yield cluster
     loop.run(cluster.close())
+
+
+@pytest.fixture
+def inproc(loop: asyncio.Runner, loaded: World, tmp_path: Path) -> Iterator[InProcessCluster]:
+    """A cluster of the test's own, holding the loaded source."""
+    yield from started_copy(loop, loaded, tmp_path)
+
+
+@pytest.fixture
+def restorable(loop: asyncio.Runner, backed: World, tmp_path: Path) -> Iterator[InProcessCluster]:
+    """A cluster of the test's own, holding the changed source and its backup."""
+    yield from started_copy(loop, backed, tmp_path)
 
 
 # ---- data and jobs -------------------------------------------------------------------------------------------
@@ -161,8 +220,8 @@ def show_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- backup --------------------------------------------------------------------------------------------------
 
 
-async def backup_then_check(c: InProcessCluster, tmp_path: Path, state: str, how: str, inside: bool) -> None:
-    data = await make_source(c)
+async def backup_then_check(c: InProcessCluster, data: Rows, tmp_path: Path, state: str, how: str,
+                            inside: bool) -> None:
     repo_folder = tmp_path / "repo"
     await c.create_local_repo(REPO, repo_folder)
     job = await c.step_until((await submit_backup(c)).id, state)
@@ -178,9 +237,9 @@ async def backup_then_check(c: InProcessCluster, tmp_path: Path, state: str, how
     assert await restored_rows(c, "back") == data
 
 
-def test_backup_steps_through_every_state(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path) -> None:
+def test_backup_steps_through_every_state(loop: asyncio.Runner, inproc: InProcessCluster, loaded: World,
+                                          tmp_path: Path) -> None:
     async def scenario() -> None:
-        data = await make_source(inproc)
         await inproc.create_local_repo(REPO, tmp_path / "repo")
         job = await submit_backup(inproc)
         for state in BACKUP_STATES:
@@ -190,33 +249,32 @@ def test_backup_steps_through_every_state(loop: asyncio.Runner, inproc: InProces
         assert job.state == "FINISHED", job.status_msg
         assert inproc.hook.states(job.id) == [*BACKUP_STATES, "FINISHED"]
         assert inproc.backend_dirs("snapshot", job.id) == []
-        assert await restored_rows(inproc, "back") == data
+        assert await restored_rows(inproc, "back") == loaded.data
 
     loop.run(scenario())
 
 
 @pytest.mark.parametrize("state", BACKUP_STATES)
-def test_backup_resumes_after_an_fe_crash_after(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path,
-                                                state: str) -> None:
-    loop.run(backup_then_check(inproc, tmp_path, state, "fe", inside=False))
+def test_backup_resumes_after_an_fe_crash_after(loop: asyncio.Runner, inproc: InProcessCluster, loaded: World,
+                                                tmp_path: Path, state: str) -> None:
+    loop.run(backup_then_check(inproc, loaded.data, tmp_path, state, "fe", inside=False))
 
 
 @pytest.mark.parametrize("state", with_marks(BACKUP_STATES, {"UPLOAD_INFO": TWO_INFOS}))
-def test_backup_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path,
-                                                 state: str) -> None:
-    loop.run(backup_then_check(inproc, tmp_path, state, "fe", inside=True))
+def test_backup_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, inproc: InProcessCluster, loaded: World,
+                                                 tmp_path: Path, state: str) -> None:
+    loop.run(backup_then_check(inproc, loaded.data, tmp_path, state, "fe", inside=True))
 
 
 @pytest.mark.parametrize("state", BACKUP_STATES)
 def test_backup_resumes_after_every_process_restarts_after(loop: asyncio.Runner, inproc: InProcessCluster,
-                                                           tmp_path: Path, state: str) -> None:
-    loop.run(backup_then_check(inproc, tmp_path, state, "everything", inside=False))
+                                                           loaded: World, tmp_path: Path, state: str) -> None:
+    loop.run(backup_then_check(inproc, loaded.data, tmp_path, state, "everything", inside=False))
 
 
 @pytest.mark.parametrize("state", BACKUP_STATES)
 def test_backup_cancelled_in(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path, state: str) -> None:
     async def scenario() -> None:
-        await make_source(inproc)
         repo_folder = tmp_path / "repo"
         await inproc.create_local_repo(REPO, repo_folder)
         job = await inproc.step_until((await submit_backup(inproc)).id, state)
@@ -239,10 +297,9 @@ def test_backup_cancelled_in(loop: asyncio.Runner, inproc: InProcessCluster, tmp
 # ---- restore -------------------------------------------------------------------------------------------------
 
 
-async def restore_then_check(c: InProcessCluster, tmp_path: Path, state: str, how: str, inside: bool) -> None:
-    ts, data = await backed_up(c, tmp_path)
-    old = await change_source(c)
-    job = await c.step_until((await submit_restore(c, ts)).id, state)
+async def restore_then_check(c: InProcessCluster, world: World, state: str, how: str, inside: bool) -> None:
+    data, old = world.data, world.old
+    job = await c.step_until((await submit_restore(c, world.ts)).id, state)
     assert await c.table_rows(SOURCE, TABLES) == old  # nothing of the restore is visible before its commit
     if inside:
         await crash_inside(c, job)
@@ -255,49 +312,50 @@ async def restore_then_check(c: InProcessCluster, tmp_path: Path, state: str, ho
     assert c.orphan_tablets() == []  # the replaced tablets dropped, and no target tablet made twice
 
 
-def test_restore_steps_through_every_state(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path) -> None:
+def test_restore_steps_through_every_state(loop: asyncio.Runner, restorable: InProcessCluster,
+                                           backed: World) -> None:
     async def scenario() -> None:
-        ts, data = await backed_up(inproc, tmp_path)
-        old = await change_source(inproc)
-        job = await submit_restore(inproc, ts)
+        c = restorable
+        job = await submit_restore(c, backed.ts)
         for state in RESTORE_STATES:
-            job = await inproc.step_until(job.id, state)
+            job = await c.step_until(job.id, state)
             assert job.state == state
-            assert await inproc.table_rows(SOURCE, TABLES) == old, state
-            assert "uniq_new" not in await inproc.tables_in(SOURCE), state
-        job = await inproc.run_to_end(job.id)
+            assert await c.table_rows(SOURCE, TABLES) == backed.old, state
+            assert "uniq_new" not in await c.tables_in(SOURCE), state
+        job = await c.run_to_end(job.id)
         assert job.state == "FINISHED", job.status_msg
-        assert inproc.hook.states(job.id) == [*RESTORE_STATES, "FINISHED"]
-        await check_restored(inproc, data, old)
-        assert inproc.backend_dirs("restore", job.id) == []
-        assert inproc.orphan_tablets() == []
+        assert c.hook.states(job.id) == [*RESTORE_STATES, "FINISHED"]
+        await check_restored(c, backed.data, backed.old)
+        assert c.backend_dirs("restore", job.id) == []
+        assert c.orphan_tablets() == []
 
     loop.run(scenario())
 
 
 @pytest.mark.parametrize("state", RESTORE_STATES)
-def test_restore_resumes_after_an_fe_crash_after(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path,
+def test_restore_resumes_after_an_fe_crash_after(loop: asyncio.Runner, restorable: InProcessCluster, backed: World,
                                                  state: str) -> None:
-    loop.run(restore_then_check(inproc, tmp_path, state, "fe", inside=False))
+    loop.run(restore_then_check(restorable, backed, state, "fe", inside=False))
 
 
 @pytest.mark.parametrize("state", with_marks(RESTORE_STATES, {"PENDING": ORPHANS}))
-def test_restore_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path,
+def test_restore_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, restorable: InProcessCluster, backed: World,
                                                   state: str) -> None:
-    loop.run(restore_then_check(inproc, tmp_path, state, "fe", inside=True))
+    loop.run(restore_then_check(restorable, backed, state, "fe", inside=True))
 
 
 @pytest.mark.parametrize("state", RESTORE_STATES)
-def test_restore_resumes_after_every_process_restarts_after(loop: asyncio.Runner, inproc: InProcessCluster,
-                                                            tmp_path: Path, state: str) -> None:
-    loop.run(restore_then_check(inproc, tmp_path, state, "everything", inside=False))
+def test_restore_resumes_after_every_process_restarts_after(loop: asyncio.Runner, restorable: InProcessCluster,
+                                                            backed: World, state: str) -> None:
+    loop.run(restore_then_check(restorable, backed, state, "everything", inside=False))
 
 
 @pytest.mark.parametrize("state", RESTORE_STATES)
-def test_restore_cancelled_in(loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path, state: str) -> None:
+def test_restore_cancelled_in(loop: asyncio.Runner, restorable: InProcessCluster, backed: World,
+                              state: str) -> None:
+    inproc, ts, data, old = restorable, backed.ts, backed.data, backed.old
+
     async def scenario() -> None:
-        ts, data = await backed_up(inproc, tmp_path)
-        old = await change_source(inproc)
         job = await inproc.step_until((await submit_restore(inproc, ts)).id, state)
         created = [i for ids in job.created.values() for i in ids]
         assert state == "PENDING" or created  # the target tablets are made in PENDING
@@ -324,17 +382,18 @@ def test_restore_cancelled_in(loop: asyncio.Runner, inproc: InProcessCluster, tm
 
 @pytest.mark.parametrize(("kind", "state"), [("BACKUP", "UPLOADING"), ("RESTORE", "COMMITTING")])
 def test_the_scheduler_held_by_the_hook_then_an_fe_crash_and_a_new_fe_finishes(
-        loop: asyncio.Runner, inproc: InProcessCluster, tmp_path: Path, kind: str, state: str) -> None:
+        loop: asyncio.Runner, request: pytest.FixtureRequest, tmp_path: Path, kind: str, state: str) -> None:
     """JobManager.run_forever, not the test, steps the job: the hook stops it right after it reached `state`."""
+    inproc: InProcessCluster = request.getfixturevalue("inproc" if kind == "BACKUP" else "restorable")
+    world: World = request.getfixturevalue("loaded" if kind == "BACKUP" else "backed")
+    data, old = world.data, world.old
+
     async def scenario() -> None:
         if kind == "BACKUP":
-            data = await make_source(inproc)
             await inproc.create_local_repo(REPO, tmp_path / "repo")
             job = await submit_backup(inproc)
         else:
-            ts, data = await backed_up(inproc, tmp_path)
-            old = await change_source(inproc)
-            job = await submit_restore(inproc, ts)
+            job = await submit_restore(inproc, world.ts)
         inproc.hook.stop_after = state
         scheduler = asyncio.create_task(inproc.frontend.jobs.run_forever())
         await asyncio.wait_for(inproc.hook.stopped.wait(), 20)
