@@ -34,8 +34,8 @@ RESTORE_PROPERTIES = "'reserve_replica' = 'true'"
 TWO_INFOS = pytest.mark.xfail(strict=True, reason=(
     "BackupRunner.upload_info run again after an FE crash between its writes and the FINISHED commit writes "
     "__meta and __info again from the job read back from the journal, whose JSON keys are sorted: other bytes, "
-    "another md5, so the snapshot has two __info files of one timestamp and RESTORE refuses it ('Expected one "
-    "file ... get: 2')"))
+    "another md5, so the snapshot has two __info files of one timestamp: SHOW SNAPSHOT lists it twice and RESTORE "
+    "refuses it ('Expected one file with path: ...__info_<ts>. get: 2')"))
 ORPHANS = pytest.mark.xfail(strict=True, reason=(
     "RestoreRunner.pending creates the target tablets on the BEs before its result (Job.created) is journaled: "
     "after an FE crash in between, the resumed PENDING creates new ones and the first are never dropped"))
@@ -196,6 +196,20 @@ async def cancel_by_statement(c: InProcessCluster, sql: str, job_id: int) -> Job
         await asyncio.sleep(0)
     job = await c.step(job_id)
     await statement  # it answers once it sees the job ended
+    return job
+
+
+async def cancel_during_step(c: InProcessCluster, sql: str, job_id: int) -> Job:
+    """CANCEL while the job's step is under way: the step started and waits (on a BE, the repository or the
+    journal thread) when the statement journals the cancel, which must survive the step's own commit."""
+    step = asyncio.create_task(c.step(job_id))
+    await asyncio.sleep(0)  # the step runs up to its first wait
+    statement = asyncio.create_task(c.execute(sql))
+    job = await step
+    if not job.done:
+        assert job.cancel_request, "the step's commit dropped the cancel asked meanwhile"
+        job = await c.step(job_id)
+    await statement
     return job
 
 
@@ -408,5 +422,53 @@ def test_the_scheduler_held_by_the_hook_then_an_fe_crash_and_a_new_fe_finishes(
             assert await restored_rows(inproc, "back", scheduled=True) == data
         else:
             await check_restored(inproc, data, old)
+
+    loop.run(scenario())
+
+
+# ---- a cancel that arrives while a step runs -----------------------------------------------------------------
+# The last state's step ends the job itself (the info written, the swap committed): it wins over a cancel asked
+# meanwhile, and the CANCEL, which waits for the job to end, answers OK.
+
+
+@pytest.mark.parametrize("state", BACKUP_STATES)
+def test_backup_cancelled_while_its_step_runs_in(loop: asyncio.Runner, inproc: InProcessCluster, loaded: World,
+                                                 tmp_path: Path, state: str) -> None:
+    async def scenario() -> None:
+        await inproc.create_local_repo(REPO, tmp_path / "repo")
+        job = await inproc.step_until((await submit_backup(inproc)).id, state)
+        job = await cancel_during_step(inproc, f"CANCEL BACKUP FROM {SOURCE}", job.id)
+        row = show_row(await inproc.query_dicts(f"SHOW BACKUP FROM {SOURCE}"))
+        if state == BACKUP_STATES[-1]:
+            assert row["State"] == "FINISHED", row
+            assert await restored_rows(inproc, "back") == loaded.data
+            return
+        assert (row["State"], row["Status"]) == ("CANCELLED", "[COMMON_ERROR, msg: user cancelled]"), row
+        assert inproc.backend_dirs("snapshot", job.id) == []
+        job = await inproc.finish_cleanup(job.id)
+        assert await inproc.query(f"SHOW SNAPSHOT ON {REPO}") == []
+
+    loop.run(scenario())
+
+
+@pytest.mark.parametrize("state", RESTORE_STATES)
+def test_restore_cancelled_while_its_step_runs_in(loop: asyncio.Runner, restorable: InProcessCluster, backed: World,
+                                                  state: str) -> None:
+    c = restorable
+
+    async def scenario() -> None:
+        job = await c.step_until((await submit_restore(c, backed.ts)).id, state)
+        job = await cancel_during_step(c, f"CANCEL RESTORE FROM {SOURCE}", job.id)
+        row = show_row(await c.query_dicts(f"SHOW RESTORE FROM {SOURCE}"))
+        if state == RESTORE_STATES[-1]:
+            assert row["State"] == "FINISHED", row
+            await check_restored(c, backed.data, backed.old)
+        else:
+            assert (row["State"], row["Status"]) == (
+                "CANCELLED", f"[COMMON_ERROR, msg: user cancelled, current state: {state}]"), row
+            assert await c.table_rows(SOURCE, TABLES) == backed.old
+            assert "uniq_new" not in await c.tables_in(SOURCE)
+        assert c.orphan_tablets() == []
+        assert c.backend_dirs("restore", job.id) == []
 
     loop.run(scenario())
