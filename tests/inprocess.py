@@ -141,8 +141,9 @@ class InProcessCluster:
         self.session.username = "root"
 
     async def crash_fe(self) -> None:
-        """What kill -9 leaves: no task of the FE runs on (a cancelled backup's clean-up, a BE request sent in
-        the background), its journal as last committed, its folder's lock free. The BEs run on."""
+        """What kill -9 leaves: no task of the FE runs on (every task in the loop but the test's own is cancelled:
+        the scheduler, a cancelled backup's clean-up, a BE request sent in the background), its journal as last
+        committed, its folder's lock free. The BEs run on."""
         fe = self.frontend
         ours = asyncio.current_task()
         doomed = [t for t in asyncio.all_tasks() if t is not ours]

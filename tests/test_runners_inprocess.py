@@ -1,6 +1,7 @@
-"""Issue 17 part 4: the backup and restore runners, state by state, in one process (tests/inprocess.py): every state
-stepped through, a crash of the FE (and once of every process) after each state and inside each, a CANCEL in each.
-The process-level tests (test_backup*.py, test_restore.py) stay the end-to-end layer."""
+"""Issue 17 part 4: the backup and restore runners, state by state, in one process (tests/inprocess.py). For every
+state of both: stepped through; an FE crash after it and inside it (its work done, its result not journaled); every
+process restarted after it; a CANCEL in it, and one that arrives while its step runs. Also the scheduler's own loop,
+held by the step hook. The process-level tests (test_backup*.py, test_restore.py) stay the end-to-end layer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from doris_br.fe.jobs.runners import runner_for
 from tests.inprocess import InProcessCluster
 
 pytestmark = pytest.mark.in_process
+
+Rows = dict[str, list[tuple[Any, ...]]]  # each table's rows, sorted
 
 BACKUP_STATES = ("PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO")
 RESTORE_STATES = ("PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING")
@@ -53,9 +56,6 @@ def loop() -> Iterator[asyncio.Runner]:
     """One event loop for the whole test, the FE's (uvloop, as `doris-br fe` runs), across FE restarts."""
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         yield runner
-
-
-Rows = dict[str, list[tuple[Any, ...]]]
 
 
 @attrs.frozen
@@ -122,7 +122,7 @@ def restorable(loop: asyncio.Runner, backed: World, tmp_path: Path) -> Iterator[
 # ---- data and jobs -------------------------------------------------------------------------------------------
 
 
-async def make_source(c: InProcessCluster) -> dict[str, list[tuple[Any, ...]]]:
+async def make_source(c: InProcessCluster) -> Rows:
     """Two tables over three BEs (two partitions, two and three replicas), two loads each; their rows."""
     await c.execute(f"CREATE DATABASE {SOURCE}")
     await c.execute(f"CREATE TABLE {SOURCE}.dup (k INT, dt DATE, v VARCHAR(20)) DUPLICATE KEY(k) "
@@ -144,7 +144,7 @@ async def submit_backup(c: InProcessCluster, label: str = "snap") -> Job:
     return c.job("BACKUP", label)
 
 
-async def backed_up(c: InProcessCluster, tmp_path: Path) -> tuple[str, dict[str, list[tuple[Any, ...]]]]:
+async def backed_up(c: InProcessCluster, tmp_path: Path) -> tuple[str, Rows]:
     """The source backed up whole: (the snapshot's timestamp, its rows)."""
     data = await make_source(c)
     await c.create_local_repo(REPO, tmp_path / "repo")
@@ -153,7 +153,7 @@ async def backed_up(c: InProcessCluster, tmp_path: Path) -> tuple[str, dict[str,
     return await c.snapshot_timestamp(REPO, "snap"), data
 
 
-async def restored_rows(c: InProcessCluster, db: str, scheduled: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+async def restored_rows(c: InProcessCluster, db: str, scheduled: bool = False) -> Rows:
     """The snapshot restored whole into a new database, read back. `scheduled`: the scheduler's loop runs, and
     steps the restore (a second stepper would run its states twice at once)."""
     ts = await c.snapshot_timestamp(REPO, "snap")
@@ -165,7 +165,7 @@ async def restored_rows(c: InProcessCluster, db: str, scheduled: bool = False) -
     return await c.table_rows(db, TABLES)
 
 
-async def change_source(c: InProcessCluster) -> dict[str, list[tuple[Any, ...]]]:
+async def change_source(c: InProcessCluster) -> Rows:
     """Rows loaded after the backup: what the target tables hold while the restore runs."""
     await c.execute(f"INSERT INTO {SOURCE}.dup VALUES (700, '2024-01-09', 'late'), (701, '2024-02-09', 'late')")
     await c.execute(f"INSERT INTO {SOURCE}.uniq VALUES (1, 77.00), (70, 70.00)")
@@ -178,8 +178,8 @@ async def submit_restore(c: InProcessCluster, ts: str) -> Job:
     return c.job("RESTORE", "snap")
 
 
-async def check_restored(c: InProcessCluster, data: dict[str, list[tuple[Any, ...]]],
-                         old: dict[str, list[tuple[Any, ...]]]) -> None:
+async def check_restored(c: InProcessCluster, data: Rows,
+                         old: Rows) -> None:
     """The backed-up rows in the restored tables; the table the restore left alone as it was."""
     assert await c.table_rows(SOURCE, ("dup", "uniq_new")) == {"dup": data["dup"], "uniq_new": data["uniq"]}
     assert await c.table_rows(SOURCE, ("uniq",)) == {"uniq": old["uniq"]}

@@ -1,5 +1,6 @@
 """Points where a test reaches into the job scheduler: whether a job is held in its state this tick, and what
-each step committed. The FE runs with ConfigPause; in-process tests pass their own (tests/inprocess.py)."""
+each step committed. The FE runs with ConfigPause; in-process tests pass their own (tests/inprocess.py), which then
+replaces it (debug_pause_job_states holds nothing there)."""
 
 from __future__ import annotations
 
