@@ -11,7 +11,13 @@ from tests.s3server import S3Server
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if shutil.which("mariadb") is None:
+    config.addinivalue_line("markers", "in_process: needs no doris-br process and no client program "
+                                       "(tests/inprocess.py), so no package run.sh installs")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_clients = any(item.get_closest_marker("in_process") is None for item in items)
+    if needs_clients and shutil.which("mariadb") is None:
         raise pytest.UsageError("the mariadb client is missing: run the tests through ./run.sh test")
 
 

@@ -20,6 +20,7 @@ from doris_br.fe import stale
 from doris_br.fe.backends import BackendRegistry, parse_host_port
 from doris_br.fe.catalog import Catalog, User
 from doris_br.fe.dynamic_partitions import DynamicPartitionScheduler
+from doris_br.fe.jobs.hooks import StepHook
 from doris_br.fe.jobs.manager import JobManager
 from doris_br.fe.journal import Journal, journal_path
 from doris_br.fe.lock import FeLock
@@ -37,12 +38,13 @@ SYSTEM_DATABASES = ("information_schema",)
 
 
 class Frontend:
-    def __init__(self, config: FeConfig) -> None:
+    def __init__(self, config: FeConfig, job_hook: StepHook | None = None) -> None:
+        """`job_hook`: the job scheduler's (fe/jobs/hooks.py); tests pass theirs, the FE process runs with none."""
         self.config = config
         self.lock = FeLock(journal_path(config.data_dir).parent).acquire()
         self.catalog = Catalog(Journal(journal_path(config.data_dir)))
         self.backends = BackendRegistry(self)
-        self.jobs = JobManager(self)
+        self.jobs = JobManager(self, job_hook)
         self.verifies = VerifyRegistry()  # VERIFY SNAPSHOT's progress (fe/verify.py)
         self.dynamic_partitions = DynamicPartitionScheduler(self)
         self.snapshots = SnapshotDropper(self)

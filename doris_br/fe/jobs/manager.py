@@ -16,6 +16,7 @@ from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError, reason
 from doris_br.fe.jobs import local
+from doris_br.fe.jobs.hooks import ConfigPause, StepHook
 from doris_br.fe.jobs.model import Job
 from doris_br.fe.jobs.runners import runner_for
 from doris_br.fe.olap import Table
@@ -50,8 +51,9 @@ TICK_S = 0.1
 
 
 class JobManager:
-    def __init__(self, fe: Frontend) -> None:
+    def __init__(self, fe: Frontend, hook: StepHook | None = None) -> None:
         self.fe = fe
+        self.hook: StepHook = hook if hook is not None else ConfigPause(fe)
         # Live progress of BE tasks, per job and signature (not journaled: it is re-read from the BEs).
         self.progress: dict[int, dict[int, rpc.TaskProgress]] = {}
         self._wake = asyncio.Event()
@@ -213,7 +215,7 @@ class JobManager:
                 new = await runner.cancel(job, "COMMON_ERROR", job.cancel_request)
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
                 new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
-            elif self.paused(job):
+            elif self.hook.holds(job):
                 return
             else:
                 new = await getattr(runner, job.state.lower())(job)
@@ -231,15 +233,16 @@ class JobManager:
         committed = await self.fe.catalog.update_off_loop(Job, str(job_id), stepped)
         if committed is not None and committed is not job and committed.done and committed.cleanup_pending:
             self._clean_up(committed)
+        if committed is not None:
+            await self.hook.stepped(job.state, committed)
         if new.state != job.state:
             self._wake.set()  # go on with the next state at once
 
-    def paused(self, job: Job) -> bool:
-        """Debug point for fault tests: ADMIN SET FRONTEND CONFIG ("debug_pause_job_states" =
-        "RESTORE.COMMIT,BACKUP.UPLOADING") holds such jobs in that state (cancels still go through).
-        It lives in memory only, so a restarted FE runs every job again."""
-        spec = self.fe.frontend_config.get("debug_pause_job_states", "")
-        return f"{job.type}.{job.state}" in {s.strip().upper() for s in spec.split(",")}
+    async def step_once(self, job_id: int) -> Job | None:
+        """One step of the job, as run_forever's ticks make them (tests drive jobs a state at a time with it);
+        the job as journaled after it."""
+        await self._step(job_id)
+        return self.fe.catalog.get(Job, str(job_id))
 
     def progress_of(self, job: Job) -> dict[int, rpc.TaskProgress]:
         return self.progress.setdefault(job.id, {})
