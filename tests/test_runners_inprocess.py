@@ -33,21 +33,6 @@ SOURCE = "src"
 RESTORE_CLAUSE = "ON (dup, uniq AS uniq_new)"
 RESTORE_PROPERTIES = "'reserve_replica' = 'true'"
 
-# Runner bugs these tests found (issue 17 part 4), left for the runners' owner; strict, so a fix shows up here.
-TWO_INFOS = pytest.mark.xfail(strict=True, reason=(
-    "BackupRunner.upload_info run again after an FE crash between its writes and the FINISHED commit writes "
-    "__meta and __info again from the job read back from the journal, whose JSON keys are sorted: other bytes, "
-    "another md5, so the snapshot has two __info files of one timestamp: SHOW SNAPSHOT lists it twice and RESTORE "
-    "refuses it ('Expected one file with path: ...__info_<ts>. get: 2')"))
-ORPHANS = pytest.mark.xfail(strict=True, reason=(
-    "RestoreRunner.pending creates the target tablets on the BEs before its result (Job.created) is journaled: "
-    "after an FE crash in between, the resumed PENDING creates new ones and the first are never dropped"))
-
-
-def with_marks(states: tuple[str, ...], marks: dict[str, pytest.MarkDecorator]) -> list[Any]:
-    return [pytest.param(s, marks=marks[s]) if s in marks else s for s in states]
-
-
 # ---- fixtures ------------------------------------------------------------------------------------------------
 
 
@@ -274,7 +259,7 @@ def test_backup_resumes_after_an_fe_crash_after(loop: asyncio.Runner, inproc: In
     loop.run(backup_then_check(inproc, loaded.data, tmp_path, state, "fe", inside=False))
 
 
-@pytest.mark.parametrize("state", with_marks(BACKUP_STATES, {"UPLOAD_INFO": TWO_INFOS}))
+@pytest.mark.parametrize("state", BACKUP_STATES)
 def test_backup_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, inproc: InProcessCluster, loaded: World,
                                                  tmp_path: Path, state: str) -> None:
     loop.run(backup_then_check(inproc, loaded.data, tmp_path, state, "fe", inside=True))
@@ -352,7 +337,7 @@ def test_restore_resumes_after_an_fe_crash_after(loop: asyncio.Runner, restorabl
     loop.run(restore_then_check(restorable, backed, state, "fe", inside=False))
 
 
-@pytest.mark.parametrize("state", with_marks(RESTORE_STATES, {"PENDING": ORPHANS}))
+@pytest.mark.parametrize("state", RESTORE_STATES)
 def test_restore_resumes_after_an_fe_crash_inside(loop: asyncio.Runner, restorable: InProcessCluster, backed: World,
                                                   state: str) -> None:
     loop.run(restore_then_check(restorable, backed, state, "fe", inside=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from doris_br import rpc
@@ -21,13 +21,16 @@ SMALL_TABLETS = 256
 
 
 async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc], temporary: bool = False,
-                            replication: int | None = None, medium: MediumRequest | None = None) -> list[Partition]:
+                            replication: int | None = None, medium: MediumRequest | None = None,
+                            before_create: Callable[[list[Partition]], Awaitable[None]] | None = None,
+                            ) -> list[Partition]:
     """Partitions for `descs` (bounds already resolved), their tablets created on the BEs; not yet committed.
 
     Replicas go to BEs of the medium asked for (default: the table's, fe/media.py); the partitions record the
     medium they got.
 
-    If a BE fails, the tablets already made are dropped again and the statement fails.
+    If a BE fails, the tablets already made are dropped again and the statement fails. `before_create` is given
+    the partitions before any of their tablets is made (a restore journals them, to drop them after a crash).
     """
     if not descs:
         return []
@@ -54,6 +57,8 @@ async def create_partitions(fe: Any, table: Table, descs: Sequence[PartitionDesc
 
     # A table of 200 partitions of 500 buckets is 100,000 tablet records: made in a worker thread.
     partitions = made() if buckets * len(descs) <= SMALL_TABLETS else await asyncio.to_thread(made)
+    if before_create is not None:
+        await before_create(partitions)
     backends = {b.id: b for _, alive in placements for b in alive}
     results = await asyncio.gather(*(
         fe.backends.call(backends[b], rpc.CreateTablets(tablet_ids=[t for t, _ in tablets]))

@@ -231,9 +231,12 @@ class BackupRunner(JobRunner):
             directory = layout.snapshot_dir(store.root, job.label)
 
             def write() -> None:
+                # The same bytes however often this runs: written again after an FE restart (the journal gives its
+                # JSON back with its keys sorted), other bytes would be a second file of another md5.
                 info_json = job.info.to_json() if job.info is not None else {}
-                store.write_checked(directory, layout.META, json_text.dumps(job.meta).encode())
-                store.write_checked(directory, layout.info_name(job.timestamp), json_text.dumps(info_json).encode())
+                store.write_checked(directory, layout.META, json_text.dumps(job.meta, sort_keys=True).encode())
+                store.write_checked(directory, layout.info_name(job.timestamp),
+                                    json_text.dumps(info_json, sort_keys=True).encode())
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:

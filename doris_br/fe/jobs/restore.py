@@ -152,6 +152,9 @@ class RestoreRunner(JobRunner):
             meta = await asyncio.to_thread(lambda: json.loads(store.read_checked(directory, layout.META)))
         except Exception as e:
             return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
+        if job.created:  # an FE stopped inside this step: the tablets it journaled it was making go first
+            await self._drop_created(job.created)
+            job = attrs.evolve(job, created={})
         created: dict[str, list[int]] = {}
         try:
             plan, tablets = await self._plan(job, meta, store.root, created)
@@ -252,22 +255,30 @@ class RestoreRunner(JobRunner):
         for p in parts:  # one at a time: each keeps its backed-up bucket count and replica count
             reps = p.replication_num if _true(job, "reserve_replica") else replication
             shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(p.tablets)))
-            made = await self._create(shaped, [p], reps, created, self._medium(job, p, local.get(p.name), reps))
+            made = await self._create(job, shaped, [p], reps, created,
+                                      self._medium(job, p, local.get(p.name), reps))
             new_parts.append(with_source_counts(made[0], p, self._has_data(job)))
         return table, new_parts
 
-    async def _create(self, table: Table, parts: list[Partition], replication: int, created: dict[str, list[int]],
-                      medium: media.MediumRequest) -> list[Partition]:
+    async def _create(self, job: Job, table: Table, parts: list[Partition], replication: int,
+                      created: dict[str, list[int]], medium: media.MediumRequest) -> list[Partition]:
+        """New partitions' tablets on the BEs, each journaled in the job's `created` before it is made: an FE that
+        stops in between drops them when PENDING runs again (or the job is cancelled), so none is left behind."""
+        async def journal_created(partitions: list[Partition]) -> None:
+            for p in partitions:
+                for t in p.tablets:
+                    for r in t.replicas:
+                        created.setdefault(str(r.backend_id), []).append(t.id)
+            kept = {backend: list(ids) for backend, ids in created.items()}
+            await self.fe.catalog.update_off_loop(
+                Job, job.key, lambda current: None if current is None else attrs.evolve(current, created=kept))
+
         descs = [PartitionDesc(name=p.name, lower=p.lower, upper=p.upper, values=p.values) for p in parts]
         try:
-            made = await create_partitions(self.fe, table, descs, replication=replication, medium=medium)
+            return await create_partitions(self.fe, table, descs, replication=replication, medium=medium,
+                                           before_create=journal_created)
         except DorisError as e:
             raise RestoreFailed(e.detail) from None
-        for p in made:
-            for t in p.tablets:
-                for r in t.replicas:
-                    created.setdefault(str(r.backend_id), []).append(t.id)
-        return made
 
     def _medium(self, job: Job, source: Partition, local: Partition | None, replication: int) -> media.MediumRequest:
         """MediumDecisionMaker: a new partition follows the snapshot's (or the asked) medium, one that exists
@@ -336,8 +347,8 @@ class RestoreRunner(JobRunner):
             replication = old.replication_num if old is not None else (
                 src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"]))
             medium = self._medium(job, src, old, replication)
-            fresh = with_source_counts((await self._create(shaped, [src], replication, created, medium))[0], src,
-                                       self._has_data(job))
+            fresh = with_source_counts((await self._create(job, shaped, [src], replication, created, medium))[0],
+                                       src, self._has_data(job))
             if old is None:
                 plan["new_partitions"].append(to_json(fresh))
                 pairs.append((src, fresh))
