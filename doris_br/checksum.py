@@ -40,6 +40,29 @@ def copy_md5(src: Any, dst: Any) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def copy_small_md5(src: str, dst: str, limit: int) -> tuple[str, int] | None:
+    """Copy a file of at most `limit` bytes to a new file `dst` (which must not exist) through memory, with the
+    OS's own calls; (md5 hex, size) of what was written, or None (nothing written) if `src` is bigger."""
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        if os.fstat(fd).st_size > limit:
+            return None
+        pieces = []
+        while piece := os.read(fd, limit + 1):
+            pieces.append(piece)
+    finally:
+        os.close(fd)
+    data = b"".join(pieces)
+    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out, view):]
+    finally:
+        os.close(out)
+    return hashlib.md5(data).hexdigest(), len(data)
+
+
 def _chunks(f: Any) -> Iterator[bytes]:
     """The file's bytes, CHUNK at a time. A read of CHUNK bytes allocates CHUNK bytes first (and maps and unmaps
     them): for a file of a few hundred bytes, as most of a small tablet's are, that was most of its upload's time, so

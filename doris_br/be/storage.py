@@ -185,17 +185,37 @@ class Storage:
     def create_tablet(self, tablet_id: int) -> None:
         self.tablet_dir(tablet_id).mkdir(parents=True, exist_ok=True)
 
-    def drop_tablet(self, tablet_id: int) -> None:
-        """Moved aside in one rename, then deleted: a write or merge that lands in the folder meanwhile cannot
-        keep the tablet's folder alive (what is left in trash/ goes at the next start)."""
+    def drop_tablets(self, tablet_ids: Iterable[int]) -> None:
+        """Each tablet's folder moved aside in one rename, then deleted in the background: a write or merge that
+        lands in the folder meanwhile cannot keep it alive, and a DROP of 30,000 tablets answers at once (their
+        unlinks took longer than the FE waits). What is left in trash/ goes at the next start."""
+        moved = [self._to_trash(self.tablet_dir(t)) for t in tablet_ids]
+        self._delete_later([m for m in moved if m is not None])
+
+    def discard(self, folder: Path) -> None:
+        """A folder gone from its place at once (one rename into trash/) and deleted in the background: a
+        released snapshot of 30,000 tablets is seconds of unlinks, which its task need not wait for."""
+        moved = self._to_trash(folder)
+        self._delete_later([moved] if moved is not None else [])
+
+    @staticmethod
+    def _delete_later(folders: list[Path]) -> None:
+        def delete() -> None:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+
+        if folders:
+            threading.Thread(target=delete, name="trash", daemon=True).start()
+
+    def _to_trash(self, folder: Path) -> Path | None:
         trash = self.root / "trash"
         trash.mkdir(exist_ok=True)
-        moved = trash / f"{tablet_id}.{uuid.uuid4().hex}"
+        moved = trash / f"{folder.name}.{uuid.uuid4().hex}"
         try:
-            os.rename(self.tablet_dir(tablet_id), moved)
+            os.rename(folder, moved)
         except FileNotFoundError:
-            return
-        shutil.rmtree(moved, ignore_errors=True)
+            return None
+        return moved
 
     def _count_tablets(self) -> int:
         data = self.root / "data"

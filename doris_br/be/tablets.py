@@ -23,8 +23,7 @@ def create_tablets(be: BackendService, task: rpc.CreateTablets) -> rpc.Done:
 
 @handles(rpc.DropTablets)
 def drop_tablets(be: BackendService, task: rpc.DropTablets) -> rpc.Done:
-    for tablet_id in task.tablet_ids:
-        be.storage.drop_tablet(tablet_id)
+    be.storage.drop_tablets(task.tablet_ids)
     return rpc.Done()
 
 

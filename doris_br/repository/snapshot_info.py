@@ -69,6 +69,12 @@ class SnapshotInfo:
     def has_data(self) -> bool:
         return self.content.upper() != "METADATA_ONLY"
 
+    def summary(self) -> SnapshotInfo:
+        """The snapshot's tables and partitions, without their tablets and files (a finished job's history)."""
+        tables = {name: attrs.evolve(t, partitions={n: attrs.evolve(p, indexes={}) for n, p in t.partitions.items()})
+                  for name, t in self.tables.items()}
+        return attrs.evolve(self, tables=tables, tablet_backends={}, tablet_paths={}, file_sizes={})
+
     def to_json(self) -> dict[str, Any]:
         """Doris's BackupJobInfo JSON (with our file_sizes, and ttl when there is one)."""
         return {

@@ -14,6 +14,7 @@ import attrs
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
+from doris_br.fe.jobs import local
 from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
 from doris_br.repository.store import RepositoryStore, open_store
 
@@ -159,11 +160,13 @@ class JobRunner:
         return ""
 
     def finish(self, job: Job) -> Job:
-        return job.at("FINISHED", times=job.stamped("finished"))
+        finished = job.at("FINISHED", times=job.stamped("finished"))
+        return finished if local.is_local(job) else finished.history()
 
     def cancelled(self, job: Job, code: str, message: str) -> Job:
+        """The job CANCELLED, as its history keeps it: call it once what the job made is released or dropped."""
         return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
-                            times={**job.times, "finished": now_ms()})
+                            times={**job.times, "finished": now_ms()}).history()
 
     def timeout_message(self, job: Job) -> str:
         return ""

@@ -119,6 +119,17 @@ class Job:
     def at(self, state: str, **changes: Any) -> Job:
         return attrs.evolve(self, state=state, task_errors={}, **changes)
 
+    def history(self) -> Job:
+        """The job as its history keeps it once it has ended: what SHOW BACKUP / RESTORE and the REST API show
+        (states, times, objects, counts, the snapshot's tables and partitions), without the per-tablet plans,
+        meta and files it worked from. A job history of ten 100,000-tablet jobs kept them all (gigabytes). A
+        local backup keeps everything: it is the snapshot, restored from."""
+        replication = {"replication_num": self.plan["replication_num"]} if "replication_num" in self.plan else {}
+        return attrs.evolve(
+            self, tablets=(), meta={}, created={}, plan=replication,
+            be_tasks=tuple(attrs.evolve(t, tablet_ids=()) for t in self.be_tasks),
+            info=self.info.summary() if self.info is not None else None)
+
     def stamped(self, name: str) -> dict[str, int]:
         return {**self.times, name: now_ms()}
 
