@@ -53,14 +53,21 @@ def copy_small_md5(src: str, dst: str, limit: int) -> tuple[str, int] | None:
     finally:
         os.close(fd)
     data = b"".join(pieces)
-    out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    write_file(dst, data, exclusive=True)
+    return hashlib.md5(data).hexdigest(), len(data)
+
+
+def write_file(path: str, data: bytes, exclusive: bool = False) -> None:
+    """The bytes as the file's whole content, with the OS's calls (no file object); `exclusive`: the file must not
+    exist yet."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o644)
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(out, view):]
+            view = view[os.write(fd, view):]
     finally:
-        os.close(out)
-    return hashlib.md5(data).hexdigest(), len(data)
+        os.close(fd)
 
 
 def _chunks(f: Any) -> Iterator[bytes]:

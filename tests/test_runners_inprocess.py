@@ -221,17 +221,23 @@ def show_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- backup --------------------------------------------------------------------------------------------------
 
 
-async def backup_then_check(c: InProcessCluster, data: Rows, tmp_path: Path, state: str, how: str,
-                            inside: bool) -> None:
-    repo_folder = tmp_path / "repo"
-    await c.create_local_repo(REPO, repo_folder)
-    job = await c.step_until((await submit_backup(c)).id, state)
+async def crash_then_finish(c: InProcessCluster, job: Job, how: str, inside: bool, kind: str) -> Job:
+    """The FE (or everything) crashed after the job's step, or inside it; then the job run to the end: FINISHED."""
     if inside:
         await crash_inside(c, job)
     await crash(c, how)
     job = await c.run_to_end(job.id)
     assert job.state == "FINISHED", (job.status_code, job.status_msg, job.task_errors)
-    assert show_row(await c.query_dicts(f"SHOW BACKUP FROM {SOURCE}"))["Status"] == "[OK]"
+    assert show_row(await c.query_dicts(f"SHOW {kind} FROM {SOURCE}"))["Status"] == "[OK]"
+    return job
+
+
+async def backup_then_check(c: InProcessCluster, data: Rows, tmp_path: Path, state: str, how: str,
+                            inside: bool) -> None:
+    repo_folder = tmp_path / "repo"
+    await c.create_local_repo(REPO, repo_folder)
+    job = await c.step_until((await submit_backup(c)).id, state)
+    job = await crash_then_finish(c, job, how, inside, "BACKUP")
     assert c.backend_dirs("snapshot", job.id) == []  # released once uploaded
     snapshot = repo_folder / f"__palo_repository_{REPO}" / "__ss_snap"
     assert len(list(snapshot.glob("__meta.*"))) == len(list(snapshot.glob("__info_*"))) == 1
@@ -314,12 +320,7 @@ async def restore_then_check(c: InProcessCluster, world: World, state: str, how:
     data, old = world.data, world.old
     job = await c.step_until((await submit_restore(c, world.ts)).id, state)
     assert await c.table_rows(SOURCE, TABLES) == old  # nothing of the restore is visible before its commit
-    if inside:
-        await crash_inside(c, job)
-    await crash(c, how)
-    job = await c.run_to_end(job.id)
-    assert job.state == "FINISHED", (job.status_code, job.status_msg, job.task_errors)
-    assert show_row(await c.query_dicts(f"SHOW RESTORE FROM {SOURCE}"))["Status"] == "[OK]"
+    job = await crash_then_finish(c, job, how, inside, "RESTORE")
     await check_restored(c, data, old)
     assert c.backend_dirs("restore", job.id) == []  # every staged download moved or released
     assert c.orphan_tablets() == []  # the replaced tablets dropped, and no target tablet made twice

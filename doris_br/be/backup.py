@@ -12,6 +12,7 @@ from doris_br import rpc
 from doris_br.be.background import Run
 from doris_br.be.server import BackendService, handles
 from doris_br.be.storage import Rowset
+from doris_br.checksum import write_file
 from doris_br.errors import reason
 from doris_br.names import UnsafeName, path_component
 from doris_br.repository.store import BadFile, RepositoryStore, open_store
@@ -51,20 +52,10 @@ def make_snapshots(be: BackendService, task: rpc.MakeSnapshots) -> rpc.SnapshotR
             listed.append(rpc.SnapshotFile(source.name, os.stat(linked).st_size))
         header = json.dumps({"tablet_id": tv.tablet_id, "version": tv.version,
                              "files": [f.name for f in listed]}).encode()
-        _write_new(f"{target}/{tv.tablet_id}.hdr", header)
+        write_file(f"{target}/{tv.tablet_id}.hdr", header)
         listed.append(rpc.SnapshotFile(f"{tv.tablet_id}.hdr", len(header)))
         files[str(tv.tablet_id)] = listed
     return rpc.SnapshotResult(files=files)
-
-
-def _write_new(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
 
 
 @handles(rpc.OpenRepository)

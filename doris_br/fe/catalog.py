@@ -411,6 +411,12 @@ class Catalog:
         rows = await asyncio.get_running_loop().run_in_executor(JOURNAL_THREAD, Rows.of, puts, self._previous)
         self.commit(puts, deletes, rows=rows)
 
+    async def commit_off_loop(self, puts: Iterable[Any], deletes: Iterable[Any] = ()) -> None:
+        """commit() in the journal thread, JSON, write and all: for changes whose objects may become visible one
+        after another (a new job, and the old ones it retires from the history)."""
+        puts, deletes = list(puts), list(deletes)
+        await asyncio.get_running_loop().run_in_executor(JOURNAL_THREAD, self.commit, puts, deletes)
+
     def update(self, cls: type[T], key: str, change: Callable[[T | None], T | None]) -> T | None:
         """Read-modify-write of one object: `change` gets the object as it is now (None: absent) and returns its
         new version, or None to leave it; that version is made durable, then visible. Under the catalog's lock,

@@ -125,7 +125,7 @@ class JobManager:
 
     async def submit(self, job: Job) -> Job:
         """Record a new job (the caller holds SUBMIT_LOCK, so no other job of the database comes in between the
-        check and the commit). A restore's job carries the snapshot's info: its JSON is made off the loop."""
+        check and the commit)."""
         running = [j for j in self.unfinished() if j.db_id == job.db_id or j.db_name == job.db_name]
         if running:
             raise DorisError(
@@ -141,7 +141,9 @@ class JobManager:
         # alike) leave the history until the new one fits; a cancelled job whose clean-up still runs stays.
         history = [j for j in self.of_db(job.db_id) if not j.cleanup_pending]
         retired = history[: max(0, len(history) - (limit - 1))]
-        await catalog.commit_together([job], deletes=retired)
+        # In the journal thread: a restore's job carries its snapshot's info (100,000 tablets are megabytes of JSON
+        # to make and write). The new job and the ones it retires may appear and go one after the other.
+        await catalog.commit_off_loop([job], deletes=retired)
         for old in retired:
             self.progress.pop(old.id, None)
             local.release(self.fe, old)  # a local backup's snapshot goes with its job
