@@ -14,14 +14,13 @@ its target tables refuse loads and DDL and its new names cannot be taken (JobMan
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
 import attrs
 from sqlglot import exp
 
-from doris_br import rpc
+from doris_br import json_text, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import auto_increment, media
@@ -149,7 +148,7 @@ class RestoreRunner(JobRunner):
         store = await self.store(job)
         directory = layout.snapshot_dir(store.root, job.label)
         try:
-            meta = await asyncio.to_thread(lambda: json.loads(store.read_checked(directory, layout.META)))
+            meta = await asyncio.to_thread(lambda: json_text.loads(store.read_checked(directory, layout.META)))
         except Exception as e:
             return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
         if job.created:  # an FE stopped inside this step: the tablets it journaled it was making go first
