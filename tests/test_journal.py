@@ -12,8 +12,11 @@ import pytest
 from doris_br import json_text, rpc
 from doris_br.fe.catalog import Catalog, to_json
 from doris_br.fe.jobs.model import Job, TabletPlan
+from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan, plan_from_journal
 from doris_br.fe.journal import Journal, dumps
+from doris_br.fe.olap import Database, Partition, Replica, Table, Tablet, View
 from doris_br.repository.snapshot_info import SnapshotInfo
+from doris_br.schema import Column, DistributionSpec
 
 BIG_JOB = {
     "tablets": [{"tablet_id": i, "files": [{"name": f"v{i}.parquet", "size": i * 7}], "done": i % 2 == 0}
@@ -118,8 +121,67 @@ def test_a_job_reads_back_whole_after_many_steps(tmp_path: Path) -> None:
 def test_a_job_journaled_whole_by_an_older_fe_reads_back(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "meta.db")
     job = _job(1200)
-    old = to_json(attrs.evolve(job, plan={"progress": {"5": [1, 2, 3, 4]}}))
+    old = {**to_json(job), "plan": {"progress": {"5": [1, 2, 3, 4]}}}  # as older FEs kept a backup's progress
     old.pop("task_progress")
     journal.commit([("jobs", "7", old)])
     reread = Catalog(journal).get(Job, "7")
     assert reread is not None and reread.tablets == job.tablets and reread.task_progress == {"5": [1, 2, 3, 4]}
+
+
+def _restore_plan() -> RestorePlan:
+    tablets = (Tablet(41, (Replica(42, 10), Replica(43, 11)), row_count=5, data_size=70),)
+    part = Partition(id=40, table_id=30, name="p1", tablets=tablets, lower=("1",), upper=("10",), visible_version=3)
+    table = Table(id=30, db_id=20, name="t", columns=(Column("k", "INT", is_key=True),), keys_type="DUP_KEYS",
+                  key_columns=("k",), distribution=DistributionSpec("HASH", ("k",), 1), partition_kind="RANGE",
+                  partition_columns=("k",), index_id=31)
+    return RestorePlan(
+        replication_num=2, db=Database(20, "d"), db_existed=False, new_tables=(table,), new_partitions=(part,),
+        replaced=(ReplacedPartition(50, tablets, False, "SSD"),), drop_tables=(60,), drop_partitions=(61, 62),
+        views=(View(70, 20, "v", "SELECT 1"),), locked_tables={60: "old", 30: "t"}, auto_increments={30: 1000})
+
+
+def test_a_restore_plan_round_trips_through_the_journal(tmp_path: Path) -> None:
+    catalog = Catalog(Journal(tmp_path / "meta.db"))
+    job = Job(id=8, type="RESTORE", label="l", db_id=20, db_name="d", repo="r", plan=_restore_plan())
+    catalog.commit([job])
+    reread = Catalog(Journal(tmp_path / "meta.db")).get(Job, "8")
+    assert reread == job and reread is not None and reread.plan == _restore_plan()
+
+
+def _old_plan(plan: RestorePlan) -> dict[str, object]:
+    """The plan as FEs before RestorePlan journaled it: a dict of the objects' JSON, ids as text keys."""
+    return {"db": to_json(plan.db), "db_existed": plan.db_existed, "replication_num": plan.replication_num,
+            "new_tables": [to_json(t) for t in plan.new_tables],
+            "new_partitions": [to_json(p) for p in plan.new_partitions],
+            "replaced": [{"partition_id": r.partition_id, "tablets": [to_json(t) for t in r.tablets],
+                          "has_delete_predicates": r.has_delete_predicates, "storage_medium": r.storage_medium}
+                         for r in plan.replaced],
+            "drop_tables": list(plan.drop_tables), "drop_partitions": list(plan.drop_partitions),
+            "views": [to_json(v) for v in plan.views],
+            "locked_tables": {str(k): v for k, v in plan.locked_tables.items()},
+            "auto_increments": {str(k): v for k, v in plan.auto_increments.items()},
+            "progress": {"9": [1, 1, 5, 5]}}
+
+
+def test_an_older_fes_restore_plan_reads_back(tmp_path: Path) -> None:
+    """A plan journaled as a dict: as its own part, as a header's field (journaled whole), and one from before
+    the replaced partitions kept their flags, or before planning (the replica count only); its "progress" is the
+    job's task_progress."""
+    plan = _restore_plan()
+    assert plan_from_journal("RESTORE", _old_plan(plan)) == plan
+    assert plan_from_journal("BACKUP", {"progress": {}}) is None
+    assert plan_from_journal("RESTORE", {"replication_num": 1}) == RestorePlan(replication_num=1)
+    early = _old_plan(plan)
+    early["replaced"] = [{"partition_id": 50, "tablets": [to_json(t) for t in plan.replaced[0].tablets]}]
+    assert plan_from_journal("RESTORE", early).replaced == (  # type: ignore[union-attr]
+        ReplacedPartition(50, plan.replaced[0].tablets, has_delete_predicates=True, storage_medium=None),)
+    journal = Journal(tmp_path / "meta.db")
+    job = Job(id=9, type="RESTORE", label="l", db_id=20, db_name="d", repo="r")
+    header = to_json(job)
+    header.pop("task_progress")
+    journal.commit([("jobs", "9", {**header, "plan": {}}), ("job_parts", "9/plan", {"value": _old_plan(plan)}),
+                    ("jobs", "10", {**header, "id": 10, "plan": _old_plan(plan)})])
+    catalog = Catalog(journal)
+    for key in ("9", "10"):
+        reread = catalog.get(Job, key)
+        assert reread is not None and reread.plan == plan and reread.task_progress == {"9": [1, 1, 5, 5]}

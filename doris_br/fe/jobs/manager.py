@@ -119,7 +119,7 @@ class JobManager:
         if job.type == "BACKUP":
             names = {ref.table for ref in job.objects}
             return {t.id: t.name for t in self.fe.catalog.all(Table) if t.db_id == job.db_id and t.name in names}
-        return {int(k): v for k, v in job.plan.get("locked_tables", {}).items()}
+        return dict(job.plan.locked_tables) if job.plan is not None else {}
 
     # ---- changes -----------------------------------------------------------------------------------------
 
@@ -264,6 +264,6 @@ def restores_into(job: Job, name: str, table_id: int | None = None) -> bool:
     alias, else its name), a table it planned to replace or drop, or any table at all with clean_tables."""
     if job.properties.get("clean_tables", "false").lower() == "true":
         return True
-    if table_id is not None and str(table_id) in job.plan.get("locked_tables", {}):
+    if table_id is not None and job.plan is not None and table_id in job.plan.locked_tables:
         return True
     return any((ref.alias or ref.table) == name for ref in job.objects)

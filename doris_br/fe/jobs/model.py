@@ -16,14 +16,15 @@ import attrs
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import converter, register_split_kind
+from doris_br.fe.jobs.plans import RestorePlan, plan_from_journal
 from doris_br.repository.snapshot_info import SnapshotInfo
 
 DONE_STATES = ("FINISHED", "CANCELLED")
 TABLETS_PER_PART = 1000
 # The job's fields journaled as one part row each, apart from its header, with their types.
-_WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": SnapshotInfo | None, "plan": dict[str, Any],
+_WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": SnapshotInfo | None, "plan": RestorePlan | None,
                                 "created": dict[str, list[int]]}
-_EMPTY_PARTS = {"meta": {}, "info": None, "plan": {}, "created": {}}
+_EMPTY_PARTS = {"meta": {}, "info": None, "plan": None, "created": {}}
 # A job journals its snapshot's info in the info file's own form; {} (or none) is a job that has none yet.
 converter.register_unstructure_hook(SnapshotInfo, SnapshotInfo.to_json)
 converter.register_structure_hook(SnapshotInfo, lambda body, _: SnapshotInfo.from_json(body))
@@ -97,7 +98,7 @@ class Job:
     meta: dict[str, Any] = attrs.field(factory=dict)
     # Restore: what the job created (to drop on cancel) and what it swaps in at commit.
     created: dict[str, list[int]] = attrs.field(factory=dict)
-    plan: dict[str, Any] = attrs.field(factory=dict)
+    plan: RestorePlan | None = None  # a restore's (plans.py); a backup has none
     # A finished BE task's counts by signature (text): [files done, files total, bytes done, bytes total], so
     # Progress stays right after the job ends or the FE restarts.
     task_progress: dict[str, list[int]] = attrs.field(factory=dict)
@@ -149,17 +150,21 @@ class Job:
     @classmethod
     def from_journal(cls, header: dict[str, Any], parts: dict[str, Any]) -> Job:
         """The job from its header row and part rows (a job journaled whole, before parts, has none)."""
+        # The plan as any FE wrote it (a dict, in the header of a job journaled whole): read by plans.py's rules.
+        plan = parts.get("plan", header.get("plan")) or {}
+        header = {**header, "plan": None}
         if not header.get("info"):  # journaled by an FE that kept an empty info as {}
-            header = {**header, "info": None}
+            header["info"] = None
         job = converter.structure(header, cls)
         slices = sorted(n for n in parts if n.startswith("tablets."))
         if slices:
             tablets = [t for n in slices for t in parts[n]]
             job = attrs.evolve(job, tablets=converter.structure(tablets, tuple[TabletPlan, ...]))
-        whole = {name: converter.structure(parts[name], kind) for name, kind in _WHOLE_PARTS.items() if name in parts}
-        job = attrs.evolve(job, **whole) if whole else job
-        if "progress" in job.plan and not job.task_progress:  # journaled by an FE before task_progress
-            job = attrs.evolve(job, task_progress=job.plan["progress"])
+        whole = {name: converter.structure(parts[name], kind) for name, kind in _WHOLE_PARTS.items()
+                 if name in parts and name != "plan"}
+        job = attrs.evolve(job, plan=plan_from_journal(job.type, plan), **whole)
+        if "progress" in plan and not job.task_progress:  # journaled by an FE before task_progress
+            job = attrs.evolve(job, task_progress=plan["progress"])
         return job
 
 
