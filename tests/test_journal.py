@@ -11,7 +11,7 @@ import pytest
 
 from doris_br import json_text, rpc
 from doris_br.fe.catalog import Catalog, to_json
-from doris_br.fe.jobs.model import Job, TabletPlan
+from doris_br.fe.jobs.model import Job, TabletPlan, TaskFailure
 from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan, plan_from_journal
 from doris_br.fe.journal import Journal, dumps
 from doris_br.fe.olap import Database, Partition, Replica, Table, Tablet, View
@@ -91,7 +91,7 @@ def test_a_job_step_commits_its_header_and_the_tablets_it_changed(tmp_path: Path
     # One tablet of the second slice done, the state moved on: the header and that slice only.
     tablets = list(job.tablets)
     tablets[1500] = attrs.evolve(tablets[1500], done=True)
-    stepped = attrs.evolve(job, state="UPLOADING", tablets=tuple(tablets), task_errors={"1": "x"})
+    stepped = attrs.evolve(job, state="UPLOADING", tablets=tuple(tablets), task_errors={"1": TaskFailure(None, "x")})
     catalog.commit([stepped])
     assert journal.written[-1] == [("jobs", "7"), ("job_parts", "7/tablets.000001")]
     # Fewer tablets and no meta: the parts that are gone are deleted.
@@ -185,3 +185,26 @@ def test_an_older_fes_restore_plan_reads_back(tmp_path: Path) -> None:
     for key in ("9", "10"):
         reread = catalog.get(Job, key)
         assert reread is not None and reread.plan == plan and reread.task_progress == {"9": [1, 1, 5, 5]}
+
+
+OLD_ERRORS = {"5": "BAD_FILE: md5sum does not equal: v2.parquet (attempt 3 failed; retrying in 4s)",
+              "6": "NOT_FOUND: tablet 6 does not exist on this backend", "7": "BAD_CONNECTION: Flight: unreachable",
+              "info": "Read timeout on endpoint URL", "8": "uploaded files do not match the snapshot; uploading again",
+              "cleanup": "the partial snapshot could not be removed: FOO: bar"}
+
+
+def test_task_failures_journal_as_values_and_older_fes_text_reads_back(tmp_path: Path) -> None:
+    """TaskErrMsg's text is the same from the values as from the text older FEs journaled; a code is a value."""
+    failures = {key: TaskFailure.from_text(text) for key, text in OLD_ERRORS.items()}
+    assert {key: f.text() for key, f in failures.items()} == OLD_ERRORS
+    assert failures["5"] == TaskFailure(rpc.StatusCode.BAD_FILE, "md5sum does not equal: v2.parquet", 3, 4.0)
+    assert failures["info"].code is None and failures["cleanup"].code is None
+    journal = Journal(tmp_path / "meta.db")
+    header = to_json(Job(id=11, type="BACKUP", label="l", db_id=1, db_name="d", repo="r", state="UPLOADING"))
+    journal.commit([("jobs", "11", {**header, "task_errors": OLD_ERRORS, "status_code": "OK"})])
+    catalog = Catalog(journal)
+    job = catalog.get(Job, "11")
+    assert job is not None and job.task_errors == failures and job.status_code is rpc.StatusCode.OK
+    catalog.commit([attrs.evolve(job, status_code=rpc.StatusCode.TIMEOUT)])
+    again = Catalog(Journal(tmp_path / "meta.db")).get(Job, "11")
+    assert again is not None and again.task_errors == failures and again.status_code is rpc.StatusCode.TIMEOUT

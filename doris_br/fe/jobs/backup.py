@@ -17,7 +17,7 @@ from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
 from doris_br.repository import layout
 from doris_br.repository.snapshot_info import (
@@ -44,7 +44,7 @@ class BackupRunner(JobRunner):
         catalog = self.fe.catalog
         db = catalog.get(Database, str(job.db_id))
         if db is None:
-            return self.cancelled(job, "NOT_FOUND", f"database {job.db_name} has been dropped")
+            return self.cancelled(job, rpc.StatusCode.NOT_FOUND, f"database {job.db_name} has been dropped")
         root = local.snapshot_root(job.label) if local.is_local(job) else \
             layout.snapshot_dir((await self.store(job)).root, job.label)
         tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
@@ -55,7 +55,7 @@ class BackupRunner(JobRunner):
         # from the objects read above.
         plans = await asyncio.to_thread(self._plans, job, db, tables, chosen, root, self._alive_ids())
         if len(plans) > MAX_BACKUP_TABLETS:
-            return self.cancelled(job, "COMMON_ERROR",
+            return self.cancelled(job, rpc.StatusCode.COMMON_ERROR,
                                   f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
         meta = await asyncio.to_thread(self._meta, job, db, tables, chosen)
         return job.at("SNAPSHOTING", tablets=tuple(plans), meta=meta)
@@ -118,7 +118,7 @@ class BackupRunner(JobRunner):
                     answer = await self.call(backend_id, task, timeout_s=600.0)
                 except rpc.TaskError as e:
                     for t in group[start:]:
-                        errors[str(t.tablet_id)] = f"{e.code}: {e.message}"
+                        errors[str(t.tablet_id)] = TaskFailure.of(e)
                     return
                 for t in batch:
                     results[t.tablet_id] = answer.files[str(t.tablet_id)]
@@ -128,7 +128,7 @@ class BackupRunner(JobRunner):
         # Tens of thousands of tablet records rebuilt: in a worker thread, not on the event loop.
         return await asyncio.to_thread(self._snapshotted, job, results, errors, self._alive_ids())
 
-    def _snapshotted(self, job: Job, results: dict[int, list[rpc.SnapshotFile]], errors: dict[str, str],
+    def _snapshotted(self, job: Job, results: dict[int, list[rpc.SnapshotFile]], errors: dict[str, TaskFailure],
                      alive: set[int]) -> Job:
         """SNAPSHOTING's outcome: the files of the tablets snapshotted, the others planned again; once all are,
         the next state."""
@@ -188,7 +188,8 @@ class BackupRunner(JobRunner):
             page = await self.call(task.backend_id, rpc.TaskStoredFiles(job_id, task.signature, len(stored),
                                                                         TABLETS_PER_CALL), 30.0)
             if page.state != "FINISHED":
-                raise rpc.TaskError("NOT_FOUND", f"upload task {task.signature} is {page.state} on its backend")
+                raise rpc.TaskError(rpc.StatusCode.NOT_FOUND,
+                                    f"upload task {task.signature} is {page.state} on its backend")
             stored.update(page.stored)
             if len(stored) >= page.files_total or not page.stored:
                 return attrs.evolve(status, stored=stored)
@@ -240,10 +241,10 @@ class BackupRunner(JobRunner):
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:
-            return attrs.evolve(job, task_errors={"info": reason(e)})  # retried until timeout
+            return attrs.evolve(job, task_errors={"info": TaskFailure(None, reason(e))})  # retried until timeout
         return self.finish(job)
 
-    async def cancel(self, job: Job, code: str, message: str) -> Job:
+    async def cancel(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         """Stop the tasks and release the BE snapshots. The partial snapshot is removed from the repository
         once the job is CANCELLED, in the background (clean_up), since the repository may be what hangs."""
         await self.release_everywhere(job)
@@ -298,5 +299,5 @@ def _uploaded(job: Job, finished: dict[int, rpc.TaskProgress]) -> Job:
     for t in job.tablets:
         if sorted(layout.split_md5(f.name)[0] for f in t.stored) != sorted(f.name for f in t.files):
             return job.at("UPLOAD_SNAPSHOT", task_errors={
-                str(t.tablet_id): "uploaded files do not match the snapshot; uploading again"})
+                str(t.tablet_id): TaskFailure(None, "uploaded files do not match the snapshot; uploading again")})
     return job.at("SAVE_META", times=job.stamped("upload_finished"))

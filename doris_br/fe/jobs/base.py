@@ -14,7 +14,7 @@ import attrs
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
 from doris_br.repository.store import RepositoryStore, open_store
 
 if TYPE_CHECKING:
@@ -64,13 +64,13 @@ class JobRunner:
     async def call(self, backend_id: int, task: Any, timeout_s: float = 120.0) -> Any:
         backend = self.backend(backend_id)
         if backend is None:
-            raise rpc.TaskError("NOT_FOUND", f"backend {backend_id} is not in the cluster")
+            raise rpc.TaskError(rpc.StatusCode.NOT_FOUND, f"backend {backend_id} is not in the cluster")
         return await self.fe.backends.call(backend, task, timeout_s)
 
     def repository(self, job: Job) -> Repository:
         repo = self.fe.catalog.get(Repository, job.repo)
         if repo is None:
-            raise rpc.TaskError("NOT_FOUND", f"Repository {job.repo} does not exist")
+            raise rpc.TaskError(rpc.StatusCode.NOT_FOUND, f"Repository {job.repo} does not exist")
         return repo
 
     async def store(self, job: Job) -> RepositoryStore:
@@ -102,8 +102,8 @@ class JobRunner:
                 if status.state == "FAILED":
                     failures = task.failures + 1
                     delay = retry_delay_s(failures)
-                    errors[str(task.signature)] = (f"{status.error_code}: {status.error} (attempt {failures} "
-                                                   f"failed; retrying in {delay:g}s)")
+                    errors[str(task.signature)] = TaskFailure(rpc.StatusCode(status.error_code), status.error,
+                                                              attempt=failures, retry_in_s=delay)
                     return attrs.evolve(task, failures=failures, retry_at_ms=now_ms() + int(delay * 1000))
                 if status.state == "UNKNOWN":  # never sent, or the BE restarted
                     await self.call(task.backend_id, await submit(task), 30.0)
@@ -114,7 +114,7 @@ class JobRunner:
                     errors.pop(str(task.signature), None)
                     return attrs.evolve(task, done=True)
             except rpc.TaskError as e:
-                errors[str(task.signature)] = f"{e.code}: {e.message}"
+                errors[str(task.signature)] = TaskFailure.of(e)
             return task
 
         tasks = tuple(await asyncio.gather(*(one(t) for t in job.be_tasks)))
@@ -161,7 +161,7 @@ class JobRunner:
     def finish(self, job: Job) -> Job:
         return job.at("FINISHED", times=job.stamped("finished"))
 
-    def cancelled(self, job: Job, code: str, message: str) -> Job:
+    def cancelled(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
                             times={**job.times, "finished": now_ms()})
 

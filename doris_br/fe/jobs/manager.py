@@ -17,7 +17,7 @@ from doris_br.clock import now_ms
 from doris_br.errors import DorisError, reason
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.hooks import ConfigPause, StepHook
-from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.model import Job, TaskFailure
 from doris_br.fe.jobs.runners import runner_for
 from doris_br.fe.olap import Table
 
@@ -181,7 +181,8 @@ class JobManager:
             def cleaned(current: Job | None) -> Job | None:
                 if current is None:
                     return None
-                errors = {**current.task_errors, "cleanup": problem} if problem else current.task_errors
+                errors = {**current.task_errors, "cleanup": TaskFailure(None, problem)} if problem \
+                    else current.task_errors
                 return attrs.evolve(current, cleanup_pending=False, task_errors=errors)
 
             await self.fe.catalog.update_off_loop(Job, job.key, cleaned)
@@ -212,16 +213,17 @@ class JobManager:
         runner = runner_for(self.fe, job)
         try:
             if job.cancel_request:
-                new = await runner.cancel(job, "COMMON_ERROR", job.cancel_request)
+                new = await runner.cancel(job, rpc.StatusCode.COMMON_ERROR, job.cancel_request)
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
-                new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
+                new = await runner.cancel(job, rpc.StatusCode.TIMEOUT, runner.timeout_message(job))
             elif self.hook.holds(job):
                 return
             else:
                 new = await getattr(runner, job.state.lower())(job)
         except Exception:  # a bug in one state must not stop the scheduler; the job records it (not Python's text)
             log.exception("job %s failed in %s", job.label, job.state)
-            new = await runner.cancel(job, "COMMON_ERROR", f"unexpected error in state {job.state}; see fe.log")
+            new = await runner.cancel(job, rpc.StatusCode.COMMON_ERROR,
+                                      f"unexpected error in state {job.state}; see fe.log")
 
         def stepped(current: Job | None) -> Job | None:  # in the journal thread: comparing big jobs takes time too
             if current is None or current is new or new == job:  # `current is new`: the step committed it itself
@@ -254,8 +256,8 @@ def _keep_cancel_request(job: Job, reason: str) -> Job:
     if not job.done:
         return attrs.evolve(job, cancel_request=reason)
     if job.state == "CANCELLED":
-        return attrs.evolve(job, status_code="COMMON_ERROR", status_msg=reason,
-                            task_errors={**job.task_errors, "error": f"{job.status_code}: {job.status_msg}"})
+        return attrs.evolve(job, status_code=rpc.StatusCode.COMMON_ERROR, status_msg=reason,
+                            task_errors={**job.task_errors, "error": TaskFailure(job.status_code, job.status_msg)})
     return job
 
 

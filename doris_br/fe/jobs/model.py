@@ -9,9 +9,11 @@ of a 100,000-tablet job commits a few kilobytes, not the whole job.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import attrs
+import cattrs
 
 from doris_br import rpc
 from doris_br.clock import now_ms
@@ -28,6 +30,51 @@ _EMPTY_PARTS = {"meta": {}, "info": None, "plan": None, "created": {}}
 # A job journals its snapshot's info in the info file's own form; {} (or none) is a job that has none yet.
 converter.register_unstructure_hook(SnapshotInfo, SnapshotInfo.to_json)
 converter.register_structure_hook(SnapshotInfo, lambda body, _: SnapshotInfo.from_json(body))
+
+
+@attrs.frozen
+class TaskFailure:
+    """Why a part of a job's step failed (a BE task, a tablet's snapshot, a BE's commit, the info file's write), as
+    TaskErrMsg shows it: `CODE: message`, or a note without a code; a failed BE task's attempt and its retry."""
+
+    code: rpc.StatusCode | None
+    message: str
+    attempt: int = 0  # the failed attempt of a BE task that is sent again in retry_in_s; 0: not retried on a timer
+    retry_in_s: float = 0.0
+
+    @classmethod
+    def of(cls, error: rpc.TaskError) -> TaskFailure:
+        return cls(error.code, error.message)
+
+    @property
+    def detail(self) -> str:
+        """The text after the code."""
+        if not self.attempt:
+            return self.message
+        return f"{self.message} (attempt {self.attempt} failed; retrying in {self.retry_in_s:g}s)"
+
+    def text(self) -> str:
+        return f"{self.code}: {self.detail}" if self.code is not None else self.detail
+
+    @classmethod
+    def from_text(cls, text: str) -> TaskFailure:
+        """A failure as FEs before TaskFailure journaled it: the text above. Anything that does not read back as the
+        very same text is a note."""
+        found = _FAILURE_TEXT.fullmatch(text)
+        if found is None or found["code"] not in _CODES:
+            return cls(None, text)
+        attempt = int(found["attempt"]) if found["attempt"] else 0
+        failure = cls(rpc.StatusCode(found["code"]), found["message"], attempt,
+                      float(found["delay"]) if attempt else 0.0)
+        return failure if failure.text() == text else cls(None, text)
+
+
+_FAILURE_TEXT = re.compile(r"(?P<code>[A-Z_]+): (?P<message>.*?)"
+                           r"(?: \(attempt (?P<attempt>\d+) failed; retrying in (?P<delay>[0-9.e+]+)s\))?", re.DOTALL)
+_CODES = {c.value for c in rpc.StatusCode}
+_failure_fields = cattrs.gen.make_dict_structure_fn(TaskFailure, converter)
+converter.register_structure_hook(
+    TaskFailure, lambda body, _: TaskFailure.from_text(body) if isinstance(body, str) else _failure_fields(body, _))
 
 
 @attrs.frozen
@@ -87,9 +134,11 @@ class Job:
     objects: tuple[ObjectRef, ...] = ()
     # State timestamps: snapshot_finished, upload_finished, meta_prepared, download_finished, finished.
     times: dict[str, int] = attrs.field(factory=dict)
-    status_code: str = "OK"
+    status_code: rpc.StatusCode = attrs.field(default=rpc.StatusCode.OK, converter=rpc.StatusCode)
     status_msg: str = ""
-    task_errors: dict[str, str] = attrs.field(factory=dict)
+    # What failed in the current state, by signature, tablet id or part ("info", "cleanup", "commit@<backend>"):
+    # cleared when the job moves on (Job.at).
+    task_errors: dict[str, TaskFailure] = attrs.field(factory=dict)
     tablets: tuple[TabletPlan, ...] = ()
     be_tasks: tuple[BeTask, ...] = ()
     timestamp: str = ""  # the snapshot's yyyy-MM-dd-HH-mm-ss

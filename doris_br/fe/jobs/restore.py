@@ -27,7 +27,7 @@ from doris_br.errors import DorisError
 from doris_br.fe import auto_increment, media
 from doris_br.fe.catalog import from_json
 from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
 from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
@@ -58,7 +58,7 @@ class RestoreFailed(Exception):
 class CommitRefused(Exception):
     """COMMITTING found something dropped or created meanwhile: the job is cancelled with this code and message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: rpc.StatusCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -177,7 +177,7 @@ class RestoreRunner(JobRunner):
         try:
             meta = await asyncio.to_thread(lambda: json.loads(store.read_checked(directory, layout.META)))
         except Exception as e:
-            return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
+            return self.cancelled(job, rpc.StatusCode.BAD_FILE, f"failed to read the snapshot's meta: {e}")
         if job.created:  # an FE stopped inside this step: the tablets it journaled it was making go first
             await self._drop_created(job.created)
             job = attrs.evolve(job, created={})
@@ -186,7 +186,7 @@ class RestoreRunner(JobRunner):
             plan, tablets = await self._plan(job, meta, store.root, created)
         except RestoreFailed as e:
             await self._drop_created(created)
-            return self.cancelled(job, "COMMON_ERROR", str(e))
+            return self.cancelled(job, rpc.StatusCode.COMMON_ERROR, str(e))
         except Exception:
             await self._drop_created(created)
             raise
@@ -471,9 +471,9 @@ class RestoreRunner(JobRunner):
 
         job, _ = await self.poll_be_tasks(job, submit)
         # A damaged or missing file in the repository ends the job at once (a failed task's error is recorded).
-        bad = [m for m in job.task_errors.values() if m.startswith("BAD_FILE")]
+        bad = [f for f in job.task_errors.values() if f.code is rpc.StatusCode.BAD_FILE]
         if bad:
-            return await self.cancel(job, "BAD_FILE", bad[0].removeprefix("BAD_FILE: "))
+            return await self.cancel(job, rpc.StatusCode.BAD_FILE, bad[0].detail)
         if all(t.done for t in job.be_tasks):
             return job.at("COMMIT", times=job.stamped("download_finished"))
         return job
@@ -481,14 +481,14 @@ class RestoreRunner(JobRunner):
     # ---- COMMIT, COMMITTING: files into the new tablets, then one journaled swap --------------------------
 
     async def commit(self, job: Job) -> Job:
-        errors: dict[str, str] = {}
+        errors: dict[str, TaskFailure] = {}
 
         async def one(backend_id: int, group: list[TabletPlan]) -> None:
             commits = sorted({(t.tablet_id, t.version) for t in group})
             try:
                 await self.call(backend_id, rpc.CommitRestore(job.id, [rpc.TabletCommit(i, v) for i, v in commits]))
             except rpc.TaskError as e:
-                errors[f"commit@{backend_id}"] = f"{e.code}: {e.message}"
+                errors[f"commit@{backend_id}"] = TaskFailure.of(e)
 
         await asyncio.gather(*(one(b, g) for b, g in by_backend(job.tablets).items()))
         if errors:
@@ -523,17 +523,17 @@ class RestoreRunner(JobRunner):
         catalog = self.fe.catalog
         db = plan.db
         if db is None:
-            raise CommitRefused("COMMON_ERROR", "the job has no plan")
+            raise CommitRefused(rpc.StatusCode.COMMON_ERROR, "the job has no plan")
         vanished = self._vanished(plan, db)
         if vanished:
-            raise CommitRefused("COMMON_ERROR", vanished)
+            raise CommitRefused(rpc.StatusCode.COMMON_ERROR, vanished)
         puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
         deletes: list[Any] = []
         dropped_tables = set(plan.drop_tables)
         for table in plan.new_tables:
             clash = find_table(catalog, db, table.name) or find_view(catalog, db, table.name)
             if clash is not None and clash.id not in dropped_tables:
-                raise CommitRefused("COMMON_ERROR", f"Table {table.name} was created while restoring")
+                raise CommitRefused(rpc.StatusCode.COMMON_ERROR, f"Table {table.name} was created while restoring")
             puts.append(table)
         versions = {(t.partition_id): t.version for t in job.tablets}
         for part in plan.new_partitions:
@@ -543,7 +543,7 @@ class RestoreRunner(JobRunner):
         for swap in plan.replaced:
             part = catalog.get(Partition, str(swap.partition_id))
             if part is None:
-                raise CommitRefused("NOT_FOUND", f"partition {swap.partition_id} has been dropped")
+                raise CommitRefused(rpc.StatusCode.NOT_FOUND, f"partition {swap.partition_id} has been dropped")
             old_partitions.append(part)
             puts.append(attrs.evolve(part, tablets=swap.tablets, visible_version=versions.get(part.id, 1),
                                      visible_version_time_ms=now_ms(), has_delete_predicates=swap.has_delete_predicates,
@@ -587,7 +587,7 @@ class RestoreRunner(JobRunner):
 
     # ---- cancelling ------------------------------------------------------------------------------------------
 
-    async def cancel(self, job: Job, code: str, message: str) -> Job:
+    async def cancel(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         """Nothing of the restore is visible before COMMITTING's commit: drop the new tablets and staging."""
         await self.release_everywhere(job)
         await self._drop_created(job.created)

@@ -21,7 +21,7 @@ BRIEF_HIDDEN = ("RestoreObjs", "Progress", "TaskErrMsg")
 
 
 def status_text(job: Job) -> str:
-    if job.status_code == "OK":
+    if job.status_code is rpc.StatusCode.OK:
         return "[OK]"
     return f"[{job.status_code}, msg: {job.status_msg}]"
 
@@ -67,7 +67,7 @@ def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
 
 
 def errors_text(job: Job) -> str:
-    errors = dict(job.task_errors)
+    errors = {key: failure.text() for key, failure in job.task_errors.items()}
     if job.cancel_request and not job.done:  # a CANCEL has answered; the job's current step has not ended yet
         errors["cancel"] = f"cancelling ({job.cancel_request}) once the current step ends"
     if job.cleanup_pending:
