@@ -1,7 +1,8 @@
 """BackupJob: PENDING, SNAPSHOTING, UPLOAD_SNAPSHOT, UPLOADING, SAVE_META, UPLOAD_INFO, then FINISHED or CANCELLED.
 
-One method per state. Each is idempotent: after an FE restart the job re-enters the journaled state and
-its method re-sends that state's tasks (BEs answer known ones with their current state).
+One method per state, and STATES (at the end) the table of them: where each state can go. Each is idempotent:
+after an FE restart the job re-enters the journaled state and its method re-sends that state's tasks (BEs answer
+known ones with their current state).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from doris_br.errors import reason
 from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
 from doris_br.fe.jobs import local
-from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
+from doris_br.fe.jobs.base import JobRunner, StateTable, Step, by_backend, repository_target, retry_delay_s
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
 from doris_br.repository import layout
 from doris_br.repository.snapshot_info import (
@@ -301,3 +302,22 @@ def _uploaded(job: Job, finished: dict[int, rpc.TaskProgress]) -> Job:
             return job.at("UPLOAD_SNAPSHOT", task_errors={
                 str(t.tablet_id): TaskFailure(None, "uploaded files do not match the snapshot; uploading again")})
     return job.at("SAVE_META", times=job.stamped("upload_finished"))
+
+
+S = JobState
+# A backup's states: the method each runs, and where its job can be after it (see base.Step).
+STATES: StateTable[BackupRunner] = {
+    # The tablets planned (each at its partition's visible version, on an alive replica) and the meta made.
+    S.PENDING: Step(BackupRunner.pending, (S.SNAPSHOTING, S.CANCELLED)),
+    # Each BE hard-links its tablets' files; a tablet on a BE that is down is planned on another replica. A
+    # __keep_on_local__ backup uploads nothing: SAVE_META.
+    S.SNAPSHOTING: Step(BackupRunner.snapshoting, (S.SNAPSHOTING, S.UPLOAD_SNAPSHOT, S.SAVE_META)),
+    # One upload task per BE, with fresh signatures.
+    S.UPLOAD_SNAPSHOT: Step(BackupRunner.upload_snapshot, (S.UPLOADING,)),
+    # The BEs' uploads polled, failed ones sent again; stored files that do not match the snapshot: UPLOAD_SNAPSHOT.
+    S.UPLOADING: Step(BackupRunner.uploading, (S.UPLOADING, S.UPLOAD_SNAPSHOT, S.SAVE_META)),
+    # The info made from the stored files; the BE snapshots released (a local backup's stay: it is FINISHED).
+    S.SAVE_META: Step(BackupRunner.save_meta, (S.UPLOAD_INFO, S.FINISHED)),
+    # __meta, then the info file, written to the repository: the snapshot is whole and visible.
+    S.UPLOAD_INFO: Step(BackupRunner.upload_info, (S.UPLOAD_INFO, S.FINISHED)),
+}

@@ -7,14 +7,14 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
 from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
 from doris_br.repository.store import RepositoryStore, open_store
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, 
 
 
 class JobRunner:
-    """One method per state, named after it; each returns the job as it should be journaled."""
+    """One method per state, named after it (the runner's STATES table maps the states to them); each returns the
+    job as it should be journaled."""
 
     def __init__(self, fe: Frontend) -> None:
         self.fe = fe
@@ -159,11 +160,33 @@ class JobRunner:
         return ""
 
     def finish(self, job: Job) -> Job:
-        return job.at("FINISHED", times=job.stamped("finished"))
+        return job.at(JobState.FINISHED, times=job.stamped("finished"))
 
     def cancelled(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
-        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
+        return attrs.evolve(job, state=JobState.CANCELLED, status_code=code, status_msg=message, cancel_request="",
                             times={**job.times, "finished": now_ms()})
 
     def timeout_message(self, job: Job) -> str:
         return ""
+
+
+R = TypeVar("R", bound=JobRunner)
+
+
+@attrs.frozen
+class Step(Generic[R]):
+    """A state's row in its runner's STATES table: the method the scheduler runs in it (again after an FE restart:
+    it is idempotent), and the states the method's job can be in after it. The job stays in its state where `next`
+    names it (BE tasks still running, a failure retried); any state goes to CANCELLED through the runner's
+    cancel() besides (a CANCEL, a timeout, a bug), which is not in the table."""
+
+    run: Callable[[R, Job], Awaitable[Job]]
+    next: tuple[JobState, ...]
+
+    def check(self, before: Job, after: Job) -> None:
+        """A state method that moved its job where its row does not say is a bug: the scheduler cancels the job."""
+        if after.state not in self.next:
+            raise RuntimeError(f"job {before.label} went from {before.state} to {after.state}")
+
+
+StateTable = dict[JobState, Step[R]]

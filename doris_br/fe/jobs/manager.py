@@ -17,8 +17,8 @@ from doris_br.clock import now_ms
 from doris_br.errors import DorisError, reason
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.hooks import ConfigPause, StepHook
-from doris_br.fe.jobs.model import Job, TaskFailure
-from doris_br.fe.jobs.runners import runner_for
+from doris_br.fe.jobs.model import Job, JobState, TaskFailure
+from doris_br.fe.jobs.runners import runner_for, step_of
 from doris_br.fe.olap import Table
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class JobManager:
         return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_name == name), None)
 
     def locked_tables(self, job: Job) -> dict[int, str]:
-        if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
+        if job.type == "BACKUP" and job.state not in (JobState.PENDING, JobState.SNAPSHOTING):
             return {}  # the snapshot holds the data from here on
         if job.type == "BACKUP":
             names = {ref.table for ref in job.objects}
@@ -219,7 +219,9 @@ class JobManager:
             elif self.hook.holds(job):
                 return
             else:
-                new = await getattr(runner, job.state.lower())(job)
+                step = step_of(job)
+                new = await step.run(runner, job)
+                step.check(job, new)
         except Exception:  # a bug in one state must not stop the scheduler; the job records it (not Python's text)
             log.exception("job %s failed in %s", job.label, job.state)
             new = await runner.cancel(job, rpc.StatusCode.COMMON_ERROR,
@@ -255,7 +257,7 @@ def _keep_cancel_request(job: Job, reason: str) -> Job:
     (a repository that failed), the job is the user's cancel, as in Doris, with the step's reason in TaskErrMsg."""
     if not job.done:
         return attrs.evolve(job, cancel_request=reason)
-    if job.state == "CANCELLED":
+    if job.state is JobState.CANCELLED:
         return attrs.evolve(job, status_code=rpc.StatusCode.COMMON_ERROR, status_msg=reason,
                             task_errors={**job.task_errors, "error": TaskFailure(job.status_code, job.status_msg)})
     return job

@@ -10,6 +10,7 @@ of a 100,000-tablet job commits a few kilobytes, not the whole job.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import attrs
@@ -21,7 +22,26 @@ from doris_br.fe.catalog import converter, register_split_kind
 from doris_br.fe.jobs.plans import RestorePlan, plan_from_journal
 from doris_br.repository.snapshot_info import SnapshotInfo
 
-DONE_STATES = ("FINISHED", "CANCELLED")
+
+class JobState(StrEnum):
+    """The states of both job types (backup.STATES and restore.STATES say which, and where each goes); their text is
+    Doris's, in the journal and in SHOW."""
+
+    PENDING = "PENDING"
+    SNAPSHOTING = "SNAPSHOTING"
+    UPLOAD_SNAPSHOT = "UPLOAD_SNAPSHOT"
+    UPLOADING = "UPLOADING"
+    SAVE_META = "SAVE_META"
+    UPLOAD_INFO = "UPLOAD_INFO"
+    DOWNLOAD = "DOWNLOAD"
+    DOWNLOADING = "DOWNLOADING"
+    COMMIT = "COMMIT"
+    COMMITTING = "COMMITTING"
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+
+
+DONE_STATES = (JobState.FINISHED, JobState.CANCELLED)
 TABLETS_PER_PART = 1000
 # The job's fields journaled as one part row each, apart from its header, with their types.
 _WHOLE_PARTS: dict[str, Any] = {"meta": dict[str, Any], "info": SnapshotInfo | None, "plan": RestorePlan | None,
@@ -126,7 +146,7 @@ class Job:
     db_id: int
     db_name: str
     repo: str
-    state: str = "PENDING"
+    state: JobState = attrs.field(default=JobState.PENDING, converter=JobState)
     create_time_ms: int = 0
     timeout_s: int = 86400
     properties: dict[str, str] = attrs.field(factory=dict)
@@ -166,7 +186,7 @@ class Job:
     def done(self) -> bool:
         return self.state in DONE_STATES
 
-    def at(self, state: str, **changes: Any) -> Job:
+    def at(self, state: JobState | str, **changes: Any) -> Job:  # text converts: backup.py names states so
         return attrs.evolve(self, state=state, task_errors={}, **changes)
 
     def stamped(self, name: str) -> dict[str, int]:

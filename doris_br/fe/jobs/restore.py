@@ -1,4 +1,5 @@
-"""RestoreJob: PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, then FINISHED or CANCELLED.
+"""RestoreJob: PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, then FINISHED or CANCELLED: one
+method per state, and STATES (at the end) the table of them, where each state can go.
 
 Better than Doris: a restore never leaves a table half-overwritten. Restored data always goes into new
 tablets that no table names yet, even for partitions that exist; COMMITTING then swaps the partitions'
@@ -26,8 +27,8 @@ from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import auto_increment, media
 from doris_br.fe.catalog import from_json
-from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan, TaskFailure
+from doris_br.fe.jobs.base import JobRunner, StateTable, Step, by_backend, repository_target
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
 from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
@@ -190,7 +191,7 @@ class RestoreRunner(JobRunner):
         except Exception:
             await self._drop_created(created)
             raise
-        return job.at("SNAPSHOTING", plan=plan, tablets=tuple(tablets), created=created,
+        return job.at(JobState.SNAPSHOTING, plan=plan, tablets=tuple(tablets), created=created,
                       times=job.stamped("meta_prepared"))
 
     async def _plan(self, job: Job, meta: dict[str, Any], repo_root: str,
@@ -450,14 +451,14 @@ class RestoreRunner(JobRunner):
 
     async def snapshoting(self, job: Job) -> Job:
         """The target tablets were created in PENDING; their staging folders appear with the downloads."""
-        return job.at("DOWNLOAD", times=job.stamped("snapshot_finished"))
+        return job.at(JobState.DOWNLOAD, times=job.stamped("snapshot_finished"))
 
     async def download(self, job: Job) -> Job:
         groups = by_backend(job.tablets)
         first = self.fe.catalog.allocate_ids(len(groups)) if groups else 0
         tasks = tuple(BeTask(first + i, backend_id, tuple(sorted({t.tablet_id for t in group})))
                       for i, (backend_id, group) in enumerate(sorted(groups.items())))
-        return job.at("DOWNLOADING", be_tasks=tasks)
+        return job.at(JobState.DOWNLOADING, be_tasks=tasks)
 
     async def downloading(self, job: Job) -> Job:
         target = repository_target(self.repository(job))
@@ -475,7 +476,7 @@ class RestoreRunner(JobRunner):
         if bad:
             return await self.cancel(job, rpc.StatusCode.BAD_FILE, bad[0].detail)
         if all(t.done for t in job.be_tasks):
-            return job.at("COMMIT", times=job.stamped("download_finished"))
+            return job.at(JobState.COMMIT, times=job.stamped("download_finished"))
         return job
 
     # ---- COMMIT, COMMITTING: files into the new tablets, then one journaled swap --------------------------
@@ -493,7 +494,7 @@ class RestoreRunner(JobRunner):
         await asyncio.gather(*(one(b, g) for b, g in by_backend(job.tablets).items()))
         if errors:
             return attrs.evolve(job, task_errors=errors)  # retried until the BE answers or the job times out
-        return job.at("COMMITTING")
+        return job.at(JobState.COMMITTING)
 
     async def committing(self, job: Job) -> Job:
         catalog = self.fe.catalog
@@ -604,3 +605,24 @@ class RestoreRunner(JobRunner):
 def _partitions_of(bodies: list[dict[str, Any]]) -> list[Partition]:
     return [from_json(Partition, body) for body in bodies]
 
+
+
+S = JobState
+# A restore's states: the method each runs, and where its job can be after it (see base.Step). Nothing is visible
+# before COMMITTING's one commit, so a cancel anywhere before it drops only what the job created.
+STATES: StateTable[RestoreRunner] = {
+    # The snapshot's meta read and checked against the target; the plan made; the new tablets created on the BEs
+    # (journaled in `created` first: a crash inside drops them when PENDING runs again).
+    S.PENDING: Step(RestoreRunner.pending, (S.SNAPSHOTING, S.CANCELLED)),
+    # Doris's state in name only: the new tablets were made in PENDING.
+    S.SNAPSHOTING: Step(RestoreRunner.snapshoting, (S.DOWNLOAD,)),
+    # One download task per BE, with fresh signatures.
+    S.DOWNLOAD: Step(RestoreRunner.download, (S.DOWNLOADING,)),
+    # The BEs' downloads polled, failed ones sent again; a damaged file in the repository (BAD_FILE) cancels.
+    S.DOWNLOADING: Step(RestoreRunner.downloading, (S.DOWNLOADING, S.COMMIT, S.CANCELLED)),
+    # Each BE moves the staged files into the new tablets (again until every BE has answered).
+    S.COMMIT: Step(RestoreRunner.commit, (S.COMMIT, S.COMMITTING)),
+    # The swap and FINISHED in one journal transaction, then the old tablets dropped; something dropped or created
+    # meanwhile cancels instead.
+    S.COMMITTING: Step(RestoreRunner.committing, (S.FINISHED, S.CANCELLED)),
+}

@@ -6,7 +6,7 @@ from typing import Any
 
 from doris_br import rpc
 from doris_br.clock import time_text
-from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.model import Job, JobState
 from doris_br.fe.jobs.plans import RestorePlan
 from doris_br.repository.info import brief
 
@@ -39,9 +39,9 @@ def objects_text(job: Job) -> str:
 
 
 def unfinished_text(job: Job) -> str:
-    if job.state == "SNAPSHOTING":
+    if job.state is JobState.SNAPSHOTING:
         return ", ".join(f"{t.tablet_id}={t.backend_id}" for t in job.tablets if not t.done)
-    if job.state in ("UPLOADING", "DOWNLOADING"):
+    if job.state in (JobState.UPLOADING, JobState.DOWNLOADING):
         return ", ".join(f"{t.signature}={t.backend_id}" for t in job.be_tasks if not t.done)
     return ""
 
