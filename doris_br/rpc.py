@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -34,12 +35,30 @@ def task(cls: type[T]) -> type[T]:
     return cls
 
 
-class TaskError(Exception):
-    """A task's failure: `code` is one of Doris's status codes (COMMON_ERROR, BAD_FILE, TIMEOUT, ...)."""
+class StatusCode(StrEnum):
+    """The Doris status codes (TStatusCode) a task fails with, or a job ends with; their text is Doris's."""
 
-    def __init__(self, code: str, message: str) -> None:
+    OK = "OK"
+    CANCELLED = "CANCELLED"
+    COMMON_ERROR = "COMMON_ERROR"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXIST = "ALREADY_EXIST"
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    BAD_FILE = "BAD_FILE"
+    TIMEOUT = "TIMEOUT"
+    BAD_CONNECTION = "BAD_CONNECTION"  # the FE could not reach the BE, or the BE's answer was not a task's
+
+    @classmethod
+    def _missing_(cls, value: object) -> StatusCode:
+        return cls.COMMON_ERROR  # a code this FE does not know (a newer BE's): a failure all the same
+
+
+class TaskError(Exception):
+    """A task's failure: `code` is one of Doris's status codes, `message` what went wrong."""
+
+    def __init__(self, code: StatusCode | str, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = StatusCode(code)
         self.message = message
 
     def to_wire(self) -> str:

@@ -22,7 +22,7 @@ from doris_br.be.storage import Storage
 from doris_br.config import BeConfig, FeConfig
 from doris_br.fe.catalog import Backend
 from doris_br.fe.frontend import Frontend
-from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.model import Job, JobState
 from doris_br.fe.olap import Partition
 from doris_br.server.session import DorisSession
 
@@ -36,11 +36,11 @@ POLL_PAUSE_S = 0.01
 class Step:
     """One step a job took: the state it ran in and the job as journaled after it."""
 
-    before: str
+    before: JobState
     job: Job
 
     @property
-    def after(self) -> str:
+    def after(self) -> JobState:
         return self.job.state
 
 
@@ -57,7 +57,7 @@ class StepRecorder:
     def holds(self, job: Job) -> bool:
         return False
 
-    async def stepped(self, before: str, job: Job) -> None:
+    async def stepped(self, before: JobState, job: Job) -> None:
         self.steps.append(Step(before, job))
         if self.stop_after and job.state == self.stop_after and before != job.state:
             self.stopped.set()

@@ -11,9 +11,12 @@ import pytest
 
 from doris_br import json_text, rpc
 from doris_br.fe.catalog import Catalog, to_json
-from doris_br.fe.jobs.model import Job, TabletPlan
+from doris_br.fe.jobs.model import Job, TabletPlan, TaskFailure
+from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan, plan_from_journal
 from doris_br.fe.journal import Journal, dumps
+from doris_br.fe.olap import Database, Partition, Replica, Table, Tablet, View
 from doris_br.repository.snapshot_info import SnapshotInfo
+from doris_br.schema import Column, DistributionSpec
 
 BIG_JOB = {
     "tablets": [{"tablet_id": i, "files": [{"name": f"v{i}.parquet", "size": i * 7}], "done": i % 2 == 0}
@@ -88,7 +91,7 @@ def test_a_job_step_commits_its_header_and_the_tablets_it_changed(tmp_path: Path
     # One tablet of the second slice done, the state moved on: the header and that slice only.
     tablets = list(job.tablets)
     tablets[1500] = attrs.evolve(tablets[1500], done=True)
-    stepped = attrs.evolve(job, state="UPLOADING", tablets=tuple(tablets), task_errors={"1": "x"})
+    stepped = attrs.evolve(job, state="UPLOADING", tablets=tuple(tablets), task_errors={"1": TaskFailure(None, "x")})
     catalog.commit([stepped])
     assert journal.written[-1] == [("jobs", "7"), ("job_parts", "7/tablets.000001")]
     # Fewer tablets and no meta: the parts that are gone are deleted.
@@ -118,8 +121,90 @@ def test_a_job_reads_back_whole_after_many_steps(tmp_path: Path) -> None:
 def test_a_job_journaled_whole_by_an_older_fe_reads_back(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "meta.db")
     job = _job(1200)
-    old = to_json(attrs.evolve(job, plan={"progress": {"5": [1, 2, 3, 4]}}))
+    old = {**to_json(job), "plan": {"progress": {"5": [1, 2, 3, 4]}}}  # as older FEs kept a backup's progress
     old.pop("task_progress")
     journal.commit([("jobs", "7", old)])
     reread = Catalog(journal).get(Job, "7")
     assert reread is not None and reread.tablets == job.tablets and reread.task_progress == {"5": [1, 2, 3, 4]}
+
+
+def _restore_plan() -> RestorePlan:
+    tablets = (Tablet(41, (Replica(42, 10), Replica(43, 11)), row_count=5, data_size=70),)
+    part = Partition(id=40, table_id=30, name="p1", tablets=tablets, lower=("1",), upper=("10",), visible_version=3)
+    table = Table(id=30, db_id=20, name="t", columns=(Column("k", "INT", is_key=True),), keys_type="DUP_KEYS",
+                  key_columns=("k",), distribution=DistributionSpec("HASH", ("k",), 1), partition_kind="RANGE",
+                  partition_columns=("k",), index_id=31)
+    return RestorePlan(
+        replication_num=2, db=Database(20, "d"), db_existed=False, new_tables=(table,), new_partitions=(part,),
+        replaced=(ReplacedPartition(50, tablets, False, "SSD"),), drop_tables=(60,), drop_partitions=(61, 62),
+        views=(View(70, 20, "v", "SELECT 1"),), locked_tables={60: "old", 30: "t"}, auto_increments={30: 1000})
+
+
+def test_a_restore_plan_round_trips_through_the_journal(tmp_path: Path) -> None:
+    catalog = Catalog(Journal(tmp_path / "meta.db"))
+    job = Job(id=8, type="RESTORE", label="l", db_id=20, db_name="d", repo="r", plan=_restore_plan())
+    catalog.commit([job])
+    reread = Catalog(Journal(tmp_path / "meta.db")).get(Job, "8")
+    assert reread == job and reread is not None and reread.plan == _restore_plan()
+
+
+def _old_plan(plan: RestorePlan) -> dict[str, object]:
+    """The plan as FEs before RestorePlan journaled it: a dict of the objects' JSON, ids as text keys."""
+    return {"db": to_json(plan.db), "db_existed": plan.db_existed, "replication_num": plan.replication_num,
+            "new_tables": [to_json(t) for t in plan.new_tables],
+            "new_partitions": [to_json(p) for p in plan.new_partitions],
+            "replaced": [{"partition_id": r.partition_id, "tablets": [to_json(t) for t in r.tablets],
+                          "has_delete_predicates": r.has_delete_predicates, "storage_medium": r.storage_medium}
+                         for r in plan.replaced],
+            "drop_tables": list(plan.drop_tables), "drop_partitions": list(plan.drop_partitions),
+            "views": [to_json(v) for v in plan.views],
+            "locked_tables": {str(k): v for k, v in plan.locked_tables.items()},
+            "auto_increments": {str(k): v for k, v in plan.auto_increments.items()},
+            "progress": {"9": [1, 1, 5, 5]}}
+
+
+def test_an_older_fes_restore_plan_reads_back(tmp_path: Path) -> None:
+    """A plan journaled as a dict: as its own part, as a header's field (journaled whole), and one from before
+    the replaced partitions kept their flags, or before planning (the replica count only); its "progress" is the
+    job's task_progress."""
+    plan = _restore_plan()
+    assert plan_from_journal("RESTORE", _old_plan(plan)) == plan
+    assert plan_from_journal("BACKUP", {"progress": {}}) is None
+    assert plan_from_journal("RESTORE", {"replication_num": 1}) == RestorePlan(replication_num=1)
+    early = _old_plan(plan)
+    early["replaced"] = [{"partition_id": 50, "tablets": [to_json(t) for t in plan.replaced[0].tablets]}]
+    assert plan_from_journal("RESTORE", early).replaced == (  # type: ignore[union-attr]
+        ReplacedPartition(50, plan.replaced[0].tablets, has_delete_predicates=True, storage_medium=None),)
+    journal = Journal(tmp_path / "meta.db")
+    job = Job(id=9, type="RESTORE", label="l", db_id=20, db_name="d", repo="r")
+    header = to_json(job)
+    header.pop("task_progress")
+    journal.commit([("jobs", "9", {**header, "plan": {}}), ("job_parts", "9/plan", {"value": _old_plan(plan)}),
+                    ("jobs", "10", {**header, "id": 10, "plan": _old_plan(plan)})])
+    catalog = Catalog(journal)
+    for key in ("9", "10"):
+        reread = catalog.get(Job, key)
+        assert reread is not None and reread.plan == plan and reread.task_progress == {"9": [1, 1, 5, 5]}
+
+
+OLD_ERRORS = {"5": "BAD_FILE: md5sum does not equal: v2.parquet (attempt 3 failed; retrying in 4s)",
+              "6": "NOT_FOUND: tablet 6 does not exist on this backend", "7": "BAD_CONNECTION: Flight: unreachable",
+              "info": "Read timeout on endpoint URL", "8": "uploaded files do not match the snapshot; uploading again",
+              "cleanup": "the partial snapshot could not be removed: FOO: bar"}
+
+
+def test_task_failures_journal_as_values_and_older_fes_text_reads_back(tmp_path: Path) -> None:
+    """TaskErrMsg's text is the same from the values as from the text older FEs journaled; a code is a value."""
+    failures = {key: TaskFailure.from_text(text) for key, text in OLD_ERRORS.items()}
+    assert {key: f.text() for key, f in failures.items()} == OLD_ERRORS
+    assert failures["5"] == TaskFailure(rpc.StatusCode.BAD_FILE, "md5sum does not equal: v2.parquet", 3, 4.0)
+    assert failures["info"].code is None and failures["cleanup"].code is None
+    journal = Journal(tmp_path / "meta.db")
+    header = to_json(Job(id=11, type="BACKUP", label="l", db_id=1, db_name="d", repo="r", state="UPLOADING"))
+    journal.commit([("jobs", "11", {**header, "task_errors": OLD_ERRORS, "status_code": "OK"})])
+    catalog = Catalog(journal)
+    job = catalog.get(Job, "11")
+    assert job is not None and job.task_errors == failures and job.status_code is rpc.StatusCode.OK
+    catalog.commit([attrs.evolve(job, status_code=rpc.StatusCode.TIMEOUT)])
+    again = Catalog(Journal(tmp_path / "meta.db")).get(Job, "11")
+    assert again is not None and again.task_errors == failures and again.status_code is rpc.StatusCode.TIMEOUT

@@ -16,8 +16,9 @@ import pytest
 import uvloop
 
 from doris_br.fe.catalog import Catalog
-from doris_br.fe.jobs.model import Job
-from doris_br.fe.jobs.runners import runner_for
+from doris_br.fe.jobs import backup, restore
+from doris_br.fe.jobs.model import DONE_STATES, Job, JobState
+from doris_br.fe.jobs.runners import runner_for, step_of
 from doris_br.fe.journal import Journal, journal_path
 from tests.inprocess import InProcessCluster
 
@@ -34,6 +35,25 @@ SOURCE = "src"
 # in), `uniq` as a new table beside the one that exists. Replica counts as the backed-up partitions have them.
 RESTORE_CLAUSE = "ON (dup, uniq AS uniq_new)"
 RESTORE_PROPERTIES = "'reserve_replica' = 'true'"
+
+
+
+def test_each_state_table_names_every_state_its_runs_go_through() -> None:
+    """The states the tests step through are the tables' (in the same order), and every state a row leads to has a
+    row of its own or ends the job."""
+    for table, states in ((backup.STATES, BACKUP_STATES), (restore.STATES, RESTORE_STATES)):
+        assert tuple(table) == states
+        assert all(n in table or n in DONE_STATES for step in table.values() for n in step.next)
+
+
+def test_a_state_method_that_moves_its_job_where_its_row_does_not_say_is_refused() -> None:
+    """The scheduler cancels such a job as it does one whose step raised (a bug)."""
+    job = Job(id=1, type="BACKUP", label="l", db_id=1, db_name="d", repo=REPO, state=JobState.UPLOAD_SNAPSHOT)
+    step = step_of(job)
+    step.check(job, job.at(JobState.UPLOADING))
+    with pytest.raises(RuntimeError, match="from UPLOAD_SNAPSHOT to SAVE_META"):
+        step.check(job, job.at(JobState.SAVE_META))
+
 
 # ---- fixtures ------------------------------------------------------------------------------------------------
 
@@ -203,7 +223,7 @@ async def cancel_during_step(c: InProcessCluster, sql: str, job_id: int) -> Job:
 async def crash_inside(c: InProcessCluster, job: Job) -> None:
     """The job's state method runs to its end (its BE calls and repository writes made), and the FE dies before
     its result is journaled."""
-    await getattr(runner_for(c.frontend, job), job.state.lower())(job)
+    await step_of(job).run(runner_for(c.frontend, job), job)
 
 
 async def crash(c: InProcessCluster, how: str) -> None:

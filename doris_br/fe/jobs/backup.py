@@ -1,7 +1,8 @@
 """BackupJob: PENDING, SNAPSHOTING, UPLOAD_SNAPSHOT, UPLOADING, SAVE_META, UPLOAD_INFO, then FINISHED or CANCELLED.
 
-One method per state. Each is idempotent: after an FE restart the job re-enters the journaled state and
-its method re-sends that state's tasks (BEs answer known ones with their current state).
+One method per state, and STATES (at the end) the table of them: where each state can go. Each is idempotent:
+after an FE restart the job re-enters the journaled state and its method re-sends that state's tasks (BEs answer
+known ones with their current state).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from doris_br.errors import reason
 from doris_br.fe import auto_increment
 from doris_br.fe.catalog import Repository, to_json
 from doris_br.fe.jobs import local
-from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target, retry_delay_s
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.jobs.base import JobRunner, StateTable, Step, by_backend, repository_target, retry_delay_s
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
 from doris_br.fe.olap import Database, Partition, Table, View, partitions_of
 from doris_br.repository import layout
 from doris_br.repository.snapshot_info import (
@@ -44,7 +45,7 @@ class BackupRunner(JobRunner):
         catalog = self.fe.catalog
         db = catalog.get(Database, str(job.db_id))
         if db is None:
-            return self.cancelled(job, "NOT_FOUND", f"database {job.db_name} has been dropped")
+            return self.cancelled(job, rpc.StatusCode.NOT_FOUND, f"database {job.db_name} has been dropped")
         root = local.snapshot_root(job.label) if local.is_local(job) else \
             layout.snapshot_dir((await self.store(job)).root, job.label)
         tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
@@ -55,7 +56,7 @@ class BackupRunner(JobRunner):
         # from the objects read above.
         plans = await asyncio.to_thread(self._plans, job, db, tables, chosen, root, self._alive_ids())
         if len(plans) > MAX_BACKUP_TABLETS:
-            return self.cancelled(job, "COMMON_ERROR",
+            return self.cancelled(job, rpc.StatusCode.COMMON_ERROR,
                                   f"too many tablets in one backup job: {len(plans)} > {MAX_BACKUP_TABLETS}")
         meta = await asyncio.to_thread(self._meta, job, db, tables, chosen)
         return job.at("SNAPSHOTING", tablets=tuple(plans), meta=meta)
@@ -118,7 +119,7 @@ class BackupRunner(JobRunner):
                     answer = await self.call(backend_id, task, timeout_s=600.0)
                 except rpc.TaskError as e:
                     for t in group[start:]:
-                        errors[str(t.tablet_id)] = f"{e.code}: {e.message}"
+                        errors[str(t.tablet_id)] = TaskFailure.of(e)
                     return
                 for t in batch:
                     results[t.tablet_id] = answer.files[str(t.tablet_id)]
@@ -128,7 +129,7 @@ class BackupRunner(JobRunner):
         # Tens of thousands of tablet records rebuilt: in a worker thread, not on the event loop.
         return await asyncio.to_thread(self._snapshotted, job, results, errors, self._alive_ids())
 
-    def _snapshotted(self, job: Job, results: dict[int, list[rpc.SnapshotFile]], errors: dict[str, str],
+    def _snapshotted(self, job: Job, results: dict[int, list[rpc.SnapshotFile]], errors: dict[str, TaskFailure],
                      alive: set[int]) -> Job:
         """SNAPSHOTING's outcome: the files of the tablets snapshotted, the others planned again; once all are,
         the next state."""
@@ -188,7 +189,8 @@ class BackupRunner(JobRunner):
             page = await self.call(task.backend_id, rpc.TaskStoredFiles(job_id, task.signature, len(stored),
                                                                         TABLETS_PER_CALL), 30.0)
             if page.state != "FINISHED":
-                raise rpc.TaskError("NOT_FOUND", f"upload task {task.signature} is {page.state} on its backend")
+                raise rpc.TaskError(rpc.StatusCode.NOT_FOUND,
+                                    f"upload task {task.signature} is {page.state} on its backend")
             stored.update(page.stored)
             if len(stored) >= page.files_total or not page.stored:
                 return attrs.evolve(status, stored=stored)
@@ -240,10 +242,10 @@ class BackupRunner(JobRunner):
 
             await asyncio.to_thread(write)
         except (OSError, rpc.TaskError, ValueError) as e:
-            return attrs.evolve(job, task_errors={"info": reason(e)})  # retried until timeout
+            return attrs.evolve(job, task_errors={"info": TaskFailure(None, reason(e))})  # retried until timeout
         return self.finish(job)
 
-    async def cancel(self, job: Job, code: str, message: str) -> Job:
+    async def cancel(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         """Stop the tasks and release the BE snapshots. The partial snapshot is removed from the repository
         once the job is CANCELLED, in the background (clean_up), since the repository may be what hangs."""
         await self.release_everywhere(job)
@@ -298,5 +300,24 @@ def _uploaded(job: Job, finished: dict[int, rpc.TaskProgress]) -> Job:
     for t in job.tablets:
         if sorted(layout.split_md5(f.name)[0] for f in t.stored) != sorted(f.name for f in t.files):
             return job.at("UPLOAD_SNAPSHOT", task_errors={
-                str(t.tablet_id): "uploaded files do not match the snapshot; uploading again"})
+                str(t.tablet_id): TaskFailure(None, "uploaded files do not match the snapshot; uploading again")})
     return job.at("SAVE_META", times=job.stamped("upload_finished"))
+
+
+S = JobState
+# A backup's states: the method each runs, and where its job can be after it (see base.Step).
+STATES: StateTable[BackupRunner] = {
+    # The tablets planned (each at its partition's visible version, on an alive replica) and the meta made.
+    S.PENDING: Step(BackupRunner.pending, (S.SNAPSHOTING, S.CANCELLED)),
+    # Each BE hard-links its tablets' files; a tablet on a BE that is down is planned on another replica. A
+    # __keep_on_local__ backup uploads nothing: SAVE_META.
+    S.SNAPSHOTING: Step(BackupRunner.snapshoting, (S.SNAPSHOTING, S.UPLOAD_SNAPSHOT, S.SAVE_META)),
+    # One upload task per BE, with fresh signatures.
+    S.UPLOAD_SNAPSHOT: Step(BackupRunner.upload_snapshot, (S.UPLOADING,)),
+    # The BEs' uploads polled, failed ones sent again; stored files that do not match the snapshot: UPLOAD_SNAPSHOT.
+    S.UPLOADING: Step(BackupRunner.uploading, (S.UPLOADING, S.UPLOAD_SNAPSHOT, S.SAVE_META)),
+    # The info made from the stored files; the BE snapshots released (a local backup's stay: it is FINISHED).
+    S.SAVE_META: Step(BackupRunner.save_meta, (S.UPLOAD_INFO, S.FINISHED)),
+    # __meta, then the info file, written to the repository: the snapshot is whole and visible.
+    S.UPLOAD_INFO: Step(BackupRunner.upload_info, (S.UPLOAD_INFO, S.FINISHED)),
+}

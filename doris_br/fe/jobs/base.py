@@ -7,7 +7,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
@@ -15,7 +15,7 @@ from doris_br import rpc
 from doris_br.clock import now_ms
 from doris_br.fe.catalog import Backend, Repository
 from doris_br.fe.jobs import local
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
 from doris_br.repository.store import RepositoryStore, open_store
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ def by_backend(tablets: tuple[TabletPlan, ...] | list[TabletPlan]) -> dict[int, 
 
 
 class JobRunner:
-    """One method per state, named after it; each returns the job as it should be journaled."""
+    """One method per state, named after it (the runner's STATES table maps the states to them); each returns the
+    job as it should be journaled."""
 
     def __init__(self, fe: Frontend) -> None:
         self.fe = fe
@@ -65,13 +66,13 @@ class JobRunner:
     async def call(self, backend_id: int, task: Any, timeout_s: float = 120.0) -> Any:
         backend = self.backend(backend_id)
         if backend is None:
-            raise rpc.TaskError("NOT_FOUND", f"backend {backend_id} is not in the cluster")
+            raise rpc.TaskError(rpc.StatusCode.NOT_FOUND, f"backend {backend_id} is not in the cluster")
         return await self.fe.backends.call(backend, task, timeout_s)
 
     def repository(self, job: Job) -> Repository:
         repo = self.fe.catalog.get(Repository, job.repo)
         if repo is None:
-            raise rpc.TaskError("NOT_FOUND", f"Repository {job.repo} does not exist")
+            raise rpc.TaskError(rpc.StatusCode.NOT_FOUND, f"Repository {job.repo} does not exist")
         return repo
 
     async def store(self, job: Job) -> RepositoryStore:
@@ -103,8 +104,8 @@ class JobRunner:
                 if status.state == "FAILED":
                     failures = task.failures + 1
                     delay = retry_delay_s(failures)
-                    errors[str(task.signature)] = (f"{status.error_code}: {status.error} (attempt {failures} "
-                                                   f"failed; retrying in {delay:g}s)")
+                    errors[str(task.signature)] = TaskFailure(rpc.StatusCode(status.error_code), status.error,
+                                                              attempt=failures, retry_in_s=delay)
                     return attrs.evolve(task, failures=failures, retry_at_ms=now_ms() + int(delay * 1000))
                 if status.state == "UNKNOWN":  # never sent, or the BE restarted
                     await self.call(task.backend_id, await submit(task), 30.0)
@@ -115,7 +116,7 @@ class JobRunner:
                     errors.pop(str(task.signature), None)
                     return attrs.evolve(task, done=True)
             except rpc.TaskError as e:
-                errors[str(task.signature)] = f"{e.code}: {e.message}"
+                errors[str(task.signature)] = TaskFailure.of(e)
             return task
 
         tasks = tuple(await asyncio.gather(*(one(t) for t in job.be_tasks)))
@@ -160,13 +161,35 @@ class JobRunner:
         return ""
 
     def finish(self, job: Job) -> Job:
-        finished = job.at("FINISHED", times=job.stamped("finished"))
+        finished = job.at(JobState.FINISHED, times=job.stamped("finished"))
         return finished if local.is_local(job) else finished.history()
 
-    def cancelled(self, job: Job, code: str, message: str) -> Job:
+    def cancelled(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         """The job CANCELLED, as its history keeps it: call it once what the job made is released or dropped."""
-        return attrs.evolve(job, state="CANCELLED", status_code=code, status_msg=message, cancel_request="",
+        return attrs.evolve(job, state=JobState.CANCELLED, status_code=code, status_msg=message, cancel_request="",
                             times={**job.times, "finished": now_ms()}).history()
 
     def timeout_message(self, job: Job) -> str:
         return ""
+
+
+R = TypeVar("R", bound=JobRunner)
+
+
+@attrs.frozen
+class Step(Generic[R]):
+    """A state's row in its runner's STATES table: the method the scheduler runs in it (again after an FE restart:
+    it is idempotent), and the states the method's job can be in after it. The job stays in its state where `next`
+    names it (BE tasks still running, a failure retried); any state goes to CANCELLED through the runner's
+    cancel() besides (a CANCEL, a timeout, a bug), which is not in the table."""
+
+    run: Callable[[R, Job], Awaitable[Job]]
+    next: tuple[JobState, ...]
+
+    def check(self, before: Job, after: Job) -> None:
+        """A state method that moved its job where its row does not say is a bug: the scheduler cancels the job."""
+        if after.state not in self.next:
+            raise RuntimeError(f"job {before.label} went from {before.state} to {after.state}")
+
+
+StateTable = dict[JobState, Step[R]]

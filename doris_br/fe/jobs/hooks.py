@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.model import Job, JobState
 
 if TYPE_CHECKING:
     from doris_br.fe.frontend import Frontend
@@ -21,7 +21,7 @@ class StepHook(Protocol):
         """Whether the job's state method is skipped this tick (a cancel or a timeout still goes through)."""
         ...
 
-    async def stepped(self, before: str, job: Job) -> None:
+    async def stepped(self, before: JobState, job: Job) -> None:
         """After a step ran and its result, if it changed the job, was committed: `before` is the state the step
         ran in, `job` the job as journaled now. The job's next step waits until this returns."""
         ...
@@ -39,5 +39,5 @@ class ConfigPause:
         spec = self.fe.frontend_config.get(PAUSE_CONFIG, "")
         return f"{job.type}.{job.state}" in {s.strip().upper() for s in spec.split(",")}
 
-    async def stepped(self, before: str, job: Job) -> None:
+    async def stepped(self, before: JobState, job: Job) -> None:
         return None

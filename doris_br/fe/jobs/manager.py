@@ -17,8 +17,8 @@ from doris_br.clock import now_ms
 from doris_br.errors import DorisError, reason
 from doris_br.fe.jobs import local
 from doris_br.fe.jobs.hooks import ConfigPause, StepHook
-from doris_br.fe.jobs.model import Job
-from doris_br.fe.jobs.runners import runner_for
+from doris_br.fe.jobs.model import Job, JobState, TaskFailure
+from doris_br.fe.jobs.runners import runner_for, step_of
 from doris_br.fe.olap import Table
 
 if TYPE_CHECKING:
@@ -114,12 +114,12 @@ class JobManager:
         return next((j for j in self.unfinished() if j.type == "RESTORE" and j.db_name == name), None)
 
     def locked_tables(self, job: Job) -> dict[int, str]:
-        if job.type == "BACKUP" and job.state not in ("PENDING", "SNAPSHOTING"):
+        if job.type == "BACKUP" and job.state not in (JobState.PENDING, JobState.SNAPSHOTING):
             return {}  # the snapshot holds the data from here on
         if job.type == "BACKUP":
             names = {ref.table for ref in job.objects}
             return {t.id: t.name for t in self.fe.catalog.all(Table) if t.db_id == job.db_id and t.name in names}
-        return {int(k): v for k, v in job.plan.get("locked_tables", {}).items()}
+        return dict(job.plan.locked_tables) if job.plan is not None else {}
 
     # ---- changes -----------------------------------------------------------------------------------------
 
@@ -183,7 +183,8 @@ class JobManager:
             def cleaned(current: Job | None) -> Job | None:
                 if current is None:
                     return None
-                errors = {**current.task_errors, "cleanup": problem} if problem else current.task_errors
+                errors = {**current.task_errors, "cleanup": TaskFailure(None, problem)} if problem \
+                    else current.task_errors
                 return attrs.evolve(current, cleanup_pending=False, task_errors=errors)
 
             await self.fe.catalog.update_off_loop(Job, job.key, cleaned)
@@ -214,16 +215,19 @@ class JobManager:
         runner = runner_for(self.fe, job)
         try:
             if job.cancel_request:
-                new = await runner.cancel(job, "COMMON_ERROR", job.cancel_request)
+                new = await runner.cancel(job, rpc.StatusCode.COMMON_ERROR, job.cancel_request)
             elif now_ms() - job.create_time_ms > job.timeout_s * 1000:  # a held job times out too
-                new = await runner.cancel(job, "TIMEOUT", runner.timeout_message(job))
+                new = await runner.cancel(job, rpc.StatusCode.TIMEOUT, runner.timeout_message(job))
             elif self.hook.holds(job):
                 return
             else:
-                new = await getattr(runner, job.state.lower())(job)
+                step = step_of(job)
+                new = await step.run(runner, job)
+                step.check(job, new)
         except Exception:  # a bug in one state must not stop the scheduler; the job records it (not Python's text)
             log.exception("job %s failed in %s", job.label, job.state)
-            new = await runner.cancel(job, "COMMON_ERROR", f"unexpected error in state {job.state}; see fe.log")
+            new = await runner.cancel(job, rpc.StatusCode.COMMON_ERROR,
+                                      f"unexpected error in state {job.state}; see fe.log")
 
         def stepped(current: Job | None) -> Job | None:  # in the journal thread: comparing big jobs takes time too
             if current is None or current is new or new == job:  # `current is new`: the step committed it itself
@@ -255,9 +259,9 @@ def _keep_cancel_request(job: Job, reason: str) -> Job:
     (a repository that failed), the job is the user's cancel, as in Doris, with the step's reason in TaskErrMsg."""
     if not job.done:
         return attrs.evolve(job, cancel_request=reason)
-    if job.state == "CANCELLED":
-        return attrs.evolve(job, status_code="COMMON_ERROR", status_msg=reason,
-                            task_errors={**job.task_errors, "error": f"{job.status_code}: {job.status_msg}"})
+    if job.state is JobState.CANCELLED:
+        return attrs.evolve(job, status_code=rpc.StatusCode.COMMON_ERROR, status_msg=reason,
+                            task_errors={**job.task_errors, "error": TaskFailure(job.status_code, job.status_msg)})
     return job
 
 
@@ -266,6 +270,6 @@ def restores_into(job: Job, name: str, table_id: int | None = None) -> bool:
     alias, else its name), a table it planned to replace or drop, or any table at all with clean_tables."""
     if job.properties.get("clean_tables", "false").lower() == "true":
         return True
-    if table_id is not None and str(table_id) in job.plan.get("locked_tables", {}):
+    if table_id is not None and job.plan is not None and table_id in job.plan.locked_tables:
         return True
     return any((ref.alias or ref.table) == name for ref in job.objects)

@@ -1,4 +1,5 @@
-"""RestoreJob: PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, then FINISHED or CANCELLED.
+"""RestoreJob: PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, then FINISHED or CANCELLED: one
+method per state, and STATES (at the end) the table of them, where each state can go.
 
 Better than Doris: a restore never leaves a table half-overwritten. Restored data always goes into new
 tablets that no table names yet, even for partitions that exist; COMMITTING then swaps the partitions'
@@ -24,15 +25,15 @@ from doris_br import json_text, rpc
 from doris_br.clock import now_ms
 from doris_br.errors import DorisError
 from doris_br.fe import auto_increment, media
-from doris_br.fe.catalog import from_json, to_json
-from doris_br.fe.jobs.base import JobRunner, by_backend, repository_target
-from doris_br.fe.jobs.model import BeTask, Job, TabletPlan
+from doris_br.fe.catalog import from_json
+from doris_br.fe.jobs.base import JobRunner, StateTable, Step, by_backend, repository_target
+from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
+from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
     Database,
     Partition,
     Table,
-    Tablet,
     View,
     check_overlaps,
     find_database,
@@ -57,7 +58,7 @@ class RestoreFailed(Exception):
 class CommitRefused(Exception):
     """COMMITTING found something dropped or created meanwhile: the job is cancelled with this code and message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: rpc.StatusCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -71,6 +72,32 @@ class Swap:
     puts: list[Any]
     deletes: list[Any]
     old_partitions: list[Partition]
+
+
+@attrs.define
+class _Planning:
+    """A RestorePlan while PENDING makes it, table by table."""
+
+    new_tables: list[Table] = attrs.field(factory=list)
+    new_partitions: list[Partition] = attrs.field(factory=list)
+    replaced: list[ReplacedPartition] = attrs.field(factory=list)
+    drop_tables: list[int] = attrs.field(factory=list)
+    drop_partitions: list[int] = attrs.field(factory=list)
+    views: list[View] = attrs.field(factory=list)
+    locked_tables: dict[int, str] = attrs.field(factory=dict)
+    auto_increments: dict[int, int] = attrs.field(factory=dict)
+
+    def made(self, replication_num: int, db: Database, db_existed: bool) -> RestorePlan:
+        return RestorePlan(
+            replication_num=replication_num, db=db, db_existed=db_existed, new_tables=tuple(self.new_tables),
+            new_partitions=tuple(self.new_partitions), replaced=tuple(self.replaced),
+            drop_tables=tuple(self.drop_tables), drop_partitions=tuple(self.drop_partitions), views=tuple(self.views),
+            locked_tables=self.locked_tables, auto_increments=self.auto_increments)
+
+
+def plan_of(job: Job) -> RestorePlan:
+    """A restore's plan: RESTORE submits one with the replica count, PENDING makes the rest."""
+    return job.plan if job.plan is not None else RestorePlan()
 
 
 def check_snapshot_names(table: Table, parts: list[Partition], columns: bool = True) -> None:
@@ -150,7 +177,7 @@ class RestoreRunner(JobRunner):
         try:
             meta = await asyncio.to_thread(lambda: json_text.loads(store.read_checked(directory, layout.META)))
         except Exception as e:
-            return self.cancelled(job, "BAD_FILE", f"failed to read the snapshot's meta: {e}")
+            return self.cancelled(job, rpc.StatusCode.BAD_FILE, f"failed to read the snapshot's meta: {e}")
         if job.created:  # an FE stopped inside this step: the tablets it journaled it was making go first
             await self._drop_created(job.created)
             job = attrs.evolve(job, created={})
@@ -159,37 +186,36 @@ class RestoreRunner(JobRunner):
             plan, tablets = await self._plan(job, meta, store.root, created)
         except RestoreFailed as e:
             await self._drop_created(created)
-            return self.cancelled(job, "COMMON_ERROR", str(e))
+            return self.cancelled(job, rpc.StatusCode.COMMON_ERROR, str(e))
         except Exception:
             await self._drop_created(created)
             raise
-        return job.at("SNAPSHOTING", plan={**job.plan, **plan}, tablets=tuple(tablets), created=created,
+        return job.at(JobState.SNAPSHOTING, plan=plan, tablets=tuple(tablets), created=created,
                       times=job.stamped("meta_prepared"))
 
     async def _plan(self, job: Job, meta: dict[str, Any], repo_root: str,
-                    created: dict[str, list[int]]) -> tuple[dict[str, Any], list[TabletPlan]]:
+                    created: dict[str, list[int]]) -> tuple[RestorePlan, list[TabletPlan]]:
         catalog = self.fe.catalog
         db = catalog.get(Database, str(job.db_id))
+        db_existed = db is not None
         if db is None:
             db = Database(id=job.db_id, name=job.db_name, properties={}, create_time_ms=now_ms())
         info = job.info
         if info is None:
             raise RestoreFailed("the job has no snapshot info")
         snapshot_root = layout.snapshot_dir(repo_root, job.label)
-        replication = int(job.plan.get("replication_num", 3))
+        replication = plan_of(job).replication_num
         atomic = _true(job, "atomic_restore")
-        plan: dict[str, Any] = {"db": to_json(db), "db_existed": catalog.get(Database, str(db.id)) is not None,
-                                "new_tables": [], "new_partitions": [], "replaced": [], "drop_tables": [],
-                                "drop_partitions": [], "views": [], "locked_tables": {}, "auto_increments": {}}
+        plan = _Planning()
         tablets: list[TabletPlan] = []
         restored_names: set[str] = set()
         for ref in job.objects:
             target_name = ref.alias or ref.table
             restored_names.add(target_name.lower())
             if ref.table in meta.get("views", {}):
-                body = self._view(meta["views"][ref.table], db, target_name, meta, job)
-                if self._view_wanted(job, db, from_json(View, body)):
-                    plan["views"].append(body)
+                view = self._view(meta["views"][ref.table], db, target_name, meta, job)
+                if self._view_wanted(job, db, view):
+                    plan.views.append(view)
                 continue
             entry = meta["tables"][ref.table]
             source = from_json(Table, entry["table"])
@@ -209,30 +235,30 @@ class RestoreRunner(JobRunner):
                                                      created, local)
                 if counter is not None:  # never below what the table it replaces handed out
                     local_column = auto_increment.column_of(existing.columns) if existing is not None else None
-                    plan["auto_increments"][str(table.id)] = max(counter, auto_increment.next_id(
+                    plan.auto_increments[table.id] = max(counter, auto_increment.next_id(
                         catalog, existing.id, local_column) if existing is not None and local_column is not None
                         else 0)
-                plan["new_tables"].append(to_json(table))
-                plan["new_partitions"] += await asyncio.to_thread(_as_json, parts)
+                plan.new_tables.append(table)
+                plan.new_partitions += parts
                 if existing is not None:  # atomic: the new table takes the old one's place at commit
-                    plan["drop_tables"].append(existing.id)
-                    plan["locked_tables"][str(existing.id)] = existing.name
+                    plan.drop_tables.append(existing.id)
+                    plan.locked_tables[existing.id] = existing.name
                 pairs = list(zip(source_parts, parts, strict=True))
             else:
-                plan["locked_tables"][str(existing.id)] = existing.name
+                plan.locked_tables[existing.id] = existing.name
                 if counter is not None:
-                    plan["auto_increments"][str(existing.id)] = counter
+                    plan.auto_increments[existing.id] = counter
                 pairs = await self._into_existing(job, existing, source_parts, plan, created)
                 if _true(job, "clean_partitions"):
                     keep = {p.name for p in source_parts}
-                    plan["drop_partitions"] += [p.id for p in partitions_of(catalog, existing) if p.name not in keep]
+                    plan.drop_partitions += [p.id for p in partitions_of(catalog, existing) if p.name not in keep]
             tablets += await asyncio.to_thread(self._plans_of_pairs, info, ref.table, pairs, snapshot_root)
         if _true(job, "clean_tables"):
             for t in tables_of(catalog, db):
                 if t.name.lower() not in restored_names:
-                    plan["drop_tables"].append(t.id)
-                    plan["locked_tables"][str(t.id)] = t.name
-        return plan, tablets
+                    plan.drop_tables.append(t.id)
+                    plan.locked_tables[t.id] = t.name
+        return plan.made(replication, db, db_existed), tablets
 
     async def _new_table(self, source: Table, parts: list[Partition], db: Database, name: str, job: Job,
                          replication: int, created: dict[str, list[int]],
@@ -327,7 +353,7 @@ class RestoreRunner(JobRunner):
                 if partitioned and not same_item(old, src):
                     raise RestoreFailed(f"Partition {src.name} in table {name} has different partition item "
                                         "with partition in repository")
-                wanted = src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"])
+                wanted = src.replication_num if _true(job, "reserve_replica") else plan_of(job).replication_num
                 if not atomic and old.replication_num != wanted:
                     raise RestoreFailed(f"Partition {src.name} in table {name} has different replication num "
                                         f"'{old.replication_num}' with partition in repository, which is {wanted}")
@@ -339,7 +365,7 @@ class RestoreRunner(JobRunner):
                 raise RestoreFailed(f"Partition {src.name} in table {name} has conflict partition item with "
                                     "existing items")
 
-    async def _into_existing(self, job: Job, table: Table, source_parts: list[Partition], plan: dict[str, Any],
+    async def _into_existing(self, job: Job, table: Table, source_parts: list[Partition], plan: _Planning,
                              created: dict[str, list[int]]) -> list[tuple[Partition, Partition]]:
         """Matching partitions get new tablets swapped in at commit; missing ones are added (_check_existing
         made sure they fit)."""
@@ -350,17 +376,16 @@ class RestoreRunner(JobRunner):
             old = current.get(src.name)
             shaped = attrs.evolve(table, distribution=attrs.evolve(table.distribution, buckets=len(src.tablets)))
             replication = old.replication_num if old is not None else (
-                src.replication_num if _true(job, "reserve_replica") else int(job.plan["replication_num"]))
+                src.replication_num if _true(job, "reserve_replica") else plan_of(job).replication_num)
             medium = self._medium(job, src, old, replication)
             fresh = with_source_counts((await self._create(job, shaped, [src], replication, created, medium))[0],
                                        src, self._has_data(job))
             if old is None:
-                plan["new_partitions"].append(to_json(fresh))
+                plan.new_partitions.append(fresh)
                 pairs.append((src, fresh))
                 continue
-            plan["replaced"].append({"partition_id": old.id, "tablets": [to_json(t) for t in fresh.tablets],
-                                     "has_delete_predicates": fresh.has_delete_predicates,
-                                     "storage_medium": fresh.storage_medium})
+            plan.replaced.append(ReplacedPartition(old.id, fresh.tablets, fresh.has_delete_predicates,
+                                                   fresh.storage_medium))
             pairs.append((src, attrs.evolve(fresh, id=old.id, name=old.name)))
         return pairs
 
@@ -400,7 +425,7 @@ class RestoreRunner(JobRunner):
                     backend_id=replica.backend_id, remote_dir=remote, stored=stored))
         return plans
 
-    def _view(self, body: dict[str, Any], db: Database, name: str, meta: dict[str, Any], job: Job) -> dict[str, Any]:
+    def _view(self, body: dict[str, Any], db: Database, name: str, meta: dict[str, Any], job: Job) -> View:
         view = from_json(View, body)
         source_db = meta.get("database", {}).get("name")
         sql = view.sql
@@ -410,8 +435,8 @@ class RestoreRunner(JobRunner):
                 if t.text("db") == source_db:
                     t.set("db", exp.to_identifier(db.name))
             sql = tree.sql(dialect="doris")
-        return to_json(attrs.evolve(view, id=self.fe.catalog.allocate_ids(), db_id=db.id, name=name, sql=sql,
-                                    create_time_ms=now_ms()))
+        return attrs.evolve(view, id=self.fe.catalog.allocate_ids(), db_id=db.id, name=name, sql=sql,
+                            create_time_ms=now_ms())
 
     def _view_wanted(self, job: Job, db: Database, view: View) -> bool:
         """Doris's rules (RestoreJob.checkAndPrepareMeta) for a backed-up view, `view` as it would be restored: a
@@ -431,14 +456,14 @@ class RestoreRunner(JobRunner):
 
     async def snapshoting(self, job: Job) -> Job:
         """The target tablets were created in PENDING; their staging folders appear with the downloads."""
-        return job.at("DOWNLOAD", times=job.stamped("snapshot_finished"))
+        return job.at(JobState.DOWNLOAD, times=job.stamped("snapshot_finished"))
 
     async def download(self, job: Job) -> Job:
         groups = by_backend(job.tablets)
         first = self.fe.catalog.allocate_ids(len(groups)) if groups else 0
         tasks = tuple(BeTask(first + i, backend_id, tuple(sorted({t.tablet_id for t in group})))
                       for i, (backend_id, group) in enumerate(sorted(groups.items())))
-        return job.at("DOWNLOADING", be_tasks=tasks)
+        return job.at(JobState.DOWNLOADING, be_tasks=tasks)
 
     async def downloading(self, job: Job) -> Job:
         target = repository_target(self.repository(job))
@@ -452,38 +477,38 @@ class RestoreRunner(JobRunner):
 
         job, _ = await self.poll_be_tasks(job, submit)
         # A damaged or missing file in the repository ends the job at once (a failed task's error is recorded).
-        bad = [m for m in job.task_errors.values() if m.startswith("BAD_FILE")]
+        bad = [f for f in job.task_errors.values() if f.code is rpc.StatusCode.BAD_FILE]
         if bad:
-            return await self.cancel(job, "BAD_FILE", bad[0].removeprefix("BAD_FILE: "))
+            return await self.cancel(job, rpc.StatusCode.BAD_FILE, bad[0].detail)
         if all(t.done for t in job.be_tasks):
-            return job.at("COMMIT", times=job.stamped("download_finished"))
+            return job.at(JobState.COMMIT, times=job.stamped("download_finished"))
         return job
 
     # ---- COMMIT, COMMITTING: files into the new tablets, then one journaled swap --------------------------
 
     async def commit(self, job: Job) -> Job:
-        errors: dict[str, str] = {}
+        errors: dict[str, TaskFailure] = {}
 
         async def one(backend_id: int, group: list[TabletPlan]) -> None:
             commits = sorted({(t.tablet_id, t.version) for t in group})
             try:
                 await self.call(backend_id, rpc.CommitRestore(job.id, [rpc.TabletCommit(i, v) for i, v in commits]))
             except rpc.TaskError as e:
-                errors[f"commit@{backend_id}"] = f"{e.code}: {e.message}"
+                errors[f"commit@{backend_id}"] = TaskFailure.of(e)
 
         await asyncio.gather(*(one(b, g) for b, g in by_backend(job.tablets).items()))
         if errors:
             return attrs.evolve(job, task_errors=errors)  # retried until the BE answers or the job times out
-        return job.at("COMMITTING")
+        return job.at(JobState.COMMITTING)
 
     async def committing(self, job: Job) -> Job:
         catalog = self.fe.catalog
-        locked = sorted(int(k) for k in job.plan["locked_tables"])
+        locked = sorted(plan_of(job).locked_tables)
         locks = [table_lock(i) for i in locked]
         for lock in locks:  # loads and DDL on these tables wait for the swap
             await lock.acquire()
         try:
-            try:  # tens of thousands of tablet records made from the plan: in a worker thread
+            try:  # tens of thousands of partition records made from the plan: in a worker thread
                 swap = await asyncio.to_thread(self._swap, job)
             except CommitRefused as e:
                 return await self.cancel(job, e.code, e.message)
@@ -500,79 +525,75 @@ class RestoreRunner(JobRunner):
     def _swap(self, job: Job) -> Swap:
         """What COMMITTING commits: the new tables, partitions and views, the partitions whose tablets it swaps,
         and what it drops; refused (CommitRefused) if something was dropped or created in between."""
-        plan = job.plan
+        plan = plan_of(job)
         catalog = self.fe.catalog
-        db = from_json(Database, plan["db"])
-        vanished = self._vanished(job, db)
+        db = plan.db
+        if db is None:
+            raise CommitRefused(rpc.StatusCode.COMMON_ERROR, "the job has no plan")
+        vanished = self._vanished(plan, db)
         if vanished:
-            raise CommitRefused("COMMON_ERROR", vanished)
+            raise CommitRefused(rpc.StatusCode.COMMON_ERROR, vanished)
         puts: list[Any] = [] if catalog.get(Database, str(db.id)) else [db]
         deletes: list[Any] = []
-        dropped_tables = set(plan["drop_tables"])
-        for body in plan["new_tables"]:
-            table = from_json(Table, body)
+        dropped_tables = set(plan.drop_tables)
+        for table in plan.new_tables:
             clash = find_table(catalog, db, table.name) or find_view(catalog, db, table.name)
             if clash is not None and clash.id not in dropped_tables:
-                raise CommitRefused("COMMON_ERROR", f"Table {table.name} was created while restoring")
+                raise CommitRefused(rpc.StatusCode.COMMON_ERROR, f"Table {table.name} was created while restoring")
             puts.append(table)
         versions = {(t.partition_id): t.version for t in job.tablets}
-        for body in plan["new_partitions"]:
-            part = from_json(Partition, body)
+        for part in plan.new_partitions:
             puts.append(attrs.evolve(part, visible_version=versions.get(part.id, 1),
                                      visible_version_time_ms=now_ms()))
         old_partitions: list[Partition] = []
-        for swap in plan["replaced"]:
-            part = catalog.get(Partition, str(swap["partition_id"]))
+        for swap in plan.replaced:
+            part = catalog.get(Partition, str(swap.partition_id))
             if part is None:
-                raise CommitRefused("NOT_FOUND", f"partition {swap['partition_id']} has been dropped")
+                raise CommitRefused(rpc.StatusCode.NOT_FOUND, f"partition {swap.partition_id} has been dropped")
             old_partitions.append(part)
-            fresh = tuple(from_json(Tablet, t) for t in swap["tablets"])
-            puts.append(attrs.evolve(part, tablets=fresh, visible_version=versions.get(part.id, 1),
-                                     visible_version_time_ms=now_ms(),
-                                     # a job planned before the flag existed: count(*) scans, to be sure
-                                     has_delete_predicates=swap.get("has_delete_predicates", True),
-                                     storage_medium=swap.get("storage_medium", part.storage_medium)))
-        for table_id_text, counter in plan.get("auto_increments", {}).items():
+            puts.append(attrs.evolve(part, tablets=swap.tablets, visible_version=versions.get(part.id, 1),
+                                     visible_version_time_ms=now_ms(), has_delete_predicates=swap.has_delete_predicates,
+                                     storage_medium=swap.storage_medium or part.storage_medium))
+        for table_id, counter in plan.auto_increments.items():
             # max(local, backup): the counter never goes backwards
-            puts += auto_increment.raise_to(catalog, int(table_id_text), counter)
-        for table_id in plan["drop_tables"]:
+            puts += auto_increment.raise_to(catalog, table_id, counter)
+        for table_id in plan.drop_tables:
             table = catalog.get(Table, str(table_id))
             if table is not None:
                 parts = partitions_of(catalog, table) + partitions_of(catalog, table, temporary=True)
                 deletes += [table, *parts, *auto_increment.marks_of(catalog, [table])]
                 old_partitions += parts
-        for pid in plan["drop_partitions"]:
+        for pid in plan.drop_partitions:
             part = catalog.get(Partition, str(pid))
             if part is not None:
                 deletes.append(part)
                 old_partitions.append(part)
-        for body in plan["views"]:
-            view = from_json(View, body)
+        for view in plan.views:
             old_view = find_view(catalog, db, view.name)
             if old_view is not None:
                 deletes.append(old_view)
             puts.append(view)
         return Swap(puts, deletes, old_partitions)
 
-    def _vanished(self, job: Job, db: Database) -> str:
+    def _vanished(self, plan: RestorePlan, db: Database) -> str:
         """What was dropped (DROP ... FORCE) or created in its place while the job ran, if anything: the restore
         then fails rather than commit around it."""
         catalog = self.fe.catalog
-        if job.plan.get("db_existed", True) and catalog.get(Database, str(db.id)) is None:
+        if plan.db_existed and catalog.get(Database, str(db.id)) is None:
             return f"Database {db.name} has been dropped"
-        if not job.plan.get("db_existed", True):
+        if not plan.db_existed:
             other = find_database(catalog, db.name)
             if other is not None and other.id != db.id:
                 return f"Database {db.name} was created while restoring"
-        dropped = set(job.plan["drop_tables"])
-        for table_id, name in job.plan["locked_tables"].items():
-            if int(table_id) not in dropped and catalog.get(Table, table_id) is None:
+        dropped = set(plan.drop_tables)
+        for table_id, name in plan.locked_tables.items():
+            if table_id not in dropped and catalog.get(Table, str(table_id)) is None:
                 return f"Table {name} has been dropped"
         return ""
 
     # ---- cancelling ------------------------------------------------------------------------------------------
 
-    async def cancel(self, job: Job, code: str, message: str) -> Job:
+    async def cancel(self, job: Job, code: rpc.StatusCode, message: str) -> Job:
         """Nothing of the restore is visible before COMMITTING's commit: drop the new tablets and staging."""
         await self.release_everywhere(job)
         await self._drop_created(job.created)
@@ -590,5 +611,23 @@ def _partitions_of(bodies: list[dict[str, Any]]) -> list[Partition]:
     return [from_json(Partition, body) for body in bodies]
 
 
-def _as_json(objects: list[Any]) -> list[dict[str, Any]]:
-    return [to_json(o) for o in objects]
+
+S = JobState
+# A restore's states: the method each runs, and where its job can be after it (see base.Step). Nothing is visible
+# before COMMITTING's one commit, so a cancel anywhere before it drops only what the job created.
+STATES: StateTable[RestoreRunner] = {
+    # The snapshot's meta read and checked against the target; the plan made; the new tablets created on the BEs
+    # (journaled in `created` first: a crash inside drops them when PENDING runs again).
+    S.PENDING: Step(RestoreRunner.pending, (S.SNAPSHOTING, S.CANCELLED)),
+    # Doris's state in name only: the new tablets were made in PENDING.
+    S.SNAPSHOTING: Step(RestoreRunner.snapshoting, (S.DOWNLOAD,)),
+    # One download task per BE, with fresh signatures.
+    S.DOWNLOAD: Step(RestoreRunner.download, (S.DOWNLOADING,)),
+    # The BEs' downloads polled, failed ones sent again; a damaged file in the repository (BAD_FILE) cancels.
+    S.DOWNLOADING: Step(RestoreRunner.downloading, (S.DOWNLOADING, S.COMMIT, S.CANCELLED)),
+    # Each BE moves the staged files into the new tablets (again until every BE has answered).
+    S.COMMIT: Step(RestoreRunner.commit, (S.COMMIT, S.COMMITTING)),
+    # The swap and FINISHED in one journal transaction, then the old tablets dropped; something dropped or created
+    # meanwhile cancels instead.
+    S.COMMITTING: Step(RestoreRunner.committing, (S.FINISHED, S.CANCELLED)),
+}

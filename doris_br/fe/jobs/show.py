@@ -6,7 +6,8 @@ from typing import Any
 
 from doris_br import rpc
 from doris_br.clock import time_text
-from doris_br.fe.jobs.model import Job
+from doris_br.fe.jobs.model import Job, JobState
+from doris_br.fe.jobs.plans import RestorePlan
 from doris_br.repository.info import brief
 
 BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
@@ -20,7 +21,7 @@ BRIEF_HIDDEN = ("RestoreObjs", "Progress", "TaskErrMsg")
 
 
 def status_text(job: Job) -> str:
-    if job.status_code == "OK":
+    if job.status_code is rpc.StatusCode.OK:
         return "[OK]"
     return f"[{job.status_code}, msg: {job.status_msg}]"
 
@@ -38,9 +39,9 @@ def objects_text(job: Job) -> str:
 
 
 def unfinished_text(job: Job) -> str:
-    if job.state == "SNAPSHOTING":
+    if job.state is JobState.SNAPSHOTING:
         return ", ".join(f"{t.tablet_id}={t.backend_id}" for t in job.tablets if not t.done)
-    if job.state in ("UPLOADING", "DOWNLOADING"):
+    if job.state in (JobState.UPLOADING, JobState.DOWNLOADING):
         return ", ".join(f"{t.signature}={t.backend_id}" for t in job.be_tasks if not t.done)
     return ""
 
@@ -66,7 +67,7 @@ def progress_text(job: Job, live: dict[int, rpc.TaskProgress]) -> str:
 
 
 def errors_text(job: Job) -> str:
-    errors = dict(job.task_errors)
+    errors = {key: failure.text() for key, failure in job.task_errors.items()}
     if job.cancel_request and not job.done:  # a CANCEL has answered; the job's current step has not ended yet
         errors["cancel"] = f"cancelling ({job.cancel_request}) once the current step ends"
     if job.cleanup_pending:
@@ -84,7 +85,7 @@ def backup_row(job: Job, live: dict[int, rpc.TaskProgress]) -> tuple[Any, ...]:
 
 
 def restore_row(job: Job, live: dict[int, rpc.TaskProgress], brief_form: bool) -> tuple[Any, ...]:
-    replication = job.plan.get("replication_num", 3)
+    replication = (job.plan or RestorePlan()).replication_num
     row = {
         "JobId": job.id, "Label": job.label, "Timestamp": job.timestamp, "DbName": job.db_name,
         "State": job.state, "AllowLoad": job.properties.get("allow_load", "false").lower(),

@@ -11,6 +11,7 @@ from doris_br.fe import media
 from doris_br.fe.catalog import Catalog
 from doris_br.fe.jobs.base import store_of
 from doris_br.fe.jobs.model import Job, ObjectRef
+from doris_br.fe.jobs.plans import RestorePlan
 from doris_br.fe.jobs.show import restore_columns, restore_row
 from doris_br.fe.olap import Database, find_database, find_table, find_view
 from doris_br.fe.privileges import require_on_db
@@ -153,7 +154,7 @@ async def restore(session: Any, node: RestoreSnapshot) -> None:
             id=0, type="RESTORE", label=label, db_id=existing.id if existing else session.fe.catalog.allocate_ids(),
             db_name=db_name, repo=repo.name, create_time_ms=now_ms(), timeout_s=timeout, properties=properties,
             kind=node.args.get("kind") or "", objects=objects, timestamp=timestamp, info=info,
-            plan={"replication_num": replication},
+            plan=RestorePlan(replication_num=replication),
         ))
 
 
