@@ -208,3 +208,20 @@ def test_task_failures_journal_as_values_and_older_fes_text_reads_back(tmp_path:
     catalog.commit([attrs.evolve(job, status_code=rpc.StatusCode.TIMEOUT)])
     again = Catalog(Journal(tmp_path / "meta.db")).get(Job, "11")
     assert again is not None and again.task_errors == failures and again.status_code is rpc.StatusCode.TIMEOUT
+
+
+def test_a_tables_partitions_are_found_by_its_id_through_every_change(tmp_path: Path) -> None:
+    """Catalog.owned: a table's partitions kept by its id as commits put, replace, move and delete them, and as
+    the journal reads back (partitions_of and find_table no longer pass over every object)."""
+    catalog = Catalog(Journal(tmp_path / "meta.db"))
+    parts = [Partition(id=100 + i, table_id=1 if i < 3 else 2, name=f"p{i}", tablets=()) for i in range(5)]
+    catalog.commit(parts)
+    assert sorted(p.name for p in catalog.owned(Partition, 1)) == ["p0", "p1", "p2"]
+    moved = attrs.evolve(parts[0], table_id=2, visible_version=5)
+    catalog.commit([moved, attrs.evolve(parts[1], visible_version=7)], deletes=[parts[2]])
+    assert sorted((p.name, p.visible_version) for p in catalog.owned(Partition, 1)) == [("p1", 7)]
+    assert sorted(p.name for p in catalog.owned(Partition, 2)) == ["p0", "p3", "p4"]
+    reread = Catalog(Journal(tmp_path / "meta.db"))
+    assert sorted(p.name for p in reread.owned(Partition, 2)) == ["p0", "p3", "p4"]
+    assert reread.owned(Partition, 1) == [attrs.evolve(parts[1], visible_version=7)]
+    assert reread.owned(Partition, 3) == [] and catalog.owned(Table, 1) == []

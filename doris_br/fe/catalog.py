@@ -351,6 +351,9 @@ class Catalog:
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self._objects: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        # Objects of kinds with an OWNER field (a table's database, a partition's table) by that owner's id and
+        # their key: a database's tables and a table's partitions are found without a pass over them all.
+        self._owned: dict[str, dict[int, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         # Counts the commits made visible: what is worked out from the catalog (a user's acting privileges) can be
         # kept until it changes.
@@ -368,12 +371,32 @@ class Catalog:
                 self._objects[kind][key] = from_json(cls, body)
         for cls, key, body in headers:
             self._objects[cls.KIND][key] = cls.from_journal(body, parts.get(key, {}))  # type: ignore[attr-defined]
+        for objects in self._objects.values():
+            for obj in objects.values():
+                self._own(obj)
 
     def all(self, cls: type[T]) -> list[T]:
         return list(self._objects.setdefault(cls.KIND, {}).values())  # type: ignore[attr-defined]
 
     def get(self, cls: type[T], key: str) -> T | None:
         return self._objects.setdefault(cls.KIND, {}).get(key)  # type: ignore[attr-defined]
+
+    def owned(self, cls: type[T], owner_id: int) -> list[T]:
+        """The objects of a kind with an OWNER field whose owner is `owner_id` (a database's tables)."""
+        return list(self._owned.get(cls.KIND, {}).get(owner_id, {}).values())  # type: ignore[attr-defined]
+
+    def _own(self, obj: Any) -> None:
+        owner = getattr(type(obj), "OWNER", None)
+        if owner is not None:
+            self._owned.setdefault(obj.KIND, {}).setdefault(getattr(obj, owner), {})[obj.key] = obj
+
+    def _disown(self, obj: Any) -> None:
+        owner = getattr(type(obj), "OWNER", None)
+        if owner is not None:
+            bucket = self._owned.get(obj.KIND, {}).get(getattr(obj, owner), {})
+            bucket.pop(obj.key, None)
+            if not bucket:
+                self._owned.get(obj.KIND, {}).pop(getattr(obj, owner), None)
 
     def role(self, name: str) -> Role | None:
         """A role by its exact name: a built-in one or one made by CREATE ROLE."""
@@ -398,9 +421,15 @@ class Catalog:
                 rows = Rows.of(puts, self._previous)
             self.journal.commit(rows.puts, rows.deletes + deleted_rows(deletes))
             for o in deletes:
-                self._objects.setdefault(o.KIND, {}).pop(o.key, None)
+                gone = self._objects.setdefault(o.KIND, {}).pop(o.key, None)
+                if gone is not None:
+                    self._disown(gone)
             for o in puts:
-                self._objects.setdefault(o.KIND, {})[o.key] = o
+                kept = self._objects.setdefault(o.KIND, {})
+                if o.key in kept:
+                    self._disown(kept[o.key])
+                kept[o.key] = o
+                self._own(o)
             self.generation += 1
 
     async def commit_together(self, puts: Iterable[Any], deletes: Iterable[Any] = ()) -> None:

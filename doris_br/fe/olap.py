@@ -67,6 +67,7 @@ class Tablet:
 @attrs.frozen
 class Table:
     KIND: ClassVar[str] = "tables"
+    OWNER: ClassVar[str] = "db_id"  # the catalog keeps each database's tables together (Catalog.owned)
     id: int
     db_id: int
     name: str
@@ -135,6 +136,7 @@ class Table:
 @attrs.frozen
 class Partition:
     KIND: ClassVar[str] = "partitions"
+    OWNER: ClassVar[str] = "table_id"
     id: int
     table_id: int
     name: str
@@ -169,6 +171,7 @@ class Partition:
 @attrs.frozen
 class View:
     KIND: ClassVar[str] = "views"
+    OWNER: ClassVar[str] = "db_id"
     id: int
     db_id: int
     name: str
@@ -249,19 +252,19 @@ def session_table(session: Any, qualified: tuple[str | None, str], needs: str | 
 
 
 def tables_of(catalog: Catalog, db: Database) -> list[Table]:
-    return sorted((t for t in catalog.all(Table) if t.db_id == db.id), key=lambda t: t.name)
+    return sorted(catalog.owned(Table, db.id), key=lambda t: t.name)
 
 
 def views_of(catalog: Catalog, db: Database) -> list[View]:
-    return sorted((v for v in catalog.all(View) if v.db_id == db.id), key=lambda v: v.name)
+    return sorted(catalog.owned(View, db.id), key=lambda v: v.name)
 
 
 def find_table(catalog: Catalog, db: Database, name: str) -> Table | None:
-    return next((t for t in catalog.all(Table) if t.db_id == db.id and t.name == name), None)
+    return next((t for t in catalog.owned(Table, db.id) if t.name == name), None)
 
 
 def find_view(catalog: Catalog, db: Database, name: str) -> View | None:
-    return next((v for v in catalog.all(View) if v.db_id == db.id and v.name == name), None)
+    return next((v for v in catalog.owned(View, db.id) if v.name == name), None)
 
 
 def table_not_found(name: str, db_name: str) -> DorisError:
@@ -284,19 +287,13 @@ def get_table(catalog: Catalog, db: Database, name: str) -> Table:
 
 
 def partitions_of(catalog: Catalog, table: Table, temporary: bool = False) -> list[Partition]:
-    parts = [p for p in catalog.all(Partition) if p.table_id == table.id and p.temporary == temporary]
+    parts = [p for p in catalog.owned(Partition, table.id) if p.temporary == temporary]
     return sorted(parts, key=_partition_order(table))
 
 
 def partitions_by_table(catalog: Catalog, tables: Iterable[Table]) -> dict[int, list[Partition]]:
-    """partitions_of for many tables in one pass over the catalog's partitions (information_schema lists them
-    all), by table id."""
-    wanted = {t.id: t for t in tables}
-    found: dict[int, list[Partition]] = {i: [] for i in wanted}
-    for p in catalog.all(Partition):
-        if p.table_id in found and not p.temporary:
-            found[p.table_id].append(p)
-    return {i: sorted(parts, key=_partition_order(wanted[i])) for i, parts in found.items()}
+    """partitions_of for many tables (information_schema lists them all), by table id."""
+    return {t.id: partitions_of(catalog, t) for t in tables}
 
 
 def find_tablet(catalog: Catalog, tablet_id: int) -> tuple[Partition, int, Tablet] | None:
