@@ -105,12 +105,9 @@ def _object(text: str, i: int, depth: int) -> tuple[dict[str, Any], int]:
         if not text.startswith(":", i):
             raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
         found[key], i = _value(text, _SPACE.match(text, i + 1).end(), depth)
-        i = _SPACE.match(text, i).end()
-        if text.startswith("}", i):
-            return found, i + 1
-        if not text.startswith(",", i):
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
-        i = _SPACE.match(text, i + 1).end()
+        ended, i = _after_member(text, i, "}")
+        if ended:
+            return found, i
 
 
 def _array(text: str, i: int, depth: int) -> tuple[list[Any], int]:
@@ -121,9 +118,16 @@ def _array(text: str, i: int, depth: int) -> tuple[list[Any], int]:
     while True:
         item, i = _value(text, i, depth)
         found.append(item)
-        i = _SPACE.match(text, i).end()
-        if text.startswith("]", i):
-            return found, i + 1
-        if not text.startswith(",", i):
-            raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
-        i = _SPACE.match(text, i + 1).end()
+        ended, i = _after_member(text, i, "]")
+        if ended:
+            return found, i
+
+
+def _after_member(text: str, i: int, close: str) -> tuple[bool, int]:
+    """After an object's or array's member: (True, past its closing bracket) or (False, where the next begins)."""
+    i = _SPACE.match(text, i).end()
+    if text.startswith(close, i):
+        return True, i + 1
+    if not text.startswith(",", i):
+        raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
+    return False, _SPACE.match(text, i + 1).end()
