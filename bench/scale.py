@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -85,6 +87,20 @@ def make_table(cluster: Cluster, tablets: int) -> int:
     return partitions * buckets
 
 
+def copy_baseline_s(cluster: Cluster, into: Path) -> float:
+    """The baseline for the jobs' times: `cp -r` of every BE's tablet folders, one copy per BE at once (as the BEs
+    upload), then `md5sum` of the copies: the same files, folders and bytes a backup writes and checksums."""
+    into.mkdir()
+    start = time.perf_counter()
+    copies = [subprocess.Popen(["cp", "-r", str(data), str(into / data.parent.name)])
+              for data in sorted(cluster.root.glob("be*/data"))]
+    assert all(copy.wait() == 0 for copy in copies)
+    subprocess.run(f"find {into} -type f -print0 | xargs -0 -n 2000 md5sum > /dev/null", shell=True, check=True)
+    took = time.perf_counter() - start
+    shutil.rmtree(into)
+    return took
+
+
 def fe_rss_peak_mib(cluster: Cluster) -> float:
     return cluster.fe_peak_rss() / 2**20
 
@@ -95,6 +111,7 @@ def run(tablets: int) -> None:
         cluster = Cluster(root / "cluster").start()
         try:
             made = make_table(cluster, tablets)
+            baseline_s = copy_baseline_s(cluster, root / "baseline")
             create_local_repo(cluster, "scale_repo", root / "repo")
             idle = Prober(cluster)
             idle.start()
@@ -119,6 +136,8 @@ def run(tablets: int) -> None:
             print(f"{made} tablets: backup {backup_s:.1f} s ({backup_s / made * 1e3:.2f} ms a tablet), "
                   f"restore {restore_s:.1f} s ({restore_s / made * 1e3:.2f} ms a tablet), "
                   f"FE peak RSS {fe_rss_peak_mib(cluster):.0f} MiB")
+            print(f"  baseline (cp -r + md5sum of the BEs' tablet folders): {baseline_s:.1f} s; backup "
+                  f"{backup_s / baseline_s:.2f}x, restore {restore_s / baseline_s:.2f}x of it")
             print(f"  backup states:  {state_times(backup_row, BACKUP_TIMES)}")
             print(f"  restore states: {state_times(restore_row, RESTORE_TIMES)}")
             print(f"  SELECT 1 idle:        {percentiles(idle_trips)}")
