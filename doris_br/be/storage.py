@@ -26,7 +26,6 @@ USAGE_TTL_S = 30.0
 ABORTED_KEPT = 10_000
 
 
-
 @attrs.define
 class _Usage:
     """The last count of a storage root (Storage.usage), and whether a count is running."""

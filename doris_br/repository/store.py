@@ -232,17 +232,7 @@ class RepositoryStore:
             return name, size, md5
         tmp = f"{directory}/{base_name}.{uuid.uuid4().hex}.part"
         with self._removed_on_error(tmp):  # a full disk must not keep a partial file per attempt
-            if self.local:  # the kernel copies; fsspec's file objects cost more than a small file's bytes
-                try:
-                    md5, size = self._copy_local(local_path, tmp)
-                except FileNotFoundError:  # the tablet's first file: its folder is made (not a stat per file)
-                    if not os.path.exists(local_path):
-                        raise
-                    os.makedirs(directory, exist_ok=True)
-                    md5, size = self._copy_local(local_path, tmp)
-            else:
-                with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
-                    md5, size = copy_md5(src, dst)
+            md5, size = self._copy_in(local_path, directory, tmp)
             recorded = recorded_md5(local_path)
             if recorded and recorded != md5:  # a damaged replica is refused, not backed up
                 raise BadFile(f"md5sum does not equal. local: {md5}, when written: {recorded}, file: {local_path}")
@@ -252,6 +242,21 @@ class RepositoryStore:
             else:
                 self.fs.mv(tmp, f"{directory}/{name}")
         return name, size, md5
+
+    def _copy_in(self, local_path: str, directory: str, tmp: str) -> tuple[str, int]:
+        """A BE's file copied to `tmp` in the repository's `directory`; its (md5, size). In a local repository the
+        OS copies (fsspec's file objects cost more than a small file's bytes) and the tablet's folder is made when
+        its first file finds it missing, not with a stat per file."""
+        if not self.local:
+            with open(local_path, "rb") as src, self.fs.open(tmp, "wb") as dst:
+                return copy_md5(src, dst)
+        try:
+            return self._copy_local(local_path, tmp)
+        except FileNotFoundError:
+            if not os.path.exists(local_path):
+                raise
+        os.makedirs(directory, exist_ok=True)
+        return self._copy_local(local_path, tmp)
 
     @contextlib.contextmanager
     def _removed_on_error(self, tmp: str) -> Iterator[None]:

@@ -48,7 +48,7 @@ class BackupRunner(JobRunner):
             return self.cancelled(job, rpc.StatusCode.NOT_FOUND, f"database {job.db_name} has been dropped")
         root = local.snapshot_root(job.label) if local.is_local(job) else \
             layout.snapshot_dir((await self.store(job)).root, job.label)
-        tables = {t.name: t for t in catalog.all(Table) if t.db_id == db.id}
+        tables = {t.name: t for t in catalog.owned(Table, db.id)}
         # Views are not in here: their definitions go into the meta, they have no tablets.
         chosen = {ref.table: self._partitions(tables[ref.table], ref.partitions)
                   for ref in job.objects if ref.table in tables}
@@ -89,7 +89,7 @@ class BackupRunner(JobRunner):
               chosen: dict[str, list[Partition]]) -> dict[str, Any]:
         """__meta: the schema of what is backed up, enough to create the tables again on any cluster."""
         meta: dict[str, Any] = {"meta_version": META_VERSION, "database": to_json(db), "tables": {}, "views": {}}
-        views = {v.name: v for v in self.fe.catalog.all(View) if v.db_id == db.id}
+        views = {v.name: v for v in self.fe.catalog.owned(View, db.id)}
         for ref in job.objects:
             if ref.table in tables:
                 table = tables[ref.table]

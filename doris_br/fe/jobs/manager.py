@@ -118,7 +118,7 @@ class JobManager:
             return {}  # the snapshot holds the data from here on
         if job.type == "BACKUP":
             names = {ref.table for ref in job.objects}
-            return {t.id: t.name for t in self.fe.catalog.all(Table) if t.db_id == job.db_id and t.name in names}
+            return {t.id: t.name for t in self.fe.catalog.owned(Table, job.db_id) if t.name in names}
         return dict(job.plan.locked_tables) if job.plan is not None else {}
 
     # ---- changes -----------------------------------------------------------------------------------------

@@ -8,13 +8,16 @@ shape older FEs wrote as a dict of JSON objects, so a job journaled by any FE re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import cattrs
 
 from doris_br.fe.catalog import converter
 from doris_br.fe.olap import DEFAULT_REPLICATION, Database, Partition, Table, Tablet, View
+
+if TYPE_CHECKING:
+    from doris_br.fe.jobs.model import Job
 
 
 @attrs.frozen
@@ -48,6 +51,11 @@ class RestorePlan:
     @property
     def planned(self) -> bool:
         return self.db is not None
+
+
+def plan_of(job: Job) -> RestorePlan:
+    """A restore's plan: RESTORE submits one with the replica count, PENDING makes the rest."""
+    return job.plan if job.plan is not None else RestorePlan()
 
 
 # Journaled with ids as text keys, as the JSON of every other job field (and the journal's writer) has them.

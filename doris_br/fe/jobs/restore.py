@@ -28,7 +28,7 @@ from doris_br.fe import auto_increment, media
 from doris_br.fe.catalog import from_json
 from doris_br.fe.jobs.base import JobRunner, StateTable, Step, by_backend, repository_target
 from doris_br.fe.jobs.model import BeTask, Job, JobState, TabletPlan, TaskFailure
-from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan
+from doris_br.fe.jobs.plans import ReplacedPartition, RestorePlan, plan_of
 from doris_br.fe.load import table_lock
 from doris_br.fe.olap import (
     Database,
@@ -94,10 +94,6 @@ class _Planning:
             drop_tables=tuple(self.drop_tables), drop_partitions=tuple(self.drop_partitions), views=tuple(self.views),
             locked_tables=self.locked_tables, auto_increments=self.auto_increments)
 
-
-def plan_of(job: Job) -> RestorePlan:
-    """A restore's plan: RESTORE submits one with the replica count, PENDING makes the rest."""
-    return job.plan if job.plan is not None else RestorePlan()
 
 
 def check_snapshot_names(table: Table, parts: list[Partition], columns: bool = True) -> None:

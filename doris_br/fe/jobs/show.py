@@ -7,7 +7,7 @@ from typing import Any
 from doris_br import rpc
 from doris_br.clock import time_text
 from doris_br.fe.jobs.model import Job, JobState
-from doris_br.fe.jobs.plans import RestorePlan
+from doris_br.fe.jobs.plans import plan_of
 from doris_br.repository.info import brief
 
 BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
@@ -85,7 +85,7 @@ def backup_row(job: Job, live: dict[int, rpc.TaskProgress]) -> tuple[Any, ...]:
 
 
 def restore_row(job: Job, live: dict[int, rpc.TaskProgress], brief_form: bool) -> tuple[Any, ...]:
-    replication = (job.plan or RestorePlan()).replication_num
+    replication = plan_of(job).replication_num
     row = {
         "JobId": job.id, "Label": job.label, "Timestamp": job.timestamp, "DbName": job.db_name,
         "State": job.state, "AllowLoad": job.properties.get("allow_load", "false").lower(),
